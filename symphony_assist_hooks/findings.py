@@ -1,0 +1,157 @@
+"""The records every use case produces and every annotator consumes.
+
+Plain frozen dataclasses (stdlib only): a cache hit rebuilds them from stored JSON without pydantic.
+Model output is validated by pydantic in `assistant.schema` before it ever becomes a `Finding`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from enum import Enum
+from typing import Any
+
+__all__ = ["SOURCES", "Explanation", "Failure", "Finding", "Report", "Severity", "fingerprint"]
+
+SOURCES = ("api", "cache", "local")
+
+
+class Severity(str, Enum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """Higher is more severe: critical 4 … info 0."""
+        return _RANK[self.value]
+
+    @classmethod
+    def parse(cls, value: str) -> Severity:
+        """Accepts our names and common synonyms (error, warning, note, major, minor …)."""
+        v = value.strip().lower()
+        return cls(_SYNONYMS.get(v, v))
+
+
+_RANK = {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}
+_SYNONYMS = {
+    "blocker": "critical",
+    "error": "high",
+    "major": "high",
+    "warning": "medium",
+    "moderate": "medium",
+    "minor": "low",
+    "note": "info",
+    "notice": "info",
+    "information": "info",
+}
+
+_WS = re.compile(r"\s+")
+
+
+def fingerprint(path: str, rule: str, line_content: str) -> str:
+    """Stable across edits elsewhere in the file: path, rule and the normalised line, not its number."""
+    norm = _WS.sub(" ", line_content).strip()
+    return hashlib.sha256(f"{path}\0{rule}\0{norm}".encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem on changed lines. `line`/`end_line` are 1-based lines of the new file."""
+
+    path: str
+    line: int
+    end_line: int
+    severity: Severity
+    rule: str
+    title: str
+    message: str = ""
+    suggestion: str = ""
+    source: str = "api"  # api | cache | local
+    template: str = ""
+    fingerprint: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["severity"] = self.severity.value
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Finding:
+        return cls(
+            path=str(d["path"]),
+            line=int(d["line"]),
+            end_line=int(d.get("end_line") or d["line"]),
+            severity=Severity.parse(str(d["severity"])),
+            rule=str(d["rule"]),
+            title=str(d["title"]),
+            message=str(d.get("message") or ""),
+            suggestion=str(d.get("suggestion") or ""),
+            source=str(d.get("source") or "api"),
+            template=str(d.get("template") or ""),
+            fingerprint=str(d.get("fingerprint") or ""),
+        )
+
+    def with_(self, **changes: Any) -> Finding:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A failing test (or collection error) as the pytest plugin saw it."""
+
+    test_id: str
+    when: str  # setup | call | teardown | collect
+    longrepr: str
+    path: str = ""
+    line: int = 0
+    exc_type: str = ""
+    test_source: str = ""
+    code_under_test: str = ""
+
+
+@dataclass(frozen=True)
+class Explanation:
+    test_id: str
+    category: str
+    explanation: str
+    fix: str
+    source: str = "api"  # api | cache | local
+    path: str = ""
+    line: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Report:
+    """What one run produced: the input of every annotator."""
+
+    kind: str = "review"  # review | pytest
+    findings: tuple[Finding, ...] = ()
+    explanations: tuple[Explanation, ...] = ()
+    hunks: int = 0
+    files: int = 0
+    cache_hits: int = 0
+    api_requests: int = 0
+    local_answers: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    saved_usd: float = 0.0
+    redactions: int = 0
+    dropped: int = 0
+    suppressed: int = 0
+    fallback_reason: str | None = None
+    skipped: Mapping[str, int] = field(default_factory=dict)
+    notices: tuple[str, ...] = ()
+
+    def max_severity(self) -> Severity | None:
+        if not self.findings:
+            return None
+        return max((f.severity for f in self.findings), key=lambda s: s.rank)
