@@ -1,0 +1,9 @@
+"""`python -m symphony_assist_hooks` is the `symphony-assist` command."""
+
+from __future__ import annotations
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,470 @@
+"""The cached, budget-capped core: `Assistant.ask` runs every request through one pipeline.
+
+1. redact every item's content (SecretScanError → nothing is sent; the whole request falls back)
+2. key each (item, template) by sha256 of the canonical request — computable without rendering
+3. cache hit → answer with source "cache", $0, no network, no openai/pydantic/jinja2 import
+4. misses are grouped by the templates they still need and packed into as few requests as the
+   token limit allows (instructions are paid once per request, not once per item)
+5. per request: render, reserve the worst case in the ledger, call the provider (retries, key
+   failover inside), fall back to the fallback model on model errors, validate, settle, cache per item
+6. whatever is still unanswered (no key, offline, budget refused, service down, deadline) goes to the
+   caller's local fallback, labelled "local", with one reason line
+
+This package imports no adapter: no click, pytest, git or fastapi.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from ..config import Settings, user_dirs
+from ..errors import (
+    AuthError,
+    BadAnswerError,
+    BudgetError,
+    ModelError,
+    NoKeyError,
+    ProviderError,
+    QuotaError,
+    SecretScanError,
+)
+from .prompts import Registry, load_registry
+from .request import Item, ItemResult, Request, Response
+from .stats import StatsLog
+
+if TYPE_CHECKING:
+    from .budget import Ledger
+    from .cache import Cache
+    from .provider import Provider
+
+__all__ = ["Assistant", "Fallback", "Item", "ItemResult", "Request", "Response", "cache_key"]
+
+CACHE_FORMAT = "1"
+MAX_COMPLETION_TOKENS = 16_000
+_REQUEST_OVERHEAD_TOKENS = 40
+Pair = tuple[Item, str]
+Fallback = Callable[[Sequence[Pair], str], Mapping[tuple[str, str], dict[str, Any]]]
+
+
+def cache_key(
+    *,
+    frame: str,
+    template_sha: str,
+    template: str,
+    frame_sha: str,
+    model: str,
+    label: str,
+    content: str,
+    temperature: float,
+    max_tokens: int,
+    redaction: str,
+) -> str:
+    """sha256 of the canonical request for one (item, template). Content must already be redacted."""
+    canonical = json.dumps(
+        [CACHE_FORMAT, frame, frame_sha, template, template_sha, model, label, content, temperature, max_tokens,
+         redaction],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class _Stop(Exception):
+    """Ends a run's API use: every item not answered yet falls back with this reason."""
+
+
+class Assistant:
+    """One run's view of the core. Components are created lazily so a run that is all cache hits never
+    builds a provider, a ledger or a price table."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        cache: Cache | None = None,
+        ledger: Ledger | None = None,
+        provider: Provider | None = None,
+        registry: Registry | None = None,
+        stats: StatsLog | None = None,
+        warn: Callable[[str], None] | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.run_id = run_id or uuid.uuid4().hex[:12]
+        self._warnings: list[str] = []
+        self._warn_cb = warn
+        self._cache = cache
+        self._ledger = ledger
+        self._provider = provider
+        self._registry = registry
+        self._stats = stats
+        self._lock = threading.RLock()
+        self._stopped: str | None = None  # a reason once the service is known to be out for this run
+        self.deadline = time.monotonic() + settings.deadline
+        self._price_notices: set[str] = set()
+
+    # ------------------------------------------------------------------------------------ components
+    def warn(self, message: str) -> None:
+        with self._lock:
+            if message in self._warnings:
+                return
+            self._warnings.append(message)
+        if self._warn_cb is not None:
+            self._warn_cb(message)
+
+    @property
+    def warnings(self) -> list[str]:
+        return list(self._warnings)
+
+    @property
+    def cache_dir(self) -> Path:
+        path = self.settings.resolved_cache_dir
+        try:
+            path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            self.warn(f"cache dir {path} unusable ({exc.strerror}): nothing will be cached")
+        return path
+
+    @property
+    def cache(self) -> Cache:
+        if self._cache is None:
+            from .cache import open_cache
+
+            self._cache = open_cache(self.settings, self.warn)
+        return self._cache
+
+    @property
+    def ledger(self) -> Ledger:
+        if self._ledger is None:
+            from .budget import open_ledger
+
+            self._ledger = open_ledger(self.settings, warn=self.warn)
+        return self._ledger
+
+    @property
+    def registry(self) -> Registry:
+        if self._registry is None:
+            self._registry = load_registry(self.settings.project_root)
+        return self._registry
+
+    @property
+    def stats(self) -> StatsLog:
+        if self._stats is None:
+            path: Path | None = self.cache_dir / "stats.jsonl"
+            if self.settings.cache_backend == "memory":
+                path = None
+            self._stats = StatsLog(path, self.run_id)
+        return self._stats
+
+    @property
+    def provider(self) -> Provider:
+        if self._provider is None:
+            self._provider = make_provider(self.settings)
+        return self._provider
+
+    def close(self) -> None:
+        if self._cache is not None:
+            self._cache.close()
+
+    # ----------------------------------------------------------------------------------------- API
+    def offline_reason(self) -> str | None:
+        """Why this run cannot use the service at all, or None."""
+        if self._stopped:
+            return self._stopped
+        if self.settings.offline:
+            return "offline: SYMPHONY_ASSIST_OFFLINE is set"
+        if self._provider is None and not self.settings.server_url and not self.settings.has_key:
+            return "offline: no API key configured"
+        return None
+
+    def ask(self, request: Request, fallback: Fallback | None = None) -> Response:
+        """Answer every (item, template) of `request`: cache, then the service, then `fallback`."""
+        resp = Response()
+        model = request.model or self.settings.model_primary
+        temperature = self.settings.temperature if request.temperature is None else request.temperature
+        per_item = request.max_tokens or self.settings.max_tokens
+        try:
+            redacted, count = _redact_items(request.items)
+            resp.redactions = count
+        except SecretScanError as exc:
+            return self._finish(resp, request, [(it, t) for it in request.items for t in request.templates],
+                                str(exc), fallback, {})
+        frame_t = self.registry.frame(request.frame)
+        templates = {name: self.registry.get(name) for name in request.templates}
+        from ..redact import REDACTION_POLICY_VERSION
+
+        keys: dict[tuple[str, str], str] = {}
+        missing: list[Pair] = []
+        for it in redacted:
+            for name, tmpl in templates.items():
+                key = cache_key(
+                    frame=request.frame + ("/plain" if request.plain else ""), frame_sha=frame_t.sha256,
+                    template=name, template_sha=tmpl.sha256, model=model, label=it.label, content=it.content,
+                    temperature=temperature, max_tokens=per_item, redaction=REDACTION_POLICY_VERSION,
+                )
+                keys[(it.id, name)] = key
+                hit = self.cache.get(key) if request.use_cache else None
+                if hit is not None and isinstance(hit.get("data"), dict):
+                    saved = int(hit.get("cost_micro", 0))
+                    resp.results[(it.id, name)] = ItemResult(it.id, name, hit["data"], "cache", str(hit.get("model", "")))
+                    resp.cache_hits += 1
+                    resp.saved_micro += saved
+                    self.stats.record("cache", template=name, model=str(hit.get("model", model)), items=1,
+                                      saved_micro=saved)
+                else:
+                    missing.append((it, name))
+        if not missing:
+            return resp
+        reason = self.offline_reason()
+        if reason is None:
+            reason = self._ask_service(request, missing, keys, model, temperature, per_item, resp)
+        return self._finish(resp, request, [p for p in missing if (p[0].id, p[1]) not in resp.results], reason,
+                            fallback, keys)
+
+    def ask_many(self, requests: Sequence[Request], fallback: Fallback | None = None) -> list[Response]:
+        """Several independent requests with bounded concurrency; answers in input order."""
+        with ThreadPoolExecutor(max_workers=self.settings.concurrency) as pool:
+            return list(pool.map(lambda r: self.ask(r, fallback), requests))
+
+    async def aask(self, request: Request, fallback: Fallback | None = None) -> Response:
+        """`ask` for asyncio programs (runs in a worker thread; the pipeline itself is blocking I/O)."""
+        return await asyncio.to_thread(self.ask, request, fallback)
+
+    def query(self, prompt: str, *, template: str = "general", model: str | None = None,
+              temperature: float | None = None, max_tokens: int | None = None, use_cache: bool = True) -> Response:
+        """One free-text question. Its answer is cached as the batch answer of the same line would be."""
+        req = Request(frame="answer", templates=(template,), items=(Item("q1", prompt),), model=model,
+                      temperature=temperature, max_tokens=max_tokens, use_cache=use_cache, plain=False)
+        return self.ask(req)
+
+    # ------------------------------------------------------------------------------------ internals
+    def _finish(self, resp: Response, request: Request, unanswered: Sequence[Pair], reason: str | None,
+                fallback: Fallback | None, keys: Mapping[tuple[str, str], str]) -> Response:
+        if not unanswered:
+            return resp
+        resp.fallback_reason = reason or "the service did not answer"
+        local: Mapping[tuple[str, str], dict[str, Any]] = {}
+        if fallback is not None:
+            local = fallback(unanswered, resp.fallback_reason)
+        for it, name in unanswered:
+            data = local.get((it.id, name))
+            source = "local" if data is not None else "none"
+            resp.results[(it.id, name)] = ItemResult(it.id, name, data, source)
+            self.stats.record("local", template=name, items=1, reason=resp.fallback_reason)
+        return resp
+
+    def _ask_service(self, request: Request, missing: Sequence[Pair], keys: Mapping[tuple[str, str], str],
+                     model: str, temperature: float, per_item: int, resp: Response) -> str | None:
+        wanted: dict[str, set[str]] = {}
+        order: list[Item] = []
+        for it, name in missing:
+            if it.id not in wanted:
+                wanted[it.id] = set()
+                order.append(it)
+            wanted[it.id].add(name)
+        by_templates: dict[tuple[str, ...], list[Item]] = {}
+        for it in order:
+            by_templates.setdefault(tuple(n for n in request.templates if n in wanted[it.id]), []).append(it)
+        chunks: list[tuple[tuple[str, ...], list[Item]]] = []
+        for names, items in by_templates.items():
+            chunks += [(names, c) for c in self._pack(request, names, items)]
+        reasons: list[str] = []
+
+        def run(chunk: tuple[tuple[str, ...], list[Item]]) -> None:
+            names, items = chunk
+            try:
+                self._send(request, names, items, keys, model, temperature, per_item, resp)
+            except _Stop as stop:
+                with self._lock:
+                    reasons.append(str(stop))
+
+        if len(chunks) == 1:
+            run(chunks[0])
+        else:
+            with ThreadPoolExecutor(max_workers=min(self.settings.concurrency, len(chunks))) as pool:
+                list(pool.map(run, chunks))
+        return reasons[0] if reasons else None
+
+    def _pack(self, request: Request, names: tuple[str, ...], items: list[Item]) -> list[list[Item]]:
+        from .pricing import estimate_tokens
+
+        if request.plain:
+            return [[it] for it in items]
+        limit = self.settings.max_request_tokens
+        chunks: list[list[Item]] = [[]]
+        used = 0
+        for it in items:
+            cost = estimate_tokens(it.content) + estimate_tokens(it.label) + 12
+            if chunks[-1] and used + cost > limit:
+                chunks.append([])
+                used = 0
+            chunks[-1].append(it)
+            used += cost
+        return chunks
+
+    def _send(self, request: Request, names: tuple[str, ...], items: list[Item],
+              keys: Mapping[tuple[str, str], str], model: str, temperature: float, per_item: int,
+              resp: Response) -> None:
+        from ..errors import UnavailableError
+        from .prompts import render
+        from .provider import ChatRequest
+
+        if self._stopped:
+            raise _Stop(self._stopped)
+        if time.monotonic() >= self.deadline:
+            raise _Stop(f"deadline of {self.settings.deadline:g}s reached")
+        system, user = render(self.registry, request.frame, names, items)
+        schema = None
+        if not request.plain:
+            from .schema import json_schema
+
+            schema = json_schema(request.frame, names)
+        max_tokens = min(per_item * len(items) * len(names), MAX_COMPLETION_TOKENS)
+        models = [model]
+        if self.settings.model_fallback and self.settings.model_fallback != model:
+            models.append(self.settings.model_fallback)
+        last: ProviderError | None = None
+        for attempt_model in models:
+            chat = ChatRequest(system=system, user=user, model=attempt_model, temperature=temperature,
+                               max_tokens=max_tokens, json_schema=schema)
+            try:
+                self._call(request, chat, names, items, keys, resp)
+                return
+            except ModelError as exc:
+                last = exc  # try the fallback model
+            except UnavailableError as exc:
+                if getattr(exc, "status", None) is None or int(getattr(exc, "status", 0)) < 500:
+                    self._stop(str(exc))
+                last = exc
+            except (AuthError, QuotaError, NoKeyError) as exc:
+                self._stop(str(exc))
+            except BadAnswerError as exc:
+                resp.notices.append(str(exc))
+                raise _Stop(str(exc)) from None
+        raise _Stop(str(last) if last else "the service did not answer")
+
+    def _stop(self, reason: str) -> NoReturn:
+        with self._lock:
+            if self._stopped is None:
+                self._stopped = reason
+        raise _Stop(self._stopped)
+
+    def _call(self, request: Request, chat: Any, names: tuple[str, ...], items: list[Item],
+              keys: Mapping[tuple[str, str], str], resp: Response) -> None:
+        from .pricing import cost_micro, price_for, worst_case_micro
+
+        price = price_for(chat.model, self.settings.prices)
+        if not price.known and chat.model not in self._price_notices:
+            self._price_notices.add(chat.model)
+            self.warn(f"no price known for model {chat.model}: counted as $0 "
+                      "(set [tool.symphony-assist.prices] to budget it)")
+        worst = worst_case_micro(price, chat.system + chat.user, chat.max_tokens)
+        try:
+            with self._lock:
+                reservation = self.ledger.reserve(worst)
+        except BudgetError as exc:
+            self._stop(str(exc))
+        try:
+            completion = self.provider.complete(chat, deadline=self.deadline)
+        except BaseException:
+            with self._lock:
+                self.ledger.release(reservation)
+            raise
+        actual = cost_micro(price, completion.prompt_tokens, completion.completion_tokens, completion.cached_tokens)
+        with self._lock:
+            self.ledger.settle(reservation, actual)
+            resp.api_requests += 1
+            resp.prompt_tokens += completion.prompt_tokens
+            resp.completion_tokens += completion.completion_tokens
+            resp.cached_tokens += completion.cached_tokens
+            resp.cost_micro += actual
+            if completion.model not in resp.models:
+                resp.models.append(completion.model)
+        self.stats.record("request", template=",".join(names), model=completion.model, items=len(items),
+                          prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
+                          cached_tokens=completion.cached_tokens, cost_micro=actual,
+                          latency_ms=round(completion.latency * 1000, 1), key=completion.key_alias)
+        if request.plain:
+            answers = {items[0].id: {"answer": completion.content}}
+            per_template: dict[tuple[str, str], dict[str, Any]] = {(items[0].id, names[0]): answers[items[0].id]}
+        else:
+            from .schema import parse_results
+
+            parsed, dropped = parse_results(request.frame, completion.content)
+            if dropped:
+                resp.notices.append(f"{dropped} malformed answer item(s) dropped")
+            per_template = _split(request.frame, names, items, parsed)
+        share = actual // max(1, len(per_template))
+        for (item_id, name), data in per_template.items():
+            resp.results[(item_id, name)] = ItemResult(item_id, name, data, "api", completion.model)
+            self.cache.set(keys[(item_id, name)], {"data": data, "model": completion.model, "cost_micro": share},
+                           ttl=self.settings.cache_ttl or None)
+            self.stats.record("api", template=name, model=completion.model, items=1)
+
+
+def _split(frame: str, names: tuple[str, ...], items: list[Item], parsed: list[dict[str, Any]]
+           ) -> dict[tuple[str, str], dict[str, Any]]:
+    """One answer document → data per (item, template). Unknown ids are ignored (never trusted)."""
+    ids = {it.id for it in items}
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for entry in parsed:
+        item_id = entry.get("id")
+        if item_id not in ids:
+            continue
+        if frame == "findings":
+            per: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
+            for f in entry["findings"]:
+                checklist = f.pop("checklist", "")
+                per[checklist if checklist in per else names[0]].append(f)
+            for n in names:
+                out[(item_id, n)] = {"findings": per[n]}
+        else:
+            data = {k: v for k, v in entry.items() if k != "id"}
+            for n in names:
+                out[(item_id, n)] = data
+    return out
+
+
+def _redact_items(items: Sequence[Item]) -> tuple[list[Item], int]:
+    from ..redact import redact
+
+    out: list[Item] = []
+    count = 0
+    for it in items:
+        content, found = redact(it.content)
+        label, found_label = redact(it.label)
+        count += len(found) + len(found_label)
+        out.append(Item(it.id, content, label))
+    return out, count
+
+
+def make_provider(settings: Settings) -> Provider:
+    """The plugin's provider if one claims the settings, the remote server if configured, else OpenAI."""
+    from importlib import metadata
+
+    if metadata.entry_points(group="symphony_assist"):
+        from ..plugins import get_plugin_manager
+
+        chosen = get_plugin_manager().hook.provider(settings=settings)
+        if chosen is not None:
+            return chosen  # type: ignore[no-any-return]
+    if settings.server_url:
+        from .remote import RemoteProvider
+
+        return RemoteProvider(settings)
+    from .keys import KeyRing
+    from .provider import OpenAIProvider
+
+    if not settings.has_key:
+        raise NoKeyError("no API key configured: set OPENAI_API_KEY (or OPENAI_API_KEY_PRIMARY)")
+    keys = KeyRing(settings.api_key_primary, settings.api_key_secondary, user_dirs()[1] / "state.json")
+    return OpenAIProvider(settings, keys)

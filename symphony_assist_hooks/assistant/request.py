@@ -1,0 +1,77 @@
+"""What goes into the assistant and what comes out. Stdlib records: the hit path builds them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Item", "ItemResult", "Request", "Response"]
+
+
+@dataclass(frozen=True)
+class Item:
+    """One unit of work with its own cache entry: a hunk, a question, a failing test.
+
+    `content` is untrusted and is redacted before it is hashed or sent; `label` (a path, a test id) is
+    shown to the model next to the id and is part of the cache key.
+    """
+
+    id: str
+    content: str
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Request:
+    """Ask `templates` about `items` through `frame` (findings | answer | explain).
+
+    `plain=True` (one item, frame answer) asks for free text instead of a JSON document.
+    """
+
+    frame: str
+    templates: tuple[str, ...]
+    items: tuple[Item, ...]
+    model: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None  # completion tokens per item
+    use_cache: bool = True
+    plain: bool = False
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """The answer for one (item, template). `data` is None when neither the cache nor the service
+    answered; the caller's local fallback fills those in."""
+
+    item_id: str
+    template: str
+    data: dict[str, Any] | None
+    source: str  # api | cache | local | none
+    model: str = ""
+
+
+@dataclass
+class Response:
+    results: dict[tuple[str, str], ItemResult] = field(default_factory=dict)
+    api_requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    cost_micro: int = 0
+    saved_micro: int = 0
+    cache_hits: int = 0
+    redactions: int = 0
+    fallback_reason: str | None = None
+    models: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+
+    def get(self, item_id: str, template: str) -> ItemResult:
+        return self.results[(item_id, template)]
+
+    @property
+    def cost_usd(self) -> float:
+        return self.cost_micro / 1_000_000
+
+    @property
+    def saved_usd(self) -> float:
+        return self.saved_micro / 1_000_000

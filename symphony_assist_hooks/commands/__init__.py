@@ -1,0 +1,1 @@
+"""One module per subcommand, each `run(args, settings, console) -> int`, imported only when it runs."""

@@ -1,0 +1,88 @@
+"""`symphony-assist stats`: cached responses, hit rate, tokens, spend against budgets, savings."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from ..assistant import Assistant
+from ..assistant.stats import Bucket, summarize
+from ..config import Settings
+from ..console import Console
+from ..errors import EXIT_OK, UsageError
+
+
+def _since(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        raise UsageError(f"--since {text!r} is not a date: use YYYY-MM-DD") from None
+
+
+def _usd(micro: int | float | None) -> str:
+    return "none" if micro is None else f"${micro / 1e6:,.4f}"
+
+
+def _line(label: str, b: Bucket) -> str:
+    d = b.as_dict()
+    return (f"{label:<24} {d['items']:>6} answers  {d['hit_rate']:>6.1%} cached  {d['fallback_rate']:>6.1%} local  "
+            f"{d['prompt_tokens'] + d['completion_tokens']:>9} tokens  ${d['cost_usd']:>8.4f} spent  "
+            f"${d['saved_usd']:>8.4f} saved")
+
+
+def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    since = _since(args.since)
+    assistant = Assistant(settings)
+    try:
+        summary = summarize(assistant.stats.read(), since)
+        budget: dict[str, Any] = {}
+        try:
+            budget = assistant.ledger.status()
+        except Exception as exc:  # noqa: BLE001 - a broken ledger must not hide the statistics
+            budget = {"error": str(exc)}
+        entries = assistant.cache.info().get("entries")
+    finally:
+        assistant.close()
+    if args.html:
+        from ..report import write_html
+
+        write_html(args.html, summary, budget, settings)
+        console.notice(f"report written to {args.html}", None)
+    if args.json:
+        doc = {"cached_responses": entries, "budget": budget, **summary.as_dict()}
+        console.print(json.dumps(doc, indent=2, sort_keys=True, default=str))
+        return EXIT_OK
+    t = summary.total.as_dict()
+    console.print(f"cached responses   {entries}")
+    console.print(f"answers            {t['items']} ({t['cache']} cache, {t['api']} api, {t['local']} local)")
+    console.print(f"cache hit rate     {t['hit_rate']:.1%}")
+    console.print(f"fallback rate      {t['fallback_rate']:.1%}")
+    console.print(f"requests           {t['requests']}")
+    console.print(f"tokens             {t['prompt_tokens']} prompt ({t['cached_tokens']} cached), "
+                  f"{t['completion_tokens']} completion")
+    console.print(f"spend              ${t['cost_usd']:.4f}")
+    console.print(f"estimated savings  ${t['saved_usd']:.4f} (answers served from the cache)")
+    if "error" in budget:
+        console.print(f"budget             unreadable: {budget['error']}")
+    else:
+        for period in ("run", "day", "month"):
+            info = budget.get(period) or {}
+            if info:
+                console.print(f"budget {period:<11} {_usd(info.get('spent'))} of {_usd(info.get('cap'))}")
+    if summary.fallback_reasons:
+        console.print("fallback reasons")
+        for reason, count in sorted(summary.fallback_reasons.items(), key=lambda kv: -kv[1]):
+            console.print(f"  {count:>5}  {reason}")
+    if summary.by_template:
+        console.print("by template")
+        for name, b in summary.by_template.items():
+            console.print("  " + _line(name, b))
+    if summary.by_model:
+        console.print("by model")
+        for name, b in summary.by_model.items():
+            console.print("  " + _line(name, b))
+    return EXIT_OK
