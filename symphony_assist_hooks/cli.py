@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -28,7 +29,7 @@ def _usd(text: str) -> float:
         value = float(text.strip().lstrip("$"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an amount in USD such as 0.25, got {text!r}") from None
-    if value < 0 or value != value:
+    if value < 0 or math.isnan(value):
         raise argparse.ArgumentTypeError(f"expected a non-negative amount in USD, got {text!r}")
     return value
 
@@ -38,7 +39,7 @@ def _nonneg_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value < 0 or value != value:
+    if value < 0 or math.isnan(value):
         raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
     return value
 
@@ -81,7 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("query", help="ask a question (or a file of questions)")
     p.add_argument("prompt", nargs="?", help="the question")
     p.add_argument("--template", default="general", help="template guiding the answer (default: general)")
-    p.add_argument("--batch-file", dest="batch_file", help="one question per line, answered in as few requests as possible")
+    p.add_argument(
+        "--batch-file",
+        dest="batch_file",
+        help="one question per line, answered in as few requests as possible",
+    )
     _model_flags(p)
     p.add_argument("--json", action="store_true", help="print {model, content, usage, cached}")
     p.add_argument("--no-cache", action="store_true", dest="no_cache", help="do not answer from the cache")
@@ -94,11 +99,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", help="limit to these paths")
     p.add_argument("--template", dest="templates", help="comma-separated templates (default: code_review,security)")
     p.add_argument("--fail-on", dest="fail_on", choices=("critical", "high", "medium", "low", "info", "never"))
-    p.add_argument("--format", dest="formats", action="append", default=[], metavar="NAME[=PATH]",
-                   help="text, json, github, sarif, gitlab, rdjsonl; repeatable; =PATH writes a file")
+    p.add_argument(
+        "--format",
+        dest="formats",
+        action="append",
+        default=[],
+        metavar="NAME[=PATH]",
+        help="text, json, github, sarif, gitlab, rdjsonl; repeatable; =PATH writes a file",
+    )
     p.add_argument("--max-cost", type=_usd, dest="max_cost", help="USD this run may spend")
-    p.add_argument("--fail-closed", action="store_true", dest="fail_closed",
-                   help="exit non-zero when the service cannot answer (default: fall back and pass)")
+    p.add_argument(
+        "--fail-closed",
+        action="store_true",
+        dest="fail_closed",
+        help="exit non-zero when the service cannot answer (default: fall back and pass)",
+    )
     p.add_argument("--baseline", help="hide findings whose fingerprints are in this file")
     p.add_argument("--context", type=int, dest="context_lines", help="diff context lines (default 1)")
     _model_flags(p)
@@ -141,7 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_COMMAND_MODULE = {"switch-key": "keys", "install-hook": "install_hook", "eval": "evaluate", "cache": "cache_cmd"}
+_COMMAND_MODULE = {
+    "switch-key": "keys",
+    "install-hook": "install_hook",
+    "eval": "evaluate",
+    "cache": "cache_cmd",
+}
 
 
 def _cli_settings(args: argparse.Namespace) -> dict[str, Any]:

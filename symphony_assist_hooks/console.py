@@ -24,8 +24,7 @@ _ANSI = re.compile(
 )
 # C0 controls except \t and \n, DEL, C1 controls, bidi controls, zero-width chars, BOM, tag characters.
 _CONTROL = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
-    "\U000e0000-\U000e007f]"
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\U000e0000-\U000e007f]"
 )
 
 
@@ -51,8 +50,16 @@ def use_color(stream: TextIO, flag: str = "auto") -> bool:
     return bool(isatty and isatty()) and os.environ.get("TERM") != "dumb"
 
 
-_CODES = {"red": "31", "green": "32", "yellow": "33", "blue": "34", "magenta": "35", "cyan": "36", "bold": "1",
-          "dim": "2"}
+_CODES = {
+    "red": "31",
+    "green": "32",
+    "yellow": "33",
+    "blue": "34",
+    "magenta": "35",
+    "cyan": "36",
+    "bold": "1",
+    "dim": "2",
+}
 
 
 class Console:

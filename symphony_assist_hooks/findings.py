@@ -10,7 +10,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 __all__ = ["SOURCES", "Explanation", "Failure", "Finding", "Report", "Severity", "fingerprint"]
@@ -18,7 +18,7 @@ __all__ = ["SOURCES", "Explanation", "Failure", "Finding", "Report", "Severity",
 SOURCES = ("api", "cache", "local")
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     CRITICAL = "critical"
     HIGH = "high"
     MEDIUM = "medium"

@@ -70,8 +70,19 @@ def cache_key(
 ) -> str:
     """sha256 of the canonical request for one (item, template). Content must already be redacted."""
     canonical = json.dumps(
-        [CACHE_FORMAT, frame, frame_sha, template, template_sha, model, label, content, temperature, max_tokens,
-         redaction],
+        [
+            CACHE_FORMAT,
+            frame,
+            frame_sha,
+            template,
+            template_sha,
+            model,
+            label,
+            content,
+            temperature,
+            max_tokens,
+            redaction,
+        ],
         separators=(",", ":"),
         ensure_ascii=False,
     )
@@ -196,8 +207,14 @@ class Assistant:
             redacted, count = _redact_items(request.items)
             resp.redactions = count
         except SecretScanError as exc:
-            return self._finish(resp, request, [(it, t) for it in request.items for t in request.templates],
-                                str(exc), fallback, {})
+            return self._finish(
+                resp,
+                request,
+                [(it, t) for it in request.items for t in request.templates],
+                str(exc),
+                fallback,
+                {},
+            )
         frame_t = self.registry.frame(request.frame)
         templates = {name: self.registry.get(name) for name in request.templates}
         from ..redact import REDACTION_POLICY_VERSION
@@ -207,19 +224,29 @@ class Assistant:
         for it in redacted:
             for name, tmpl in templates.items():
                 key = cache_key(
-                    frame=request.frame + ("/plain" if request.plain else ""), frame_sha=frame_t.sha256,
-                    template=name, template_sha=tmpl.sha256, model=model, label=it.label, content=it.content,
-                    temperature=temperature, max_tokens=per_item, redaction=REDACTION_POLICY_VERSION,
+                    frame=request.frame + ("/plain" if request.plain else ""),
+                    frame_sha=frame_t.sha256,
+                    template=name,
+                    template_sha=tmpl.sha256,
+                    model=model,
+                    label=it.label,
+                    content=it.content,
+                    temperature=temperature,
+                    max_tokens=per_item,
+                    redaction=REDACTION_POLICY_VERSION,
                 )
                 keys[(it.id, name)] = key
                 hit = self.cache.get(key) if request.use_cache else None
                 if hit is not None and isinstance(hit.get("data"), dict):
                     saved = int(hit.get("cost_micro", 0))
-                    resp.results[(it.id, name)] = ItemResult(it.id, name, hit["data"], "cache", str(hit.get("model", "")))
+                    resp.results[(it.id, name)] = ItemResult(
+                        it.id, name, hit["data"], "cache", str(hit.get("model", ""))
+                    )
                     resp.cache_hits += 1
                     resp.saved_micro += saved
-                    self.stats.record("cache", template=name, model=str(hit.get("model", model)), items=1,
-                                      saved_micro=saved)
+                    self.stats.record(
+                        "cache", template=name, model=str(hit.get("model", model)), items=1, saved_micro=saved
+                    )
                 else:
                     missing.append((it, name))
         if not missing:
@@ -227,8 +254,9 @@ class Assistant:
         reason = self.offline_reason()
         if reason is None:
             reason = self._ask_service(request, missing, keys, model, temperature, per_item, resp)
-        return self._finish(resp, request, [p for p in missing if (p[0].id, p[1]) not in resp.results], reason,
-                            fallback, keys)
+        return self._finish(
+            resp, request, [p for p in missing if (p[0].id, p[1]) not in resp.results], reason, fallback, keys
+        )
 
     def ask_many(self, requests: Sequence[Request], fallback: Fallback | None = None) -> list[Response]:
         """Several independent requests with bounded concurrency; answers in input order."""
@@ -239,16 +267,39 @@ class Assistant:
         """`ask` for asyncio programs (runs in a worker thread; the pipeline itself is blocking I/O)."""
         return await asyncio.to_thread(self.ask, request, fallback)
 
-    def query(self, prompt: str, *, template: str = "general", model: str | None = None,
-              temperature: float | None = None, max_tokens: int | None = None, use_cache: bool = True) -> Response:
+    def query(
+        self,
+        prompt: str,
+        *,
+        template: str = "general",
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        use_cache: bool = True,
+    ) -> Response:
         """One free-text question. Its answer is cached as the batch answer of the same line would be."""
-        req = Request(frame="answer", templates=(template,), items=(Item("q1", prompt),), model=model,
-                      temperature=temperature, max_tokens=max_tokens, use_cache=use_cache, plain=False)
+        req = Request(
+            frame="answer",
+            templates=(template,),
+            items=(Item("q1", prompt),),
+            model=model,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            use_cache=use_cache,
+            plain=False,
+        )
         return self.ask(req)
 
     # ------------------------------------------------------------------------------------ internals
-    def _finish(self, resp: Response, request: Request, unanswered: Sequence[Pair], reason: str | None,
-                fallback: Fallback | None, keys: Mapping[tuple[str, str], str]) -> Response:
+    def _finish(
+        self,
+        resp: Response,
+        request: Request,
+        unanswered: Sequence[Pair],
+        reason: str | None,
+        fallback: Fallback | None,
+        keys: Mapping[tuple[str, str], str],
+    ) -> Response:
         if not unanswered:
             return resp
         resp.fallback_reason = reason or "the service did not answer"
@@ -262,8 +313,16 @@ class Assistant:
             self.stats.record("local", template=name, items=1, reason=resp.fallback_reason)
         return resp
 
-    def _ask_service(self, request: Request, missing: Sequence[Pair], keys: Mapping[tuple[str, str], str],
-                     model: str, temperature: float, per_item: int, resp: Response) -> str | None:
+    def _ask_service(
+        self,
+        request: Request,
+        missing: Sequence[Pair],
+        keys: Mapping[tuple[str, str], str],
+        model: str,
+        temperature: float,
+        per_item: int,
+        resp: Response,
+    ) -> str | None:
         wanted: dict[str, set[str]] = {}
         order: list[Item] = []
         for it, name in missing:
@@ -311,9 +370,17 @@ class Assistant:
             used += cost
         return chunks
 
-    def _send(self, request: Request, names: tuple[str, ...], items: list[Item],
-              keys: Mapping[tuple[str, str], str], model: str, temperature: float, per_item: int,
-              resp: Response) -> None:
+    def _send(
+        self,
+        request: Request,
+        names: tuple[str, ...],
+        items: list[Item],
+        keys: Mapping[tuple[str, str], str],
+        model: str,
+        temperature: float,
+        per_item: int,
+        resp: Response,
+    ) -> None:
         from ..errors import UnavailableError
         from .prompts import render
         from .provider import ChatRequest
@@ -334,8 +401,14 @@ class Assistant:
             models.append(self.settings.model_fallback)
         last: ProviderError | None = None
         for attempt_model in models:
-            chat = ChatRequest(system=system, user=user, model=attempt_model, temperature=temperature,
-                               max_tokens=max_tokens, json_schema=schema)
+            chat = ChatRequest(
+                system=system,
+                user=user,
+                model=attempt_model,
+                temperature=temperature,
+                max_tokens=max_tokens,
+                json_schema=schema,
+            )
             try:
                 self._call(request, chat, names, items, keys, resp)
                 return
@@ -358,15 +431,23 @@ class Assistant:
                 self._stopped = reason
         raise _Stop(self._stopped)
 
-    def _call(self, request: Request, chat: Any, names: tuple[str, ...], items: list[Item],
-              keys: Mapping[tuple[str, str], str], resp: Response) -> None:
+    def _call(
+        self,
+        request: Request,
+        chat: Any,
+        names: tuple[str, ...],
+        items: list[Item],
+        keys: Mapping[tuple[str, str], str],
+        resp: Response,
+    ) -> None:
         from .pricing import cost_micro, price_for, worst_case_micro
 
         price = price_for(chat.model, self.settings.prices)
         if not price.known and chat.model not in self._price_notices:
             self._price_notices.add(chat.model)
-            self.warn(f"no price known for model {chat.model}: counted as $0 "
-                      "(set [tool.symphony-assist.prices] to budget it)")
+            self.warn(
+                f"no price known for model {chat.model}: counted as $0 (set [tool.symphony-assist.prices] to budget it)"
+            )
         worst = worst_case_micro(price, chat.system + chat.user, chat.max_tokens)
         try:
             with self._lock:
@@ -389,10 +470,18 @@ class Assistant:
             resp.cost_micro += actual
             if completion.model not in resp.models:
                 resp.models.append(completion.model)
-        self.stats.record("request", template=",".join(names), model=completion.model, items=len(items),
-                          prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
-                          cached_tokens=completion.cached_tokens, cost_micro=actual,
-                          latency_ms=round(completion.latency * 1000, 1), key=completion.key_alias)
+        self.stats.record(
+            "request",
+            template=",".join(names),
+            model=completion.model,
+            items=len(items),
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+            cached_tokens=completion.cached_tokens,
+            cost_micro=actual,
+            latency_ms=round(completion.latency * 1000, 1),
+            key=completion.key_alias,
+        )
         if request.plain:
             answers = {items[0].id: {"answer": completion.content}}
             per_template: dict[tuple[str, str], dict[str, Any]] = {(items[0].id, names[0]): answers[items[0].id]}
@@ -406,13 +495,17 @@ class Assistant:
         share = actual // max(1, len(per_template))
         for (item_id, name), data in per_template.items():
             resp.results[(item_id, name)] = ItemResult(item_id, name, data, "api", completion.model)
-            self.cache.set(keys[(item_id, name)], {"data": data, "model": completion.model, "cost_micro": share},
-                           ttl=self.settings.cache_ttl or None)
+            self.cache.set(
+                keys[(item_id, name)],
+                {"data": data, "model": completion.model, "cost_micro": share},
+                ttl=self.settings.cache_ttl or None,
+            )
             self.stats.record("api", template=name, model=completion.model, items=1)
 
 
-def _split(frame: str, names: tuple[str, ...], items: list[Item], parsed: list[dict[str, Any]]
-           ) -> dict[tuple[str, str], dict[str, Any]]:
+def _split(
+    frame: str, names: tuple[str, ...], items: list[Item], parsed: list[dict[str, Any]]
+) -> dict[tuple[str, str], dict[str, Any]]:
     """One answer document → data per (item, template). Unknown ids are ignored (never trusted)."""
     ids = {it.id for it in items}
     out: dict[tuple[str, str], dict[str, Any]] = {}

@@ -51,7 +51,11 @@ class ExplainItem(_Strict):
     fix: str = Field(max_length=6000)
 
 
-_ITEM_MODEL: dict[str, type[_Strict]] = {"findings": FindingsItem, "answer": AnswerItem, "explain": ExplainItem}
+_ITEM_MODEL: dict[str, type[_Strict]] = {
+    "findings": FindingsItem,
+    "answer": AnswerItem,
+    "explain": ExplainItem,
+}
 
 
 def _obj(props: dict[str, Any]) -> dict[str, Any]:
@@ -62,13 +66,18 @@ def json_schema(frame: str, templates: Sequence[str]) -> dict[str, Any]:
     """{"name", "schema"} for response_format json_schema with strict=True (every field required)."""
     s = {"type": "string"}
     if frame == "findings":
-        finding = _obj({
-            "checklist": {"type": "string", "enum": list(templates)},
-            "line": {"type": "integer"},
-            "end_line": {"type": "integer"},
-            "severity": {"type": "string", "enum": SEVERITIES},
-            "rule": s, "title": s, "message": s, "suggestion": s,
-        })
+        finding = _obj(
+            {
+                "checklist": {"type": "string", "enum": list(templates)},
+                "line": {"type": "integer"},
+                "end_line": {"type": "integer"},
+                "severity": {"type": "string", "enum": SEVERITIES},
+                "rule": s,
+                "title": s,
+                "message": s,
+                "suggestion": s,
+            }
+        )
         item = _obj({"id": s, "findings": {"type": "array", "items": finding}})
     elif frame == "answer":
         item = _obj({"id": s, "answer": s})

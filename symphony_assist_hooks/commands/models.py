@@ -16,8 +16,12 @@ from .keys import keyring
 def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     ring = keyring(settings)
     keys = ring.describe()
-    doc: dict[str, object] = {"keys": keys, "primary_model": settings.model_primary,
-                              "fallback_model": settings.model_fallback, "base_url": settings.base_url}
+    doc: dict[str, object] = {
+        "keys": keys,
+        "primary_model": settings.model_primary,
+        "fallback_model": settings.model_fallback,
+        "base_url": settings.base_url,
+    }
     if not settings.has_key and not settings.server_url:
         doc.update(works=False, error="no API key configured", models=[])
         code = EXIT_NO_KEY

@@ -48,16 +48,24 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     try:
         assistant.registry.get(args.template)
         items = tuple(Item(f"q{i + 1}", q) for i, q in enumerate(questions))
-        request = Request(frame="answer", templates=(args.template,), items=items, model=args.model,
-                          temperature=args.temperature, max_tokens=args.max_tokens, use_cache=not args.no_cache)
+        request = Request(
+            frame="answer",
+            templates=(args.template,),
+            items=items,
+            model=args.model,
+            temperature=args.temperature,
+            max_tokens=args.max_tokens,
+            use_cache=not args.no_cache,
+        )
         resp = assistant.ask(request)
     finally:
         assistant.close()
     return _print(args, settings, console, items, resp)
 
 
-def _print(args: argparse.Namespace, settings: Settings, console: Console, items: tuple[Item, ...],
-           resp: Response) -> int:
+def _print(
+    args: argparse.Namespace, settings: Settings, console: Console, items: tuple[Item, ...], resp: Response
+) -> int:
     answered = [(it, resp.get(it.id, args.template)) for it in items]
     unanswered = [it for it, r in answered if r.data is None]
     n = max(1, sum(1 for _, r in answered if r.source == "api"))  # tokens are shared by a batch
@@ -67,13 +75,18 @@ def _print(args: argparse.Namespace, settings: Settings, console: Console, items
             api = r.source == "api"
             prompt = resp.prompt_tokens // n if api else 0
             completion = resp.completion_tokens // n if api else 0
-            docs.append({
-                "model": r.model or args.model or settings.model_primary,
-                "content": r.data.get("answer", "") if r.data else None,
-                "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
-                          "total_tokens": prompt + completion},
-                "cached": r.source == "cache",
-            })
+            docs.append(
+                {
+                    "model": r.model or args.model or settings.model_primary,
+                    "content": r.data.get("answer", "") if r.data else None,
+                    "usage": {
+                        "prompt_tokens": prompt,
+                        "completion_tokens": completion,
+                        "total_tokens": prompt + completion,
+                    },
+                    "cached": r.source == "cache",
+                }
+            )
         console.print(json.dumps(docs[0] if len(docs) == 1 and not args.batch_file else docs, ensure_ascii=False))
     else:
         for it, r in answered:

@@ -29,9 +29,11 @@ def _usd(micro: int | float | None) -> str:
 
 def _line(label: str, b: Bucket) -> str:
     d = b.as_dict()
-    return (f"{label:<24} {d['items']:>6} answers  {d['hit_rate']:>6.1%} cached  {d['fallback_rate']:>6.1%} local  "
-            f"{d['prompt_tokens'] + d['completion_tokens']:>9} tokens  ${d['cost_usd']:>8.4f} spent  "
-            f"${d['saved_usd']:>8.4f} saved")
+    return (
+        f"{label:<24} {d['items']:>6} answers  {d['hit_rate']:>6.1%} cached  {d['fallback_rate']:>6.1%} local  "
+        f"{d['prompt_tokens'] + d['completion_tokens']:>9} tokens  ${d['cost_usd']:>8.4f} spent  "
+        f"${d['saved_usd']:>8.4f} saved"
+    )
 
 
 def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
@@ -42,7 +44,7 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
         budget: dict[str, Any] = {}
         try:
             budget = assistant.ledger.status()
-        except Exception as exc:  # noqa: BLE001 - a broken ledger must not hide the statistics
+        except Exception as exc:
             budget = {"error": str(exc)}
         entries = assistant.cache.info().get("entries")
     finally:
@@ -62,8 +64,10 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     console.print(f"cache hit rate     {t['hit_rate']:.1%}")
     console.print(f"fallback rate      {t['fallback_rate']:.1%}")
     console.print(f"requests           {t['requests']}")
-    console.print(f"tokens             {t['prompt_tokens']} prompt ({t['cached_tokens']} cached), "
-                  f"{t['completion_tokens']} completion")
+    console.print(
+        f"tokens             {t['prompt_tokens']} prompt ({t['cached_tokens']} cached), "
+        f"{t['completion_tokens']} completion"
+    )
     console.print(f"spend              ${t['cost_usd']:.4f}")
     console.print(f"estimated savings  ${t['saved_usd']:.4f} (answers served from the cache)")
     if "error" in budget:

@@ -1,0 +1,76 @@
+"""`symphony-assist review`: review changes and report findings; fail open unless --fail-closed."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..config import Settings
+from ..console import Console
+from ..errors import EXIT_FINDINGS, EXIT_OK
+from ..findings import Report, Severity
+from ..precommit import range_from_env
+from ..review import ReviewOptions, review_changes
+from .query import exit_code_for
+
+
+def options(args: argparse.Namespace, settings: Settings) -> ReviewOptions:
+    source, rev = "staged", None
+    if getattr(args, "rev", None):
+        source, rev = "rev", args.rev
+    elif getattr(args, "all_files", False):
+        source = "all-files"
+    elif getattr(args, "pre_commit", False) and (env_rev := range_from_env()):
+        source, rev = "rev", env_rev
+    baseline = getattr(args, "baseline", None)
+    if baseline is None and settings.project_root is not None:
+        default = settings.project_root / ".symphony-assist" / "baseline.json"
+        baseline = str(default) if default.is_file() else None
+    return ReviewOptions(
+        source=source,
+        rev=rev,
+        paths=tuple(getattr(args, "paths", ()) or ()),
+        templates=settings.templates,
+        use_cache=not getattr(args, "no_cache", False),
+        baseline=Path(baseline) if baseline else None,
+        model=getattr(args, "model", None),
+        temperature=getattr(args, "temperature", None),
+        max_tokens=getattr(args, "max_tokens", None),
+    )
+
+
+def exit_code(report: Report, fail_on: str, fail_closed: bool) -> int:
+    if fail_closed and report.fallback_reason:
+        return exit_code_for(report.fallback_reason)
+    if fail_on == "never":
+        return EXIT_OK
+    threshold = Severity(fail_on).rank
+    return EXIT_FINDINGS if any(f.severity.rank >= threshold for f in report.findings) else EXIT_OK
+
+
+def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    from ..annotators import RenderContext, emit, parse_format_args
+    from ..assistant.prompts import load_registry
+
+    registry = load_registry(settings.project_root)
+    for name in settings.templates:
+        registry.get(name)  # unknown template → one line, exit 2
+    formats = parse_format_args(args.formats or [])
+    opts = options(args, settings)
+    report = review_changes(settings, opts, warn=console.notice)
+    if report.fallback_reason:
+        console.notice(
+            f"{report.fallback_reason} — local analyzers answered ({report.local_answers} of {report.hunks} hunks)"
+        )
+    for notice in report.notices:
+        console.notice(notice)
+    ctx = RenderContext(color=console.color_out, workspace=settings.project_root)
+    emit(report, formats, ctx, console)
+    if not report.hunks and not report.findings:
+        console.notice("nothing to review", None)
+    if args.fail_closed and report.fallback_reason:
+        console.error(f"--fail-closed: {report.fallback_reason}")
+    return exit_code(report, settings.fail_on, args.fail_closed)
+
+
+__all__ = ["exit_code", "options", "run"]

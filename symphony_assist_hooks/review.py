@@ -1,0 +1,296 @@
+"""Use case: changes → hunks → one batched request per token budget → findings on changed lines.
+
+Each hunk is one cache item, sent with hunk-local line numbers (L1, L2, …) so a hunk that only moved
+is a cache hit; findings come back relative to the hunk and are mapped to absolute lines here. A
+finding that does not point at a line of its own hunk is dropped and counted (hallucinated or
+injected locations never reach an annotation).
+
+Secrets in added lines are always reported locally (rule `secret`, critical) when the security
+template runs, with or without a network. Hunks whose added lines are only comments or whitespace
+go to the local analyzers instead of the model.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from . import git
+from .assistant import Assistant, Item, Request, Response
+from .config import Settings
+from .findings import Finding, Report, Severity, fingerprint
+
+__all__ = ["ReviewOptions", "collect_changes", "review_changes"]
+
+_TRIVIAL = re.compile(r"^\s*(?:(?:#|//|--|/\*|\*|<!--).*)?$")
+
+
+@dataclass(frozen=True)
+class ReviewOptions:
+    source: str = "staged"  # staged | rev | all-files
+    rev: str | None = None
+    paths: tuple[str, ...] = ()
+    templates: tuple[str, ...] = ("code_review", "security")
+    use_cache: bool = True
+    baseline: Path | None = None
+    model: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+
+
+@dataclass
+class _Hunks:
+    items: list[Item] = field(default_factory=list)
+    hunks: dict[str, git.Hunk] = field(default_factory=dict)
+    trivial: list[git.Hunk] = field(default_factory=list)
+
+
+def collect_changes(settings: Settings, opts: ReviewOptions) -> git.Changes:
+    common: dict[str, Any] = {
+        "context": settings.context_lines,
+        "paths": opts.paths,
+        "include": settings.include,
+        "exclude": settings.exclude,
+        "max_file_bytes": settings.max_file_bytes,
+    }
+    if opts.source == "rev" and opts.rev:
+        return git.revision_range(opts.rev, **common)
+    if opts.source == "all-files":
+        return git.all_files(**common)
+    return git.staged(**common)
+
+
+def _hunk_items(changes: git.Changes) -> _Hunks:
+    out = _Hunks()
+    for fd in changes.files:
+        for hunk in fd.hunks:
+            added = [ln.text for ln in hunk.lines if ln.kind == "+"]
+            if not added:
+                continue
+            if all(_TRIVIAL.match(text) for text in added):
+                out.trivial.append(hunk)
+                continue
+            hid = f"h{len(out.hunks) + 1}"
+            out.hunks[hid] = hunk
+            lang = f" ({fd.language})" if fd.language else ""
+            out.items.append(Item(hid, hunk.local_text(), f"{fd.path}{lang}"))
+    return out
+
+
+def _targets(changes: git.Changes, hunks: Sequence[git.Hunk]) -> list[Any]:
+    from .analyzers import Target
+
+    lines: dict[str, set[int]] = {}
+    for h in hunks:
+        lines.setdefault(h.path, set()).update(h.added_lines)
+    targets = []
+    for fd in changes.files:
+        if fd.path not in lines:
+            continue
+        text = git.file_text(fd.path, changes.source)
+        if text is None:
+            continue
+        targets.append(Target(path=fd.path, text=text, changed_lines=frozenset(lines[fd.path]), language=fd.language))
+    return targets
+
+
+def _local_review(templates: Sequence[str], targets: Sequence[Any], notices: list[str]) -> list[Finding]:
+    from .analyzers import run_local_review
+
+    found, more = run_local_review(templates, targets, _plugin_analyzers())
+    notices.extend(more)
+    return list(found)
+
+
+def _plugin_analyzers() -> dict[str, Any]:
+    if not metadata.entry_points(group="symphony_assist"):
+        return {}
+    from .plugins import registered
+
+    return {str(args[0]): args[1] for args in registered("register_analyzers")}
+
+
+def _secret_findings(changes: git.Changes, hunks: Sequence[git.Hunk]) -> list[Finding]:
+    """Hard-coded secrets on added lines: found locally, reported without ever sending them."""
+    from .redact import find_secrets
+
+    out = []
+    for h in hunks:
+        for ln in h.lines:
+            if ln.kind != "+" or ln.new_no is None:
+                continue
+            for m in find_secrets(ln.text):
+                out.append(
+                    Finding(
+                        path=h.path,
+                        line=ln.new_no,
+                        end_line=ln.new_no,
+                        severity=Severity.CRITICAL,
+                        rule="secret",
+                        title=f"hard-coded secret ({m.kind})",
+                        message="A credential is committed in this line. It was redacted before anything was sent.",
+                        suggestion="Remove it, rotate it, and load it from the environment or a secret store.",
+                        source="local",
+                        template="security",
+                        fingerprint=fingerprint(h.path, "secret", m.kind),
+                    )
+                )
+    return out
+
+
+def _map_api_findings(
+    data: Mapping[str, Any], hunk: git.Hunk, template: str, source: str, counters: dict[str, int]
+) -> list[Finding]:
+    new_lines = {ln.new_no: ln for ln in hunk.lines if ln.new_no is not None}
+    local_max = len(hunk.local_text().splitlines())
+    out = []
+    for raw in data.get("findings", []):
+        try:
+            local = int(raw["line"])
+            end_local = max(local, int(raw.get("end_line") or local))
+        except (KeyError, TypeError, ValueError):
+            counters["dropped"] += 1
+            continue
+        if not 1 <= local <= local_max:
+            counters["dropped"] += 1
+            continue
+        line = hunk.to_absolute(local)
+        if line is None or line not in new_lines:
+            counters["dropped"] += 1
+            continue
+        end = hunk.to_absolute(min(end_local, local_max)) or line
+        rule = str(raw.get("rule") or "review")[:80]
+        out.append(
+            Finding(
+                path=hunk.path,
+                line=line,
+                end_line=max(line, end),
+                severity=Severity.parse(str(raw.get("severity", "info"))),
+                rule=rule,
+                title=str(raw.get("title") or rule)[:300],
+                message=str(raw.get("message") or ""),
+                suggestion=str(raw.get("suggestion") or ""),
+                source=source,
+                template=template,
+                fingerprint=fingerprint(hunk.path, rule, new_lines[line].text),
+            )
+        )
+    return out
+
+
+def _dedupe(findings: Sequence[Finding]) -> list[Finding]:
+    seen: dict[tuple[str, int, str], Finding] = {}
+    for f in findings:
+        k = (f.path, f.line, f.rule)
+        if k not in seen or f.severity.rank > seen[k].severity.rank:
+            seen[k] = f
+    return sorted(seen.values(), key=lambda f: (f.path, f.line, -f.severity.rank, f.rule))
+
+
+def review_changes(
+    settings: Settings,
+    opts: ReviewOptions,
+    *,
+    assistant: Assistant | None = None,
+    warn: Callable[[str], None] | None = None,
+    changes: git.Changes | None = None,
+) -> Report:
+    """Review the changes `opts` names; never raises for a service fault (falls back locally)."""
+    changes = changes if changes is not None else collect_changes(settings, opts)
+    own = assistant is None
+    assistant = assistant or Assistant(settings, warn=warn)
+    notices: list[str] = []
+    counters = {"dropped": 0}
+    collected = _hunk_items(changes)
+    all_hunks = list(collected.hunks.values()) + collected.trivial
+    findings: list[Finding] = []
+    if "security" in opts.templates:
+        findings += _secret_findings(changes, all_hunks)
+    if collected.trivial:
+        targets = _targets(changes, collected.trivial)
+        findings += [f for f in _local_review(opts.templates, targets, notices) if f.rule != "secret"]
+
+    def fallback(pairs: Sequence[tuple[Item, str]], reason: str) -> dict[tuple[str, str], dict[str, Any]]:
+        hunks = [collected.hunks[it.id] for it, _ in pairs]
+        templates = sorted({t for _, t in pairs})
+        local = [f for f in _local_review(templates, _targets(changes, hunks), notices) if f.rule != "secret"]
+        findings.extend(local)
+        return {(it.id, t): {"findings": [], "local": True} for it, t in pairs}
+
+    resp = Response()
+    try:
+        if collected.items:
+            request = Request(
+                frame="findings",
+                templates=tuple(opts.templates),
+                items=tuple(collected.items),
+                model=opts.model,
+                temperature=opts.temperature,
+                max_tokens=opts.max_tokens,
+                use_cache=opts.use_cache,
+            )
+            resp = assistant.ask(request, fallback)
+            for (item_id, template), result in resp.results.items():
+                if result.data is None or result.source == "local":
+                    continue
+                findings += _map_api_findings(result.data, collected.hunks[item_id], template, result.source, counters)
+    finally:
+        if own:
+            assistant.close()
+
+    findings = _dedupe(findings)
+    findings = _plugin_process(findings)
+    suppressed = 0
+    if findings:
+        findings, suppressed = _suppress(findings, opts.baseline, changes)
+    local_answers = sum(1 for r in resp.results.values() if r.source in ("local", "none"))
+    return Report(
+        kind="review",
+        findings=tuple(findings),
+        hunks=len(collected.items) + len(collected.trivial),
+        files=len(changes.files),
+        cache_hits=resp.cache_hits,
+        api_requests=resp.api_requests,
+        local_answers=local_answers,
+        prompt_tokens=resp.prompt_tokens,
+        completion_tokens=resp.completion_tokens,
+        cost_usd=resp.cost_usd,
+        saved_usd=resp.saved_usd,
+        redactions=resp.redactions,
+        dropped=counters["dropped"],
+        suppressed=suppressed,
+        fallback_reason=resp.fallback_reason,
+        skipped=dict(changes.skipped),
+        notices=tuple(dict.fromkeys(notices + resp.notices)),
+    )
+
+
+def _plugin_process(findings: list[Finding]) -> list[Finding]:
+    if not metadata.entry_points(group="symphony_assist"):
+        return findings
+    from .plugins import get_plugin_manager
+
+    for result in get_plugin_manager().hook.process_findings(findings=findings):
+        if result is not None:
+            findings = list(result)
+    return findings
+
+
+def _suppress(findings: list[Finding], baseline: Path | None, changes: git.Changes) -> tuple[list[Finding], int]:
+    from .annotators.suppress import apply_suppressions
+
+    texts: dict[str, list[str]] = {}
+
+    def line_at(path: str, line: int) -> str:
+        if path not in texts:
+            text = git.file_text(path, changes.source)
+            texts[path] = text.splitlines() if text else []
+        lines = texts[path]
+        return lines[line - 1] if 0 < line <= len(lines) else ""
+
+    kept, suppressed = apply_suppressions(findings, baseline, line_at)
+    return list(kept), suppressed
