@@ -1,0 +1,161 @@
+"""Output formats: one `Annotator` protocol, one module per format, one registry.
+
+| name      | module       | default destination           | for                                   |
+|-----------|--------------|-------------------------------|---------------------------------------|
+| `text`    | text.py      | stdout                        | terminals, pre-commit                 |
+| `github`  | github.py    | stdout (+ `$GITHUB_STEP_SUMMARY`) | GitHub Actions annotations + summary |
+| `sarif`   | sarif.py     | `symphony-assist.sarif`       | GitHub code scanning, SARIF viewers   |
+| `gitlab`  | gitlab.py    | `gl-code-quality-report.json` | GitLab Code Quality widget            |
+| `json`    | jsonfmt.py   | stdout                        | scripts (stable, versioned document)  |
+| `rdjsonl` | rdjsonl.py   | stdout                        | reviewdog                             |
+
+`--format NAME[=PATH]` is repeatable (`parse_format_args`); `emit` renders each and writes it.
+Plugins add formats through the `register_annotators` hook; pass what they registered as `extra`
+(a later registration of a name wins over a built-in).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from ..console import Console
+from ..errors import UsageError
+from ..findings import Report
+from .base import Annotator, RenderContext, StepSummaryAnnotator, new_token
+from .github import GithubAnnotator
+from .gitlab import GitlabAnnotator
+from .jsonfmt import JsonAnnotator
+from .rdjsonl import RdjsonlAnnotator
+from .sarif import SarifAnnotator
+from .text import TextAnnotator
+
+__all__ = [
+    "Annotator",
+    "RenderContext",
+    "StepSummaryAnnotator",
+    "builtin_annotators",
+    "emit",
+    "get_annotator",
+    "new_token",
+    "parse_format_args",
+]
+
+
+def builtin_annotators() -> dict[str, Annotator]:
+    """The formats shipped with symphony-assist, by name."""
+    members: tuple[Annotator, ...] = (
+        TextAnnotator(),
+        GithubAnnotator(),
+        SarifAnnotator(),
+        GitlabAnnotator(),
+        JsonAnnotator(),
+        RdjsonlAnnotator(),
+    )
+    return {a.name: a for a in members}
+
+
+def _available(extra: Mapping[str, Annotator] | None) -> dict[str, Annotator]:
+    available = builtin_annotators()
+    available.update({name.strip().lower(): a for name, a in (extra or {}).items()})
+    return available
+
+
+def get_annotator(name: str, extra: Mapping[str, Annotator] | None = None) -> Annotator:
+    """The annotator called `name` (case-insensitive); `extra` (plugins) overrides built-ins."""
+    available = _available(extra)
+    try:
+        return available[name.strip().lower()]
+    except KeyError:
+        raise UsageError(
+            f"unknown output format {name!r} (from --format): choose one of {', '.join(sorted(available))}"
+        ) from None
+
+
+def parse_format_args(values: Sequence[str]) -> list[tuple[str, Path | None]]:
+    """`--format NAME[=PATH]` values as (name, path or None), in order. Names are not checked here
+    (plugins may not be loaded yet): `get_annotator`/`emit` do that."""
+    out: list[tuple[str, Path | None]] = []
+    for value in values:
+        name, sep, path = value.partition("=")
+        name = name.strip().lower()
+        if not name:
+            raise UsageError(f"--format {value!r} has no format name: use NAME or NAME=PATH, e.g. sarif=out.sarif")
+        if sep and not path.strip():
+            raise UsageError(f"--format {value!r} has an empty PATH: use {name} or {name}=PATH")
+        out.append((name, Path(path) if sep else None))
+    return out
+
+
+def _encodable(text: str) -> str:
+    """Lone surrogates (possible in JSON-decoded model text) replaced, so UTF-8 output cannot fail."""
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _write_file(path: Path, text: str, fmt: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:  # no BOM, LF kept as is
+                fh.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write the {fmt} output to {path} (from --format {fmt}=PATH): {exc.strerror or exc}; "
+            "choose a writable path"
+        ) from exc
+
+
+def emit(
+    report: Report,
+    formats: Sequence[tuple[str, Path | None]],
+    ctx: RenderContext,
+    console: Console,
+    *,
+    extra: Mapping[str, Annotator] | None = None,
+) -> None:
+    """Render each format and write it to its PATH, its default file, or stdout.
+
+    Every name is checked before anything is written; two formats may not write the same file.
+    Files never get colour. An annotator with `render_summary` (github) also appends to
+    `ctx.step_summary`; failing to do so is a notice, not an error (the annotations are out).
+    """
+    resolved: list[tuple[str, Annotator, Path | None]] = []
+    destinations: dict[str, str] = {}
+    for name, path in formats:
+        annotator = get_annotator(name, extra)
+        dest = (
+            path
+            if path is not None
+            else (None if annotator.default_stream == "stdout" else Path(annotator.default_stream))
+        )
+        if dest is not None:
+            key = os.path.abspath(dest)
+            if key in destinations:
+                raise UsageError(
+                    f"--format {destinations[key]} and --format {name} both write to {dest}: give each its own PATH"
+                )
+            destinations[key] = name
+        resolved.append((name, annotator, dest))
+
+    summary_written = False
+    for name, annotator, dest in resolved:
+        if dest is None:
+            console.out.write(_encodable(annotator.render(report, ctx)))
+            console.out.flush()
+        else:
+            _write_file(dest, _encodable(annotator.render(report, replace(ctx, color=False))), name)
+        if ctx.step_summary is not None and isinstance(annotator, StepSummaryAnnotator) and not summary_written:
+            summary_written = True
+            try:
+                with open(ctx.step_summary, "a", encoding="utf-8", newline="") as fh:
+                    fh.write(_encodable(annotator.render_summary(report, replace(ctx, color=False))))
+            except OSError as exc:
+                console.notice(f"cannot append to the step summary {ctx.step_summary}: {exc.strerror or exc}")
