@@ -1,0 +1,75 @@
+"""Scripted model behaviour for the fake server: answers our structured prompts item by item."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+ITEM = re.compile(r"^=== item (\S+)(?: (.*))?$", re.MULTILINE)
+
+
+def items_of(body: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(id, label, content) of every item in a recorded request body."""
+    user = next(m["content"] for m in body["messages"] if m["role"] == "user")
+    marks = list(ITEM.finditer(user))
+    out = []
+    for i, m in enumerate(marks):
+        end = marks[i + 1].start() if i + 1 < len(marks) else user.rfind("</data-")
+        out.append((m.group(1), m.group(2) or "", user[m.end() + 1 : end].rstrip("\n")))
+    return out
+
+
+def frame_of(body: dict[str, Any]) -> str:
+    rf = body.get("response_format") or {}
+    name = (rf.get("json_schema") or {}).get("name", "")
+    return name.removesuffix("_results")
+
+
+def answering(
+    findings: Callable[[str, str, str], list[dict[str, Any]]] | None = None,
+    answer: Callable[[str], str] | None = None,
+) -> Callable[[dict[str, Any]], Any]:
+    """A responder: every item gets an answer; `findings(id, label, content)` scripts review findings."""
+
+    def respond(body: dict[str, Any]) -> Any:
+        frame = frame_of(body)
+        results = []
+        for item_id, label, content in items_of(body):
+            if frame == "findings":
+                results.append({"id": item_id, "findings": findings(item_id, label, content) if findings else []})
+            elif frame == "answer":
+                results.append({"id": item_id, "answer": answer(content) if answer else f"answer to: {content}"})
+            else:
+                results.append(
+                    {
+                        "id": item_id,
+                        "category": "assertion-mismatch",
+                        "explanation": f"explained {label}",
+                        "fix": "fix it",
+                    }
+                )
+        return json.dumps({"results": results})
+
+    return respond
+
+
+def finding(
+    line: int,
+    *,
+    rule: str = "logic-error",
+    severity: str = "high",
+    checklist: str = "code_review",
+    title: str = "a problem",
+) -> dict[str, Any]:
+    return {
+        "checklist": checklist,
+        "line": line,
+        "end_line": line,
+        "severity": severity,
+        "rule": rule,
+        "title": title,
+        "message": "explained",
+        "suggestion": "do better",
+    }
