@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Secret
-from ..errors import UsageError
+from ..errors import SymphonyError, UsageError
 
 __all__ = ["ALIASES", "ENV_VARS", "KeyRing"]
 
@@ -109,8 +109,9 @@ class KeyRing:
     def switch(self, alias: str) -> None:
         """Make `alias` the active key, now and in later runs (persisted to state.json, 0600).
 
-        Raises UsageError for an unknown alias or one whose key is not configured. A key rejected
-        earlier in this run becomes usable again: the user asked for it explicitly.
+        Raises UsageError for an unknown alias or one whose key is not configured, SymphonyError when
+        the state file cannot be written. A key rejected earlier in this run becomes usable again: the
+        user asked for it explicitly.
         """
         if alias not in ALIASES:
             raise UsageError(f"unknown key {alias!r}: expected one of {', '.join(ALIASES)}")
@@ -119,7 +120,11 @@ class KeyRing:
         with self._lock:
             state = self._read_state()
             state[_STATE_FIELD] = alias
-            _write_private_json(self._state_path, state)
+            try:
+                _write_private_json(self._state_path, state)
+            except OSError as exc:
+                reason = exc.strerror or type(exc).__name__
+                raise SymphonyError(f"cannot save the active key choice to {self._state_path}: {reason}") from None
             self._current = alias
             self._rejected.discard(alias)
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import email.utils
 import errno
+import json
 import logging
 import math
 import random
@@ -365,7 +366,7 @@ class OpenAIProvider:
             return _Retry("connection failed")
         if isinstance(exc, openai.APIStatusError):
             return self._classify_status(exc, model)
-        if isinstance(exc, ValueError | openai.APIResponseValidationError):
+        if isinstance(exc, json.JSONDecodeError | UnicodeDecodeError | openai.APIResponseValidationError):
             return _Retry("malformed response (invalid JSON)", malformed=True)  # RELIABILITY.md §0.5
         return _Fatal(ProviderError, f"the OpenAI client failed ({type(exc).__name__})")
 
@@ -391,9 +392,8 @@ class OpenAIProvider:
             return _Fatal(ModelError, f"{what} not found at {self._where} (HTTP 404): {hint}")
         if "context_length" in code:
             return _Fatal(ModelError, f"the prompt is longer than {what} accepts (HTTP {status} {code})")
-        detail = self._scrub(getattr(exc, "message", "") or "")
-        if detail.startswith(f"Error code: {status} - "):
-            detail = detail.split(" - ", 1)[1]
+        body = exc.body  # the parsed "error" object of the response, when it was JSON
+        detail = self._scrub(str(body.get("message") or "")) if isinstance(body, dict) else ""
         return _Fatal(ModelError, f"the service rejected {what} (HTTP {status}{', ' + code if code else ''})"
                       + (f": {detail}" if detail else ""))  # fmt: skip
 

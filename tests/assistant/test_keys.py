@@ -12,7 +12,7 @@ import pytest
 
 from symphony_assist_hooks.assistant.keys import KeyRing
 from symphony_assist_hooks.config import Secret
-from symphony_assist_hooks.errors import UsageError
+from symphony_assist_hooks.errors import SymphonyError, UsageError
 
 
 def _key() -> Secret:
@@ -166,3 +166,16 @@ def test_describe_masks_keys(state: Path) -> None:
     text = json.dumps(rows) + repr(ring.active())
     assert p.reveal() not in text
     assert p.reveal()[8:20] not in text
+
+
+def test_unwritable_state_is_one_line_and_leaves_no_temp_file(state: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(src: object, dst: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("os.replace", refuse)
+    p, s = _key(), _key()
+    ring = KeyRing(p, s, state)
+    with pytest.raises(SymphonyError, match=r"cannot save the active key choice to .*state\.json: Permission denied"):
+        ring.switch("secondary")
+    assert list(state.parent.iterdir()) == []
+    assert ring.active() == ("primary", p)  # unchanged

@@ -10,6 +10,7 @@ import importlib
 import json
 import logging
 import secrets
+import socket
 import subprocess
 import sys
 import threading
@@ -499,6 +500,73 @@ def test_missing_finish_reason_with_content_is_accepted(rig: Rig) -> None:
     assert provider.complete(REQ, deadline=soon()).finish_reason == "stop"
 
 
+def test_payment_required_counts_as_quota(rig: Rig) -> None:
+    rig.fake.fail(402, when_key=rig.primary, times=None)
+    provider, _ = rig.provider()
+    assert provider.complete(REQ, deadline=soon()).key_alias == "secondary"
+    assert rig.waits == []
+
+
+def test_schema_description_is_passed_on(rig: Rig) -> None:
+    provider, _ = rig.provider()
+    spec = {"name": "review", "schema": SCHEMA, "description": "Findings on changed lines", "strict": False}
+    provider.complete(ChatRequest(**{**REQ.__dict__, "json_schema": spec}), deadline=soon())
+    assert rig.fake.requests[0].body["response_format"]["json_schema"] == {
+        "name": "review",
+        "schema": SCHEMA,
+        "description": "Findings on changed lines",
+        "strict": False,
+    }
+
+
+def test_a_wait_that_overruns_ends_at_the_deadline(rig: Rig) -> None:
+    """If a wait ends later than asked (a loaded machine), the next try is not started past the deadline."""
+    rig.fake.fail(503, retry_after=0.05, times=None)
+    provider, _ = rig.provider(sleep=lambda s: time.sleep(0.3))
+    with pytest.raises(ServiceUnavailableError) as info:
+        provider.complete(REQ, deadline=soon(0.25))
+    assert str(info.value) == "service unavailable after 1 try (HTTP 503): the deadline was reached"
+    assert info.value.status == 503
+    assert len(rig.fake.requests) == 1
+
+
+def test_unresolvable_host_fails_at_once(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Name resolution is faked (no DNS query leaves the machine)."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "no-such-host.invalid":
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    provider, _ = rig.provider(base_url="https://user:pw@no-such-host.invalid:8443/v1")
+    with pytest.raises(ServiceUnavailableError) as info:
+        provider.complete(REQ, deadline=soon())
+    assert str(info.value) == "cannot reach https://no-such-host.invalid:8443: host name not resolvable"
+    assert rig.waits == []
+
+
+def test_an_unexpected_client_failure_names_only_its_type(rig: Rig) -> None:
+    """A key with a character HTTP headers cannot carry makes the SDK raise before sending; the
+    error's own text (which may quote the header) is not passed on."""
+    rig.primary = "sk-test-" + secrets.token_hex(8) + "é" + secrets.token_hex(8)
+    provider, _ = rig.provider(secondary=False)
+    with pytest.raises(ProviderError) as info:
+        provider.complete(REQ, deadline=soon())
+    assert str(info.value) == "the OpenAI client failed (UnicodeEncodeError)"
+    assert info.value.__context__ is None
+    assert rig.fake.requests == []
+
+
+def test_close_releases_the_clients(rig: Rig) -> None:
+    provider, _ = rig.provider()
+    provider.complete(REQ, deadline=soon())
+    provider.close()
+    assert provider.complete(REQ, deadline=soon()).attempts == 1  # a new client is made on demand
+    provider.close()
+
+
 # --------------------------------------------------------------------------------- list_models
 def test_list_models(rig: Rig) -> None:
     provider, _ = rig.provider()
@@ -515,6 +583,13 @@ def test_list_models_fails_over_and_reports_a_wrong_base_url(rig: Rig) -> None:
     rig.fake.fail(404, path="/v1/models")
     with pytest.raises(ModelError, match="OPENAI_BASE_URL"):
         provider.list_models(deadline=soon())
+
+
+def test_list_models_retries_a_malformed_list(rig: Rig) -> None:
+    rig.fake.malformed(body='{"object": "list"}')
+    provider, _ = rig.provider()
+    assert "gpt-4o-mini" in provider.list_models(deadline=soon())
+    assert len(rig.fake.requests) == 2
 
 
 # ----------------------------------------------------------------------------------- key safety
@@ -617,6 +692,46 @@ def test_official_api_via_mock_transport(tmp_path: Path) -> None:
     assert waits == []
 
 
+def test_a_server_without_usage_is_billed_by_estimate(tmp_path: Path) -> None:
+    """Some OpenAI-compatible servers omit `usage` or send odd values: bill a conservative estimate."""
+    import httpx2
+
+    bodies: list[dict[str, Any]] = [
+        {"usage": None},
+        {"usage": {"prompt_tokens": "many", "completion_tokens": None, "total_tokens": 0}},
+    ]
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        message = {"role": "assistant", "content": "x" * 24}
+        body: dict[str, Any] = {"id": "x", "object": "chat.completion", "created": 1, "model": "llama3.1:8b"}
+        body["choices"] = [{"index": 0, "finish_reason": "stop", "message": message}]
+        return httpx2.Response(200, request=request, json={**body, **bodies.pop(0)})
+
+    settings = Settings(api_key_primary=Secret(new_key()), base_url="http://127.0.0.1:11434/v1")
+    keys = KeyRing(settings.api_key_primary, None, tmp_path / "state.json")
+    with httpx2.Client(transport=httpx2.MockTransport(handler)) as http:
+        provider = OpenAIProvider(settings, keys, http_client=http)
+        for _ in range(2):
+            got = provider.complete(REQ, deadline=soon())
+            assert got.prompt_tokens == -(-len(REQ.system + REQ.user) * 5 // 12)  # ceil(chars / 2.4)
+            assert (got.completion_tokens, got.cached_tokens, got.model) == (10, 0, "llama3.1:8b")
+
+
+@pytest.mark.parametrize(
+    ("base_url", "shown"),
+    [
+        (None, "api.openai.com"),
+        ("https://user:secret@gateway.example:8443/openai/v1", "https://gateway.example:8443"),
+        ("http://[::1]:11434/v1", "http://[::1]:11434"),
+        ("http://localhost/v1", "http://localhost"),
+    ],
+)
+def test_the_service_is_named_without_credentials_or_path(base_url: str | None, shown: str) -> None:
+    from symphony_assist_hooks.assistant.provider import _origin
+
+    assert _origin(base_url) == shown
+
+
 # ------------------------------------------------------------------------------- import weight
 def test_importing_the_modules_imports_no_heavy_dependency() -> None:
     """PERFORMANCE.md §9: a cache hit must not pay for openai, httpx2, pydantic or genai-prices."""
@@ -649,3 +764,55 @@ def test_no_key_fails_without_importing_the_sdk(tmp_path: Path) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# ------------------------------------------------------------------------------ the fake itself
+def test_fake_requires_an_authorization_header(fake_openai: FakeOpenAI) -> None:
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(fake_openai.url + "/chat/completions", data=b"{}", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(req, timeout=5)
+    assert info.value.code == 401
+    assert fake_openai.which_keys() == ["none"]
+
+
+def test_fake_after_lets_requests_through_first(rig: Rig) -> None:
+    rig.fake.fail(500, after=1)
+    provider, _ = rig.provider()
+    assert provider.complete(REQ, deadline=soon()).attempts == 1
+    assert provider.complete(REQ, deadline=soon()).attempts == 2
+    assert provider.complete(REQ, deadline=soon()).attempts == 1
+
+
+def test_fake_schema_example_covers_structured_output_schemas() -> None:
+    from fakeserver import schema_example
+
+    schema = {
+        "$defs": {
+            "Sev": {"enum": ["high", "low"]},
+            "Loc": {"type": "object", "properties": {"line": {"type": "integer", "minimum": 1}}},
+        },
+        "type": "object",
+        "properties": {
+            "kind": {"const": "review"},
+            "severity": {"$ref": "#/$defs/Sev"},
+            "where": {"anyOf": [{"type": "null"}, {"$ref": "#/$defs/Loc"}]},
+            "note": {"type": ["string", "null"]},
+            "score": {"type": "number"},
+            "ok": {"type": "boolean"},
+            "tags": {"type": "array", "items": {"type": "string"}, "minItems": 2},
+            "both": {"allOf": [{"type": "object"}, {"properties": {"a": {"type": "string"}}}]},
+        },
+    }
+    assert schema_example(schema) == {
+        "kind": "review",
+        "severity": "high",
+        "where": {"line": 1},
+        "note": "ok",
+        "score": 0,
+        "ok": False,
+        "tags": ["ok", "ok"],
+        "both": {"a": "ok"},
+    }
