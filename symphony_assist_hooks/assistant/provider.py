@@ -22,6 +22,10 @@ one loop here decides, per fault (RELIABILITY.md §5):
 | finish_reason length / content_filter, refusal,   | UnusableAnswerError (a BadAnswerError carrying the |
 | empty answer                                      | billed usage), no retry                            |
 
+Every UnavailableError raised here is a ServiceUnavailableError whose `.status` is the HTTP status
+of the last failed try (None for timeouts and connection failures): the pipeline tries the fallback
+model after a 5xx and stops asking after anything else.
+
 Keys: the only place a key is revealed is the SDK client's constructor. Error messages name key
 aliases ("primary"), never keys; no message text from the server or the SDK reaches an error except
 a 4xx explanation scrubbed of anything key-like; our errors are raised outside `except` blocks so
