@@ -9,6 +9,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -183,9 +184,9 @@ def test_corrupted_database_is_moved_aside_and_rebuilt(settings: Settings, warni
 
     cache = open_cache(settings, warnings)
     assert cache.backend == "disk"
+    assert cache.get("k1") is None  # the first read finds the damage
     assert len(warnings) == 1
     assert "corrupted" in warnings[0]
-    assert cache.get("k1") is None
     cache.set("new", {"v": 1})
     assert cache.get("new") == {"v": 1}
     quarantined = list(settings.resolved_cache_dir.glob("responses.corrupt-*"))
@@ -197,17 +198,22 @@ def test_corrupted_database_is_moved_aside_and_rebuilt(settings: Settings, warni
     cache.close()
 
 
-def test_corruption_found_by_a_read_is_repaired(cache: Cache, settings: Settings, warnings: Warnings) -> None:
+def test_corruption_found_while_open_is_repaired(settings: Settings, warnings: Warnings) -> None:
+    cache = open_cache(settings, warnings)
     fill(cache, 500, 400)
+    cache.close()  # checkpoints the WAL: every row now lives in cache.db
+    cache = open_cache(settings, warnings)
     assert cache.get("k1") is not None
     db = responses(settings) / "cache.db"
     size = db.stat().st_size
     with db.open("r+b") as fh:  # keep page 1 (the header), wreck the table pages behind its back
         fh.seek(8192)
         fh.write(os.urandom(size - 8192 - 4096))
-    assert [cache.get(f"k{i}") for i in range(0, 500, 50)] == [None] * 10
+    found = [cache.get(f"k{i}") for i in range(0, 500, 50)]  # pages already cached may still answer
+    assert None in found
     assert len(warnings) == 1
     assert "corrupted" in warnings[0]
+    assert cache.get("k0") is None  # a fresh cache
     cache.set("after", {"v": 1})
     assert cache.get("after") == {"v": 1}
 
@@ -257,7 +263,7 @@ def test_dir_owned_by_another_user_is_refused(settings: Settings, warnings: Warn
 def test_disk_full_skips_writes_with_one_warning(cache: Cache, warnings: Warnings) -> None:
     cache.set("before", {"v": 1})
     assert isinstance(cache, DiskCache)
-    inner = cache._dc
+    inner = cache._writer
 
     class Full:
         def __getattr__(self, name: str) -> Any:
@@ -266,13 +272,104 @@ def test_disk_full_skips_writes_with_one_warning(cache: Cache, warnings: Warning
         def set(self, *args: Any, **kwargs: Any) -> bool:
             raise sqlite3.OperationalError("database or disk is full")
 
-    cache._dc = Full()
+    cache._writer = Full()
     cache.set("a", {"v": 1})
     cache.set("b", {"v": 1})
     assert cache.get("before") == {"v": 1}  # reads still work
     assert len(warnings) == 1
     assert "disk full" in warnings[0]
-    cache._dc = inner
+    cache._writer = inner
+
+
+def test_a_read_only_database_keeps_serving_hits(cache: Cache, warnings: Warnings) -> None:
+    cache.set("before", {"v": 1})
+    assert isinstance(cache, DiskCache)
+    calls = []
+
+    class ReadOnly:
+        def set(self, *args: Any, **kwargs: Any) -> bool:
+            calls.append(args[0])
+            raise sqlite3.OperationalError("attempt to write a readonly database")
+
+        def close(self) -> None:
+            pass
+
+    cache._writer = ReadOnly()
+    cache.set("a", {"v": 1})
+    cache.set("b", {"v": 1})
+    assert calls == ["a"]  # writes are turned off after the first refusal
+    assert cache.get("before") == {"v": 1}
+    assert len(warnings) == 1
+    assert "cannot write" in warnings[0]
+
+
+def test_threads_share_one_cache(cache: Cache) -> None:
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(50):
+                cache.set(f"{n}-{i}", {"n": n, "i": i})
+                assert cache.get(f"{n}-{i}") == {"n": n, "i": i}
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert cache.info()["entries"] == 400
+
+
+WRITER = """
+import hashlib, json, sys
+from pathlib import Path
+from symphony_assist_hooks.assistant.cache import open_cache
+from symphony_assist_hooks.config import Settings
+warnings = []
+cache = open_cache(Settings(cache_dir=Path(sys.argv[1])), warnings.append)
+n = int(sys.argv[2])
+print("ready", flush=True)
+sys.stdin.readline()
+bad = 0
+for i in range(300):
+    body = f"{n}-{i}-" + "x" * (i * 7)
+    cache.set(f"{n}/{i}", {"body": body, "sum": hashlib.sha256(body.encode()).hexdigest()})
+    for j in (i, i // 2):
+        got = cache.get(f"{(n + j) % 4}/{j}")
+        if got is not None and hashlib.sha256(got["body"].encode()).hexdigest() != got["sum"]:
+            bad += 1
+print(json.dumps({"bad": bad, "warnings": warnings}), flush=True)
+"""
+
+
+def test_four_processes_write_and_read_without_errors(settings: Settings) -> None:
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(settings.resolved_cache_dir), str(n)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(4)
+    ]
+    try:
+        for proc in procs:
+            assert proc.stdout is not None
+            assert proc.stdout.readline().strip() == "ready"
+        for proc in procs:
+            assert proc.stdin is not None
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        outputs = [proc.communicate(timeout=60) for proc in procs]
+    finally:
+        for proc in procs:
+            proc.kill()
+    assert [proc.returncode for proc in procs] == [0, 0, 0, 0], outputs
+    reports = [json.loads(out.splitlines()[-1]) for out, _ in outputs]
+    assert all(r == {"bad": 0, "warnings": []} for r in reports), reports
 
 
 # ------------------------------------------------------------------------------------------ pickle
@@ -331,14 +428,22 @@ def test_a_held_write_lock_never_blocks(settings: Settings, warnings: Warnings) 
         assert time.monotonic() - start < 0.5
 
         start = time.monotonic()
-        other = open_cache(settings, warnings)  # diskcache's own constructor would wait up to 60 s
+        other = open_cache(settings, warnings)  # another process starting while the lock is held
+        assert other.get("old") == {"v": 1}
+        other.set("x", {"v": 4})  # diskcache's own constructor would wait up to 60 s here
         assert time.monotonic() - start < 2.5
-        assert isinstance(other, NullCache)
-        assert len(warnings) == 1
-        assert "locked by another process" in warnings[0]
+        assert other.get("x") is None
+        other.close()
     finally:
         proc.kill()
         proc.wait()
+    assert warnings == []  # contention is normal: nothing to tell the user
+    cache.set("after", {"v": 5})  # writes were paused, not turned off
+    assert cache.get("after") is None
+    assert isinstance(cache, DiskCache)
+    cache._writes_paused_until = 0.0
+    cache.set("after", {"v": 5})
+    assert cache.get("after") == {"v": 5}
     cache.close()
 
 
@@ -419,4 +524,5 @@ def test_hit_in_a_fresh_interpreter_imports_nothing_heavy(settings: Settings, wa
     assert report["value"] == {"v": 1}
     heavy = [m for m in report["modules"] if m.split(".")[0] in HEAVY]
     assert heavy == []
+    assert "diskcache" not in report["modules"]  # a hit reads SQLite directly
     assert report["elapsed"] < 1.0  # generous: the goal (≤ 60 ms for a whole hook) is a benchmark's job
