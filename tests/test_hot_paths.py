@@ -41,8 +41,12 @@ def test_help_and_version_import_nothing_heavy(args: list[str]) -> None:
 
 def test_cached_query_imports_nothing_heavy(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
     fake_openai.responder = answering()
-    env = dict(os.environ, OPENAI_API_KEY="sk-test-" + secrets.token_hex(16), OPENAI_BASE_URL=fake_openai.url,
-               SYMPHONY_ASSIST_CACHE_DIR=str(tmp_path / "c"))
+    env = dict(
+        os.environ,
+        OPENAI_API_KEY="sk-test-" + secrets.token_hex(16),
+        OPENAI_BASE_URL=fake_openai.url,
+        SYMPHONY_ASSIST_CACHE_DIR=str(tmp_path / "c"),
+    )
     first = probe(["query", "what is a hot path?"], env)
     assert first["rc"] == 0
     assert "openai" in first["heavy"]  # the miss really went through the SDK

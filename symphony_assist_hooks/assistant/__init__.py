@@ -456,6 +456,20 @@ class Assistant:
             self._stop(str(exc))
         try:
             completion = self.provider.complete(chat, deadline=self.deadline)
+        except BadAnswerError as exc:
+            # A truncated or refused answer is still billed: settle what the provider reported.
+            billed = getattr(exc, "completion", None)
+            with self._lock:
+                if billed is not None:
+                    spent = cost_micro(price, billed.prompt_tokens, billed.completion_tokens, billed.cached_tokens)
+                    self.ledger.settle(reservation, spent)
+                    resp.cost_micro += spent
+                    resp.prompt_tokens += billed.prompt_tokens
+                    resp.completion_tokens += billed.completion_tokens
+                    resp.api_requests += 1
+                else:
+                    self.ledger.release(reservation)
+            raise
         except BaseException:
             with self._lock:
                 self.ledger.release(reservation)

@@ -1,0 +1,66 @@
+"""Third-party plugins are found through the `symphony_assist` entry-point group."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+PLUGIN = """
+from pathlib import Path
+from symphony_assist_hooks.hookspecs import hookimpl
+
+@hookimpl
+def register_template_dirs(register):
+    register(Path(__file__).parent / "templates")
+"""
+
+
+def _install_plugin(site: Path) -> None:
+    """A real (if tiny) installed distribution: a module plus its dist-info with an entry point."""
+    pkg = site / "sa_demo_plugin"
+    (pkg / "templates").mkdir(parents=True)
+    (pkg / "__init__.py").write_text(PLUGIN)
+    (pkg / "templates" / "django_security.md.j2").write_text(
+        "{#- description: Django-specific security checks -#}\n- CSRF exemptions\n"
+    )
+    (pkg / "templates" / "security.md.j2").write_text("{#- description: overridden by a plugin -#}\n- x\n")
+    dist = site / "sa_demo_plugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: sa-demo-plugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[symphony_assist]\ndemo = sa_demo_plugin\n")
+
+
+def _run(args: list[str], site: Path, cwd: Path) -> str:
+    env = dict(os.environ, PYTHONPATH=str(site))
+    out = subprocess.run(
+        [sys.executable, "-m", "symphony_assist_hooks", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=60,
+        check=True,
+    )
+    return out.stdout
+
+
+def test_plugin_template_is_listed_and_overrides(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    _install_plugin(site)
+    listing = _run(["templates"], site, tmp_path)
+    line = next(ln for ln in listing.splitlines() if ln.startswith("django_security"))
+    assert "plugin" in line
+    assert "Django-specific security checks" in line
+    sec = next(ln for ln in listing.splitlines() if ln.startswith("security "))
+    assert "overridden by a plugin" in sec
+    plugins = _run(["plugins"], site, tmp_path)
+    assert "sa-demo-plugin 1.0" in plugins
+    assert "builtins" in plugins
+
+
+def test_without_plugins_only_builtins(tmp_path: Path) -> None:
+    listing = _run(["templates"], tmp_path, tmp_path)
+    assert "django_security" not in listing
+    assert all("built-in" in ln for ln in listing.splitlines())
