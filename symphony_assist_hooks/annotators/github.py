@@ -53,6 +53,12 @@ KIND = {
 MESSAGE_LIMIT = 4000
 
 
+# The runner refuses these as stop tokens (ActionCommandManager.ValidateStopToken).
+_RUNNER_COMMANDS = frozenset(
+    ["set-env", "set-output", "save-state", "add-mask", "add-path", "add-matcher", "remove-matcher", "debug", "warning", "error", "notice", "group", "endgroup", "echo", "stop-commands", "pause-logging"]
+)
+
+
 def escape_data(s: str) -> str:
     """The message after `::` (`escapeData` in actions/toolkit): `%` first, then CR and LF."""
     return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
@@ -102,8 +108,8 @@ def workflow_command(
 
 def stop_commands_block(text_lines: Sequence[str], token: str) -> list[str]:
     """Free text for the log: commands paused with `token`, every line guttered and neutralised."""
-    if not token or not token.isalnum():
-        raise ValueError("stop-commands token must be a non-empty alphanumeric string")
+    if not token.isalnum() or not token.isascii() or token.lower() in _RUNNER_COMMANDS:
+        raise ValueError(f"stop-commands token must be random ASCII letters/digits, not {token!r}")
     body = [GUTTER + _defang(sanitize(line, keep_newlines=False)) for line in text_lines]
     return [f"::stop-commands::{token}", *body, f"::{token}::"]
 
