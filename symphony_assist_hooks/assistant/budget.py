@@ -219,7 +219,8 @@ class _BaseLedger:
             tx.set_last_day(day)
         return day, day[:7]
 
-    def _sweep(self, tx: _Txn, now: float) -> None:
+    def _sweep(self, tx: _Txn, now: float) -> tuple[int, int] | None:
+        """Drop reservations that expired or whose process on this host is gone: (count, amount)."""
         me, host = os.getpid(), _hostname()
         freed = count = 0
         for rid, amount, pid, owner_host, expires_at in tx.reservations():
@@ -229,11 +230,7 @@ class _BaseLedger:
                 tx.remove_reservation(rid)
                 freed += amount
                 count += 1
-        if count:
-            self._warn(
-                f"budget: released {format_usd(freed)} held by {count} unfinished call(s) "
-                "(their process is gone or the reservation expired)"
-            )
+        return (count, freed) if count else None
 
     def reserve(self, amount: int) -> Reservation:
         if amount < 0:
@@ -242,26 +239,40 @@ class _BaseLedger:
         with self._lock:
             try:
                 with self._txn() as tx:
-                    self._sweep(tx, now)
+                    swept = self._sweep(tx, now)
                     day, month = self._period(tx, now, write=True)
-                    if amount > 0:
-                        self._check(tx, amount, day, month)
+                    refusal = self._check(tx, amount, day, month) if amount > 0 else None
                     res = Reservation(os.urandom(12).hex(), amount, day, month)
-                    tx.add_reservation(res, os.getpid(), _hostname(), now + self._lifetime)
+                    if refusal is None:
+                        tx.add_reservation(res, os.getpid(), _hostname(), now + self._lifetime)
+                # The sweep and the period marker are committed even when a cap refuses.
             except _Fault as fault:
                 raise self._unusable(fault) from None
+            if swept:
+                self._warn(
+                    f"budget: released {format_usd(swept[1])} held by {swept[0]} unfinished call(s) "
+                    "(their process is gone or the reservation expired)"
+                )
+            if refusal is not None:
+                raise BudgetError(refusal)
             self._open[res.id] = res
         return res
 
-    def _check(self, tx: _Txn, amount: int, day: str, month: str) -> None:
+    def _check(self, tx: _Txn, amount: int, day: str, month: str) -> str | None:
+        """Why `amount` does not fit (the longest capped period it overflows), or None if it fits."""
         caps = self.caps
         if caps.month is not None:
-            _refuse_over("monthly", caps.month, tx.spent(month), tx.reserved(month=month), amount)
+            refusal = _over("monthly", caps.month, tx.spent(month), tx.reserved(month=month), amount)
+            if refusal is not None:
+                return refusal
         if caps.day is not None:
-            _refuse_over("daily", caps.day, tx.spent(day), tx.reserved(day=day), amount)
+            refusal = _over("daily", caps.day, tx.spent(day), tx.reserved(day=day), amount)
+            if refusal is not None:
+                return refusal
         if caps.run is not None:
             in_flight = sum(r.amount for r in self._open.values())
-            _refuse_over("run", caps.run, self._run_spent, in_flight, amount)
+            return _over("run", caps.run, self._run_spent, in_flight, amount)
+        return None
 
     def settle(self, res: Reservation, actual: int) -> None:
         if actual < 0:
@@ -331,11 +342,11 @@ class _BaseLedger:
         """Release the storage. Open reservations stay until they expire or this process exits."""
 
 
-def _refuse_over(name: str, cap: int, spent: int, reserved: int, amount: int) -> None:
+def _over(name: str, cap: int, spent: int, reserved: int, amount: int) -> str | None:
     if spent + reserved + amount <= cap:
-        return
+        return None
     in_flight = f", {format_usd(reserved)} reserved by calls in flight" if reserved else ""
-    raise BudgetError(
+    return (
         f"budget: {name} cap of {format_usd(cap)} reached "
         f"(spent {format_usd(spent)}{in_flight}, this call needs up to {format_usd(amount)})"
     )
