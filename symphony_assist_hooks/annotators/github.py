@@ -55,8 +55,11 @@ MESSAGE_LIMIT = 4000
 
 # The runner refuses these as stop tokens (ActionCommandManager.ValidateStopToken).
 _RUNNER_COMMANDS = frozenset(
-    ["set-env", "set-output", "save-state", "add-mask", "add-path", "add-matcher", "remove-matcher", "debug", "warning", "error", "notice", "group", "endgroup", "echo", "stop-commands", "pause-logging"]
-)
+    {
+        "set-env", "set-output", "save-state", "add-mask", "add-path", "add-matcher", "remove-matcher", "debug",
+        "warning", "error", "notice", "group", "endgroup", "echo", "stop-commands", "pause-logging",
+    }
+)  # fmt: skip
 
 
 def escape_data(s: str) -> str:
