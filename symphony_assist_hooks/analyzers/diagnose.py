@@ -1,0 +1,742 @@
+"""Explainers for a failing test's exception: one function per kind, each naming the test's own symbols.
+
+Every explainer takes a `Context` (the failure, its parsed longrepr, the project root) and returns a
+`Verdict` (category id, explanation, fix) or None when the failure is not its kind. Reading the project's
+files (to suggest a close name) is best-effort and read-only; nothing is imported.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+from ..findings import Failure
+from .longrepr import Frame, Parsed, is_project_path
+
+__all__ = ["Context", "Verdict", "explain_exception", "import_error", "module_names", "quote"]
+
+
+class Verdict(NamedTuple):
+    category: str
+    explanation: str
+    fix: str
+    path: str = ""  # where the explanation points, when not the innermost project frame
+    line: int = 0
+
+
+_PRAGMA = re.compile(r"\s+#\s*(type|noqa|pragma|nosec)\b.*$")
+
+
+def quote(code: str, limit: int = 80) -> str:
+    code = " ".join(_PRAGMA.sub("", code).split())
+    return f"`{code if len(code) <= limit else code[: limit - 1] + '…'}`"
+
+
+@dataclass
+class Context:
+    failure: Failure
+    parsed: Parsed
+    root: Path
+
+    @property
+    def test(self) -> str:
+        """The test's name as written: `test_x`, `TestCart.test_x` (parameters kept)."""
+        parts = self.failure.test_id.split("::")[1:]
+        return ".".join(parts) or self.failure.test_id
+
+    @property
+    def exc(self) -> str:
+        return self.parsed.exc_type or self.failure.exc_type
+
+    @property
+    def short(self) -> str:
+        return self.exc.rsplit(".", 1)[-1]
+
+    @property
+    def message(self) -> str:
+        return self.parsed.message
+
+    @property
+    def inner(self) -> Frame | None:
+        return self.parsed.innermost(project=True)
+
+    @property
+    def test_frame(self) -> Frame | None:
+        """The frame in the test file (the first project frame when the file is unknown)."""
+        name = Path(self.failure.path).name if self.failure.path else ""
+        for frame in self.parsed.frames:
+            if name and Path(frame.path).name == name:
+                return frame
+        return next((f for f in self.parsed.frames if f.project and f.path), None)
+
+    def rel(self, path: str) -> str:
+        try:
+            return str(Path(path).relative_to(self.root)) if Path(path).is_absolute() else path
+        except ValueError:
+            return path
+
+    def at(self, frame: Frame | None) -> str:
+        """`path:line in func` of a frame (or the test's own location)."""
+        if frame is None:
+            return f"{self.failure.path}:{self.failure.line}" if self.failure.path else self.failure.test_id
+        func = frame.func or _def_name(frame)
+        return f"{self.rel(frame.path)}:{frame.line}" + (f" in `{func}`" if func else "")
+
+    def line_of(self, frame: Frame | None) -> str:
+        return f" ({quote(frame.failing)})" if frame and frame.failing else ""
+
+    def via(self) -> str:
+        """', called from the test at …' when the error happened below the test function."""
+        inner, test = self.inner, self.test_frame
+        if inner is None or test is None or inner is test:
+            return ""
+        return f", reached from `{self.test}` at {self.at(test)}{self.line_of(test)}"
+
+
+def _def_name(frame: Frame) -> str:
+    for line in frame.source:
+        m = re.match(r"\s*(?:async\s+)?def\s+(\w+)", line)
+        if m:
+            return m.group(1)
+    return ""
+
+
+# -- import errors ------------------------------------------------------------------------------------------
+DISTRIBUTIONS = {
+    "yaml": "PyYAML",
+    "cv2": "opencv-python",
+    "PIL": "Pillow",
+    "sklearn": "scikit-learn",
+    "bs4": "beautifulsoup4",
+    "skimage": "scikit-image",
+    "dateutil": "python-dateutil",
+    "dotenv": "python-dotenv",
+    "jwt": "PyJWT",
+    "Crypto": "pycryptodome",
+    "Cryptodome": "pycryptodomex",
+    "OpenSSL": "pyOpenSSL",
+    "serial": "pyserial",
+    "usb": "pyusb",
+    "magic": "python-magic",
+    "docx": "python-docx",
+    "pptx": "python-pptx",
+    "git": "GitPython",
+    "attr": "attrs",
+    "google.protobuf": "protobuf",
+    "MySQLdb": "mysqlclient",
+    "psycopg2": "psycopg2-binary",
+    "zmq": "pyzmq",
+    "gi": "PyGObject",
+    "win32api": "pywin32",
+    "win32con": "pywin32",
+    "fitz": "PyMuPDF",
+    "Levenshtein": "python-Levenshtein",
+    "slugify": "python-slugify",
+    "telegram": "python-telegram-bot",
+    "multipart": "python-multipart",
+    "jose": "python-jose",
+    "ldap": "python-ldap",
+    "pkg_resources": "setuptools",
+    "mpl_toolkits": "matplotlib",
+    "faiss": "faiss-cpu",
+    "umap": "umap-learn",
+    "websocket": "websocket-client",
+    "kafka": "kafka-python",
+    "snappy": "python-snappy",
+    "Bio": "biopython",
+    "nacl": "PyNaCl",
+    "markdown": "Markdown",
+    "ruamel": "ruamel.yaml",
+    "lxml": "lxml",
+    "jinja2": "Jinja2",
+    "sqlalchemy": "SQLAlchemy",
+    "flask": "Flask",
+    "memcache": "python-memcached",
+    "dns": "dnspython",
+    "consul": "python-consul",
+    "xdist": "pytest-xdist",
+    "pytest_mock": "pytest-mock",
+    "freezegun": "freezegun",
+    "googleapiclient": "google-api-python-client",
+    "tls_client": "tls-client",
+    "speech_recognition": "SpeechRecognition",
+    "sentence_transformers": "sentence-transformers",
+    "docopt": "docopt",
+    "typing_extensions": "typing-extensions",
+    "toml": "toml",
+}
+_PLUGIN_FIXTURES = {
+    "mocker": "pytest-mock",
+    "class_mocker": "pytest-mock",
+    "benchmark": "pytest-benchmark",
+    "httpx_mock": "pytest-httpx",
+    "requests_mock": "requests-mock",
+    "freezer": "pytest-freezer",
+    "event_loop": "pytest-asyncio",
+    "aioresponses": "aioresponses",
+    "respx_mock": "respx",
+    "snapshot": "syrupy",
+    "faker": "Faker",
+    "settings": "pytest-django",
+    "rf": "pytest-django",
+    "client": "pytest-django or pytest-flask",
+    "admin_client": "pytest-django",
+    "live_server": "pytest-django",
+    "db": "pytest-django",
+    "httpserver": "pytest-httpserver",
+    "celery_app": "celery[pytest]",
+    "loop": "pytest-aiohttp",
+    "aiohttp_client": "pytest-aiohttp",
+    "datadir": "pytest-datadir",
+    "shared_datadir": "pytest-datadir",
+    "qtbot": "pytest-qt",
+    "xprocess": "pytest-xprocess",
+    "docker_services": "pytest-docker",
+    "postgresql": "pytest-postgresql",
+    "redisdb": "pytest-redis",
+    "fs": "pyfakefs",
+    "responses": "responses",
+    "time_machine": "time-machine",
+    "subtests": "pytest-subtests",
+    "anyio_backend": "anyio",
+}
+_FIXTURE_SYNONYMS = {
+    "temp_dir": "tmp_path",
+    "tempdir": "tmp_path",
+    "tmp_dir": "tmp_path",
+    "temp_path": "tmp_path",
+    "capture": "capsys",
+    "caplogger": "caplog",
+    "monkey_patch": "monkeypatch",
+    "mock": "monkeypatch",
+}
+
+
+def module_names(root: Path, dotted: str) -> list[str] | None:
+    """The submodule names of a project package (None when it is not under `root` or `root/src`)."""
+    for base in (root, root / "src"):
+        folder = base.joinpath(*dotted.split("."))
+        if folder.is_dir():
+            return sorted(
+                p.stem if p.suffix == ".py" else p.name
+                for p in folder.iterdir()
+                if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").is_file()
+            )
+    return None
+
+
+def _source_names(path: Path, cls: str | None = None) -> list[str]:
+    """Top-level names defined in a Python file (or the members of class `cls` in it)."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+        return []
+    body: list[ast.stmt] = tree.body
+    if cls:
+        found = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == cls]
+        if not found:
+            return []
+        body = found[0].body
+    names: list[str] = []
+    for node in body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.append(node.name)
+        elif isinstance(node, ast.Assign):
+            names += [t.id for t in node.targets if isinstance(t, ast.Name)]
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.append(node.target.id)
+        elif isinstance(node, ast.ImportFrom | ast.Import):
+            names += [(a.asname or a.name).split(".")[0] for a in node.names]
+    return names
+
+
+def _module_file(root: Path, dotted: str) -> Path | None:
+    for base in (root, root / "src"):
+        stem = base.joinpath(*dotted.split("."))
+        for candidate in (stem.with_suffix(".py"), stem / "__init__.py"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _close(word: str, options: list[str]) -> list[str]:
+    return difflib.get_close_matches(word, options, n=3, cutoff=0.6)
+
+
+def _did_you_mean(options: list[str]) -> str:
+    return f" Did you mean {' or '.join(f'`{o}`' for o in options)}?" if options else ""
+
+
+_NO_MODULE = re.compile(r"No module named '(?P<name>[^']+)'")
+_CANNOT = re.compile(r"cannot import name '(?P<name>[^']+)' from '(?P<module>[^']+)'(?: \((?P<path>[^)]+)\))?")
+_CIRCULAR = re.compile(r"partially initialized module '(?P<module>[^']+)'")
+
+
+def import_error(ctx: Context) -> Verdict | None:
+    text = ctx.message if ctx.short in {"ImportError", "ModuleNotFoundError"} else ""
+    if not text:
+        errors = "\n".join(ctx.parsed.errors)
+        if not re.search(r"ModuleNotFoundError|ImportError", errors):
+            return None
+        text = errors
+    frame = ctx.inner
+    where = f" at {ctx.at(frame)}{ctx.line_of(frame)}"
+    if m := _CIRCULAR.search(text):
+        module = m.group("module")
+        cannot = _CANNOT.search(text)
+        importer = ctx.rel(frame.path) if frame else "another module"
+        what = f"`{cannot.group('name')}` from " if cannot else ""
+        return Verdict(
+            "import-error",
+            f"Circular import: `{ctx.test}` imports `{module}`, which (through {importer}) imports {what}"
+            f"`{module}` again before it has finished loading{where}.",
+            f"Break the cycle: in {importer} import the module instead of the name (`import {module}`) and use it "
+            "inside functions, move the import into the function that needs it, or move the shared code into a "
+            "third module; an import needed only for type hints goes under `if TYPE_CHECKING:`.",
+        )
+    if m := _CANNOT.search(text):
+        name, module, path = m.group("name"), m.group("module"), m.group("path")
+        names = _source_names(Path(path)) if path else []
+        if not names and (found := _module_file(ctx.root, module)):
+            names = _source_names(found)
+        hint = _did_you_mean(_close(name, names))
+        return Verdict(
+            "import-error",
+            f"`{ctx.test}` imports `{name}` from `{module}`, but `{module}` defines no `{name}`{where}.{hint}",
+            f"Import the name `{module}` really defines (renamed or moved?), or add `{name}` to `{module}`.",
+        )
+    if m := _NO_MODULE.search(text):
+        missing = m.group("name")
+        top = missing.split(".")[0]
+        if "." in missing and top not in DISTRIBUTIONS and missing not in DISTRIBUTIONS:
+            parent, child = missing.rsplit(".", 1)
+            siblings = module_names(ctx.root, parent) or []
+            hint = _did_you_mean([f"{parent}.{s}" for s in _close(child, siblings)])
+            return Verdict(
+                "import-error",
+                f"`{ctx.test}` imports `{missing}`: the package `{parent}` was found but has no module `{child}`"
+                f"{where}.{hint}",
+                f"Fix the module path in the import (check the spelling of `{child}` and that the file "
+                f"{parent.replace('.', '/')}/{child}.py exists and is committed).",
+            )
+        if module_names(ctx.root, top) is not None or _module_file(ctx.root, top):
+            return Verdict(
+                "import-error",
+                f"`{ctx.test}` imports `{missing}`, which is part of this project but is not importable from the "
+                f"test run{where}.",
+                "Install the project in the test environment (`pip install -e .`) or add its folder to pytest's "
+                '`pythonpath` setting (e.g. `pythonpath = ["src"]`).',
+            )
+        dist = DISTRIBUTIONS.get(missing) or DISTRIBUTIONS.get(top) or top.replace("_", "-")
+        return Verdict(
+            "import-error",
+            f"`{ctx.test}` needs the module `{missing}`, which is not installed in this environment{where}. "
+            f"It comes from the distribution `{dist}`.",
+            f"`pip install {dist}` and add `{dist}` to the project's test dependencies (or skip the test when it is "
+            f'missing: `pytest.importorskip("{top}")`).',
+        )
+    return Verdict(
+        "import-error",
+        f"`{ctx.test}` failed to import{where}: {ctx.short}: {ctx.message}",
+        "Check the import path and that the module's own imports succeed (run `python -c 'import …'`).",
+    )
+
+
+# -- None --------------------------------------------------------------------------------------------------
+_NONE_ATTR = re.compile(r"'NoneType' object has no attribute '(?P<attr>\w+)'")
+_NONE_TYPE = re.compile(
+    r"'NoneType' object (?P<what>is not (?:subscriptable|iterable|callable)|"
+    r"does not support item assignment)|unsupported operand type\(s\) for .+: .*'NoneType'"
+)
+
+
+def _before_attr(code: str, attr: str) -> str:
+    """The expression whose `.attr` is read in `code` (balanced brackets, walking back from `.attr`)."""
+    idx = code.rfind(f".{attr}")
+    if idx < 0:
+        return ""
+    depth, i = 0, idx - 1
+    while i >= 0:
+        ch = code[i]
+        if ch in ")]}":
+            depth += 1
+        elif ch in "([{":
+            if depth == 0:
+                break
+            depth -= 1
+        elif depth == 0 and not (ch.isalnum() or ch in "_."):
+            break
+        i -= 1
+    return code[i + 1 : idx].strip()
+
+
+def _producer(expr: str) -> str:
+    call = re.match(r"^(?P<name>[\w.]+)\(", expr)
+    return f"`{call.group('name')}(…)` returned None" if call else f"`{expr}` is None"
+
+
+def none_value(ctx: Context) -> Verdict | None:
+    frame = ctx.inner
+    code = (frame.caret or frame.failing) if frame else ""
+    if m := _NONE_ATTR.search(ctx.message):
+        attr = m.group("attr")
+        expr = _before_attr(code, attr) or _before_attr(frame.failing if frame else "", attr)
+        subject = _producer(expr) if expr else "a value was None"
+        return Verdict(
+            "attribute-error-on-none",
+            f"In `{ctx.test}`, {subject}, so reading `.{attr}` failed at {ctx.at(frame)}{ctx.line_of(frame)}"
+            f"{ctx.via()}.",
+            f"Find out why {quote(expr) if expr else 'the value'} is None here (a lookup that found nothing, a "
+            "function that forgot to `return`, an optional field left unset): fix that, or guard with "
+            f"`if {expr or 'value'} is not None:` if None is legitimate, and let the test assert it explicitly.",
+        )
+    if m := _NONE_TYPE.search(ctx.message):
+        target = code
+        sub = re.match(r"^(?P<expr>.+?)\[", target) if "subscriptable" in ctx.message else None
+        it = re.search(r"\bin\s+(?P<expr>[\w.]+\([^()]*\)|[\w.]+)", target) if "iterable" in ctx.message else None
+        expr = (sub.group("expr") if sub else it.group("expr") if it else "").strip()
+        subject = _producer(expr) if expr else "a value was None"
+        return Verdict(
+            "type-error-on-none",
+            f"In `{ctx.test}`, {subject} and the code then used it as a real value ({ctx.message}) at "
+            f"{ctx.at(frame)}{ctx.line_of(frame)}{ctx.via()}.",
+            f"Make {quote(expr) if expr else 'that expression'} return a value in this case (check its `return` "
+            "paths and inputs), or handle None before using it (`or []` / `or {}` only if empty is correct).",
+        )
+    return None
+
+
+# -- other exception kinds ----------------------------------------------------------------------------------
+def attribute_error(ctx: Context) -> Verdict:
+    frame = ctx.inner
+    m = re.search(r"'(?P<type>\w+)' object has no attribute '(?P<attr>\w+)'", ctx.message)
+    mod = re.search(r"module '(?P<module>[\w.]+)' has no attribute '(?P<attr>\w+)'", ctx.message)
+    hint = ""
+    if mod:
+        module = sys.modules.get(mod.group("module"))
+        options = [n for n in dir(module) if not n.startswith("_")] if module else []
+        if not options and (path := _module_file(ctx.root, mod.group("module"))):
+            options = _source_names(path)
+        hint = _did_you_mean(_close(mod.group("attr"), options))
+        owner, attr = f"module `{mod.group('module')}`", mod.group("attr")
+    elif m:
+        owner, attr = f"`{m.group('type')}` object", m.group("attr")
+        options = _class_members(ctx, m.group("type"))
+        hint = _did_you_mean(_close(attr, options))
+    else:
+        owner, attr = "object", ""
+    suggestion = re.search(r"Did you mean: '(\w+)'", ctx.parsed.text)
+    if suggestion and not hint:
+        hint = f" Did you mean `{suggestion.group(1)}`?"
+    return Verdict(
+        "attribute-error",
+        f"`{ctx.test}` uses `.{attr}` on a {owner} that has no such attribute at {ctx.at(frame)}"
+        f"{ctx.line_of(frame)}{ctx.via()}.{hint}",
+        f"Use the attribute's real name{' (see above)' if hint else ''}, or add `{attr}` to the class if the test "
+        "describes the intended API; a renamed attribute needs every caller updated.",
+    )
+
+
+def _class_members(ctx: Context, cls: str) -> list[str]:
+    test_file = ctx.root / ctx.failure.path if ctx.failure.path else None
+    if not test_file or not test_file.is_file():
+        return []
+    try:
+        tree = ast.parse(test_file.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+        return []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and any(a.name == cls for a in node.names):
+            path = _module_file(ctx.root, node.module)
+            if path:
+                return _source_names(path, cls)
+    return _source_names(test_file, cls)
+
+
+def key_error(ctx: Context) -> Verdict:
+    frame = ctx.inner
+    key = ctx.message
+    code = (frame.caret or frame.failing) if frame else ""
+    m = re.search(r"(?P<container>[\w.]+(?:\([^()]*\))?)\s*\[", code)
+    container = m.group("container") if m else "the mapping"
+    known = _dict_keys(ctx.failure.test_source, container)
+    hint = f" It has {', '.join(known)}." if known else ""
+    return Verdict(
+        "key-error",
+        f"`{ctx.test}`: `{container}` has no key {key} at {ctx.at(frame)}{ctx.line_of(frame)}{ctx.via()}.{hint}",
+        f"Add {key} where `{container}` is built (or fix the key's spelling); use `{container}.get({key}, default)` "
+        "only if a missing key is expected.",
+    )
+
+
+def _dict_keys(source: str, name: str) -> list[str]:
+    try:
+        tree = ast.parse(_dedent(source))
+    except (SyntaxError, ValueError):
+        return []
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Dict)
+            and any(isinstance(t, ast.Name) and t.id == name for t in node.targets)
+        ):
+            return [ast.unparse(k) for k in node.value.keys if k is not None]
+    return []
+
+
+def _dedent(source: str) -> str:
+    import textwrap
+
+    return textwrap.dedent(source)
+
+
+def index_error(ctx: Context) -> Verdict:
+    frame = ctx.inner
+    code = (frame.caret or frame.failing) if frame else ""
+    m = re.search(r"(?P<seq>[\w.]+)\s*\[(?P<index>[^\]]+)\]", code)
+    seq, index = (m.group("seq"), m.group("index")) if m else ("the sequence", "the index")
+    return Verdict(
+        "index-error",
+        f"`{ctx.test}`: `{seq}[{index}]` is out of range ({ctx.message}) at {ctx.at(frame)}{ctx.line_of(frame)}"
+        f"{ctx.via()}: `{seq}` has fewer items than the code assumes.",
+        f"Check how many items `{seq}` really has here (an empty result, an off-by-one); guard the access "
+        f"(`if len({seq}) > {index}`) or make the test build enough items.",
+    )
+
+
+def zero_division(ctx: Context) -> Verdict:
+    frame = ctx.inner
+    code = (frame.caret or frame.failing) if frame else ""
+    divisor = re.split(r"//?|%", code)[-1].strip() if re.search(r"/|%", code) else "the divisor"
+    while divisor.count(")") > divisor.count("("):
+        divisor = divisor[:-1].rstrip()
+    counted = re.search(r"len\((\w+)\)", divisor)
+    subject = counted.group(1) if counted else divisor
+    empties = [f"`{k}` = {v}" for k, v in (frame.locals.items() if frame else []) if v in ("[]", "()", "{}", "0")]
+    why = f" ({', '.join(empties)})" if empties else ""
+    return Verdict(
+        "zero-division",
+        f"`{ctx.test}`: `{divisor}` is zero in {quote(code) if code else 'a division'} at {ctx.at(frame)}{why}"
+        f"{ctx.via()}.",
+        f"Handle the empty/zero case before dividing (e.g. `if not {subject}: return 0`), "
+        "or make the test supply valid input if zero cannot happen in real use.",
+    )
+
+
+def recursion(ctx: Context) -> Verdict:
+    frame = ctx.inner
+    funcs = [f.func or _def_name(f) for f in ctx.parsed.frames if f.project]
+    func = max(set(funcs), key=funcs.count) if funcs else "a function"
+    return Verdict(
+        "recursion",
+        f"`{ctx.test}`: `{func}` calls itself without ever reaching its base case (RecursionError) at "
+        f"{ctx.at(frame)}{ctx.line_of(frame)}.",
+        f"Give `{func}` a base case that the input always reaches, and guard against cycles in the data "
+        "(track visited nodes) or rewrite it as a loop.",
+    )
+
+
+_PATH_IN_MESSAGE = re.compile(r"(?::\s*)?'(?P<path>[^']+)'\s*$")
+
+
+def file_error(ctx: Context) -> Verdict | None:
+    frame = ctx.inner
+    m = _PATH_IN_MESSAGE.search(ctx.message)
+    path = m.group("path") if m else ""
+    where = f"{ctx.at(frame)}{ctx.line_of(frame)}{ctx.via()}"
+    if ctx.short == "PermissionError":
+        return Verdict(
+            "permission-error",
+            f"`{ctx.test}` was denied access to `{path or 'a file'}` ({ctx.message}) at {where}.",
+            "Write to a test-owned location (pytest's `tmp_path`) instead of a system path, and check the "
+            "file's mode and owner if the code really must use it.",
+        )
+    if ctx.short in {"FileNotFoundError", "IsADirectoryError", "NotADirectoryError"}:
+        relative = bool(path) and not path.startswith(("/", "\\")) and not re.match(r"^[A-Za-z]:", path)
+        if relative:
+            reason = (
+                f"`{path}` is a relative path, resolved against the directory pytest runs in, not against the test file"
+            )
+            fix = (
+                f'Build the path from the test file: `Path(__file__).parent / "{path}"`, or create the file '
+                "in `tmp_path` first."
+            )
+        else:
+            reason = f"`{path}` does not exist when the code opens it (nothing created it first)"
+            fix = (
+                "Create the file in the test's arrange step (e.g. `(tmp_path / 'x.json').write_text(...)`) "
+                "or pass the path of a fixture file that is committed."
+            )
+        return Verdict("file-not-found", f"`{ctx.test}`: {reason} ({ctx.short}) at {where}.", fix)
+    return None
+
+
+_NETWORK_TYPES = {
+    "ConnectionRefusedError",
+    "ConnectionResetError",
+    "ConnectionAbortedError",
+    "ConnectionError",
+    "ConnectError",
+    "ConnectTimeout",
+    "ReadTimeout",
+    "ConnectTimeoutError",
+    "NewConnectionError",
+    "MaxRetryError",
+    "gaierror",
+    "herror",
+    "URLError",
+    "ClientConnectorError",
+    "ServerDisconnectedError",
+    "RemoteProtocolError",
+    "ProxyError",
+    "SSLError",
+    "NameResolutionError",
+    "timeout",
+    "TimeoutException",
+    "NetworkError",
+}
+_NETWORK_TEXT = re.compile(
+    r"Connection refused|Name or service not known|Network is unreachable|"
+    r"Temporary failure in name resolution|No route to host|Failed to establish a new connection"
+)
+
+
+def network(ctx: Context) -> Verdict | None:
+    text = " ".join([ctx.message, *ctx.parsed.causes])
+    if ctx.short not in _NETWORK_TYPES and not _NETWORK_TEXT.search(text):
+        return None
+    frame = ctx.inner
+    host = re.search(r"host='(?P<h>[^']+)', port=(?P<p>\d+)", text)
+    address = f"{host.group('h')}:{host.group('p')}" if host else ""
+    if not address:
+        for f in reversed(ctx.parsed.frames):
+            if a := re.search(r"\('(?P<h>[\w.:-]+)', (?P<p>\d+)\)", " ".join([*f.locals.values(), f.failing])):
+                address = f"{a.group('h')}:{a.group('p')}"
+                break
+    target = f" at {address}" if address else ""
+    return Verdict(
+        "network-error",
+        f"`{ctx.test}` tried to reach a network service{target} and failed ({ctx.short}: {ctx.message[:160]}) at "
+        f"{ctx.at(frame)}{ctx.line_of(frame)}{ctx.via()}: nothing is listening there, or the network is not "
+        "available in the test run.",
+        "Do not depend on a live service in a unit test: mock the client (responses / respx / "
+        "`monkeypatch.setattr`) or start a local server in a fixture; mark real integration tests "
+        "(`@pytest.mark.integration`) and skip them when the service is absent.",
+    )
+
+
+def type_error(ctx: Context) -> Verdict:
+    frame = ctx.inner
+    msg = ctx.message
+    where = f"{ctx.at(frame)}{ctx.line_of(frame)}{ctx.via()}"
+    if m := re.search(r"(?P<func>[\w.]+)\(\) takes (?P<want>.+?) but (?P<got>\d+) (?:was|were) given", msg):
+        fix = (
+            f"Call `{m.group('func')}` with the parameters it declares ({m.group('want')}); if the extra "
+            f"argument is new API, add the parameter to `{m.group('func')}`."
+        )
+    elif m := re.search(
+        r"(?P<func>[\w.]+)\(\) missing (?P<n>\d+) required (?:positional|keyword-only) "
+        r"arguments?: (?P<names>.+)",
+        msg,
+    ):
+        fix = f"Pass {m.group('names')} to `{m.group('func')}` (or give the parameter a default if it is optional)."
+    elif m := re.search(r"(?P<func>[\w.]+)\(\) got an unexpected keyword argument '(?P<kw>\w+)'", msg):
+        fix = f"`{m.group('func')}` has no parameter `{m.group('kw')}`: check its signature for the current name."
+    elif re.search(r"can only concatenate|unsupported operand|must be str, not|not supported between", msg):
+        fix = (
+            "Convert the operand to the right type first (an f-string or str() for text, int()/float() for "
+            "numbers); check which input has the unexpected type."
+        )
+    else:
+        fix = "Check the types and the number of arguments passed at that line against the function's signature."
+    return Verdict("type-error", f"`{ctx.test}` raised TypeError: {msg} at {where}.", fix)
+
+
+def value_error(ctx: Context) -> Verdict:
+    frame = ctx.inner
+    where = f"{ctx.at(frame)}{ctx.line_of(frame)}{ctx.via()}"
+    if m := re.search(r"invalid literal for (?P<conv>\w+)\(\)(?: with base \d+)?: (?P<value>.+)$", ctx.message):
+        fix = (
+            f"{m.group('value')} is not a valid {m.group('conv')}: validate or clean the input before "
+            f"converting (strip separators/whitespace), or expect the error with `pytest.raises(ValueError)`."
+        )
+    elif "Expecting value" in ctx.message or ctx.short == "JSONDecodeError":
+        fix = "The text is not JSON (empty, HTML error page, or truncated): check what was actually received."
+    elif re.search(r"(not enough|too many) values to unpack", ctx.message):
+        fix = "The number of names on the left does not match the items on the right: check the data's shape."
+    else:
+        fix = (
+            "The code rejected its input on purpose: either the test passes an invalid value (fix the test's "
+            "data) or the validation is too strict (fix the check) — or assert it with `pytest.raises`."
+        )
+    return Verdict("value-error", f"`{ctx.test}` raised {ctx.short}: {ctx.message} at {where}.", fix)
+
+
+def explain_exception(ctx: Context) -> Verdict | None:
+    """The verdict for the final exception's kind, or None when no explainer knows it."""
+    short = ctx.short
+    if short in {"ImportError", "ModuleNotFoundError"}:
+        return import_error(ctx)
+    if "NoneType" in ctx.message and short in {"AttributeError", "TypeError"}:
+        return none_value(ctx)
+    if short == "AttributeError":
+        return attribute_error(ctx)
+    if short == "KeyError":
+        return key_error(ctx)
+    if short == "IndexError":
+        return index_error(ctx)
+    if short == "ZeroDivisionError":
+        return zero_division(ctx)
+    if short == "RecursionError":
+        return recursion(ctx)
+    if (verdict := network(ctx)) is not None:
+        return verdict
+    if (verdict := file_error(ctx)) is not None:
+        return verdict
+    if short == "TypeError":
+        return type_error(ctx)
+    if short in {"ValueError", "JSONDecodeError", "UnicodeDecodeError"}:
+        return value_error(ctx)
+    return None
+
+
+def fallback(ctx: Context) -> Verdict:
+    """Still specific: which exception, where (innermost project frame) and with what message."""
+    frame = ctx.inner
+    exc = ctx.exc or "an exception"
+    raised_by = frame.func or _def_name(frame) if frame else ""
+    deliberate = frame is not None and frame.failing.startswith("raise ")
+    if ctx.short == "NotImplementedError":
+        fix = (
+            f"The code under test is not written yet ({ctx.message or 'NotImplementedError'}): implement it, or "
+            "mark the test `@pytest.mark.xfail(raises=NotImplementedError, reason=...)` until it is."
+        )
+        return Verdict(
+            "exception",
+            f"`{ctx.test}` reached unimplemented code: {exc}: {ctx.message} raised at "
+            f"{ctx.at(frame)}{ctx.line_of(frame)}{ctx.via()}.",
+            fix,
+        )
+    fix = (
+        (
+            f"`{raised_by or 'the code'}` raises {ctx.short} on purpose: make the test set up the state it requires, "
+            f"or, if raising is the correct behaviour, assert it with `with pytest.raises({ctx.short}):`."
+        )
+        if deliberate
+        else (f"Read the code at {ctx.at(frame)} and check what made it raise {ctx.short} with these inputs.")
+    )
+    message = f": {ctx.message}" if ctx.message else ""
+    return Verdict(
+        "exception",
+        f"`{ctx.test}` failed with {exc}{message} raised at {ctx.at(frame)}{ctx.line_of(frame)}{ctx.via()}.",
+        fix,
+    )
+
+
+def project_frame_paths(parsed: Parsed) -> list[str]:
+    return [f.path for f in parsed.frames if is_project_path(f.path)]
