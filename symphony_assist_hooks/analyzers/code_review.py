@@ -118,7 +118,13 @@ class CodeReviewAnalyzer:
         for target in targets:
             result.findings.extend(self._checks(target, mutable_defaults=target.path not in ruff_ran))
         conflicted = {f.path for f in result.findings if f.rule == "conflict-marker"}
-        result.findings = [f for f in result.findings if not (f.path in conflicted and f.rule == "ruff/syntax-error")]
+        swallowed = {(f.path, f.line) for f in result.findings if f.rule == "swallowed-exception"}
+        result.findings = [
+            f
+            for f in result.findings
+            if not (f.path in conflicted and f.rule == "ruff/syntax-error")
+            and not ((f.path, f.line) in swallowed and f.rule in _SAME_AS_SWALLOWED)
+        ]
         return result
 
     def _checks(self, target: Target, *, mutable_defaults: bool) -> list[Finding]:
