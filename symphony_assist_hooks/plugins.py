@@ -3,15 +3,44 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
-import pluggy
+from typing import TYPE_CHECKING
 
-from . import hookspecs
+if TYPE_CHECKING:
+    import pluggy
 
-__all__ = ["builtin_template_dir", "get_plugin_manager", "plugin_names", "registered"]
+__all__ = ["builtin_template_dir", "get_plugin_manager", "has_third_party_plugins", "plugin_names", "registered"]
+
+_GROUP_HEADER = "[symphony_assist]"  # hookspecs.PROJECT; pluggy stays unimported on the hit path
+
+
+@functools.cache
+def has_third_party_plugins() -> bool:
+    """Whether any installed distribution declares a `symphony_assist` entry point.
+
+    The same answer as `importlib.metadata.entry_points(group=...)`, read straight from the
+    `*.dist-info/entry_points.txt` files on sys.path: importing importlib.metadata costs ~13 ms and
+    this runs on every cache hit, where pluggy is not needed unless a plugin exists.
+    """
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for name in names:
+            if not name.endswith((".dist-info", ".egg-info")):
+                continue
+            try:
+                with open(os.path.join(entry or ".", name, "entry_points.txt"), encoding="utf-8") as fh:
+                    if _GROUP_HEADER in fh.read():
+                        return True
+            except OSError:
+                continue
+    return False
 
 
 def builtin_template_dir() -> Path:
@@ -21,19 +50,15 @@ def builtin_template_dir() -> Path:
     return packaged if packaged.is_dir() else Path(__file__).parent.parent / "templates"
 
 
-class _Builtins:
-    """The built-in features, registered through the same public hooks as any plugin."""
-
-    @hookspecs.hookimpl
-    def register_template_dirs(self, register: Callable[[Path], None]) -> None:
-        register(builtin_template_dir())
-
-
 @functools.cache
 def get_plugin_manager() -> pluggy.PluginManager:
+    import pluggy
+
+    from . import builtin_plugin, hookspecs
+
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
-    pm.register(_Builtins(), name="builtins")
+    pm.register(builtin_plugin, name="builtins")
     pm.load_setuptools_entrypoints(hookspecs.PROJECT)
     return pm
 

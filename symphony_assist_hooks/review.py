@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -107,9 +106,10 @@ def _local_review(templates: Sequence[str], targets: Sequence[Any], notices: lis
 
 
 def _plugin_analyzers() -> dict[str, Any]:
-    if not metadata.entry_points(group="symphony_assist"):
+    from .plugins import has_third_party_plugins, registered
+
+    if not has_third_party_plugins():
         return {}
-    from .plugins import registered
 
     return {str(args[0]): args[1] for args in registered("register_analyzers")}
 
@@ -270,9 +270,10 @@ def review_changes(
 
 
 def _plugin_process(findings: list[Finding]) -> list[Finding]:
-    if not metadata.entry_points(group="symphony_assist"):
+    from .plugins import get_plugin_manager, has_third_party_plugins
+
+    if not has_third_party_plugins():
         return findings
-    from .plugins import get_plugin_manager
 
     for result in get_plugin_manager().hook.process_findings(findings=findings):
         if result is not None:

@@ -15,14 +15,12 @@ This package imports no adapter: no click, pytest, git or fastapi.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -260,11 +258,15 @@ class Assistant:
 
     def ask_many(self, requests: Sequence[Request], fallback: Fallback | None = None) -> list[Response]:
         """Several independent requests with bounded concurrency; answers in input order."""
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(max_workers=self.settings.concurrency) as pool:
             return list(pool.map(lambda r: self.ask(r, fallback), requests))
 
     async def aask(self, request: Request, fallback: Fallback | None = None) -> Response:
         """`ask` for asyncio programs (runs in a worker thread; the pipeline itself is blocking I/O)."""
+        import asyncio
+
         return await asyncio.to_thread(self.ask, request, fallback)
 
     def query(
@@ -349,6 +351,8 @@ class Assistant:
         if len(chunks) == 1:
             run(chunks[0])
         else:
+            from concurrent.futures import ThreadPoolExecutor
+
             with ThreadPoolExecutor(max_workers=min(self.settings.concurrency, len(chunks))) as pool:
                 list(pool.map(run, chunks))
         return reasons[0] if reasons else None
@@ -556,11 +560,9 @@ def _redact_items(items: Sequence[Item]) -> tuple[list[Item], int]:
 
 def make_provider(settings: Settings) -> Provider:
     """The plugin's provider if one claims the settings, the remote server if configured, else OpenAI."""
-    from importlib import metadata
+    from ..plugins import get_plugin_manager, has_third_party_plugins
 
-    if metadata.entry_points(group="symphony_assist"):
-        from ..plugins import get_plugin_manager
-
+    if has_third_party_plugins():
         chosen = get_plugin_manager().hook.provider(settings=settings)
         if chosen is not None:
             return chosen  # type: ignore[no-any-return]

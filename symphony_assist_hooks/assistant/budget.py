@@ -579,8 +579,8 @@ def open_ledger(settings: Settings, *, warn: Warn, now: Callable[[], float] = ti
     """
     caps = Caps.from_settings(settings)
     lifetime = max(RESERVATION_LIFETIME, 2 * settings.deadline)
-    if settings.cache_backend == "memory":
-        return MemoryLedger(caps, warn=warn, now=now, lifetime=lifetime)
+    # The memory backend keeps answers off the disk, but never the budget: a cap that forgets its
+    # spend at exit would not be a cap. MemoryLedger is for programs that embed the core and tests.
     directory = settings.resolved_cache_dir / SUBDIR
     if settings.cache_backend == "redis":
         # Hook point for the shared team ledger (a later issue): until then, this machine's ledger.

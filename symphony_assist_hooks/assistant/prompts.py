@@ -19,7 +19,6 @@ import re
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -101,11 +100,10 @@ def _dir_templates(folder: Path, source: str) -> list[Template]:
 
 def _plugin_dirs() -> list[Path]:
     """Template folders from plugins. pluggy is loaded only when a third-party plugin is installed."""
-    from ..plugins import builtin_template_dir
+    from ..plugins import builtin_template_dir, has_third_party_plugins, registered
 
-    if not metadata.entry_points(group="symphony_assist"):
+    if not has_third_party_plugins():
         return [builtin_template_dir()]
-    from ..plugins import registered
 
     return [Path(args[0]) for args in registered("register_template_dirs")]
 

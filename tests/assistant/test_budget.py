@@ -64,8 +64,9 @@ def warnings() -> Warnings:
 # ------------------------------------------------------------------------------------- basic caps
 @pytest.mark.parametrize("backend", ["disk", "memory"])
 def test_reserve_settle_release_and_status(tmp_path: Path, warnings: Warnings, backend: str) -> None:
-    s = Settings(cache_dir=tmp_path, cache_backend=backend, budget_monthly=0.0001, budget_run=None)
-    ledger = open_ledger(s, warn=warnings)
+    s = Settings(cache_dir=tmp_path, cache_backend="disk", budget_monthly=0.0001, budget_run=None)
+    caps = Caps.from_settings(s)
+    ledger = open_ledger(s, warn=warnings) if backend == "disk" else MemoryLedger(caps, warn=warnings)
     a = ledger.reserve(60)
     with pytest.raises(BudgetError) as info:
         ledger.reserve(50)

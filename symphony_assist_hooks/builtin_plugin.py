@@ -1,0 +1,14 @@
+"""The built-in features, registered through the same public hooks as any third-party plugin."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from .hookspecs import hookimpl
+from .plugins import builtin_template_dir
+
+
+@hookimpl
+def register_template_dirs(register: Callable[[Path], None]) -> None:
+    register(builtin_template_dir())
