@@ -27,7 +27,7 @@ import argparse
 import inspect
 import os
 import sys
-from collections.abc import Generator, Iterable
+from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -152,28 +152,92 @@ def _is_project_file(path: Path, root: Path) -> bool:
     return path.is_relative_to(root)
 
 
-def _code_under_test(entries: Iterable[Any], test_path: Path, test_code: Any, root: Path) -> str:
-    """The function of the innermost frame in the project, preferring one outside the test file."""
-    inside = []
-    for entry in reversed(list(entries)):
-        path = entry.path
-        if isinstance(path, Path) and _is_project_file(path, root) and entry.frame.code.raw is not test_code:
-            inside.append(entry)
-    chosen = next((e for e in inside if e.path != test_path), inside[0] if inside else None)
-    if chosen is None:
-        return ""
-    code = chosen.frame.code
-    if code.name == "<module>":
-        lines = Path(chosen.path).read_text(encoding="utf-8", errors="replace").splitlines()
-        lo = max(chosen.lineno - 10, 0)
-        body = "\n".join(lines[lo : chosen.lineno + 5])
-        first = lo + 1
+def _code_under_test(entries: list[Any], test_path: Path, test_code: Any, root: Path) -> str:
+    """The code a failure is about, as `# path:line (name)` and its source.
+
+    The function of the innermost traceback frame inside the rootdir but outside the test file; when the
+    failure was raised in the test file itself (a failing assertion), the project functions called in the
+    failing statement; else the innermost project frame that is not the test (a helper or a fixture).
+    """
+    project = [e for e in reversed(entries) if isinstance(e.path, Path) and _is_project_file(e.path, root)]
+    outside = next((e for e in project if e.path != test_path), None)
+    if outside is not None:
+        return _frame_source(outside, root)
+    if project:
+        called = _called_functions(project[0], test_path, root)
+        if called:
+            return called
+    helper = next((e for e in project if e.frame.code.raw is not test_code), None)
+    return _frame_source(helper, root) if helper is not None else ""
+
+
+def _frame_source(entry: Any, root: Path) -> str:
+    code = entry.frame.code
+    if code.name == "<module>":  # module-level code: the lines around the failing one
+        lines = Path(entry.path).read_text(encoding="utf-8", errors="replace").splitlines()
+        first = max(entry.lineno - 10, 0)
+        body = "\n".join(lines[first : entry.lineno + 5])
     else:
-        body = _source_of(code.raw)
-        first = code.firstlineno + 1
-    if not body:
+        body, first = _source_of(code.raw), code.firstlineno
+    return f"# {_rel(entry.path, root)}:{first + 1} ({code.name})\n{body}"[:_FIELD_CHARS] if body else ""
+
+
+def _called_functions(entry: Any, test_path: Path, root: Path, limit: int = 3) -> str:
+    """Sources of the project functions called in `entry`'s failing statement (outside the test file).
+
+    Names are resolved statically (`inspect.getattr_static`): no property or `__getattr__` runs.
+    """
+    import ast
+    import textwrap
+
+    try:
+        tree = ast.parse(textwrap.dedent(str(entry.statement)).strip())
+    except (SyntaxError, ValueError):
         return ""
-    return f"# {_rel(chosen.path, root)}:{first} ({code.name})\n{body}"[:_FIELD_CHARS]
+    scope = {**entry.frame.f_globals, **entry.frame.f_locals}
+    found: list[str] = []
+    seen: set[Any] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = _resolve(node.func, scope)
+        code = getattr(func, "__code__", None)
+        if code is None or code in seen:
+            continue
+        seen.add(code)
+        path = Path(code.co_filename)
+        if path.is_absolute() and path != test_path and _is_project_file(path, root):
+            body = _source_of(func)
+            if body:
+                found.append(f"# {_rel(path, root)}:{code.co_firstlineno} ({code.co_name})\n{body}")
+        if len(found) >= limit:
+            break
+    return "\n\n".join(found)[:_FIELD_CHARS]
+
+
+def _resolve(node: Any, scope: dict[str, Any]) -> Any:
+    import ast
+
+    if isinstance(node, ast.Name):
+        value = scope.get(node.id)
+    elif isinstance(node, ast.Attribute):
+        base = _resolve(node.value, scope)
+        if base is None:
+            return None
+        owner = base if inspect.ismodule(base) or inspect.isclass(base) else type(base)
+        try:
+            value = inspect.getattr_static(owner, node.attr)
+        except AttributeError:
+            return None
+    else:
+        return None
+    if isinstance(value, staticmethod | classmethod):
+        value = value.__func__
+    elif isinstance(value, property):
+        value = value.fget
+    elif inspect.isclass(value):
+        value = inspect.getattr_static(value, "__init__", None)
+    return inspect.unwrap(value) if callable(value) else value
 
 
 def _exc_name(exc: BaseException) -> str:
@@ -216,7 +280,10 @@ def capture_failure(item: pytest.Item, call: pytest.CallInfo[None], report: pyte
         data["line"] = in_test[-1].lineno + 1
     if test_obj is not None:
         data["test_source"] = _source_of(test_obj)
-    data["code_under_test"] = _code_under_test(entries, item.path, test_code, root)
+    try:
+        data["code_under_test"] = _code_under_test(entries, item.path, test_code, root)
+    except Exception as exc:  # the failure is still explained, with less context
+        data["capture_error"] = type(exc).__name__
     return data
 
 
@@ -244,6 +311,7 @@ class AssistPlugin:
         self._seen: set[tuple[str, str]] = set()
         self.result: Explained | None = None
         self.lines: list[str] = []  # notices for the summary: fallback reasons, faults
+        self.interrupted = False  # Ctrl-C: the user wants out, not a round trip to the API
 
     # --- capture (runs where the test runs) -------------------------------------------------------
     @pytest.hookimpl(wrapper=True)
@@ -285,12 +353,16 @@ class AssistPlugin:
             self._seen.add(key)
             self.failures.append(data)
 
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        # Collection errors also end a session as "interrupted" (Session.Interrupted): explain those.
+        self.interrupted = not isinstance(excinfo.value, pytest.Session.Interrupted)
+
     # --- explain once, on the controller ----------------------------------------------------------
     @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self, exitstatus: int) -> None:
+    def pytest_sessionfinish(self) -> None:
         if self.is_worker or not self.failures:
             return
-        if exitstatus == pytest.ExitCode.INTERRUPTED:
+        if self.interrupted:
             self.lines.append("session interrupted: nothing explained")
             return
         try:

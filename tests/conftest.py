@@ -41,3 +41,4 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     monkeypatch.delenv("GIT_WORK_TREE", raising=False)
     yield home
 from fakeserver import closed_port_url, fake_openai  # noqa: F401,E402
+from gitrepo import git_repo  # noqa: F401,E402
