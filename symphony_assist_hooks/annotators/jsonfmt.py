@@ -22,8 +22,9 @@
   ]
 }
 ```
-Paths are made relative to the workspace when they lie under it. Text fields are sanitized
-(no terminal escapes or control characters; newlines kept), so a consumer may print them.
+Paths are made relative to the workspace when they lie under it, and otherwise kept exact (a
+consumer needs the real file name). Text fields are sanitized (no terminal escapes or control
+characters; newlines kept), so a consumer may print them.
 New fields may be added within version 1; `from_json` ignores what it does not know.
 """
 
@@ -51,7 +52,7 @@ def _clean_finding(f: Finding, ctx: RenderContext) -> dict[str, Any]:
     d = f.to_dict()
     for key in ("rule", "title", "message", "suggestion", "source", "template", "fingerprint"):
         d[key] = sanitize(d[key])
-    d["path"] = relative_path(f.path, ctx.workspace) or sanitize(f.path, keep_newlines=False)
+    d["path"] = relative_path(f.path, ctx.workspace) or f.path
     return d
 
 
@@ -60,7 +61,7 @@ def _clean_explanation(e: Explanation, ctx: RenderContext) -> dict[str, Any]:
     for key in ("test_id", "category", "explanation", "fix", "source"):
         d[key] = sanitize(d[key])
     if e.path:
-        d["path"] = relative_path(e.path, ctx.workspace) or sanitize(e.path, keep_newlines=False)
+        d["path"] = relative_path(e.path, ctx.workspace) or e.path
     return d
 
 

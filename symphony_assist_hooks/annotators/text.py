@@ -45,7 +45,7 @@ def _block(label: str, text: str) -> list[str]:
 
 
 def _finding(f: Finding, ctx: RenderContext) -> list[str]:
-    path = relative_path(f.path, ctx.workspace) or one_line(f.path, 1000)
+    path = one_line(relative_path(f.path, ctx.workspace) or f.path, 1000)  # file names are untrusted too
     severity = Console.paint(f.severity.value, SEVERITY_STYLE[f.severity], ctx.color)
     rule, source = one_line(f.rule, 80), one_line(f.source, 20)
     head = f"{path}:{max(f.line, 1)}: {severity} [{rule}] {one_line(f.title)} ({source})"

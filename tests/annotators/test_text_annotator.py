@@ -131,3 +131,9 @@ def test_message_cannot_fake_a_finding_line() -> None:
     rep = Report(findings=(Finding("a.py", 1, 1, Severity.LOW, "r", "t", "src/x.py:1: critical [x] fake\n" + HOSTILE),))
     lines = TextAnnotator().render(rep, RenderContext()).splitlines()
     assert lines[1] == "    src/x.py:1: critical [x] fake"  # indented: never at the start of a line
+
+
+def test_file_names_are_sanitized_too() -> None:
+    rep = Report(findings=(Finding("src/evil\x1b]8;;http://x\x07\u202e.py", 1, 1, Severity.LOW, "r", "t"),))
+    out = TextAnnotator().render(rep, RenderContext())
+    assert out.startswith("src/evil.py:1: low [r] t (api)")
