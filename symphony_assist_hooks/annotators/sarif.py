@@ -2,7 +2,8 @@
 
 One run; `tool.driver` is symphony-assist with one rule per distinct finding rule. Each result:
 `ruleId`/`ruleIndex`, `level` (critical/high → error, medium → warning, low/info → note),
-`message.text` (title, message and fix, sanitized), one location with a repo-relative,
+`message.text` (title, message and fix, sanitized, brackets escaped so model text cannot make an
+embedded link), one location with a repo-relative,
 percent-encoded `artifactLocation.uri` under `%SRCROOT%` and a `region` of lines ≥ 1.
 
 - Paths that are absolute outside the workspace or climb out of it (`../`) are never written: those
@@ -19,6 +20,7 @@ Pytest explanations with a location become results of rule `pytest/<category>`.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -50,13 +52,22 @@ def _rule_id(f: Finding) -> str:
     return one_line(f.rule, 255) or TOOL_NAME
 
 
+_BRACKET = re.compile(r"(\\*)([\[\]])")
+
+
+def _no_links(text: str) -> str:
+    """SARIF §3.11.6: `[text](target)` in message text is an embedded link (to a URI or a related
+    location); literal brackets are written `\\[` `\\]` (a backslash before one is doubled)."""
+    return _BRACKET.sub(lambda m: m.group(1) * 2 + "\\" + m.group(2), text)
+
+
 def _message(f: Finding) -> str:
     parts = [one_line(f.title, 1000) or _rule_id(f)]
     if f.message.strip():
         parts.append(sanitize(f.message).strip())
     if f.suggestion.strip():
         parts.append("Fix: " + sanitize(f.suggestion).strip())
-    return clip("\n\n".join(parts), MESSAGE_LIMIT)
+    return _no_links(clip("\n\n".join(parts), MESSAGE_LIMIT))
 
 
 def _rule(rule_id: str, findings: list[Finding]) -> dict[str, Any]:

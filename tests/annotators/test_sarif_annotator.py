@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import importlib.resources
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -215,3 +216,10 @@ def test_fuzzed_findings_stay_valid(
     for result in doc["runs"][0]["results"]:
         uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
         assert not uri.startswith(("/", "../")) and ".." not in uri.split("/")
+
+
+def test_model_text_cannot_embed_links() -> None:
+    finding = f(title="see [x](http://evil)", message="\\[y](1) ok")
+    text = render(Report(findings=(finding,)))["runs"][0]["results"][0]["message"]["text"]
+    assert text == "see \\[x\\](http://evil)\n\n\\\\\\[y\\](1) ok"
+    assert not re.search(r"(?<!\\)\[[^\]]*(?<!\\)\]\(", text)
