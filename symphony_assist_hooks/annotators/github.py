@@ -24,6 +24,7 @@ from .base import (
     DOTNET_WHITESPACE,
     GUTTER,
     RenderContext,
+    clip,
     neutralize_line,
     one_line,
     relative_path,
@@ -129,7 +130,7 @@ def _annotation(f: Finding, ctx: RenderContext) -> str:
     if f.suggestion.strip():
         parts.append("fix: " + sanitize(f.suggestion).strip())
     parts.append(f"({one_line(f.source, 20)})")
-    message = _defang(_clip("\n\n".join(parts), MESSAGE_LIMIT))
+    message = _defang(clip("\n\n".join(parts), MESSAGE_LIMIT))
     line = max(f.line, 1)
     return workflow_command(
         KIND[f.severity],
@@ -139,10 +140,6 @@ def _annotation(f: Finding, ctx: RenderContext) -> str:
         end_line=max(f.end_line, line) if file else None,
         title=title,
     )
-
-
-def _clip(s: str, limit: int) -> str:
-    return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
 def select(items: Sequence[Finding], per_kind: int, total: int) -> tuple[list[Finding], int]:
