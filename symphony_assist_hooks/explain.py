@@ -59,13 +59,16 @@ _TIMESTAMP = re.compile(r"\b\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?
 _XDIST_WORKER = re.compile(r"^\[gw\d+\] .*? -- Python .*\n?", re.MULTILINE)
 
 
-def normalize(text: str, root: str | None = None) -> str:
+def normalize(text: str, root: str | None = None, volatile: Sequence[str] = ()) -> str:
     """`text` with what changes from run to run replaced by a fixed placeholder.
 
     Meant for tracebacks and messages only: source code is sent as it is (a changed constant must miss
-    the cache). `root` (the project's root directory) is stripped, so paths become project-relative.
+    the cache). `volatile` paths (a --basetemp) become `<tmp>`; `root` (the project's root directory) is
+    stripped, so paths become project-relative.
     """
     text = _XDIST_WORKER.sub("", text)
+    for path in sorted(filter(None, volatile), key=len, reverse=True):
+        text = text.replace(path.rstrip("/\\"), "<tmp>")
     if root:
         for prefix in {root.rstrip("/\\") + "/", root.rstrip("/\\") + "\\"}:
             text = text.replace(prefix, "")
@@ -127,6 +130,7 @@ def failure_content(
     failure: Failure,
     *,
     root: str | None = None,
+    volatile: Sequence[str] = (),
     environ: Mapping[str, str] | None = None,
     item_tokens: int = ITEM_TOKENS,
 ) -> str:
@@ -136,7 +140,7 @@ def failure_content(
     def clean(text: str) -> str:
         return redact_env_values(text, environ).replace("\r\n", "\n")
 
-    traceback, introspection = _split_introspection(normalize(clean(failure.longrepr), root))
+    traceback, introspection = _split_introspection(normalize(clean(failure.longrepr), root, volatile))
     head = [f"phase: {failure.when}"]
     if failure.exc_type:
         head.append(f"exception: {normalize(failure.exc_type, root)}")
@@ -197,6 +201,7 @@ def explain_failures(
     template: str = "testing",
     max_failures: int = 5,
     root: str | None = None,
+    volatile: Sequence[str] = (),
     environ: Mapping[str, str] | None = None,
     item_tokens: int = ITEM_TOKENS,
     assistant: Assistant | None = None,
@@ -222,7 +227,9 @@ def explain_failures(
         reason: str | None = None
         try:
             for item_id, failure in by_id.items():
-                content = failure_content(failure, root=root, environ=environ, item_tokens=item_tokens)
+                content = failure_content(
+                    failure, root=root, volatile=volatile, environ=environ, item_tokens=item_tokens
+                )
                 items.append(Item(item_id, content, normalize(failure.test_id, root)))
         except SymphonyError as exc:  # SecretScanError: nothing may be sent
             reason = str(exc)

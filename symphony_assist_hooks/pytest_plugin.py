@@ -399,6 +399,7 @@ class AssistPlugin:
             template=str(self._option("assist_template") or "testing"),
             max_failures=int(max_failures),
             root=str(root),
+            volatile=[str(Path(basetemp).resolve())] if (basetemp := self.config.getoption("basetemp", None)) else [],
             warn=self.lines.append,
         )
 

@@ -1,0 +1,435 @@
+"""`pytest --assist` end to end: pytester sessions against the fake OpenAI server on 127.0.0.1.
+
+Inner sessions load the plugin through its pytest11 entry point (the package is installed). Most run
+in-process (fast); the ones about loading, imports and process-level volatility run in a subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import string
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fakeserver import FakeOpenAI
+
+_ITEM = re.compile(r"=== item (\S+)")
+
+CALC = """
+def add(a, b):
+    total = a - b
+    return total
+
+
+def lookup(table, key):
+    return table[key]
+
+
+def load():
+    import not_installed_dependency_xyz
+
+    return not_installed_dependency_xyz
+"""
+
+FAILING = """
+import pytest
+from calc import add, load, lookup
+
+
+@pytest.fixture
+def broken():
+    raise RuntimeError("fixture went wrong")
+
+
+def test_add():
+    assert add(2, 3) == 5
+
+
+def test_lookup():
+    assert lookup({"a": 1}, "b") == 1
+
+
+def test_fixture(broken):
+    pass
+
+
+def test_import():
+    load()
+
+
+def test_green():
+    assert add(2, 0) == 2
+
+
+@pytest.mark.xfail(reason="known")
+def test_xfail():
+    assert False
+
+
+@pytest.mark.skip(reason="not today")
+def test_skip():
+    assert False
+"""
+
+FAILING_IDS = (
+    "test_failing.py::test_add",
+    "test_failing.py::test_lookup",
+    "test_failing.py::test_fixture (setup)",
+    "test_failing.py::test_import",
+)
+
+
+def _answer(request: dict[str, Any]) -> dict[str, Any]:
+    """Answer every item of an explain request; the text names the item so a test can find it."""
+    user = request["messages"][-1]["content"]
+    ids = _ITEM.findall(user)
+    return {
+        "results": [
+            {
+                "id": item_id,
+                "category": "assertion-mismatch",
+                "explanation": f"\x1b[31mexplained {item_id}\x1b]8;;http://evil\x07 by the model",
+                "fix": f"fix for {item_id}",
+            }
+            for item_id in ids
+        ]
+    }
+
+
+def _bodies(fake: FakeOpenAI) -> str:
+    """The user messages (the items) of every chat request, decoded."""
+    return "\n".join(r.body["messages"][-1]["content"] for r in fake.chat_requests)
+
+
+def _items_sent(fake: FakeOpenAI) -> list[str]:
+    """The labels (test ids) of every item sent, in every request."""
+    out = []
+    for r in fake.chat_requests:
+        user = r.body["messages"][-1]["content"]
+        out += re.findall(r"=== item \S+ (.+)", user)
+    return out
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake_openai: FakeOpenAI) -> FakeOpenAI:
+    """A fake server with a schema-valid responder, a key generated now and a private cache."""
+    fake_openai.responder = _answer
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-" + secrets.token_hex(20))
+    monkeypatch.setenv("SYMPHONY_ASSIST_CACHE_DIR", str(tmp_path / "assist-cache"))
+    monkeypatch.setenv("SYMPHONY_ASSIST_DEADLINE", "20")
+    monkeypatch.setenv("LLM_MODEL_FALLBACK", "gpt-4o-mini")  # one model: a 500 is not retried on a second
+    return fake_openai
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makepyfile(calc=CALC, test_failing=FAILING)
+    pytester.syspathinsert()
+    return pytester
+
+
+def _section(result: pytest.RunResult) -> str:
+    text = result.stdout.str()
+    start = text.find("= symphony-assist =")
+    assert start >= 0, text
+    end = text.find("short test summary info", start)
+    return text[start : end if end > 0 else None]
+
+
+# ------------------------------------------------------------------------------------------ basics
+def test_failures_are_explained_by_the_api_in_one_request(project: pytest.Pytester, env: FakeOpenAI) -> None:
+    result = project.runpytest("--assist")
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(passed=1, failed=3, errors=1, xfailed=1, skipped=1)
+    section = _section(result)
+    for test_id in FAILING_IDS:
+        assert f"{test_id} [assertion-mismatch] (from the API)" in section
+    assert "fix: fix for f" in section
+    assert "explained f" in section and "\x1b" not in section and "evil" not in section  # sanitised
+    assert "test_green" not in section and "test_xfail" not in section and "test_skip" not in section
+    assert re.search(r"cost \$0\.\d{4} · 1 request\(s\) · 0 cache hit\(s\)", section)
+    assert len(env.chat_requests) == 1  # four failures packed into one request
+    assert sorted(_items_sent(env)) == sorted(t.replace(" (setup)", "") for t in FAILING_IDS)
+
+
+def test_the_context_holds_introspection_test_source_and_code_under_test(
+    project: pytest.Pytester, env: FakeOpenAI
+) -> None:
+    project.runpytest("--assist", "-k", "test_add or test_import or test_fixture")
+
+    body = env.chat_requests[0].body["messages"][-1]["content"]
+    assert "assert -1 == 5" in body and "where -1 = add(2, 3)" in body  # assertion introspection
+    assert "def test_add():" in body  # the test's source
+    assert "# calc.py:1 (add)" in body and "total = a - b" in body  # the code under test
+    assert "No module named 'not_installed_dependency_xyz'" in body  # the import error
+    assert "RuntimeError: fixture went wrong" in body and "phase: setup" in body  # the fixture error
+    assert str(project.path) not in body  # project-relative paths only
+
+
+def test_collection_errors_are_explained(pytester: pytest.Pytester, env: FakeOpenAI) -> None:
+    pytester.makepyfile(
+        test_imports="import not_installed_at_all_xyz\n\ndef test_a():\n    pass\n",
+        test_syntax="def test_b(:\n    pass\n",
+    )
+    result = pytester.runpytest("--assist")
+
+    assert result.ret == pytest.ExitCode.INTERRUPTED  # pytest's own status for collection errors
+    section = _section(result)
+    assert "test_imports.py [assertion-mismatch] (from the API)" in section
+    assert "test_syntax.py [assertion-mismatch] (from the API)" in section
+    body = _bodies(env)
+    assert "not_installed_at_all_xyz" in body and "SyntaxError" in body
+    assert "phase: collect" in body
+
+
+def test_a_green_session_is_untouched(pytester: pytest.Pytester, env: FakeOpenAI) -> None:
+    pytester.makepyfile(test_ok="def test_ok():\n    assert True\n")
+    result = pytester.runpytest("--assist")
+
+    assert result.ret == pytest.ExitCode.OK
+    assert "= symphony-assist =" not in result.stdout.str()
+    assert env.requests == []
+
+
+# ------------------------------------------------------------------------------------------ cache
+SLOW_VOLATILE = """
+import os, time
+
+
+def test_volatile(tmp_path):
+    started = time.perf_counter()
+    message = f"pid={os.getpid()} obj={object()!r} took {time.perf_counter() - started + 0.5:.3f}s in {tmp_path}"
+    assert message == "expected"
+"""
+
+
+def test_the_same_failure_again_costs_nothing(pytester: pytest.Pytester, env: FakeOpenAI) -> None:
+    """Two processes: other PIDs, object addresses, durations and pytest tmp dirs, the same cache keys."""
+    pytester.makepyfile(test_volatile=SLOW_VOLATILE)
+
+    first = pytester.runpytest_subprocess("--assist", "-p", "no:cacheprovider")
+    assert first.ret == pytest.ExitCode.TESTS_FAILED
+    assert "test_volatile.py::test_volatile [assertion-mismatch] (from the API)" in _section(first)
+    sent = _bodies(env)
+    assert "pid=…" in sent and "0x…" in sent and "<duration>" in sent and "<tmp>" in sent
+    assert len(env.chat_requests) == 1
+
+    second = pytester.runpytest_subprocess("--assist", "-p", "no:cacheprovider")
+    assert second.ret == pytest.ExitCode.TESTS_FAILED
+    section = _section(second)
+    assert "test_volatile.py::test_volatile [assertion-mismatch] (from the cache)" in section
+    assert "0 request(s) · 1 cache hit(s)" in section
+    assert len(env.chat_requests) == 1  # nothing new reached the server
+
+
+def test_changed_code_misses_the_cache(project: pytest.Pytester, env: FakeOpenAI) -> None:
+    project.runpytest("--assist", "-k", "test_add")
+    project.makepyfile(calc=CALC.replace("total = a - b", "total = a * b"))
+    result = project.runpytest("--assist", "-k", "test_add")
+
+    assert "(from the API)" in _section(result)
+    assert len(env.chat_requests) == 2
+
+
+# ------------------------------------------------------------------------------------------ xdist
+def test_under_xdist_each_failure_is_sent_once(project: pytest.Pytester, env: FakeOpenAI) -> None:
+    result = project.runpytest("--assist", "-n", "2", "-p", "no:randomly")
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    section = _section(result)
+    for test_id in FAILING_IDS:
+        assert section.count(f"{test_id} [") == 1
+    assert len(env.chat_requests) == 1
+    assert sorted(_items_sent(env)) == sorted(t.replace(" (setup)", "") for t in FAILING_IDS)
+    assert "[gw" not in _bodies(env)  # the worker line pytest-xdist adds is not part of the content
+
+
+# ------------------------------------------------------------------------------------------ limits
+def test_max_failures_lists_the_rest(project: pytest.Pytester, env: FakeOpenAI) -> None:
+    result = project.runpytest("--assist", "--assist-max-failures", "2")
+
+    section = _section(result)
+    assert section.count("(from the API)") == 2
+    assert "2 not explained (--assist-max-failures 2): " in section
+    assert len(_items_sent(env)) == 2
+
+
+def test_max_failures_from_the_ini_file(project: pytest.Pytester, env: FakeOpenAI) -> None:
+    project.makeini("[pytest]\nassist = true\nassist_max_failures = 1\n")
+    result = project.runpytest()
+
+    assert _section(result).count("(from the API)") == 1
+    assert "3 not explained (--assist-max-failures 1)" in result.stdout.str()
+
+
+def test_no_key_gives_local_answers_and_one_line_why(
+    project: pytest.Pytester, env: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY")
+    result = project.runpytest("--assist")
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    section = _section(result)
+    assert section.count("(local fallback)") == 4
+    assert section.count("local fallback: ") == 1
+    assert "local fallback: offline: no API key configured" in section
+    assert env.requests == []
+
+
+def test_a_server_fault_falls_back_and_keeps_the_exit_status(project: pytest.Pytester, env: FakeOpenAI) -> None:
+    env.fail(500, times=None)
+    result = project.runpytest("--assist")
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(passed=1, failed=3, errors=1, xfailed=1, skipped=1)
+    section = _section(result)
+    assert section.count("(local fallback)") == 4
+    assert len(re.findall(r"^local fallback: .+", section, re.MULTILINE)) == 1
+    assert env.chat_requests  # it did try
+
+
+def test_a_spent_budget_falls_back(project: pytest.Pytester, env: FakeOpenAI) -> None:
+    result = project.runpytest("--assist", "--assist-max-cost", "0")
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert _section(result).count("(local fallback)") == 4
+    assert env.chat_requests == []
+
+
+def test_an_internal_fault_is_one_line(project: pytest.Pytester, env: FakeOpenAI) -> None:
+    result = project.runpytest("--assist", "--assist-template", "no_such_template")
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    section = _section(result)
+    assert "unknown template 'no_such_template'" in section
+    assert env.chat_requests == []
+
+
+# ------------------------------------------------------------------------------------------ outputs
+def test_the_json_report(project: pytest.Pytester, env: FakeOpenAI) -> None:
+    result = project.runpytest("--assist", "--assist-report", "out/assist.json", "--assist-max-failures", "3")
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    doc = json.loads((project.path / "out" / "assist.json").read_text(encoding="utf-8"))
+    assert doc["version"] == 1 and doc["kind"] == "pytest"
+    assert [e["test_id"] for e in doc["explanations"]] == list(FAILING_IDS[:3])
+    assert {e["source"] for e in doc["explanations"]} == {"api"}
+    assert doc["explanations"][0]["path"] == "test_failing.py"
+    assert doc["explanations"][0]["line"] == 11  # the failing assert, not the def
+    assert "\x1b" not in json.dumps(doc)
+    assert doc["not_explained"] == [FAILING_IDS[3]]
+    assert doc["summary"]["api_requests"] == 1
+
+
+def test_github_annotations(project: pytest.Pytester, env: FakeOpenAI) -> None:
+    result = project.runpytest("--assist", "--assist-format", "github", "-k", "test_add")
+
+    assert re.search(r"^::\w+ file=test_failing\.py,line=11", result.stdout.str(), re.MULTILINE)
+
+
+# ------------------------------------------------------------------------------------------ secrets
+def test_secrets_never_reach_the_server(
+    pytester: pytest.Pytester, env: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alphabet = string.ascii_letters + string.digits
+    env_secret = "".join(secrets.choice(alphabet) for _ in range(24))
+    token = "gh" + "p_" + "".join(secrets.choice(alphabet) for _ in range(36))
+    monkeypatch.setenv("DEPLOY_TOKEN", env_secret)
+    pytester.makepyfile(
+        test_secret=f"""
+import os
+
+
+def test_env():
+    assert os.environ["DEPLOY_TOKEN"] == "expected"
+
+
+def test_literal():
+    token = {token!r}
+    assert token == "expected"
+"""
+    )
+    result = pytester.runpytest("--assist")
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert _section(result).count("(from the API)") == 2
+    sent = "\n".join(r.text for r in env.requests)
+    assert env.requests and env_secret not in sent and token not in sent
+    assert "[REDACTED:env-value]" in sent
+
+
+# ------------------------------------------------------------------------------------------ loading
+def test_disabled_by_name_makes_assist_unknown(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_ok="def test_ok():\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:symphony_assist", "--assist")
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*unrecognized arguments: --assist*"])
+
+
+def test_registered_by_entry_point_and_by_module(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_ok="def test_ok():\n    pass\n")
+    result = pytester.runpytest_subprocess("--help")
+    result.stdout.fnmatch_lines(["*symphony-assist*", "*--assist *", "*--assist-max-failures=N*"])
+    by_module = pytester.runpytest_subprocess(
+        "-p", "no:symphony_assist", "-p", "symphony_assist_hooks.pytest_plugin", "--assist"
+    )
+    assert by_module.ret == pytest.ExitCode.OK
+
+
+def test_importing_the_entry_module_stays_light() -> None:
+    heavy = (
+        "openai",
+        "pydantic",
+        "jinja2",
+        "httpx2",
+        "httpx",
+        "diskcache",
+        "symphony_assist_hooks.assistant",
+        "symphony_assist_hooks.config",
+        "symphony_assist_hooks.explain",
+    )
+    code = (
+        f"import sys, symphony_assist_hooks.pytest_plugin\nprint(','.join(m for m in {heavy!r} if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_an_active_green_session_imports_nothing_heavy(pytester: pytest.Pytester, env: FakeOpenAI) -> None:
+    pytester.makeconftest(
+        """
+import sys
+
+def pytest_unconfigure(config):
+    names = ("openai", "pydantic", "jinja2", "httpx2", "symphony_assist_hooks.assistant",
+             "symphony_assist_hooks.explain", "symphony_assist_hooks.config")
+    with open("loaded.txt", "w") as fh:
+        fh.write(",".join(n for n in names if n in sys.modules))
+"""
+    )
+    pytester.makepyfile(test_ok="def test_ok():\n    pass\n")
+    result = pytester.runpytest_subprocess("--assist")
+
+    assert result.ret == pytest.ExitCode.OK
+    assert (pytester.path / "loaded.txt").read_text() == ""
+
+
+def test_worker_hooks_are_guarded(pytester: pytest.Pytester) -> None:
+    """An xdist worker has `workerinput`: it captures context but never explains or prints."""
+    from symphony_assist_hooks.pytest_plugin import AssistPlugin
+
+    pytester.makepyfile(test_ok="def test_ok():\n    pass\n")
+    config = pytester.parseconfig("--assist")
+    config.workerinput = {"workerid": "gw0"}  # type: ignore[attr-defined]
+    plugin = AssistPlugin(config)
+    plugin.failures.append({"test_id": "t", "when": "call"})
+    plugin.pytest_sessionfinish()
+    assert plugin.result is None and plugin.lines == []
