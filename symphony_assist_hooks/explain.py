@@ -154,7 +154,7 @@ def failure_content(
         clean(failure.test_source).strip("\n"),
     ]
     titles = ["assertion / error", "traceback (end)", "code under test", "test source"]
-    budget = max(int(item_tokens * _CHARS_PER_TOKEN) - len(header) - 120, 400)
+    budget = max(int(item_tokens * _CHARS_PER_TOKEN) - len(header) - 260, 400)  # titles, cut notes
     allowed = _allot([len(p) for p in parts], [0.3, 0.3, 0.2, 0.2], budget)
     out = [header]
     for i, (title, text) in enumerate(zip(titles, parts, strict=True)):
@@ -166,11 +166,13 @@ def failure_content(
 
 
 # ------------------------------------------------------------------------------------ local answers
-def local_explanation(failure: Failure) -> dict[str, str]:
-    """The offline answer for one failure: {category, explanation, fix} from the local classifier."""
-    from .analyzers import FailureAnalyzer, builtin_analyzers
+def local_explanation(failure: Failure, root: str | None = None) -> dict[str, str]:
+    """The offline answer for one failure: {category, explanation, fix} from the local classifier
+    (`analyzers.testing`), reading project files under `root` (default: the working directory)."""
+    from .analyzers import FailureAnalyzer, TestingAnalyzer, builtin_analyzers
 
-    found = cast(FailureAnalyzer, builtin_analyzers()["testing"]).explain(failure)
+    analyzer = TestingAnalyzer(root) if root else cast(FailureAnalyzer, builtin_analyzers()["testing"])
+    found = analyzer.explain(failure)
     return {"category": found.category, "explanation": found.explanation, "fix": found.fix}
 
 
@@ -235,7 +237,7 @@ def explain_failures(
             reason = str(exc)
 
         def fallback(pairs: Sequence[tuple[Item, str]], why: str) -> dict[tuple[str, str], dict[str, Any]]:
-            return {(it.id, name): _local(by_id[it.id], notices) for it, name in pairs}
+            return {(it.id, name): _local(by_id[it.id], root, notices) for it, name in pairs}
 
         if reason is None and items:
             try:
@@ -243,12 +245,14 @@ def explain_failures(
             except SymphonyError as exc:
                 reason = str(exc)
         if reason is not None or not items:
-            return _all_local(by_id, reason or "", left_out, max_failures, notices)
+            return _all_local(by_id, reason or "", root, left_out, max_failures, notices)
         explanations = []
         for item_id, failure in by_id.items():
-            result = resp.get(item_id, template)
-            data = result.data if result.data is not None else _local(failure, notices)
-            source = result.source if result.source in ("api", "cache", "local") else "local"
+            result = resp.results.get((item_id, template))
+            data = result.data if result is not None else None
+            source = result.source if result is not None and data is not None else "local"
+            if data is None or source not in ("api", "cache", "local"):
+                data, source = _local(failure, root, notices), "local"
             explanations.append(_explanation(failure, data, source))
         report = Report(
             kind="pytest",
@@ -270,9 +274,9 @@ def explain_failures(
             asst.close()
 
 
-def _local(failure: Failure, notices: list[str]) -> dict[str, Any]:
+def _local(failure: Failure, root: str | None, notices: list[str]) -> dict[str, Any]:
     try:
-        return dict(local_explanation(failure))
+        return dict(local_explanation(failure, root))
     except Exception as exc:  # the local classifier must never cost the run its summary
         message = f"local classifier failed ({type(exc).__name__}): minimal answers given"
         if message not in notices:
@@ -281,9 +285,14 @@ def _local(failure: Failure, notices: list[str]) -> dict[str, Any]:
 
 
 def _all_local(
-    by_id: Mapping[str, Failure], reason: str, left_out: tuple[str, ...], max_failures: int, notices: list[str]
+    by_id: Mapping[str, Failure],
+    reason: str,
+    root: str | None,
+    left_out: tuple[str, ...],
+    max_failures: int,
+    notices: list[str],
 ) -> Explained:
-    explanations = tuple(_explanation(f, _local(f, notices), "local") for f in by_id.values())
+    explanations = tuple(_explanation(f, _local(f, root, notices), "local") for f in by_id.values())
     report = Report(
         kind="pytest",
         explanations=explanations,
