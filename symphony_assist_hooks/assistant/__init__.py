@@ -40,6 +40,7 @@ from .request import Item, ItemResult, Request, Response
 from .stats import StatsLog
 
 if TYPE_CHECKING:
+    from ..progress import ProgressCallback
     from .budget import Ledger
     from .cache import Cache
     from .provider import Provider
@@ -106,7 +107,9 @@ class Assistant:
         stats: StatsLog | None = None,
         warn: Callable[[str], None] | None = None,
         run_id: str | None = None,
+        progress: ProgressCallback | None = None,
     ) -> None:
+        """`progress` gets a `progress.Tick` as each request of a miss starts and ends (never on a hit)."""
         self.settings = settings
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self._warnings: list[str] = []
@@ -120,6 +123,7 @@ class Assistant:
         self._stopped: str | None = None  # a reason once the service is known to be out for this run
         self.deadline = time.monotonic() + settings.deadline
         self._price_notices: set[str] = set()
+        self._progress = progress
 
     # ------------------------------------------------------------------------------------ components
     def warn(self, message: str) -> None:
@@ -339,14 +343,26 @@ class Assistant:
         for names, items in by_templates.items():
             chunks += [(names, c) for c in self._pack(request, names, items)]
         reasons: list[str] = []
+        tracker = None
+        if self._progress is not None:
+            from ..progress import Tracker
+
+            tracker = Tracker(self._progress, total=len(request.items), cached=len(request.items) - len(order))
 
         def run(chunk: tuple[tuple[str, ...], list[Item]]) -> None:
             names, items = chunk
+            if tracker is not None:
+                tracker.sending(it.label or it.id for it in items)
+            answered = False
             try:
                 self._send(request, names, items, keys, model, temperature, per_item, resp)
+                answered = True
             except _Stop as stop:
                 with self._lock:
                     reasons.append(str(stop))
+            finally:
+                if tracker is not None:
+                    tracker.sent(len(items), resp.cost_micro, answered=answered)
 
         if len(chunks) == 1:
             run(chunks[0])
@@ -355,6 +371,8 @@ class Assistant:
 
             with ThreadPoolExecutor(max_workers=min(self.settings.concurrency, len(chunks))) as pool:
                 list(pool.map(run, chunks))
+        if tracker is not None:
+            tracker.finish(resp.cost_micro)
         return reasons[0] if reasons else None
 
     def _pack(self, request: Request, names: tuple[str, ...], items: list[Item]) -> list[list[Item]]:
