@@ -16,12 +16,15 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import git
 from .assistant import Assistant, Item, Request, Response
 from .config import Settings
 from .findings import Finding, Report, Severity, fingerprint
+
+if TYPE_CHECKING:
+    from .progress import ProgressCallback
 
 __all__ = ["ReviewOptions", "collect_changes", "review_changes"]
 
@@ -198,11 +201,15 @@ def review_changes(
     assistant: Assistant | None = None,
     warn: Callable[[str], None] | None = None,
     changes: git.Changes | None = None,
+    progress: ProgressCallback | None = None,
 ) -> Report:
-    """Review the changes `opts` names; never raises for a service fault (falls back locally)."""
+    """Review the changes `opts` names; never raises for a service fault (falls back locally).
+
+    `progress` is handed to the Assistant this creates (ignored when `assistant` is given).
+    """
     changes = changes if changes is not None else collect_changes(settings, opts)
     own = assistant is None
-    assistant = assistant or Assistant(settings, warn=warn)
+    assistant = assistant or Assistant(settings, warn=warn, progress=progress)
     notices: list[str] = []
     counters = {"dropped": 0}
     collected = _hunk_items(changes)

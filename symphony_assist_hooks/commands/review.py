@@ -57,7 +57,15 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
         registry.get(name)  # unknown template → one line, exit 2
     formats = parse_format_args(args.formats or [])
     opts = options(args, settings)
-    report = review_changes(settings, opts, warn=console.notice)
+    from ..progress import stderr_progress
+
+    progress = stderr_progress(console, "hunks")  # None unless stderr is a terminal or a CI log (#11)
+    warn = progress.wrap(console.notice) if progress is not None else console.notice
+    try:
+        report = review_changes(settings, opts, warn=warn, progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()  # erase the status line before anything else is printed
     if report.fallback_reason:
         console.notice(
             f"{report.fallback_reason} — local analyzers answered ({report.local_answers} of {report.hunks} hunks)"
