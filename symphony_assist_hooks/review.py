@@ -254,7 +254,7 @@ def review_changes(
     suppressed = 0
     if findings:
         findings, suppressed = _suppress(findings, opts.baseline, changes)
-    local_answers = sum(1 for r in resp.results.values() if r.source in ("local", "none"))
+    local_answers = len({r.item_id for r in resp.results.values() if r.source in ("local", "none")})
     return Report(
         kind="review",
         findings=tuple(findings),

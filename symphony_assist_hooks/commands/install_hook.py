@@ -10,6 +10,7 @@ import argparse
 import os
 import shutil
 import stat
+import subprocess
 from pathlib import Path
 
 from .. import git
@@ -29,9 +30,15 @@ def _hook_source(name: str) -> str:
 
 
 def _hooks_dir() -> Path:
-    out = git.run_git(["rev-parse", "--git-path", "hooks"]).strip()
-    path = Path(out)
-    return path if path.is_absolute() else git.repo_root() / path
+    """Where git runs hooks from: honours core.hooksPath and worktrees (`git rev-parse --git-path`)."""
+    root = git.repo_root()
+    out = subprocess.run(
+        ["git", "rev-parse", "--git-path", "hooks"], cwd=root, capture_output=True, text=True, check=False
+    )
+    if out.returncode != 0:
+        raise UsageError(f"cannot find the git hooks directory: {out.stderr.strip() or 'git failed'}")
+    path = Path(out.stdout.strip())
+    return path if path.is_absolute() else root / path
 
 
 def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from ..config import Settings
@@ -12,6 +13,8 @@ from ..findings import Report, Severity
 from ..precommit import range_from_env
 from ..review import ReviewOptions, review_changes
 from .query import exit_code_for
+
+DEFAULT_BASELINE = ".symphony-assist/baseline.json"
 
 
 def options(args: argparse.Namespace, settings: Settings) -> ReviewOptions:
@@ -23,8 +26,10 @@ def options(args: argparse.Namespace, settings: Settings) -> ReviewOptions:
     elif getattr(args, "pre_commit", False) and (env_rev := range_from_env()):
         source, rev = "rev", env_rev
     baseline = getattr(args, "baseline", None)
-    if baseline is None and settings.project_root is not None:
-        default = settings.project_root / ".symphony-assist" / "baseline.json"
+    if baseline is None:
+        from .. import git
+
+        default = git.repo_root() / DEFAULT_BASELINE
         baseline = str(default) if default.is_file() else None
     return ReviewOptions(
         source=source,
@@ -48,14 +53,35 @@ def exit_code(report: Report, fail_on: str, fail_closed: bool) -> int:
     return EXIT_FINDINGS if any(f.severity.rank >= threshold for f in report.findings) else EXIT_OK
 
 
+def default_formats(values: list[str] | None) -> list[tuple[str, Path | None]]:
+    """--format values, else text (plus github annotations when running in GitHub Actions)."""
+    from ..annotators import parse_format_args
+
+    if values:
+        return parse_format_args(values)
+    formats: list[tuple[str, Path | None]] = [("text", None)]
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        formats.append(("github", None))
+    return formats
+
+
+def plugin_annotators() -> dict[str, object] | None:
+    """Output formats that third-party plugins register (pluggy loads only when one is installed)."""
+    from ..plugins import has_third_party_plugins, registered
+
+    if not has_third_party_plugins():
+        return None
+    return {str(args[0]): args[1] for args in registered("register_annotators")}
+
+
 def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    from ..annotators import RenderContext, emit, parse_format_args
+    from ..annotators import RenderContext, emit
     from ..assistant.prompts import load_registry
 
     registry = load_registry(settings.project_root)
     for name in settings.templates:
         registry.get(name)  # unknown template → one line, exit 2
-    formats = parse_format_args(args.formats or [])
+    formats = default_formats(args.formats)
     opts = options(args, settings)
     from ..progress import stderr_progress
 
@@ -72,8 +98,10 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
         )
     for notice in report.notices:
         console.notice(notice)
-    ctx = RenderContext(color=console.color_out, workspace=settings.project_root)
-    emit(report, formats, ctx, console)
+    from .. import git
+
+    ctx = RenderContext.from_env(color=console.color_out, root=git.repo_root())
+    emit(report, formats, ctx, console, extra=plugin_annotators())
     if not report.hunks and not report.findings:
         console.notice("nothing to review", None)
     if args.fail_closed and report.fallback_reason:

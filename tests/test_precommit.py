@@ -1,0 +1,194 @@
+"""The hooks through the real pre-commit framework (`pre-commit try-repo`) and as plain git hooks."""
+
+from __future__ import annotations
+
+import os
+import random
+import secrets
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fake_secrets import make
+from fakeserver import FakeOpenAI
+from gitrepo import GitRepo
+from responders import answering, finding
+
+from symphony_assist_hooks.cli import main
+from symphony_assist_hooks.precommit import range_from_env
+
+ROOT = Path(__file__).resolve().parent.parent
+RISKY = 'import os\n\n\ndef clean(path):\n    os.system("rm -rf " + path)\n'
+
+
+@pytest.fixture(scope="session")
+def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One pre-commit cache for the session: the hook's environment is built once, not per test."""
+    yield tmp_path_factory.mktemp("pre-commit-home")
+
+
+@pytest.fixture(scope="session")
+def pip_cache() -> str:
+    return os.environ.get("PIP_CACHE_DIR") or str(Path.home() / ".cache" / "pip")
+
+
+def _pre_commit(repo: GitRepo, args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("pre-commit", path=str(Path(sys.executable).parent)) or "pre-commit"
+    return subprocess.run(
+        [exe, *args], cwd=repo.path, env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+
+
+@pytest.fixture
+def hook_env(fake_openai: FakeOpenAI, tmp_path: Path, pre_commit_home: Path, pip_cache: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        PRE_COMMIT_HOME=str(pre_commit_home),
+        PIP_CACHE_DIR=pip_cache,
+        PRE_COMMIT_COLOR="never",
+        OPENAI_API_KEY="sk-test-" + secrets.token_hex(16),
+        OPENAI_BASE_URL=fake_openai.url,
+        SYMPHONY_ASSIST_CACHE_DIR=str(tmp_path / "hook-cache"),
+        SYMPHONY_ASSIST_TIMEOUT="5",
+    )
+    return env
+
+
+def _flag_system(item_id: str, label: str, content: str) -> list[dict[str, object]]:
+    return [
+        finding(
+            int(line.split()[0].lstrip("L")),
+            rule="command-injection",
+            severity="critical",
+            checklist="security",
+            title="os.system with user input",
+        )
+        for line in content.splitlines()
+        if "os.system" in line
+    ]
+
+
+@pytest.mark.slow
+def test_try_repo_end_to_end(
+    git_repo: GitRepo, fake_openai: FakeOpenAI, hook_env: dict[str, str], closed_port_url: str
+) -> None:
+    manifest = subprocess.run(
+        [sys.executable, "-m", "pre_commit", "validate-manifest", str(ROOT / ".pre-commit-hooks.yaml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert manifest.returncode == 0, manifest.stdout + manifest.stderr
+    fake = make("aws-access-key-id", random.Random(7))
+    git_repo.commit_files({"README.md": "demo\n"})
+    git_repo.write("tool.py", RISKY + f"\nAWS = {fake.text!r}\n")
+    git_repo.add("tool.py")
+    fake_openai.responder = answering(findings=_flag_system)
+
+    first = _pre_commit(git_repo, ["try-repo", str(ROOT), "symphony-assist", "--verbose"], hook_env)
+    out = first.stdout + first.stderr
+    assert first.returncode == 1, out
+    assert "tool.py:5: critical [command-injection]" in out
+    assert "tool.py:7: critical [secret]" in out
+    asked = len(fake_openai.chat_requests)
+    assert asked == 1
+    sent = "".join(r.text for r in fake_openai.requests)
+    assert all(value not in sent for value in fake.secrets)
+
+    again = _pre_commit(git_repo, ["try-repo", str(ROOT), "symphony-assist", "--verbose"], hook_env)
+    assert again.returncode == 1
+    assert len(fake_openai.chat_requests) == asked  # the second attempt costs no tokens
+
+    # the network gone: the commit is not blocked by the service, only by what local analyzers find
+    git_repo.write("tool.py", "def ok(x):\n    return x + 1\n")
+    git_repo.add("tool.py")
+    down = dict(hook_env, OPENAI_BASE_URL=closed_port_url)
+    offline = _pre_commit(git_repo, ["try-repo", str(ROOT), "symphony-assist", "--verbose"], down)
+    assert offline.returncode == 0, offline.stdout + offline.stderr
+    assert "local analyzers answered" in offline.stdout + offline.stderr
+
+    # pre-push: the range pre-commit names (from-ref/to-ref)
+    base = git_repo.head()
+    git_repo.commit_files({"more.py": RISKY})
+    pushed = _pre_commit(
+        git_repo,
+        [
+            "try-repo",
+            str(ROOT),
+            "symphony-security",
+            "--verbose",
+            "--hook-stage",
+            "pre-push",
+            "--from-ref",
+            base,
+            "--to-ref",
+            "HEAD",
+        ],
+        hook_env,
+    )
+    assert pushed.returncode == 1, pushed.stdout + pushed.stderr
+    assert "more.py:5" in pushed.stdout
+
+
+def test_range_from_env() -> None:
+    assert range_from_env({}) is None
+    assert range_from_env({"PRE_COMMIT_FROM_REF": "abc", "PRE_COMMIT_TO_REF": "def"}) == "abc...def"
+    assert range_from_env({"PRE_COMMIT_FROM_REF": "0" * 40, "PRE_COMMIT_TO_REF": "def"}) == "def~1..def"
+
+
+def test_pre_commit_flag_reviews_the_pushed_range(
+    git_repo: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SYMPHONY_ASSIST_CACHE_DIR", str(tmp_path / "c"))
+    base = git_repo.commit_files({"a.txt": "a\n"})
+    git_repo.commit_files({"tool.py": RISKY})
+    monkeypatch.setenv("PRE_COMMIT_FROM_REF", base)
+    monkeypatch.setenv("PRE_COMMIT_TO_REF", git_repo.head())
+    assert main(["review", "--pre-commit", "--format", "json"]) == 1
+    assert "tool.py" in capsys.readouterr().out
+
+
+def test_install_hook_and_plain_git_commit(
+    git_repo: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SYMPHONY_ASSIST_CACHE_DIR", str(tmp_path / "c"))
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
+    git_repo.commit_files({"a.txt": "a\n"})
+    assert main(["install-hook", "--pre-push"]) == 0
+    hook = git_repo.path / ".git" / "hooks" / "pre-commit"
+    assert hook.is_file()
+    assert os.access(hook, os.X_OK)
+    assert (git_repo.path / ".git" / "hooks" / "pre-push").is_file()
+    assert main(["install-hook"]) == 0  # idempotent
+    # a foreign hook is never overwritten silently
+    hook.write_text("#!/bin/sh\nexit 0\n")
+    assert main(["install-hook"]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert main(["install-hook", "--force"]) == 0
+    assert (hook.parent / "pre-commit.orig").read_text() == "#!/bin/sh\nexit 0\n"
+    # the plain hook blocks a commit with a critical local finding (no key: local analyzers)
+    git_repo.write("tool.py", RISKY)
+    git_repo.add("tool.py")
+    blocked = git_repo.run("commit", "-m", "risky", check=False)
+    assert "HEAD" not in blocked
+    assert git_repo.run("log", "--oneline").count("\n") == 1
+    git_repo.write("tool.py", "def fine(x):\n    return x\n")
+    git_repo.add("tool.py")
+    git_repo.run("commit", "-m", "fine")
+    assert git_repo.run("log", "--oneline").count("\n") == 2
+
+
+def test_commit_all_reviews_the_temporary_index(
+    git_repo: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`git commit -a` points GIT_INDEX_FILE at a temporary index: the hook must see those changes."""
+    monkeypatch.setenv("SYMPHONY_ASSIST_CACHE_DIR", str(tmp_path / "c"))
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
+    git_repo.commit_files({"tool.py": "def fine(x):\n    return x\n"})
+    assert main(["install-hook"]) == 0
+    git_repo.write("tool.py", RISKY)  # modified but NOT staged: only `commit -a` stages it
+    git_repo.run("commit", "-a", "-m", "risky", check=False)
+    assert git_repo.run("log", "--oneline").count("\n") == 1

@@ -1,0 +1,231 @@
+"""`symphony-assist review` end to end: real git repositories, the real SDK, the fake server."""
+
+from __future__ import annotations
+
+import json
+import random
+import secrets
+import time
+from pathlib import Path
+
+import pytest
+from fake_secrets import cases
+from fakeserver import FakeOpenAI
+from gitrepo import GitRepo
+from responders import answering, finding, items_of
+
+from symphony_assist_hooks.cli import main
+
+RISKY = """import subprocess
+
+
+def run(user_input):
+    return subprocess.call("ls " + user_input, shell=True)
+"""
+
+
+@pytest.fixture
+def keyed(fake_openai: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeOpenAI:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-" + secrets.token_hex(16))
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.url)
+    monkeypatch.setenv("SYMPHONY_ASSIST_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("SYMPHONY_ASSIST_TIMEOUT", "5")
+    return fake_openai
+
+
+def _flag_shell(item_id: str, label: str, content: str) -> list[dict[str, object]]:
+    """The scripted model flags any line containing shell=True, at its hunk-local L number."""
+    out = []
+    for line in content.splitlines():
+        if "shell=True" in line:
+            local = int(line.split()[0].lstrip("L"))
+            out.append(
+                finding(
+                    local, rule="shell-injection", severity="critical", checklist="security", title="command injection"
+                )
+            )
+    return out
+
+
+def test_finding_on_the_changed_line_then_cached(
+    git_repo: GitRepo, keyed: FakeOpenAI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    git_repo.commit_files({"README.md": "hello\n"})
+    git_repo.write("app.py", RISKY)
+    git_repo.add("app.py")
+    keyed.responder = answering(findings=_flag_shell)
+    assert main(["review"]) == 1
+    out = capsys.readouterr().out
+    assert "app.py:5: critical [shell-injection] command injection" in out
+    assert len(keyed.chat_requests) == 1
+    body = keyed.chat_requests[0].body
+    assert "Checklist: code_review" in body["messages"][0]["content"]
+    assert "Checklist: security" in body["messages"][0]["content"]
+    assert main(["review", "--format", "json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert len(keyed.chat_requests) == 1  # second run: all hunks cached, nothing sent
+    assert doc["summary"]["cache_hits"] >= 1
+    assert [f["line"] for f in doc["findings"] if f["rule"] == "shell-injection"] == [5]
+    assert all(f["source"] == "cache" for f in doc["findings"] if f["rule"] == "shell-injection")
+
+
+def test_moved_hunk_is_a_cache_hit_and_only_new_hunks_are_sent(git_repo: GitRepo, keyed: FakeOpenAI) -> None:
+    body = "".join(f"def f{i}(x):\n    return x + {i}\n\n\n" for i in range(40))
+    git_repo.commit_files({"mod.py": body, "other.py": "A = 1\n"})
+    lines = body.splitlines(keepends=True)
+    lines[120] = "    return x * 99  # changed far below\n"
+    git_repo.write("mod.py", "".join(lines))
+    git_repo.add("mod.py")
+    keyed.responder = answering()
+    assert main(["review", "--fail-on", "never"]) == 0
+    assert len(keyed.chat_requests) == 1
+    # an unrelated edit far above shifts the reviewed hunk by three lines, plus a change in another file
+    git_repo.write("mod.py", "import os\nimport sys\nimport re\n" + "".join(lines))
+    git_repo.write("other.py", "A = 2\n")
+    git_repo.add("mod.py", "other.py")
+    assert main(["review", "--fail-on", "never"]) == 0
+    assert len(keyed.chat_requests) == 2
+    sent = [content for _, _, content in items_of(keyed.chat_requests[1].body)]
+    assert len(sent) == 2
+    assert any("import os" in c for c in sent)
+    assert any("A = 2" in c for c in sent)
+    assert not any("x * 99" in c for c in sent)
+
+
+def test_hunks_of_many_files_share_one_request(git_repo: GitRepo, keyed: FakeOpenAI) -> None:
+    git_repo.commit_files({"seed.txt": "x\n"})
+    for i in range(30):
+        git_repo.write(f"pkg/m{i}.py", f"def g{i}(v):\n    return v - {i}\n")
+    git_repo.add()
+    keyed.responder = answering()
+    assert main(["review", "--fail-on", "never"]) == 0
+    assert len(keyed.chat_requests) == 1
+    assert len(items_of(keyed.chat_requests[0].body)) == 30
+
+
+def test_hallucinated_lines_are_dropped(
+    git_repo: GitRepo, keyed: FakeOpenAI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    git_repo.commit_files({"seed.txt": "x\n"})
+    git_repo.write("a.py", "def a():\n    return 1\n")
+    git_repo.add("a.py")
+    keyed.responder = answering(findings=lambda *_: [finding(9999), finding(0 + 1, rule="real")])
+    assert main(["review", "--format", "json", "--fail-on", "never"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [f["rule"] for f in doc["findings"] if f["source"] == "api"] == ["real"]
+    assert doc["summary"]["dropped"] >= 1
+
+
+def test_secrets_never_reach_the_server_and_are_findings(
+    git_repo: GitRepo, keyed: FakeOpenAI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rng = random.Random(20261125)
+    fakes = cases(rng)
+    assert len(fakes) >= 30
+    git_repo.commit_files({"seed.txt": "x\n", "old.cfg": "\n".join(f.text for f in fakes[:5]) + "\n"})
+    git_repo.write("config.py", "\n\n".join(f.text for f in fakes) + "\n")
+    git_repo.write("old.cfg", "removed\n")  # secrets on removed lines are not sent either
+    git_repo.add()
+    keyed.responder = answering()
+    assert main(["review", "--format", "json", "--fail-on", "never"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert keyed.chat_requests, "the review should have asked the service"
+    sent = "".join(r.text for r in keyed.requests)
+    for fake in fakes:
+        for value in fake.secrets:
+            assert value not in sent, fake.name
+            for i in range(len(value) - 7):
+                assert value[i : i + 8] not in sent, (fake.name, i)
+    secret_findings = [f for f in doc["findings"] if f["rule"] == "secret"]
+    assert len(secret_findings) >= 25
+    assert all(f["severity"] == "critical" and f["source"] == "local" for f in secret_findings)
+    assert doc["summary"]["redactions"] >= 30
+
+
+def test_no_key_falls_back_to_local_analyzers(
+    git_repo: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SYMPHONY_ASSIST_CACHE_DIR", str(tmp_path / "cache"))
+    git_repo.commit_files({"seed.txt": "x\n"})
+    password = "hunter2-" + secrets.token_hex(6)
+    git_repo.write("app.py", RISKY + f'\nDB_PASSWORD = "{password}"\n')
+    git_repo.add("app.py")
+    assert main(["review"]) == 1
+    captured = capsys.readouterr()
+    assert "offline: no API key configured" in captured.err
+    assert "app.py:5:" in captured.out  # bandit: subprocess with shell=True, on the right line
+    assert "app.py:7:" in captured.out  # the hard-coded password
+    assert password not in captured.out + captured.err
+
+
+def test_service_down_never_blocks(
+    git_repo: GitRepo,
+    keyed: FakeOpenAI,
+    closed_port_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", closed_port_url)
+    git_repo.commit_files({"seed.txt": "x\n"})
+    git_repo.write("a.py", "def a(x):\n    return x\n")
+    git_repo.add("a.py")
+    started = time.monotonic()
+    assert main(["review"]) == 0
+    assert time.monotonic() - started < 10
+    err = capsys.readouterr().err
+    assert "local analyzers answered" in err
+    assert main(["review", "--fail-closed"]) == 4
+
+
+def test_budget_spent_falls_back(
+    git_repo: GitRepo, keyed: FakeOpenAI, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SYMPHONY_ASSIST_BUDGET_MONTHLY", "0")
+    git_repo.commit_files({"seed.txt": "x\n"})
+    git_repo.write("a.py", "def a(x):\n    return x\n")
+    git_repo.add("a.py")
+    assert main(["review"]) == 0
+    assert "budget: monthly cap of $0.00 reached" in capsys.readouterr().err
+    assert keyed.requests == []
+    assert main(["review", "--fail-closed"]) == 5
+
+
+def test_comment_only_hunks_stay_local(git_repo: GitRepo, keyed: FakeOpenAI) -> None:
+    git_repo.commit_files({"a.py": "x = 1\n"})
+    git_repo.write("a.py", "# a new comment\n\nx = 1\n")
+    git_repo.add("a.py")
+    assert main(["review"]) == 0
+    assert keyed.requests == []
+
+
+def test_range_and_all_files(git_repo: GitRepo, keyed: FakeOpenAI, capsys: pytest.CaptureFixture[str]) -> None:
+    keyed.responder = answering(findings=_flag_shell)
+    first = git_repo.commit_files({"seed.txt": "x\n"})
+    git_repo.commit_files({"app.py": RISKY})
+    assert main(["review", "--rev", f"{first}..HEAD", "--format", "json"]) == 1
+    assert json.loads(capsys.readouterr().out)["findings"][0]["path"] == "app.py"
+    assert main(["review", "--all-files", "--format", "json"]) == 1
+    assert any(f["path"] == "app.py" for f in json.loads(capsys.readouterr().out)["findings"])
+
+
+def test_not_a_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["review"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "git" in err[0]
+
+
+def test_baseline_hides_known_findings(
+    git_repo: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SYMPHONY_ASSIST_CACHE_DIR", str(tmp_path / "cache"))
+    git_repo.commit_files({"app.py": RISKY})
+    assert main(["baseline"]) == 0
+    assert (git_repo.path / ".symphony-assist" / "baseline.json").is_file()
+    git_repo.write("app.py", RISKY + "\n\ndef other():\n    return 2\n")
+    git_repo.add("app.py")
+    capsys.readouterr()
+    assert main(["review", "--all-files", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["summary"]["suppressed"] >= 1
