@@ -451,7 +451,7 @@ class _Section:
 
 def _split_sections(data: bytes) -> list[bytes]:
     starts = [m.start() for m in _SECTION_START.finditer(data)]
-    return [data[a:b] for a, b in zip(starts, [*starts[1:], len(data)], strict=True)]
+    return [data[a:b] for a, b in zip(starts, [*starts[1:], len(data)], strict=False)]
 
 
 _META_KEYS = (
