@@ -7,6 +7,9 @@ never interleave). Events hold counts, money and names, never content and never 
 Event fields: ts, run, source (api | cache | local), template, model, items, prompt_tokens,
 completion_tokens, cached_tokens, cost_micro, saved_micro (what a cache hit would have cost),
 latency_ms, key (alias), reason (why it fell back, for local).
+
+An optional `sink` also receives every event (the redis backend's team-wide stream); when it has one,
+`read()` reads the sink's events, or this file's when the sink answers None (unreachable).
 """
 
 from __future__ import annotations
@@ -19,23 +22,34 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-__all__ = ["StatsLog", "Summary", "summarize"]
+__all__ = ["StatsLog", "StatsSink", "Summary", "summarize"]
+
+
+class StatsSink(Protocol):
+    """A second destination for events. `send` never raises; `read` returns None when unavailable."""
+
+    def send(self, event: dict[str, Any]) -> None: ...
+
+    def read(self) -> Iterable[dict[str, Any]] | None: ...
 
 
 class StatsLog:
     """Append-only event log. Failing to write stats never fails a run (the error is remembered)."""
 
-    def __init__(self, path: Path | None, run_id: str = "") -> None:
+    def __init__(self, path: Path | None, run_id: str = "", sink: StatsSink | None = None) -> None:
         self.path = path
         self.run_id = run_id
+        self.sink = sink
         self.error: str | None = None
         self.events: list[dict[str, Any]] = []  # this run's events, for the run summary
 
     def record(self, source: str, **fields: Any) -> None:
         event: dict[str, Any] = {"ts": round(time.time(), 3), "run": self.run_id, "source": source, **fields}
         self.events.append(event)
+        if self.sink is not None:
+            self.sink.send(event)
         if self.path is None:
             return
         line = (json.dumps(event, separators=(",", ":"), sort_keys=True) + "\n").encode()
@@ -49,6 +63,11 @@ class StatsLog:
             self.error = f"stats not recorded: {exc.strerror or exc}"
 
     def read(self) -> Iterator[dict[str, Any]]:
+        if self.sink is not None:
+            shared = self.sink.read()
+            if shared is not None:
+                yield from shared
+                return
         if self.path is None or not self.path.exists():
             return
         with self.path.open("rb") as fh:
