@@ -159,8 +159,35 @@ def _difference(left: str, right: str, ctx: Context) -> str:
     return f" {detail}." if detail else ""
 
 
+def _number(value: str) -> object:
+    """A literal, or simple arithmetic on numeric literals as pytest shows it: `(0.1 + 0.2)`."""
+    literal = _literal(value)
+    if literal is not None:
+        return literal
+    try:
+        node = ast.parse(value.strip(), mode="eval").body
+    except SyntaxError:
+        return None
+
+    def calc(n: ast.expr) -> float:
+        if isinstance(n, ast.Constant) and isinstance(n.value, int | float) and not isinstance(n.value, bool):
+            return n.value
+        if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub):
+            return -calc(n.operand)
+        if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Add | ast.Sub | ast.Mult | ast.Div):
+            left, right = calc(n.left), calc(n.right)
+            ops = {ast.Add: left + right, ast.Sub: left - right, ast.Mult: left * right}
+            return ops[type(n.op)] if type(n.op) in ops else left / right
+        raise ValueError("not arithmetic")
+
+    try:
+        return calc(node)
+    except (ValueError, ZeroDivisionError, OverflowError):
+        return None
+
+
 def _is_float_mismatch(cmp: _Compare) -> bool:
-    lv, rv = _literal(cmp.left_value), _literal(cmp.right_value)
+    lv, rv = _number(cmp.left_value), _number(cmp.right_value)
     if cmp.op not in {"==", "!="} or not all(isinstance(v, int | float) for v in (lv, rv)):
         return False
     assert isinstance(lv, int | float) and isinstance(rv, int | float)

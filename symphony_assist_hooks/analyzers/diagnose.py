@@ -464,7 +464,8 @@ def key_error(ctx: Context) -> Verdict:
     code = (frame.caret or frame.failing) if frame else ""
     m = re.search(r"(?P<container>[\w.]+(?:\([^()]*\))?)\s*\[", code)
     container = m.group("container") if m else "the mapping"
-    known = _dict_keys(ctx.failure.test_source, container)
+    shown = "\n".join(line for f in ctx.parsed.frames for line in f.source)
+    known = _dict_keys(ctx.failure.test_source, container) or _dict_literal_keys(shown, container)
     hint = f" It has {', '.join(known)}." if known else ""
     return Verdict(
         "key-error",
@@ -487,6 +488,18 @@ def _dict_keys(source: str, name: str) -> list[str]:
         ):
             return [ast.unparse(k) for k in node.value.keys if k is not None]
     return []
+
+
+def _dict_literal_keys(text: str, name: str) -> list[str]:
+    """Keys of a one-line `name = {...}` literal in the shown source."""
+    m = re.search(rf"\b{re.escape(name)}\s*=\s*(\{{.*\}})\s*$", text, re.M)
+    if not m:
+        return []
+    try:
+        node = ast.parse(m.group(1), mode="eval").body
+    except SyntaxError:
+        return []
+    return [ast.unparse(k) for k in node.keys if k is not None] if isinstance(node, ast.Dict) else []
 
 
 def _dedent(source: str) -> str:
@@ -730,6 +743,13 @@ def fallback(ctx: Context) -> Verdict:
         if deliberate
         else (f"Read the code at {ctx.at(frame)} and check what made it raise {ctx.short} with these inputs.")
     )
+    if not ctx.exc and not frame:
+        first = next((ln.strip() for ln in ctx.failure.longrepr.splitlines() if ln.strip()), "no failure text")
+        return Verdict(
+            "exception",
+            f"`{ctx.test}` failed at {ctx.at(None)}: {first[:200]}",
+            "pytest's report did not include a traceback: re-run the test with `-vv --tb=long` to see where it fails.",
+        )
     message = f": {ctx.message}" if ctx.message else ""
     return Verdict(
         "exception",

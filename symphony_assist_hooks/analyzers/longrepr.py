@@ -75,8 +75,9 @@ class Parsed:
 
     def innermost(self, project: bool = True) -> Frame | None:
         """The innermost frame (in the project when asked and one exists)."""
-        frames = [f for f in self.frames if f.path and (f.project or not project)]
-        return frames[-1] if frames else (self.frames[-1] if self.frames else None)
+        located = [f for f in self.frames if f.path]
+        frames = [f for f in located if f.project or not project]
+        return frames[-1] if frames else (located[-1] if located else None)
 
     def wheres(self) -> list[tuple[str, str]]:
         """Assertion introspection: (value, expression) pairs from `+  where value = expr` lines, outer first."""
@@ -138,6 +139,8 @@ def _frames(lines: list[str]) -> list[Frame]:
                 close()
                 cur.path, cur.line, cur.func = m.group("path"), int(m.group("line")), m.group("func")
             else:  # a long frame ends with its location (and, for the last one, the exception name)
+                if cur.func:  # ...but a short frame's body ends here: the location is a frame of its own
+                    close()
                 cur.path, cur.line = m.group("path"), int(m.group("line"))
                 close()
             last_code = ""

@@ -1,0 +1,142 @@
+"""The code_review analyzer: curated ruff rules plus our own checks, on changed lines only."""
+
+from __future__ import annotations
+
+import pytest
+
+from symphony_assist_hooks.analyzers import CodeReviewAnalyzer, Target
+from symphony_assist_hooks.analyzers import code_review as code_review_module
+from symphony_assist_hooks.findings import Finding, Severity
+
+SOURCE = """import os
+
+
+def collect(item, bucket=[]):
+    bucket.append(item)
+    return bucket
+
+
+def remove(path):
+    try:
+        os.remove(path)
+    except Exception:
+        pass
+    breakpoint()
+"""
+
+
+def _rules(findings: list[Finding]) -> list[tuple[int, str]]:
+    return sorted((f.line, f.rule) for f in findings)
+
+
+def test_ruff_and_own_checks_land_on_the_right_lines() -> None:
+    findings = CodeReviewAnalyzer().review([Target.whole_file("pkg/util.py", SOURCE)])
+    assert _rules(findings) == [(4, "ruff/B006"), (12, "swallowed-exception"), (14, "debug-leftover")]
+    by_rule = {f.rule: f for f in findings}
+    assert "in `collect`" in by_rule["ruff/B006"].message
+    assert by_rule["ruff/B006"].suggestion
+    assert by_rule["swallowed-exception"].severity is Severity.MEDIUM
+    assert "`remove`" in by_rule["swallowed-exception"].message
+    assert all(f.source == "local" and f.template == "code_review" and f.fingerprint for f in findings)
+
+
+def test_only_changed_lines_are_reported() -> None:
+    target = Target("pkg/util.py", SOURCE, frozenset({14}))
+    assert _rules(CodeReviewAnalyzer().review([target])) == [(14, "debug-leftover")]
+
+
+def test_missing_ruff_is_a_notice_and_the_own_checks_still_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(code_review_module, "find_ruff", lambda: None)
+    result = CodeReviewAnalyzer().analyze([Target.whole_file("pkg/util.py", SOURCE)])
+    assert result.notices == ["code_review: ruff not found (pip install ruff); lint checks skipped"]
+    # without ruff, our own mutable-default check stands in for B006
+    assert _rules(result.findings) == [(4, "mutable-default"), (12, "swallowed-exception"), (14, "debug-leftover")]
+
+
+def test_a_broken_ruff_is_a_notice() -> None:
+    result = CodeReviewAnalyzer(ruff=["/nonexistent/ruff"]).analyze([Target.whole_file("a.py", "x = 1\n")])
+    assert len(result.notices) == 1 and result.notices[0].startswith("code_review: ruff failed on a.py")
+
+
+def test_conflict_markers_in_a_non_python_file() -> None:
+    text = "name: ci\n<<<<<<< HEAD\ntimeout: 20\n=======\ntimeout: 30\n>>>>>>> feature\nsteps: []\n"
+    findings = CodeReviewAnalyzer().review([Target("ci.yml", text, frozenset({2, 3, 4, 5, 6}))])
+    assert [(f.line, f.end_line, f.rule, f.severity) for f in findings] == [(2, 6, "conflict-marker", Severity.HIGH)]
+
+
+def test_conflict_markers_in_python_are_not_also_syntax_errors() -> None:
+    text = "A = 1\n<<<<<<< HEAD\nB = 2\n=======\nB = 3\n>>>>>>> main\n"
+    findings = CodeReviewAnalyzer().review([Target.whole_file("m.py", text)])
+    assert [f.rule for f in findings] == ["conflict-marker"]
+
+
+def test_rst_heading_underline_is_not_a_conflict_marker() -> None:
+    text = "Title\n=======\n\nBody.\n"
+    assert CodeReviewAnalyzer().review([Target.whole_file("docs/index.rst", text)]) == []
+
+
+@pytest.mark.parametrize(
+    ("comment", "flagged"),
+    [
+        ("# TODO: handle retries", True),
+        ("# FIXME handle retries", True),
+        ("# TODO(alice): handle retries", False),
+        ("# TODO @bob handle retries", False),
+        ("# TODO #123 handle retries", False),
+        ("# TODO: SHOP-42 handle retries", False),
+        ("# todo list of the day", False),
+    ],
+)
+def test_todo_needs_an_owner(comment: str, flagged: bool) -> None:
+    findings = CodeReviewAnalyzer(ruff=False).review([Target.whole_file("m.py", f"x = 1\n{comment}\n")])
+    assert [f.rule for f in findings] == (["todo-no-owner"] if flagged else [])
+
+
+def test_commented_out_code_blocks_but_not_prose() -> None:
+    text = (
+        "def f(x):\n"
+        "    # result = compute(x)\n"
+        "    # return result\n"
+        "    # If the cache is cold we fall back to the database (slow).\n"
+        "    # Note: rounding happens once.\n"
+        "    return x\n"
+    )
+    findings = CodeReviewAnalyzer(ruff=False).review([Target.whole_file("m.py", text)])
+    assert [(f.line, f.end_line, f.rule) for f in findings] == [(2, 3, "commented-out-code")]
+
+
+def test_debug_prints_only_in_library_code() -> None:
+    lib = "def f(order):\n    print(order)\n    print(f'{order=}')\n    print('Processing order')\n"
+    findings = CodeReviewAnalyzer(ruff=False).review([Target.whole_file("shop/orders.py", lib)])
+    assert [(f.line, f.rule) for f in findings] == [(2, "debug-leftover"), (3, "debug-leftover")]
+    assert "print(order)" in findings[0].message
+    cli = "import argparse\n\n\ndef main():\n    print(argparse)\n"
+    assert CodeReviewAnalyzer(ruff=False).review([Target.whole_file("shop/cli.py", cli)]) == []
+
+
+def test_javascript_leftovers_and_empty_catch() -> None:
+    text = "function f(x) {\n  console.log(x);\n  debugger;\n  try { g(); } catch (e) {}\n}\n"
+    findings = CodeReviewAnalyzer().review([Target.whole_file("web/app.js", text)])
+    assert _rules(findings) == [(2, "debug-leftover"), (3, "debug-leftover"), (4, "swallowed-exception")]
+    assert {f.line: f.severity for f in findings} == {2: Severity.LOW, 3: Severity.MEDIUM, 4: Severity.MEDIUM}
+
+
+def test_long_added_function_and_long_line() -> None:
+    body = "".join(f"    x{i} = {i}\n" for i in range(85))
+    text = f"def build():\n{body}    return x0\n"
+    long = Target.whole_file("m.py", text)
+    findings = CodeReviewAnalyzer(ruff=False).review([long])
+    assert [(f.line, f.rule, f.title) for f in findings] == [(1, "long-function", "long function `build`")]
+    unchanged = Target("m.py", text, frozenset({2}))
+    assert CodeReviewAnalyzer(ruff=False).review([unchanged]) == []
+    line = "call(" + ", ".join(f"argument_{i}" for i in range(25)) + ");\n"
+    text = "const a = 1;\n" * 5 + line
+    findings = CodeReviewAnalyzer(ruff=False).review([Target.whole_file("a.js", text)])
+    assert [(f.line, f.rule) for f in findings] == [(6, "long-line")]
+    assert CodeReviewAnalyzer(ruff=False).review([Target.whole_file("dist/a.min.js", text)]) == []
+    assert CodeReviewAnalyzer(ruff=False).review([Target.whole_file("a.js", line)]) == []  # one line: minified
+
+
+def test_narrow_exceptions_may_be_ignored() -> None:
+    text = "import os\n\n\ndef f(p):\n    try:\n        os.remove(p)\n    except FileNotFoundError:\n        pass\n"
+    assert CodeReviewAnalyzer().review([Target.whole_file("m.py", text)]) == []

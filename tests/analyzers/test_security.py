@@ -1,0 +1,138 @@
+"""The security analyzer: bandit in-process, secrets on added lines, a few JS/shell patterns."""
+
+from __future__ import annotations
+
+import random
+import string
+import sys
+import time
+
+import pytest
+
+from symphony_assist_hooks.analyzers import SecurityAnalyzer, Target
+from symphony_assist_hooks.findings import Finding, Severity
+
+RISKY = """import hashlib
+import pickle
+import subprocess
+
+
+def run(cmd, blob, password):
+    subprocess.call(cmd, shell=True)
+    data = pickle.loads(blob)
+    return data, hashlib.md5(password.encode()).hexdigest()
+"""
+
+
+def _fake_aws_key() -> str:
+    rng = random.Random()
+    return "AK" + "IA" + "".join(rng.choice(string.ascii_uppercase + string.digits) for _ in range(16))
+
+
+def _fake_github_token() -> str:
+    rng = random.Random()
+    return "gh" + "p_" + "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(36))
+
+
+def _by_rule(findings: list[Finding]) -> dict[str, Finding]:
+    return {f.rule: f for f in findings}
+
+
+def test_bandit_findings_map_to_stable_rules_titles_and_severities() -> None:
+    findings = SecurityAnalyzer(find_secrets=lambda _: []).review([Target.whole_file("app/run.py", RISKY)])
+    rules = _by_rule(findings)
+    shell = rules["bandit/B602"]
+    assert (shell.line, shell.title, shell.severity) == (7, "subprocess call with shell=True", Severity.HIGH)
+    assert "in `run`" in shell.message
+    assert rules["bandit/B301"].line == 8
+    assert rules["bandit/B324"].line == 9
+    assert "bandit/B403" not in rules  # "import pickle" alone is not a finding
+    assert all(f.source == "local" and f.template == "security" and f.fingerprint for f in findings)
+
+
+def test_only_changed_lines_are_reported() -> None:
+    target = Target("app/run.py", RISKY, frozenset({8}))
+    findings = SecurityAnalyzer(find_secrets=lambda _: []).review([target])
+    assert [(f.line, f.rule) for f in findings] == [(8, "bandit/B301")]
+
+
+def test_nosec_and_test_files_are_respected() -> None:
+    text = "import subprocess\nsubprocess.call('ls', shell=True)  # nosec B602\n"
+    assert SecurityAnalyzer(find_secrets=lambda _: []).review([Target.whole_file("a.py", text)]) == []
+    test_text = 'def test_login(client):\n    password = "hunter22"\n    assert client.login(password)\n'
+    assert SecurityAnalyzer(find_secrets=lambda _: []).review([Target.whole_file("tests/test_a.py", test_text)]) == []
+
+
+def test_assert_is_only_a_finding_when_it_guards_access() -> None:
+    text = "def delete(actor, item):\n    assert isinstance(item, int)\n    assert actor.is_admin\n    item.delete()\n"
+    findings = SecurityAnalyzer(find_secrets=lambda _: []).review([Target.whole_file("app/admin.py", text)])
+    assert [(f.line, f.rule) for f in findings] == [(3, "bandit/B101")]
+
+
+def test_password_finding_never_quotes_the_password() -> None:
+    text = 'DB_PASSWORD = "Xk29vLq7Ze!81"\n'
+    findings = SecurityAnalyzer(find_secrets=lambda _: []).review([Target.whole_file("app/db.py", text)])
+    assert findings and findings[0].rule == "bandit/B105"
+    assert all("Xk29vLq7Ze" not in f"{f.title}{f.message}{f.suggestion}" for f in findings)
+
+
+def test_secrets_are_critical_and_the_value_never_appears() -> None:
+    pytest.importorskip("symphony_assist_hooks.redact", reason="redact.py (find_secrets) is not in the tree yet")
+    key, token = _fake_aws_key(), _fake_github_token()
+    py = Target("app/storage.py", f'REGION = "eu"\nAWS_ACCESS_KEY_ID = "{key}"\n', frozenset({2}))
+    js = Target("web/release.js", f'const auth = "{token}";\n', frozenset({1}))
+    env = Target(".env", f"GITHUB_TOKEN={token}\n", frozenset())  # unchanged: nothing to say
+    findings = SecurityAnalyzer().review([py, js, env])
+    secrets = [f for f in findings if f.rule == "secret"]
+    assert [(f.path, f.line, f.severity) for f in secrets] == [
+        ("app/storage.py", 2, Severity.CRITICAL),
+        ("web/release.js", 1, Severity.CRITICAL),
+    ]
+    assert secrets[0].title.startswith("hard-coded secret (")
+    assert "`AWS_ACCESS_KEY_ID`" in secrets[0].message
+    for f in findings:
+        blob = f"{f.title} {f.message} {f.suggestion} {f.fingerprint}"
+        assert key not in blob and token not in blob
+        assert key[4:12] not in blob and token[4:12] not in blob
+
+
+def test_non_python_files_get_secrets_and_patterns_only() -> None:
+    js = Target.whole_file("web/run.js", "const out = eval(req.query.expr);\nexec(`convert ${file} out.png`);\n")
+    sh = Target.whole_file("install.sh", "#!/bin/sh\ncurl -fsSL https://example.com/x.sh | sh\n")
+    md = Target.whole_file("README.md", "curl -fsSL https://example.com/x.sh | sh\n")
+    findings = SecurityAnalyzer(find_secrets=lambda _: []).review([js, sh, md])
+    assert [(f.path, f.line, f.rule) for f in findings] == [
+        ("web/run.js", 1, "js/eval"),
+        ("web/run.js", 2, "js/command-injection"),
+        ("install.sh", 2, "shell/pipe-to-shell"),
+    ]
+
+
+def test_missing_redact_is_a_notice_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "symphony_assist_hooks.redact", None)  # import now raises ImportError
+    result = SecurityAnalyzer().analyze([Target.whole_file("app/run.py", RISKY)])
+    assert any("secret scan skipped" in n for n in result.notices)
+    assert "bandit/B602" in _by_rule(result.findings)
+
+
+def test_a_failing_secret_scanner_is_a_notice() -> None:
+    def boom(text: str) -> list[object]:
+        raise RuntimeError("scanner bug")
+
+    result = SecurityAnalyzer(find_secrets=boom).analyze([Target.whole_file("a.py", "x = 1\n")])
+    assert result.notices == ["security: secret scan failed on a.py: RuntimeError"]
+
+
+def test_syntax_errors_are_skipped_with_a_notice() -> None:
+    result = SecurityAnalyzer(find_secrets=lambda _: []).analyze([Target.whole_file("bad.py", "def f(:\n")])
+    assert result.findings == []
+    assert result.notices == ["security: bandit skipped bad.py: syntax error while parsing AST from file"]
+
+
+def test_bandit_is_fast_enough_for_a_hook() -> None:
+    analyzer = SecurityAnalyzer(find_secrets=lambda _: [])
+    targets = [Target.whole_file(f"pkg/m{i}.py", RISKY) for i in range(5)]
+    analyzer.review(targets)  # pay the import once
+    started = time.perf_counter()
+    analyzer.review(targets)
+    assert time.perf_counter() - started < 0.5

@@ -1,0 +1,277 @@
+"""The testing analyzer on pytest's real failure text (pytester runs small failing tests in-process)."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from symphony_assist_hooks.analyzers import TestingAnalyzer
+from symphony_assist_hooks.findings import Failure
+
+
+def _failures(pytester: pytest.Pytester, *args: str) -> dict[str, Failure]:
+    """Run the files in `pytester.path` and turn every failing report into a `Failure`."""
+    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:randomly", "--continue-on-collection-errors", *args)
+    reports = result.reprec.getreports(("pytest_runtest_logreport", "pytest_collectreport"))  # type: ignore[attr-defined]
+    failures = {}
+    for report in reports:
+        if report.failed:
+            name = report.nodeid.split("::")[-1]
+            failures[name or report.nodeid] = Failure(
+                test_id=report.nodeid,
+                when=getattr(report, "when", "collect") or "collect",
+                longrepr=report.longreprtext,
+                path=report.nodeid.split("::")[0],
+                line=_line(report),
+            )
+    return failures
+
+
+def _line(report: pytest.TestReport | pytest.CollectReport) -> int:
+    location = getattr(report, "location", None)
+    return location[1] + 1 if location and location[1] is not None else 0
+
+
+def _explain(pytester: pytest.Pytester, failure: Failure) -> tuple[str, str]:
+    got = TestingAnalyzer(root=pytester.path).explain(failure)
+    assert got.source == "local"
+    assert got.test_id == failure.test_id
+    return got.category, f"{got.explanation}\n{got.fix}"
+
+
+def test_import_error_names_the_distribution_to_install(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_img="""
+        def test_resize():
+            import cv2
+            assert cv2
+        """,
+        test_top="""
+        import yaml_missing_module_xyz
+
+        def test_x():
+            pass
+        """,
+    )
+    failures = _failures(pytester)
+    category, text = _explain(pytester, failures["test_resize"])
+    assert category == "import-error"
+    assert "pip install opencv-python" in text and "`cv2`" in text and "test_resize" in text
+    category, text = _explain(pytester, failures["test_top.py"])
+    assert category == "import-error"
+    assert "pip install yaml-missing-module-xyz" in text
+
+
+def test_import_of_a_misspelled_project_name_suggests_the_real_one(pytester: pytest.Pytester) -> None:
+    pytester.mkpydir("shop")
+    pytester.path.joinpath("shop", "cart.py").write_text("class Cart:\n    pass\n\n\ndef total():\n    return 0\n")
+    pytester.makepyfile(test_alias="def test_alias():\n    from shop.cart import Carts\n")
+    failures = _failures(pytester)
+    category, text = _explain(pytester, failures["test_alias"])
+    assert category == "import-error"
+    assert "`shop.cart` defines no `Carts`" in text and "Did you mean `Cart`" in text
+
+
+def test_assertion_mismatch_names_the_values_and_the_call(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_cart="""
+        def total(prices):
+            return sum(prices) - 1
+
+        def test_total():
+            assert total([10, 20]) == 30
+
+        def test_slug():
+            value = "hello_world"
+            assert value == "hello-world"
+        """
+    )
+    failures = _failures(pytester)
+    category, text = _explain(pytester, failures["test_total"])
+    assert category == "assertion-mismatch"
+    assert "`total([10, 20])`" in text and "29" in text and "30" in text
+    category, text = _explain(pytester, failures["test_slug"])
+    assert category == "assertion-mismatch"
+    assert "character 5" in text and "'_' vs '-'" in text
+
+
+def test_float_equality_suggests_approx(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_money="def test_sum():\n    assert 0.1 + 0.2 == 0.3\n")
+    category, text = _explain(pytester, _failures(pytester)["test_sum"])
+    assert category == "float-comparison"
+    assert "pytest.approx(0.3)" in text
+
+
+def test_fixture_not_found_lists_close_names(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest("import pytest\n\n@pytest.fixture\ndef db_session():\n    return object()\n")
+    pytester.makepyfile(
+        test_db="""
+        def test_rows(db_sesion):
+            pass
+
+        def test_clock(mocker):
+            pass
+        """
+    )
+    failures = _failures(pytester)
+    category, text = _explain(pytester, failures["test_rows"])
+    assert category == "fixture-not-found"
+    assert "`db_sesion`" in text and "`db_session`" in text and "conftest.py" in text
+    category, text = _explain(pytester, failures["test_clock"])
+    assert category == "fixture-not-found"
+    assert "pip install pytest-mock" in text
+
+
+def test_none_attribute_names_the_expression_that_was_none(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_users="""
+        USERS = {"ann": "ann@example.com"}
+
+        def find_user(name):
+            return None
+
+        def test_email():
+            user = find_user("zoe")
+            assert user.email
+
+        def test_settings():
+            assert find_user("x")["port"] == 1
+        """
+    )
+    failures = _failures(pytester)
+    category, text = _explain(pytester, failures["test_email"])
+    assert category == "attribute-error-on-none"
+    assert "`user` is None" in text and ".email" in text
+    category, text = _explain(pytester, failures["test_settings"])
+    assert category == "type-error-on-none"
+    assert "`find_user(…)` returned None" in text
+
+
+@pytest.mark.parametrize(
+    ("body", "category", "mentions"),
+    [
+        ("data = {'a': 1}\n    assert data['b']", "key-error", ["`data` has no key 'b'", "It has 'a'"]),
+        ("items = [1]\n    assert items[3]", "index-error", ["`items[3]`"]),
+        ("n = 0\n    assert 10 / n", "zero-division", ["`n` is zero"]),
+        ("int('12a')", "value-error", ["'12a'"]),
+        ("open('missing/data.json')", "file-not-found", ["missing/data.json", "Path(__file__)"]),
+        ("import socket\n    socket.create_connection(('127.0.0.1', 1), timeout=1)", "network-error", ["127.0.0.1:1"]),
+        ("len(1, 2)", "type-error", ["len() takes exactly one argument"]),
+        ("def f(n):\n        return f(n + 1)\n    f(0)", "recursion", ["`f`"]),
+        ("import json\n    json.loadz('1')", "attribute-error", ["loadz", "`loads`"]),
+    ],
+)
+def test_exception_categories(pytester: pytest.Pytester, body: str, category: str, mentions: list[str]) -> None:
+    pytester.makepyfile(test_case=f"def test_it():\n    {body}\n")
+    got, text = _explain(pytester, _failures(pytester)["test_it"])
+    assert got == category, text
+    for mention in mentions:
+        assert mention in text, text
+
+
+def test_setup_and_teardown_errors_name_the_fixture(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture
+        def migrated():
+            raise RuntimeError("migrations pending: 0007")
+
+        @pytest.fixture
+        def workdir():
+            yield "x"
+            raise OSError("cleanup failed")
+        """
+    )
+    pytester.makepyfile(test_fx="def test_a(migrated):\n    pass\n\ndef test_b(workdir):\n    pass\n")
+    failures = _failures(pytester)
+    category, text = _explain(pytester, failures["test_a"])
+    assert category == "setup-error"
+    assert "fixture `migrated`" in text and "migrations pending: 0007" in text
+    category, text = _explain(pytester, failures["test_b"])
+    assert category == "teardown-error"
+    assert "fixture `workdir`" in text
+
+
+def test_collection_syntax_error_gives_file_and_line(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_broken="def test_x():\n    if True\n        pass\n")
+    failure = _failures(pytester)["test_broken.py"]
+    got = TestingAnalyzer(root=pytester.path).explain(failure)
+    assert got.category == "collection-error"
+    assert "test_broken.py:2" in got.explanation
+    assert (got.path, got.line) == ("test_broken.py", 2)
+
+
+def test_order_dependent_state_is_called_flaky(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_reg="""
+        REGISTRY = []
+
+        def test_register():
+            REGISTRY.append("csv")
+
+        def test_starts_empty():
+            assert len(REGISTRY) == 0
+        """
+    )
+    category, text = _explain(pytester, _failures(pytester)["test_starts_empty"])
+    assert category == "flaky"
+    assert "`REGISTRY`" in text and "order" in text
+
+
+def test_unknown_exception_still_says_which_where_and_what(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_stock="""
+        class OutOfStockError(Exception):
+            pass
+
+        def reserve(sku):
+            raise OutOfStockError(f"{sku} has 0 left")
+
+        def test_reserve():
+            reserve("SKU-1")
+        """
+    )
+    category, text = _explain(pytester, _failures(pytester)["test_reserve"])
+    assert category == "exception"
+    assert "OutOfStockError" in text and "SKU-1 has 0 left" in text and "test_stock.py:5" in text
+    assert "pytest.raises(OutOfStockError)" in text
+
+
+def test_other_traceback_styles_are_read_too(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_short="def find():\n    return None\n\ndef test_it():\n    find().name\n")
+    for style in ("short", "native", "long"):
+        failure = _failures(pytester, f"--tb={style}")["test_it"]
+        got = TestingAnalyzer(root=pytester.path).explain(failure)
+        assert got.category == "attribute-error-on-none", (style, got)
+        assert "`find(…)` returned None" in got.explanation, (style, got.explanation)
+
+
+def test_garbage_input_still_gets_a_specific_fallback() -> None:
+    failure = Failure("tests/test_x.py::test_y", "call", "something odd happened", path="tests/test_x.py", line=3)
+    got = TestingAnalyzer().explain(failure)
+    assert got.category == "exception"
+    assert "test_y" in got.explanation and "tests/test_x.py:3" in got.explanation
+
+
+def test_timeout_text_from_pytest_timeout() -> None:
+    longrepr = textwrap.dedent(
+        """\
+        def test_wait():
+        >       wait_for(ready)
+
+        test_jobs.py:12:
+        _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _
+        jobs.py:8: in wait_for
+            time.sleep(0.1)
+        E   Failed: Timeout >5.0s
+
+        /venv/lib/python3.12/site-packages/pytest_timeout.py:250: Failed
+        """
+    )
+    got = TestingAnalyzer().explain(Failure("test_jobs.py::test_wait", "call", longrepr, path="test_jobs.py"))
+    assert got.category == "timeout"
+    assert "5.0s" in got.explanation and "wait_for" in got.explanation
+    assert (got.path, got.line) == ("jobs.py", 8)
