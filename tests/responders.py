@@ -55,6 +55,19 @@ def answering(
     return respond
 
 
+NUMBERED = re.compile(r"^\s*(\d+) ([+ ])(.*)$")
+
+
+def numbered_lines(content: str) -> list[tuple[int, bool, str]]:
+    """(hunk-local number, added?, text) of each numbered line of a hunk as we send it."""
+    out = []
+    for line in content.splitlines():
+        m = NUMBERED.match(line)
+        if m:
+            out.append((int(m.group(1)), m.group(2) == "+", m.group(3)))
+    return out
+
+
 def finding(
     line: int,
     *,

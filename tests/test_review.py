@@ -12,7 +12,7 @@ import pytest
 from fake_secrets import cases
 from fakeserver import FakeOpenAI
 from gitrepo import GitRepo
-from responders import answering, finding, items_of
+from responders import answering, finding, items_of, numbered_lines
 
 from symphony_assist_hooks.cli import main
 
@@ -36,9 +36,8 @@ def keyed(fake_openai: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPat
 def _flag_shell(item_id: str, label: str, content: str) -> list[dict[str, object]]:
     """The scripted model flags any line containing shell=True, at its hunk-local L number."""
     out = []
-    for line in content.splitlines():
-        if "shell=True" in line:
-            local = int(line.split()[0].lstrip("L"))
+    for local, added, text in numbered_lines(content):
+        if added and "shell=True" in text:
             out.append(
                 finding(
                     local, rule="shell-injection", severity="critical", checklist="security", title="command injection"
