@@ -212,7 +212,7 @@ def run_failures(workdir: Path) -> dict[str, Any]:
     expected.pop("_about", None)
     failures = {f.test_id: f for f in collect_failures(workdir)}
     analyzer = TestingAnalyzer(root=workdir / "project")
-    ok, misses, by_category = 0, [], {}
+    ok, misses, by_category, heldout = 0, [], {}, [0, 0]
     started = time.perf_counter()
     for test_id, want in expected.items():
         failure = failures.get(test_id)
@@ -225,6 +225,9 @@ def run_failures(workdir: Path) -> dict[str, Any]:
         absent = [m for m in want["mentions"] if m not in text]
         names_test = name in text or test_id in text
         good = got.category == want["category"] and not absent and names_test and got.source == "local"
+        if want.get("heldout"):
+            heldout[0] += good
+            heldout[1] += 1
         stats = by_category.setdefault(want["category"], [0, 0])
         stats[0] += good
         stats[1] += 1
@@ -241,6 +244,7 @@ def run_failures(workdir: Path) -> dict[str, Any]:
         "misses": misses,
         "unlabelled_failures": unexpected,
         "by_category": {k: f"{v[0]}/{v[1]}" for k, v in sorted(by_category.items())},
+        "heldout": f"{heldout[0]}/{heldout[1]}",
         "seconds": time.perf_counter() - started,
     }
 
@@ -304,6 +308,7 @@ def markdown(result: dict[str, Any]) -> str:
         out.append(f"| time per risky diff (security + code_review) | | {t['ms_per_diff_batched']:.1f} ms | | |")
         out.append(f"| time per failure explanation | | {t['ms_per_failure']:.2f} ms | | |")
     out.append("")
+    out.append(f"Written after the classifier (held out; 13/14 on their first run): {f['heldout']} now.")
     out.append("Failing tests by category: " + ", ".join(f"{k} {v}" for k, v in f["by_category"].items()))
     for title, items in (
         ("Missed failing tests", f["misses"]),

@@ -301,6 +301,15 @@ def _mock(ctx: Context) -> Verdict | None:
     )
 
 
+def _assert_message(ctx: Context) -> str:
+    """The message the test attached to its assert (`assert x, "why"`), as a sentence, or ""."""
+    first = ctx.parsed.errors[0].strip() if ctx.parsed.errors else ""
+    m = re.match(r"AssertionError: (?P<msg>.+)$", first)
+    if m and not m.group("msg").startswith("assert ") and len(ctx.parsed.errors) > 1:
+        return f" The test's message: {m.group('msg')!r}."
+    return ""
+
+
 def explain_assertion(ctx: Context) -> Verdict:
     """assertion-mismatch / float-comparison / mock-call-mismatch / flaky / did-not-raise."""
     if m := re.search(r"DID NOT RAISE (?:<class ')?(?P<exc>[\w.]+)", ctx.message + " " + " ".join(ctx.parsed.errors)):
@@ -340,7 +349,19 @@ def explain_assertion(ctx: Context) -> Verdict:
     source = produced.get(cmp.left_value)
     if not source and re.fullmatch(r"[A-Za-z_]\w*", cmp.left):
         source = _assigned_from(ctx.failure.test_source, cmp.left) or None
+    if source and _literal(source) is not None:
+        source = None  # `status = 404` in the test: the value is the test's own, no call produced it
     origin = f" (from {quote(source)})" if source and source != cmp.left else ""
+    said = _assert_message(ctx)
+    if cmp.op in {"in", "not in"}:
+        item = cmp.left_value or cmp.left
+        return Verdict(
+            "assertion-mismatch",
+            f"`{ctx.test}` expected {item} {cmp.op} {quote(cmp.right)}, but {quote(cmp.right)} is "
+            f"{cmp.right_value or 'something else'} at {where}.{said}",
+            f"Check how {quote(cmp.right)} is built: if {item} should {'be' if cmp.op == 'in' else 'not be'} in "
+            "it, fix that code; otherwise fix the test's expectation.",
+        )
     if cmp.op in {"is not", "!="} and cmp.right == "None":
         return Verdict(
             "assertion-mismatch",
@@ -355,7 +376,7 @@ def explain_assertion(ctx: Context) -> Verdict:
             f"Check why {quote(source or cmp.left)} is false for this input: fix the code if the test states the "
             "intended behaviour, otherwise fix the test's expectation.",
         )
-    difference = _difference(cmp.left_value, cmp.right_value, ctx) if cmp.left_value else ""
+    difference = (_difference(cmp.left_value, cmp.right_value, ctx) if cmp.left_value else "") + said
     got = f" {cmp.left_value}" if cmp.left_value else " something else"
     return Verdict(
         "assertion-mismatch",

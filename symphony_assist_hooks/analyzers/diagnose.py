@@ -351,7 +351,8 @@ def import_error(ctx: Context) -> Verdict | None:
 _NONE_ATTR = re.compile(r"'NoneType' object has no attribute '(?P<attr>\w+)'")
 _NONE_TYPE = re.compile(
     r"'NoneType' object (?P<what>is not (?:subscriptable|iterable|callable)|"
-    r"does not support item assignment)|unsupported operand type\(s\) for .+: .*'NoneType'"
+    r"does not support item assignment)|unsupported operand type\(s\) for .+: .*'NoneType'|"
+    r"object of type 'NoneType' has no len\(\)|argument of type 'NoneType' is not iterable"
 )
 
 
@@ -399,13 +400,16 @@ def none_value(ctx: Context) -> Verdict | None:
         target = code
         sub = re.match(r"^(?P<expr>.+?)\[", target) if "subscriptable" in ctx.message else None
         it = re.search(r"\bin\s+(?P<expr>[\w.]+\([^()]*\)|[\w.]+)", target) if "iterable" in ctx.message else None
-        expr = (sub.group("expr") if sub else it.group("expr") if it else "").strip()
+        length = re.search(r"\blen\((?P<expr>[^()]+(?:\([^()]*\))?)\)", target) if "len()" in ctx.message else None
+        expr = sub.group("expr") if sub else it.group("expr") if it else length.group("expr") if length else ""
+        expr = expr.strip()
         subject = _producer(expr) if expr else "a value was None"
         return Verdict(
             "type-error-on-none",
             f"In `{ctx.test}`, {subject} and the code then used it as a real value ({ctx.message}) at "
             f"{ctx.at(frame)}{ctx.line_of(frame)}{ctx.via()}.",
-            f"Make {quote(expr) if expr else 'that expression'} return a value in this case (check its `return` "
+            f"Make {quote(expr) if expr else 'that expression'} "
+            f"{'return' if expr.endswith(')') else 'hold'} a value in this case (check its `return` "
             "paths and inputs), or handle None before using it (`or []` / `or {}` only if empty is correct).",
         )
     return None
@@ -462,16 +466,29 @@ def key_error(ctx: Context) -> Verdict:
     frame = ctx.inner
     key = ctx.message
     code = (frame.caret or frame.failing) if frame else ""
-    m = re.search(r"(?P<container>[\w.]+(?:\([^()]*\))?)\s*\[", code)
-    container = m.group("container") if m else "the mapping"
+    m = re.search(r"(?P<container>[\w.]+(?:\([^()]*\))?)\s*(?:\[|\.pop\()", code)
+    container = m.group("container") if m else ""
+    where = f"{ctx.at(frame)}{ctx.line_of(frame)}{ctx.via()}"
+    if container in {"os.environ", "environ"}:
+        return Verdict(
+            "key-error",
+            f"`{ctx.test}`: the environment variable {key} is not set at {where}.",
+            f"Set it for the test (`monkeypatch.setenv({key}, ...)`), or skip when it is missing "
+            f"(`pytest.skip` if `os.environ.get({key})` is None); read it with a default if it is optional.",
+        )
     shown = "\n".join(line for f in ctx.parsed.frames for line in f.source)
-    known = _dict_keys(ctx.failure.test_source, container) or _dict_literal_keys(shown, container)
+    known = (
+        (_dict_keys(ctx.failure.test_source, container) or _dict_literal_keys(shown, container)) if container else []
+    )
     hint = f" It has {', '.join(known)}." if known else ""
+    subject = f"`{container}` has no key {key}" if container else f"the key {key} is missing"
+    fix_target = f"`{container}`" if container else "the mapping"
+    lookup = f" use `{container}.get({key}, default)`" if container else " use `.get(key, default)`"
     return Verdict(
         "key-error",
-        f"`{ctx.test}`: `{container}` has no key {key} at {ctx.at(frame)}{ctx.line_of(frame)}{ctx.via()}.{hint}",
-        f"Add {key} where `{container}` is built (or fix the key's spelling); use `{container}.get({key}, default)` "
-        "only if a missing key is expected.",
+        f"`{ctx.test}`: {subject} at {where}.{hint}",
+        f"Add {key} where {fix_target} is built (or fix the key's spelling);{lookup} only if a missing key is "
+        "expected.",
     )
 
 
@@ -511,12 +528,20 @@ def _dedent(source: str) -> str:
 def index_error(ctx: Context) -> Verdict:
     frame = ctx.inner
     code = (frame.caret or frame.failing) if frame else ""
-    m = re.search(r"(?P<seq>[\w.]+)\s*\[(?P<index>[^\]]+)\]", code)
-    seq, index = (m.group("seq"), m.group("index")) if m else ("the sequence", "the index")
+    m = re.search(r"(?P<seq>[\w.]+(?:\([^()]*\))?)\[(?P<index>[^\]]+)\]", code)
+    where = f"{ctx.at(frame)}{ctx.line_of(frame)}{ctx.via()}"
+    if not m:
+        return Verdict(
+            "index-error",
+            f"`{ctx.test}`: an index is out of range ({ctx.message}) at {where}.",
+            "Check how many items the sequence really has there (an empty result, an off-by-one) and guard the "
+            "access, or make the test build enough items.",
+        )
+    seq, index = m.group("seq"), m.group("index")
     return Verdict(
         "index-error",
-        f"`{ctx.test}`: `{seq}[{index}]` is out of range ({ctx.message}) at {ctx.at(frame)}{ctx.line_of(frame)}"
-        f"{ctx.via()}: `{seq}` has fewer items than the code assumes.",
+        f"`{ctx.test}`: `{seq}[{index}]` is out of range ({ctx.message}) at {where}: `{seq}` has fewer items than "
+        "the code assumes.",
         f"Check how many items `{seq}` really has here (an empty result, an off-by-one); guard the access "
         f"(`if len({seq}) > {index}`) or make the test build enough items.",
     )
@@ -660,6 +685,13 @@ def type_error(ctx: Context) -> Verdict:
         fix = f"Pass {m.group('names')} to `{m.group('func')}` (or give the parameter a default if it is optional)."
     elif m := re.search(r"(?P<func>[\w.]+)\(\) got an unexpected keyword argument '(?P<kw>\w+)'", msg):
         fix = f"`{m.group('func')}` has no parameter `{m.group('kw')}`: check its signature for the current name."
+    elif m := re.search(r"'(?P<type>\w+)' object is not (?P<what>iterable|callable|subscriptable)", msg):
+        expected = {"iterable": "a list/iterable", "callable": "a function", "subscriptable": "a container"}
+        shown = quote(frame.caret or frame.failing) if frame else "that expression"
+        fix = (
+            f"A `{m.group('type')}` is used where {expected[m.group('what')]} is expected in {shown}: pass the "
+            "right value (e.g. wrap a single item in a list) or fix the call."
+        )
     elif re.search(r"can only concatenate|unsupported operand|must be str, not|not supported between", msg):
         fix = (
             "Convert the operand to the right type first (an f-string or str() for text, int()/float() for "
@@ -724,6 +756,20 @@ def fallback(ctx: Context) -> Verdict:
     exc = ctx.exc or "an exception"
     raised_by = frame.func or _def_name(frame) if frame else ""
     deliberate = frame is not None and frame.failing.startswith("raise ")
+    unbound = re.search(r"(?:variable|name) '(\w+)'", ctx.message)
+    if ctx.short in {"UnboundLocalError", "NameError"} and unbound:
+        name, func = unbound.group(1), (frame.func or _def_name(frame)) if frame else ""
+        fix = (
+            f"`{name}` is assigned only on some paths through `{func or 'the function'}`: give it a value before "
+            "the branches (or handle the missing case explicitly)."
+            if ctx.short == "UnboundLocalError"
+            else f"`{name}` is not defined where it is used: fix the spelling, import it, or define it first."
+        )
+        return Verdict(
+            "exception",
+            f"`{ctx.test}` failed with {ctx.short}: {ctx.message} at {ctx.at(frame)}{ctx.line_of(frame)}{ctx.via()}.",
+            fix,
+        )
     if ctx.short == "NotImplementedError":
         fix = (
             f"The code under test is not written yet ({ctx.message or 'NotImplementedError'}): implement it, or "
