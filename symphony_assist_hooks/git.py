@@ -42,6 +42,7 @@ __all__ = [
     "all_files",
     "conflicts",
     "file_text",
+    "file_texts",
     "from_env",
     "in_merge",
     "operation_in_progress",
@@ -912,21 +913,70 @@ def file_text(
     the B side for a range "A..B" / "A...B". None for a missing, binary, too large or sensitive file.
 
     `path` is repo-relative, as in `FileDiff.path`. Never reads the work tree, never follows a symlink.
+    For several files use `file_texts`: the same three git calls serve any number of files.
     """
-    if is_sensitive_path(path):
-        return None
+    return file_texts([path], source, max_bytes=max_bytes, cwd=cwd)[path]
+
+
+def file_texts(
+    paths: Iterable[str],
+    source: str = "staged",
+    *,
+    max_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    cwd: PathArg | None = None,
+) -> dict[str, str | None]:
+    """`file_text` for many paths at once: {path: text or None}, in three git calls in all."""
+    result: dict[str, str | None] = dict.fromkeys(paths)
+    wanted = [p for p in result if not is_sensitive_path(p)]
+    if not wanted:
+        return result
     root = repo_root(cwd)
     rev = "" if source in ("staged", "all-files") else _split_range(source)[1]
     if rev:
         _check_rev(rev, source)
-    obj = f"{rev}:{path}".encode("utf-8", "surrogateescape")
-    code, out = _git(["cat-file", "-s", obj], cwd=root, ok=(0, 1, 128))
-    if code != 0 or not out.strip().isdigit() or int(out) > max_bytes:
-        return None
-    code, blob = _git(["cat-file", "blob", obj], cwd=root, ok=(0, 1, 128))
-    if code != 0 or b"\0" in blob[:8000]:
-        return None
-    return blob.decode("utf-8", "replace")
+    # --batch-check reads one object name per line: a path with a newline is asked for on its own
+    lined = [p for p in wanted if "\n" not in p]
+    sizes: dict[str, tuple[str, int]] = {}
+    if lined:
+        names = b"".join(f"{rev}:{p}".encode("utf-8", "surrogateescape") + b"\n" for p in lined)
+        _, out = _git(["cat-file", "--batch-check=%(objectname) %(objecttype) %(objectsize)"], cwd=root, stdin=names)
+        for p, line in zip(lined, out.split(b"\n"), strict=False):
+            parts = line.split()
+            if len(parts) == 3 and parts[1] == b"blob" and parts[2].isdigit():
+                sizes[p] = (parts[0].decode("ascii"), int(parts[2]))
+    for p in wanted:
+        if "\n" in p:
+            code, out = _git(["rev-parse", "-q", "--verify", f"{rev}:{p}".encode("utf-8", "surrogateescape")],
+                             cwd=root, ok=(0, 1, 128))  # fmt: skip
+            code_s, raw_size = (
+                _git(["cat-file", "-s", out.strip()], cwd=root, ok=(0, 1, 128)) if code == 0 else (1, b"")
+            )
+            if code_s == 0 and raw_size.strip().isdigit():
+                sizes[p] = (out.strip().decode("ascii"), int(raw_size))
+    small = {p: sha for p, (sha, size) in sizes.items() if size <= max_bytes}
+    if not small:
+        return result
+    _, out = _git(
+        ["cat-file", "--batch"], cwd=root, stdin="".join(f"{sha}\n" for sha in dict.fromkeys(small.values())).encode()
+    )
+    blobs: dict[str, bytes] = {}
+    pos = 0
+    while pos < len(out):
+        eol = out.find(b"\n", pos)
+        if eol == -1:
+            break
+        parts = out[pos:eol].split()
+        pos = eol + 1
+        if len(parts) != 3 or not parts[2].isdigit():
+            continue  # "<sha> missing"
+        size = int(parts[2])
+        blobs[parts[0].decode("ascii")] = out[pos : pos + size]
+        pos += size + 1
+    for p, sha in small.items():
+        blob = blobs.get(sha)
+        if blob is not None and b"\0" not in blob[:8000]:
+            result[p] = blob.decode("utf-8", "replace")
+    return result
 
 
 def in_merge(*, cwd: PathArg | None = None) -> bool:

@@ -341,6 +341,33 @@ def test_a_deleted_file_with_a_secret_is_only_exposed_for_scanning(committed: Gi
 
 
 # ---------------------------------------------------------------------------------------------- content
+def test_file_texts_reads_many_files_in_three_git_calls(committed: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    committed.write("bin.dat", b"\x00\x01binary")
+    committed.write(".env", "API_KEY=not-for-review\n")
+    committed.write("c.py", "print('staged c')\n")
+    committed.add()
+    committed.write("c.py", "print('work tree c')\n")
+    calls: list[object] = []
+    real = git._git
+
+    def counting(args: object, **kw: object) -> tuple[int, bytes]:
+        calls.append(args)
+        return real(args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(git, "_git", counting)
+    texts = git.file_texts(["a.py", "b.py", "c.py", "missing.py", "bin.dat", ".env"])
+    assert texts == {
+        "a.py": NUMBERS,
+        "b.py": "x = 1\ny = 2\n",
+        "c.py": "print('staged c')\n",
+        "missing.py": None,
+        "bin.dat": None,
+        ".env": None,
+    }
+    assert len(calls) == 3
+    assert git.file_texts([]) == {}
+
+
 def test_crlf_lines(committed: GitRepo) -> None:
     committed.commit_files({"win.txt": b"one\r\ntwo\r\nthree\r\n"}, "crlf")
     committed.write("win.txt", b"one\r\nTWO\r\nthree\r\n")
