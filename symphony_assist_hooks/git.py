@@ -312,7 +312,7 @@ _LOCK_FILES = frozenset({
 })  # fmt: skip
 _VENDOR_DIRS = frozenset({
     "vendor", "vendored", "node_modules", "third_party", "third-party", "thirdparty", "bower_components",
-    ".venv", "venv", "site-packages", "__pypackages__", "pods", "external",
+    "_vendor", ".venv", "venv", "site-packages", "__pypackages__", "pods",
 })  # fmt: skip
 _GENERATED_GLOBS = (
     "*_pb2.py", "*_pb2.pyi", "*_pb2_grpc.py", "*.pb.go", "*.pb.cc", "*.pb.h", "*.pb.swift", "*.g.dart",
@@ -654,19 +654,22 @@ def _pathspec_chunks(paths: Sequence[bytes], limit: int = 100_000) -> list[list[
     return chunks
 
 
-def _rel_paths(root: Path, paths: Iterable[PathArg]) -> tuple[set[str], tuple[str, ...]]:
-    """Caller paths (relative to the cwd, or absolute) as repo-relative files and directory prefixes."""
-    cwd = Path.cwd()
+def _rel_paths(root: Path, base: PathArg | None, paths: Iterable[PathArg]) -> tuple[set[str], tuple[str, ...]]:
+    """Caller paths (relative to `base`, default the cwd, or absolute) as repo-relative files and dirs.
+
+    Only the directories are resolved: a path that is itself a symlink stays that path.
+    """
+    start = os.path.realpath(base if base is not None else os.getcwd())
+    real_root = os.path.realpath(root)
     files: set[str] = set()
     dirs: list[str] = []
-    real_root = os.path.realpath(root)
     for p in paths:
-        absolute = os.path.realpath(os.path.join(cwd, os.fspath(p)))
+        absolute = os.path.normpath(os.path.join(start, os.fspath(p)))
         rel = os.path.relpath(absolute, real_root).replace(os.sep, "/")
         if rel == ".":
             return set(), ()  # the whole repository
         files.add(rel)
-        dirs.append(rel.rstrip("/") + "/")
+        dirs.append(rel + "/")
     return files, tuple(dirs)
 
 
@@ -679,14 +682,14 @@ def _collect(
     include: Sequence[str],
     exclude: Sequence[str],
     max_file_bytes: int,
+    root: Path,
     cwd: PathArg | None,
     cached: bool,
 ) -> Changes:
-    root = repo_root(cwd)
     _, raw = _git(["diff", *diff_args, "--raw", "-z", "--no-abbrev", *_DIFF], cwd=root)
     entries = _parse_raw(raw)
     if paths:
-        files, dirs = _rel_paths(root, paths)
+        files, dirs = _rel_paths(root, cwd, paths)
         if files:
             entries = [e for e in entries if e.path in files or e.path.startswith(dirs)]
 
@@ -799,7 +802,7 @@ def staged(
     """
     return _collect(
         ["--cached"], "staged", context=context, paths=paths, include=include, exclude=exclude,
-        max_file_bytes=max_file_bytes, cwd=cwd, cached=True,
+        max_file_bytes=max_file_bytes, root=repo_root(cwd), cwd=cwd, cached=True,
     )  # fmt: skip
 
 
@@ -855,7 +858,7 @@ def revision_range(
         a_sha = base.decode("ascii", "replace").strip()
     return _collect(
         [a_sha, b_sha], spec, context=context, paths=paths, include=include, exclude=exclude,
-        max_file_bytes=max_file_bytes, cwd=root, cached=False,
+        max_file_bytes=max_file_bytes, root=root, cwd=cwd, cached=False,
     )  # fmt: skip
 
 
@@ -898,7 +901,7 @@ def all_files(
     """Every tracked file (its index version) as wholly added: the index against the empty tree."""
     return _collect(
         ["--cached", EMPTY_TREE], "all-files", context=context, paths=paths, include=include, exclude=exclude,
-        max_file_bytes=max_file_bytes, cwd=cwd, cached=True,
+        max_file_bytes=max_file_bytes, root=repo_root(cwd), cwd=cwd, cached=True,
     )  # fmt: skip
 
 

@@ -325,6 +325,7 @@ def test_paths_select_files(git_repo: GitRepo) -> None:
     git_repo.add()
     assert sorted(f.path for f in git.staged(paths=["src"]).files) == ["src/a.py", "src/b.py"]
     assert [f.path for f in git.staged(paths=["other.py"]).files] == ["other.py"]
+    assert [f.path for f in git.staged(paths=["b.py"], cwd=git_repo.path / "src").files] == ["src/b.py"]
     os.chdir("src")
     assert [f.path for f in git.staged(paths=["b.py"]).files] == ["src/b.py"]  # relative to the cwd
     assert len(git.staged(paths=[".."]).files) == 3
@@ -457,6 +458,17 @@ def test_merge_in_progress(conflicted: GitRepo) -> None:
     assert git.conflicts() == ()
     files = by_path(git.staged())
     assert added_text(files["b.py"]) == ["y = 'both'"]
+
+
+def test_a_cherry_pick_with_a_conflict(committed: GitRepo) -> None:
+    committed.run("checkout", "-q", "-b", "other")
+    picked = committed.commit_files({"b.py": "x = 1\ny = 'other'\n"}, "other")
+    committed.run("checkout", "-q", "main")
+    committed.commit_files({"b.py": "x = 1\ny = 'main'\n"}, "main")
+    committed.run("cherry-pick", picked, check=False)
+    assert git.operation_in_progress() == "cherry-pick"
+    assert not git.in_merge()
+    assert git.staged().skipped == {"unmerged": 1}
 
 
 def test_no_operation_in_progress(committed: GitRepo) -> None:
