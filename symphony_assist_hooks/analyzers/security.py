@@ -89,13 +89,15 @@ for _id in ("B313", "B314", "B315", "B316", "B317", "B318", "B319", "B320"):
 
 # Checks that fire on nearly every file (imports, plain subprocess lists) or that code_review owns.
 _DROPPED = {"B110", "B112", "B404", "B603", "B606", "B607"}
-_DROPPED_IN_TESTS = {"B101", "B105", "B106", "B107", "B108", "B311"}
+# Tests pickle their own data, bind test servers, chmod scratch files and call local URLs on purpose.
+_DROPPED_IN_TESTS = {"B101", "B103", "B104", "B105", "B106", "B107", "B108", "B113", "B301", "B310", "B311"}
+_MODE = re.compile(r"\b0o?([0-7]{3,4})\b")
 _PASSWORD_RULES = {"B105", "B106", "B107"}
 _AUTH_WORDS = re.compile(
     r"auth|admin|permi|role|is_staff|superuser|logged|owner|privileg|can_|allowed|token|csrf", re.I
 )
 _SECRET_WORDS = re.compile(r"token|passw|secret|salt|nonce|otp|api_?key|session|reset|verif|csrf", re.I)
-_WEAK_SECRET_KINDS = {"secret-assignment", "high-entropy-string"}
+_WEAK_SECRET_KINDS = {"secret-assignment", "high-entropy-string", "url-credentials"}
 _RANK = {"LOW": 0, "MEDIUM": 1, "HIGH": 2}
 _SEVERITY = {  # (bandit severity, confidence) → ours
     (2, 2): Severity.HIGH,
@@ -237,7 +239,7 @@ class SecurityAnalyzer:
                 if line not in target.changed_lines or (target.path, line) in seen:
                     continue
                 if in_test and str(match.kind) in _WEAK_SECRET_KINDS:
-                    continue  # `password="s3cret"` in a test is a fixture; a vendor token in a test is still real
+                    continue  # a keyword assignment in a test is a fixture; a vendor token in a test is still real
                 seen.add((target.path, line))
                 finding = make_finding(
                     target,
@@ -339,6 +341,8 @@ def _bandit_finding(
         return None  # "consider the implications of importing X": the call checks (B3xx) flag the real use
     if test_id in _PASSWORD_RULES and any((target.path, n) in secret_lines for n in range(start, end + 1)):
         return None  # the secret finding (critical) already covers this line
+    if test_id == "B103" and not any(int(m, 8) & 0o002 for m in _MODE.findall(code)):
+        return None  # 0o755 on a script is normal; only world-writable modes are a finding
     if test_id == "B101" and not _AUTH_WORDS.search(code):
         return None  # an invariant assert is fine; one that guards access is not
     owner = owners.get(int(issue.lineno))

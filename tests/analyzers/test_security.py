@@ -136,3 +136,17 @@ def test_bandit_is_fast_enough_for_a_hook() -> None:
     started = time.perf_counter()
     analyzer.review(targets)
     assert time.perf_counter() - started < 0.5
+
+
+@pytest.mark.parametrize(("mode", "flagged"), [("0o777", True), ("0o666", True), ("0o755", False), ("0o600", False)])
+def test_chmod_is_a_finding_only_when_world_writable(mode: str, flagged: bool) -> None:
+    text = f"import os\n\n\ndef publish(path):\n    os.chmod(path, {mode})\n"
+    findings = SecurityAnalyzer(find_secrets=lambda _: []).review([Target.whole_file("app/files.py", text)])
+    assert [f.rule for f in findings] == (["bandit/B103"] if flagged else [])
+
+
+def test_test_scaffolding_is_not_a_security_finding() -> None:
+    text = (
+        "import os\nimport pickle\n\n\ndef test_roundtrip(tmp_path):\n    assert pickle.loads(pickle.dumps(1)) == 1\n"
+    )
+    assert SecurityAnalyzer(find_secrets=lambda _: []).review([Target.whole_file("tests/test_p.py", text)]) == []
