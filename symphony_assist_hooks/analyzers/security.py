@@ -12,6 +12,7 @@ import ast
 import logging
 import re
 import tempfile
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -259,8 +260,10 @@ class SecurityAnalyzer:
     # -- bandit ----------------------------------------------------------------------------------------
     def _bandit(self, targets: Sequence[Target], secret_lines: set[tuple[str, int]], result: Analysis) -> None:
         try:
-            from bandit.core import config as b_config
-            from bandit.core import manager as b_manager
+            with warnings.catch_warnings():  # stevedore, loading bandit's plugins, warns about its own API
+                warnings.simplefilter("ignore", DeprecationWarning)
+                from bandit.core import config as b_config
+                from bandit.core import manager as b_manager
         except ImportError:
             result.notices.append("security: bandit is not installed (pip install bandit); Python checks skipped")
             return
@@ -272,7 +275,9 @@ class SecurityAnalyzer:
                 copy.parent.mkdir(parents=True)
                 copy.write_text(target.text, encoding="utf-8")
                 by_file[str(copy)] = target
-            manager = b_manager.BanditManager(b_config.BanditConfig(), "file")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                manager = b_manager.BanditManager(b_config.BanditConfig(), "file")
             manager.discover_files(list(by_file))
             manager.run_tests()
             for fname, reason in manager.skipped:
