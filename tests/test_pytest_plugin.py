@@ -198,6 +198,54 @@ def test_a_green_session_is_untouched(pytester: pytest.Pytester, env: FakeOpenAI
     assert env.requests == []
 
 
+def test_teardown_errors_are_explained_and_strict_xpasses_are_not(pytester: pytest.Pytester, env: FakeOpenAI) -> None:
+    pytester.makepyfile(
+        test_phases="""
+import pytest
+
+
+@pytest.fixture
+def resource():
+    yield 1
+    raise OSError("could not release the resource")
+
+
+def test_uses(resource):
+    assert resource == 1
+
+
+@pytest.mark.xfail(strict=True, reason="should fail")
+def test_xpass():
+    pass
+"""
+    )
+    result = pytester.runpytest("--assist")
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    section = _section(result)
+    assert "test_phases.py::test_uses (teardown) [assertion-mismatch] (from the API)" in section
+    assert "test_xpass" not in section
+    assert "phase: teardown" in _bodies(env) and "could not release the resource" in _bodies(env)
+
+
+def test_ctrl_c_explains_nothing(pytester: pytest.Pytester, env: FakeOpenAI) -> None:
+    pytester.makepyfile(
+        test_stop="""
+def test_fails():
+    assert 1 == 2
+
+
+def test_stop():
+    raise KeyboardInterrupt
+"""
+    )
+    result = pytester.runpytest("--assist", no_reraise_ctrlc=True)
+
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert "session interrupted: nothing explained" in _section(result)
+    assert env.requests == []
+
+
 # ------------------------------------------------------------------------------------------ cache
 SLOW_VOLATILE = """
 import os, time
@@ -240,7 +288,7 @@ def test_changed_code_misses_the_cache(project: pytest.Pytester, env: FakeOpenAI
 
 # ------------------------------------------------------------------------------------------ xdist
 def test_under_xdist_each_failure_is_sent_once(project: pytest.Pytester, env: FakeOpenAI) -> None:
-    result = project.runpytest("--assist", "-n", "2", "-p", "no:randomly")
+    result = project.runpytest("--assist", "-n", "2")
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     section = _section(result)
