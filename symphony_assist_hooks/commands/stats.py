@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..assistant import Assistant
-from ..assistant.stats import Bucket, summarize
+from ..assistant.stats import Bucket, Summary, summarize
 from ..config import Settings
 from ..console import Console
 from ..errors import EXIT_OK, UsageError
@@ -36,11 +36,42 @@ def _line(label: str, b: Bucket) -> str:
     )
 
 
+def spend_chart(summary: Summary, cap: int | None, *, days: int = 14, width: int = 40) -> list[str]:
+    """Spend per UTC day against the daily cap, in plain characters (one line per day, gaps filled).
+
+    `#` is spend, `|` the cap; the scale stretches to the cap unless it is far above every day's spend.
+    """
+    from ..report import days_of
+
+    shown = days_of(summary, days)
+    spend = {d: (summary.by_day[d].cost_micro if d in summary.by_day else 0) for d in shown}
+    top = max(spend.values(), default=0)
+    in_scale = cap is not None and (top == 0 or cap <= 5 * top)
+    scale = max(top, cap if cap is not None and in_scale else 0) or 1
+    if cap is None:
+        head = "no daily cap"
+    else:
+        head = f"daily cap {_usd(cap)}" + (" marked |" if in_scale else " (far above this scale)")
+    lines = [f"spend per day (UTC), {head}"]
+    cap_col = round(cap * width / scale) if cap is not None and in_scale else None
+    for d in shown:
+        filled = round(spend[d] * width / scale)
+        if spend[d] and not filled:
+            filled = 1  # a day with spend is never drawn empty
+        cells = ["#" if i < filled else " " for i in range(width + 1)]
+        if cap_col is not None:
+            cells[min(cap_col, width)] = "|"
+        over = "  over the cap" if cap is not None and spend[d] > cap else ""
+        lines.append(f"  {d[5:]}  {''.join(cells)}  {_usd(spend[d]):>9}{over}")
+    return lines
+
+
 def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     since = _since(args.since)
     assistant = Assistant(settings)
     try:
-        summary = summarize(assistant.stats.read(), since)
+        events = [e for e in assistant.stats.read() if since is None or float(e.get("ts", 0)) >= since]
+        summary = summarize(events)
         budget: dict[str, Any] = {}
         try:
             budget = assistant.ledger.status()
@@ -52,7 +83,7 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     if args.html:
         from ..report import write_html
 
-        write_html(args.html, summary, budget, settings)
+        write_html(args.html, summary, budget, settings, events=events)
         console.notice(f"report written to {args.html}", None)
     if args.json:
         doc = {"cached_responses": entries, "budget": budget, **summary.as_dict()}
@@ -77,6 +108,11 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
             info = budget.get(period) or {}
             if info:
                 console.print(f"budget {period:<11} {_usd(info.get('spent'))} of {_usd(info.get('cap'))}")
+    if summary.by_day:
+        from ..report import cap_of
+
+        for line in spend_chart(summary, cap_of(budget, "day", settings.budget_daily)):
+            console.print(line)
     if summary.fallback_reasons:
         console.print("fallback reasons")
         for reason, count in sorted(summary.fallback_reasons.items(), key=lambda kv: -kv[1]):
