@@ -212,8 +212,8 @@ def explain_failures(
     """Explain the first `max_failures` failures in one `Assistant.ask`; list the rest as not explained.
 
     Never raises for a service fault: no key, budget refused, offline or a down service give local
-    answers (source "local") and `report.fallback_reason`. Configuration errors (an unknown template)
-    and a failed secret scan do the same, with their message as the reason.
+    answers (source "local") and `report.fallback_reason`. Configuration errors (an unknown template),
+    a failed secret scan and faults inside the assistant do the same, with their message as the reason.
     """
     from .assistant import Assistant, Item, Request
     from .errors import SymphonyError
@@ -235,6 +235,8 @@ def explain_failures(
                 items.append(Item(item_id, content, normalize(failure.test_id, root)))
         except SymphonyError as exc:  # SecretScanError: nothing may be sent
             reason = str(exc)
+        except Exception as exc:  # a bug while preparing: fail closed, answer locally
+            reason = f"could not prepare the failures ({type(exc).__name__}: {exc}); nothing was sent"
 
         def fallback(pairs: Sequence[tuple[Item, str]], why: str) -> dict[tuple[str, str], dict[str, Any]]:
             return {(it.id, name): _local(by_id[it.id], root, notices) for it, name in pairs}
@@ -242,8 +244,10 @@ def explain_failures(
         if reason is None and items:
             try:
                 resp = asst.ask(Request(frame=FRAME, templates=(template,), items=tuple(items)), fallback)
-            except SymphonyError as exc:
+            except SymphonyError as exc:  # an unknown template, a bad setting
                 reason = str(exc)
+            except Exception as exc:  # a fault in the core must not cost the local answers
+                reason = f"assistant failed ({type(exc).__name__}: {exc})"
         if reason is not None or not items:
             return _all_local(by_id, reason or "", root, left_out, max_failures, notices)
         explanations = []

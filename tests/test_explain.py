@@ -264,3 +264,18 @@ def test_a_crashing_classifier_still_gives_an_honest_answer(offline: Settings, m
     assert e.source == "local" and e.category == "other"
     assert "AssertionError" in e.explanation and "assert 3 == 4" in e.explanation
     assert result.report.notices == ("local classifier failed (RuntimeError): minimal answers given",)
+
+
+def test_a_fault_inside_the_assistant_still_gives_local_answers(
+    online: tuple[Settings, FakeOpenAI], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings, fake = online
+
+    def broken(self: Assistant, request: Any, fallback: Any = None) -> Any:
+        raise RuntimeError("core bug")
+
+    monkeypatch.setattr(Assistant, "ask", broken)
+    result = explain_failures([_failure()], settings, environ={})
+
+    assert result.report.explanations[0].source == "local"
+    assert result.report.fallback_reason == "assistant failed (RuntimeError: core bug)"
