@@ -269,7 +269,7 @@ def test_a_crashing_classifier_still_gives_an_honest_answer(offline: Settings, m
 def test_a_fault_inside_the_assistant_still_gives_local_answers(
     online: tuple[Settings, FakeOpenAI], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings, fake = online
+    settings, _fake = online
 
     def broken(self: Assistant, request: Any, fallback: Any = None) -> Any:
         raise RuntimeError("core bug")
