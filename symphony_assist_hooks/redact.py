@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import string
 from bisect import bisect_right
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -58,7 +59,9 @@ class SecretMatch:
 
 
 Span = tuple[int, int]
-Finder = Callable[[str], Iterator[Span]]
+# (text, lower) -> spans; `lower` is `text` lower-cased with the same indices. Case-insensitive rules
+# scan `lower` with case-sensitive patterns: re.IGNORECASE is ~7x slower on alternations.
+Finder = Callable[[str, str], Iterator[Span]]
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,7 @@ class _Rule:
     kind: str
     find: Finder
     keywords: tuple[str, ...] = ()  # the rule runs only if one of these occurs in the text
-    fold: bool = False  # keywords are compared with the lower-cased text
+    fold: bool = False  # the keywords (and the rule's pattern) are matched against the lower-cased text
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -90,21 +93,27 @@ def _regex(
     *,
     group: int = 0,
     widen: frozenset[str] | None = _TOKEN,
-    flags: int = 0,
+    fold: bool = False,
     check: Callable[[str], bool] | None = None,
+    bounded: bool = False,
 ) -> Finder:
-    rx = re.compile(pattern, flags)
+    """A rule from a regex. `fold`: the (lower-case) pattern is matched against the lower-cased text.
+    `bounded`: the match must start a token (checked here, not with a leading lookbehind, which would
+    defeat re's literal-prefix scan: 0.5 ms instead of 0.02 ms per 60 kB). `check` sees the original."""
 
-    def find(text: str) -> Iterator[Span]:
-        for m in rx.finditer(text):
+    def find(text: str, lower: str) -> Iterator[Span]:
+        # compiled on first use (re caches it): most rules never pass their keyword prefilter
+        for m in re.compile(pattern).finditer(lower if fold else text):
+            if bounded and m.start() > 0 and text[m.start() - 1] in _TOKEN:
+                continue
             start, end = m.span(group)
-            if start < end and (check is None or check(m.group(group))):
+            if start < end and (check is None or check(text[start:end])):
                 yield _widen(text, start, end, widen) if widen else (start, end)
 
     return find
 
 
-def shannon_entropy(value: str) -> float:
+def _entropy(value: str) -> float:
     """Bits per character of `value` (0 for an empty string)."""
     if not value:
         return 0.0
@@ -145,7 +154,7 @@ def _looks_random(value: str) -> bool:
         return False  # gpt-4o-mini-2024-07-18, cpython-311-x86_64-linux-gnu
     if token.startswith(("sha256-", "sha384-", "sha512-")):
         return False  # a subresource-integrity digest
-    return shannon_entropy(token) >= min(4.2, math.log2(n) * 0.8)
+    return _entropy(token) >= min(4.2, math.log2(n) * 0.8)
 
 
 _PLACEHOLDER = re.compile(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|<[^<>]*>|\*+|x+|X+|\.+|-+|_+")
@@ -178,13 +187,13 @@ def _looks_secret(value: str, *, strong: bool) -> bool:
 # Secret-looking names (FOO_API_KEY, db.password, "clientSecret", --token). The keyword must end the
 # name (or be followed only by a harmless suffix): `token_url`, `password_prompt`, `secret_name` are
 # not secrets, and their values are left to the entropy rule.
+_CORE = re.compile(r"key|pass|pwd|secret|token|credential")  # on lower-cased text: a fast literal scan
 _KEYWORD = re.compile(
     r"(?:api|access|secret|private|signing|encryption|master|account|client|session|app)[_.-]?key|apikey"
-    r"|(?P<pw>passw(?:or)?d|passphrase|pwd|pass)|secret|token|credentials?",
-    re.IGNORECASE,
+    r"|passw(?:or)?d|passphrase|pwd|(?<=[_.-])pass(?![a-z])|secret|token|credentials?"
 )
 _NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
-_TAIL_OK = re.compile(r"s?(?:[_.-]?(?:value|str|string|b64|base64|hex|raw|plain|text|bytes|id))?", re.I)
+_TAIL_OK = re.compile(r"s?(?:[_.-]?(?:value|str|string|b64|base64|hex|raw|plain|text|bytes|id))?")
 _ANNOTATION = re.compile(r"[\"']?[ \t]*:[ \t]*[A-Za-z_][A-Za-z0-9_.\[\], |]*?[ \t]*(?==[^=])")
 _VALUE = re.compile(
     r"[\"']?[ \t]*(?::=|=>|==|!=|=|:)[ \t]*(?:"
@@ -196,29 +205,23 @@ _VALUE = re.compile(
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
-def _assignments(text: str) -> Iterator[Span]:
+def _assignments(text: str, lower: str) -> Iterator[Span]:
     n = len(text)
     done = -1  # end of the last name looked at: one verdict per name
-    for kw in _KEYWORD.finditer(text):
-        start, end = kw.span()
-        if end <= done:
+    for core in _CORE.finditer(lower):
+        if core.start() < done:
             continue
-        if (
-            kw.group("pw")
-            and kw.group().lower() == "pass"
-            and ((start > 0 and text[start - 1] not in "_.-") or (end < n and text[end].isalpha()))
-        ):
-            continue  # `compass`, `bypass`, `passenger`: only DB_PASS, smtp.pass count
-        name_end = end
+        name_start, name_end = core.start(), core.end()
+        while name_start > 0 and text[name_start - 1] in _NAME_CHARS:
+            name_start -= 1
         while name_end < n and text[name_end] in _NAME_CHARS:
             name_end += 1
         done = name_end
-        # a later keyword in the same name decides (`token_secret`): look for it
-        last = kw
-        for later in _KEYWORD.finditer(text, end, name_end):
-            last = later
-        if not _TAIL_OK.fullmatch(text, last.end(), name_end):
-            continue
+        name = lower[name_start:name_end]
+        keywords = list(_KEYWORD.finditer(name))
+        last = keywords[-1] if keywords else None  # the last keyword in the name decides (`token_secret`)
+        if last is None or not _TAIL_OK.fullmatch(name, last.end()):
+            continue  # `keyboard`, `compass`, `token_url`, `password_prompt`
         pos = name_end
         annotation = _ANNOTATION.match(text, pos)  # `password: str = "..."`
         if annotation:
@@ -226,7 +229,7 @@ def _assignments(text: str) -> Iterator[Span]:
         m = _VALUE.match(text, pos)
         if m is None:
             continue
-        strong = last.group("pw") is not None
+        strong = last.group().startswith(("pass", "pwd"))
         if m.group("bare") is not None:
             value = m.group("bare")
             if m.group("after") or (_IDENT.fullmatch(value) and not any(c.isdigit() for c in value)):
@@ -244,7 +247,7 @@ def _assignments(text: str) -> Iterator[Span]:
 _ENTROPY = re.compile(r"(?:[\"'`]|[=:][ \t]*)([A-Za-z0-9+_-][A-Za-z0-9+/_-]{19,}={0,3})(?![A-Za-z0-9+/_=-])")
 
 
-def _high_entropy(text: str) -> Iterator[Span]:
+def _high_entropy(text: str, lower: str) -> Iterator[Span]:
     for m in _ENTROPY.finditer(text):
         if _looks_random(m.group(1)):
             yield m.span(1)
@@ -255,7 +258,7 @@ _PEM_END = re.compile(r"-----END[A-Z0-9 _-]{0,40}PRIVATE KEY(?: BLOCK)?-----")
 _PEM_BODY = re.compile(r"[A-Za-z0-9+/=]{16,}")
 
 
-def _pem(text: str) -> Iterator[Span]:
+def _pem(text: str, lower: str) -> Iterator[Span]:
     """The whole block, BEGIN to END; cut off (a hunk ends inside it), the header and every body line."""
     pos = 0
     while (begin := _PEM_BEGIN.search(text, pos)) is not None:
@@ -277,51 +280,66 @@ def _pem(text: str) -> Iterator[Span]:
 
 
 # A URL's userinfo (user:password@): the whole userinfo, up to the last @ before the host.
-_URL_USERINFO = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]{1,20}://([^\s/@:'\"`\[\]]*:[^\s/'\"`]+)@")
+_URL_USERINFO = re.compile(r"://([^\s/@:'\"`\[\]]*:[^\s/'\"`]+)@")
 
 
-def _url_userinfo(text: str) -> Iterator[Span]:
+_TELEGRAM = re.compile(r":AA[A-Za-z0-9_-]{33}")
+
+
+def _telegram(text: str, lower: str) -> Iterator[Span]:
+    """<8-10 digit bot id>:AA<33 chars>, found from its literal middle (a leading \\d{8,10} is slow)."""
+    for m in _TELEGRAM.finditer(text):
+        start = m.start()
+        while start > 0 and text[start - 1].isdigit() and m.start() - start < 11:
+            start -= 1
+        if 8 <= m.start() - start <= 10 and not (start > 0 and text[start - 1].isdigit()):
+            yield _widen(text, start, m.end(), _TOKEN)
+
+
+def _url_userinfo(text: str, lower: str) -> Iterator[Span]:
     for m in _URL_USERINFO.finditer(text):
         if not _is_template(m.group(1)):
             yield m.span(1)
 
 
-_B = r"(?<![A-Za-z0-9_-])"  # token start
 _RULES: tuple[_Rule, ...] = (
     _Rule("private-key", _pem, ("PRIVATE KEY",)),
-    _Rule("anthropic-api-key", _regex(_B + r"sk-ant-[a-z]{2,10}\d{0,3}-[A-Za-z0-9_-]{20,}"), ("sk-ant-",)),
-    _Rule("openai-api-key", _regex(_B + r"sk-(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{20,}"), ("sk-",)),
-    _Rule("openai-api-key", _regex(_B + r"sk-[A-Za-z0-9_-]{20,}T3BlbkFJ[A-Za-z0-9_-]{10,}"), ("T3BlbkFJ",)),
-    _Rule("openai-api-key", _regex(_B + r"sk-(?=[A-Za-z0-9]*\d)(?=[A-Za-z0-9]*[A-Z])[A-Za-z0-9]{32,}"), ("sk-",)),
+    _Rule("anthropic-api-key", _regex(r"sk-ant-[a-z]{2,10}\d{0,3}-[A-Za-z0-9_-]{20,}", bounded=True), ("sk-ant-",)),
+    _Rule("openai-api-key", _regex(r"sk-(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{20,}", bounded=True), ("sk-",)),
+    _Rule("openai-api-key", _regex(r"sk-[A-Za-z0-9_-]{20,}T3BlbkFJ[A-Za-z0-9_-]{10,}", bounded=True), ("T3BlbkFJ",)),
+    _Rule(
+        "openai-api-key", _regex(r"sk-(?=[A-Za-z0-9]*\d)(?=[A-Za-z0-9]*[A-Z])[A-Za-z0-9]{32,}", bounded=True), ("sk-",)
+    ),
     _Rule(
         "aws-access-key-id",
-        _regex(_B + r"(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}"),
+        _regex(r"(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}", bounded=True),
         ("AKIA", "ASIA", "A3T", "ABIA", "ACCA"),
     ),
     _Rule(
         "aws-secret-access-key",
         _regex(
-            r"aws.{0,25}?(?:secret|key|pwd|pw|password|pass|token).{0,25}?[:=\s\"']([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])",
+            r"aws.{0,25}?(?:secret|key|pwd|pw|password|pass|token).{0,25}?[:=\s\"']([a-z0-9/+]{40})(?![a-z0-9/+])",
             group=1,
             widen=_B64,
-            flags=re.IGNORECASE,
+            fold=True,
         ),
         ("aws",),
         fold=True,
     ),
-    _Rule("github-token", _regex(_B + r"gh[pousr]_[A-Za-z0-9]{30,255}"), ("gh",)),
-    _Rule("github-fine-grained-pat", _regex(_B + r"github_pat_[A-Za-z0-9_]{22,255}"), ("github_pat_",)),
+    _Rule("github-token", _regex(r"gh[pousr]_[A-Za-z0-9]{30,255}", bounded=True), ("gh",)),
+    _Rule("github-fine-grained-pat", _regex(r"github_pat_[A-Za-z0-9_]{22,255}", bounded=True), ("github_pat_",)),
     _Rule(
         "gitlab-token",
         _regex(
-            _B + r"(?:glpat|gldt|glrt|glptt|glcbt|glsoat|glffct|gloas|glimt|glagent|glft|glwt)-[A-Za-z0-9_.-]{20,}"
-            r"|GR1348941[A-Za-z0-9_-]{20,}"
+            r"(?:glpat|gldt|glrt|glptt|glcbt|glsoat|glffct|gloas|glimt|glagent|glft|glwt)-[A-Za-z0-9_.-]{20,}"
+            r"|GR1348941[A-Za-z0-9_-]{20,}",
+            bounded=True,
         ),
         ("gl", "GR1348941"),
     ),
     _Rule(
         "slack-token",
-        _regex(_B + r"xox[a-z](?:\.xox[a-z])?-[A-Za-z0-9-]{10,}|xapp-\d-[A-Za-z0-9-]{10,}"),
+        _regex(r"xox[a-z](?:\.xox[a-z])?-[A-Za-z0-9-]{10,}|xapp-\d-[A-Za-z0-9-]{10,}", bounded=True),
         ("xox", "xapp-"),
     ),
     _Rule(
@@ -334,38 +352,50 @@ _RULES: tuple[_Rule, ...] = (
     ),
     _Rule(
         "stripe-key",
-        _regex(_B + r"(?:sk|rk|pk)_(?:live|test|prod)_[A-Za-z0-9]{10,}|whsec_[A-Za-z0-9]{24,}"),
-        ("_live_", "_test_", "_prod_", "whsec_"),
+        _regex(r"[srp]k_(?:live|test|prod)_[A-Za-z0-9]{10,}", bounded=True),
+        ("_live_", "_test_", "_prod_"),
     ),
-    _Rule("google-api-key", _regex(_B + r"AIza[A-Za-z0-9_-]{35}"), ("AIza",)),
-    _Rule("gcp-oauth-secret", _regex(_B + r"GOCSPX-[A-Za-z0-9_-]{20,}|ya29\.[A-Za-z0-9_-]{20,}"), ("GOCSPX-", "ya29.")),
-    _Rule("npm-token", _regex(_B + r"npm_[A-Za-z0-9]{36}"), ("npm_",)),
+    _Rule("stripe-key", _regex(r"whsec_[A-Za-z0-9]{24,}", bounded=True), ("whsec_",)),
+    _Rule("google-api-key", _regex(r"AIza[A-Za-z0-9_-]{35}", bounded=True), ("AIza",)),
+    _Rule(
+        "gcp-oauth-secret",
+        _regex(r"GOCSPX-[A-Za-z0-9_-]{20,}|ya29\.[A-Za-z0-9_-]{20,}", bounded=True),
+        ("GOCSPX-", "ya29."),
+    ),
+    _Rule("npm-token", _regex(r"npm_[A-Za-z0-9]{36}", bounded=True), ("npm_",)),
     _Rule("npm-token", _regex(r":_authToken=([^\s'\"]{8,})", group=1, widen=None), (":_authToken",)),
-    _Rule("pypi-token", _regex(_B + r"pypi-Ag[A-Za-z0-9_-]{50,}"), ("pypi-Ag",)),
-    _Rule("huggingface-token", _regex(_B + r"(?:hf_|api_org_)[A-Za-z0-9]{30,}"), ("hf_", "api_org_")),
-    _Rule("sendgrid-api-key", _regex(_B + r"SG\.[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{30,64}", widen=_JWT), ("SG.",)),
-    _Rule("twilio-api-key", _regex(_B + r"SK[0-9a-fA-F]{32}"), ("SK",)),
+    _Rule("pypi-token", _regex(r"pypi-Ag[A-Za-z0-9_-]{50,}", bounded=True), ("pypi-Ag",)),
+    _Rule("huggingface-token", _regex(r"(?:hf_|api_org_)[A-Za-z0-9]{30,}", bounded=True), ("hf_", "api_org_")),
+    _Rule(
+        "sendgrid-api-key",
+        _regex(r"SG\.[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{30,64}", widen=_JWT, bounded=True),
+        ("SG.",),
+    ),
+    _Rule("twilio-api-key", _regex(r"SK[0-9a-fA-F]{32}", bounded=True), ("SK",)),
     _Rule(
         "discord-bot-token",
-        _regex(_B + r"[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,40}", widen=_JWT),
+        _regex(r"[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,40}", widen=_JWT, bounded=True),
         (),
     ),
-    _Rule("telegram-bot-token", _regex(r"(?<![0-9])\d{8,10}:AA[A-Za-z0-9_-]{33}"), (":AA",)),
+    _Rule("telegram-bot-token", _telegram, (":AA",)),
     _Rule(
         "azure-storage-key",
         _regex(r"(?:AccountKey|SharedAccessKey|sig)=([A-Za-z0-9+/%]{40,}={0,2})", group=1, widen=_B64),
         ("AccountKey=", "SharedAccessKey=", "sig="),
     ),
-    _Rule("jwt", _regex(_B + r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*", widen=_JWT), ("eyJ",)),
+    _Rule(
+        "jwt", _regex(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*", widen=_JWT, bounded=True), ("eyJ",)
+    ),
     _Rule(
         "other-vendor-token",
         _regex(
-            _B + r"(?:shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}|do[por]_v1_[a-f0-9]{64}|dapi[a-f0-9]{32}"
+            r"(?:shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}|do[por]_v1_[a-f0-9]{64}|dapi[a-f0-9]{32}"
             r"|hvs\.[A-Za-z0-9_-]{24,}|lin_api_[A-Za-z0-9]{40}|PMAK-[a-f0-9]{24}-[a-f0-9]{34}"
             r"|glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}|gsk_[A-Za-z0-9]{48,}|r8_[A-Za-z0-9]{37}"
             r"|xai-[A-Za-z0-9]{70,}|pplx-[A-Za-z0-9]{40,}|sq0(?:atp|csp)-[A-Za-z0-9_-]{22,}"
             r"|AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}|dp\.pt\.[A-Za-z0-9]{40,})",
             widen=_JWT,
+            bounded=True,
         ),
         (
             "shp",
@@ -388,10 +418,11 @@ _RULES: tuple[_Rule, ...] = (
     _Rule(
         "bearer-token",
         _regex(
-            r"\b(?:bearer|basic|token)[ \t]+([A-Za-z0-9._~+/-]{16,}=*)",
+            r"(?:bearer|basic|token)[ \t]+([a-z0-9._~+/-]{16,}=*)",
             group=1,
             widen=_JWT,
-            flags=re.I,
+            fold=True,
+            bounded=True,
             check=lambda v: _looks_secret(v, strong=False),
         ),
         ("bearer", "basic", "token"),
@@ -405,18 +436,18 @@ _RULES: tuple[_Rule, ...] = (
 _PLACEHOLDER_TOKEN = re.compile(r"\[REDACTED:[a-z-]+\]")
 
 
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
 def _scan(text: str) -> list[SecretMatch]:
-    lower: str | None = None
+    lower = text.lower()
+    if len(lower) != len(text):  # a few characters lower-case to two ("İ"): keep the indices aligned
+        lower = text.translate(_ASCII_LOWER)
     spans: list[tuple[int, int, int]] = []  # start, end, rule priority
     for prio, rule in enumerate(_RULES):
-        if rule.keywords:
-            haystack = text
-            if rule.fold:
-                lower = text.lower() if lower is None else lower
-                haystack = lower
-            if not any(k in haystack for k in rule.keywords):
-                continue
-        spans.extend((s, e, prio) for s, e in rule.find(text))
+        if rule.keywords and not any(k in (lower if rule.fold else text) for k in rule.keywords):
+            continue
+        spans.extend((s, e, prio) for s, e in rule.find(text, lower))
     if spans and "[REDACTED:" in text:  # already redacted text: a placeholder is not a secret
         placeholders = [m.span() for m in _PLACEHOLDER_TOKEN.finditer(text)]
         spans = [sp for sp in spans if not any(a <= sp[0] and sp[1] <= b for a, b in placeholders)]
