@@ -421,7 +421,7 @@ def _parse_prices(raw: Any, source: str) -> dict[str, dict[str, float]]:
             raise ConfigError(f"prices.{model}", spec, source, allowed)
         try:
             entry = {k: float(spec[k]) for k in ("input", "output")}
-            entry["cached"] = float(spec.get("cached", spec["input"]))
+            entry["cached"] = float(spec["cached"] if "cached" in spec else spec["input"])
         except (TypeError, ValueError):
             raise ConfigError(f"prices.{model}", spec, source, allowed) from None
         if any(v < 0 for v in entry.values()):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..config import Settings
 from ..console import Console
@@ -13,6 +14,9 @@ from ..findings import Report, Severity
 from ..precommit import range_from_env
 from ..review import ReviewOptions, review_changes
 from .query import exit_code_for
+
+if TYPE_CHECKING:
+    from ..annotators import Annotator
 
 DEFAULT_BASELINE = ".symphony-assist/baseline.json"
 
@@ -65,7 +69,7 @@ def default_formats(values: list[str] | None) -> list[tuple[str, Path | None]]:
     return formats
 
 
-def plugin_annotators() -> dict[str, object] | None:
+def plugin_annotators() -> dict[str, Annotator] | None:
     """Output formats that third-party plugins register (pluggy loads only when one is installed)."""
     from ..plugins import has_third_party_plugins, registered
 
