@@ -4,8 +4,11 @@ Each failure becomes one `Item` whose content is what a reviewer needs and nothi
 runs: volatile text (memory addresses, pytest's numbered tmp dirs, durations, object ids, PIDs,
 ephemeral ports, the absolute project root, xdist worker lines) is normalised in the traceback and the
 assertion message, never in the source code, so the same failure hits the cache on the next run and a
-changed test or code under test misses it. Values of secret-named environment variables are replaced
-before the item is built (the core then redacts the content once more with its secret rules).
+changed test or code under test misses it. Line numbers are left out too (frame locations, the code
+under test's header), as the review's hunks are sent with local line numbers: a failure that only moved
+(an edit above it in the file) is still a hit, while the code lines themselves stay in. Values of
+secret-named environment variables are replaced before the item is built (the core then redacts the
+content once more with its secret rules).
 
 The context of an item is trimmed to `item_tokens` in this order of value: the assertion introspection
 (its start), the end of the traceback, the code under test, the test source. All failures of a run go
@@ -57,6 +60,8 @@ _DURATION = re.compile(
 )
 _TIMESTAMP = re.compile(r"\b\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?")
 _XDIST_WORKER = re.compile(r"^\[gw\d+\] .*? -- Python .*\n?", re.MULTILINE)
+_FRAME_LINE = re.compile(r"^(\S[^\n]*?\.py):\d+:(?= )", re.MULTILINE)  # `calc.py:12: in add`
+_CODE_HEADER = re.compile(r"^(# \S+?):\d+ (?=\()", re.MULTILINE)  # `# calc.py:3 (add)`
 
 
 def normalize(text: str, root: str | None = None, volatile: Sequence[str] = ()) -> str:
@@ -140,17 +145,18 @@ def failure_content(
     def clean(text: str) -> str:
         return redact_env_values(text, environ).replace("\r\n", "\n")
 
-    traceback, introspection = _split_introspection(normalize(clean(failure.longrepr), root, volatile))
+    longrepr = _FRAME_LINE.sub(r"\1:", normalize(clean(failure.longrepr), root, volatile))
+    traceback, introspection = _split_introspection(longrepr)
     head = [f"phase: {failure.when}"]
     if failure.exc_type:
         head.append(f"exception: {normalize(failure.exc_type, root)}")
     if failure.path:
-        head.append(f"location: {normalize(failure.path, root)}:{failure.line}")
+        head.append(f"file: {normalize(failure.path, root)}")
     header = "\n".join(head)
     parts = [
         introspection,
         traceback,
-        clean(failure.code_under_test).strip("\n"),
+        _CODE_HEADER.sub(r"\1 ", clean(failure.code_under_test)).strip("\n"),
         clean(failure.test_source).strip("\n"),
     ]
     titles = ["assertion / error", "traceback (end)", "code under test", "test source"]

@@ -167,7 +167,7 @@ def test_the_context_holds_introspection_test_source_and_code_under_test(
     body = env.chat_requests[0].body["messages"][-1]["content"]
     assert "assert -1 == 5" in body and "where -1 = add(2, 3)" in body  # assertion introspection
     assert "def test_add():" in body  # the test's source
-    assert "# calc.py:1 (add)" in body and "total = a - b" in body  # the code under test
+    assert "# calc.py (add)" in body and "total = a - b" in body  # the code under test
     assert "No module named 'not_installed_dependency_xyz'" in body  # the import error
     assert "RuntimeError: fixture went wrong" in body and "phase: setup" in body  # the fixture error
     assert str(project.path) not in body  # project-relative paths only
