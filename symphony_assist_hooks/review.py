@@ -145,6 +145,40 @@ def _secret_findings(changes: git.Changes, hunks: Sequence[git.Hunk]) -> list[Fi
     return out
 
 
+def _injection_findings(hunks: Sequence[git.Hunk], template: str) -> tuple[list[Finding], list[git.Hunk]]:
+    """Prompt-injection attempts on added lines, and the hunks that carry them (see injection.py)."""
+    from .injection import find_attempts
+
+    out: list[Finding] = []
+    flagged: list[git.Hunk] = []
+    for h in hunks:
+        hit = False
+        for ln in h.lines:
+            if ln.kind != "+" or ln.new_no is None:
+                continue
+            for attempt in find_attempts(ln.text):
+                hit = True
+                out.append(
+                    Finding(
+                        path=h.path,
+                        line=ln.new_no,
+                        end_line=ln.new_no,
+                        severity=Severity.MEDIUM,
+                        rule="prompt-injection",
+                        title=f"text addressed to an AI reviewer ({attempt.kind})",
+                        message=f"This line tries to instruct the reviewing model: {attempt.excerpt!r}. The model's "
+                        "answer for this hunk is not trusted on its own: the local analyzers checked it too.",
+                        suggestion="Remove the instruction, or confirm it is intended (e.g. test data).",
+                        source="local",
+                        template=template,
+                        fingerprint=fingerprint(h.path, "prompt-injection", ln.text),
+                    )
+                )
+        if hit:
+            flagged.append(h)
+    return out, flagged
+
+
 def _map_api_findings(
     data: Mapping[str, Any], hunk: git.Hunk, template: str, source: str, counters: dict[str, int]
 ) -> list[Finding]:
@@ -217,8 +251,11 @@ def review_changes(
     findings: list[Finding] = []
     if "security" in opts.templates:
         findings += _secret_findings(changes, all_hunks)
-    if collected.trivial:
-        targets = _targets(changes, collected.trivial)
+    injected, suspicious = _injection_findings(all_hunks, opts.templates[0] if opts.templates else "security")
+    findings += injected
+    local_only = collected.trivial + suspicious  # a hunk that tries to instruct the model is also checked locally
+    if local_only:
+        targets = _targets(changes, local_only)
         findings += [f for f in _local_review(opts.templates, targets, notices) if f.rule != "secret"]
 
     def fallback(pairs: Sequence[tuple[Item, str]], reason: str) -> dict[tuple[str, str], dict[str, Any]]:
