@@ -10,7 +10,7 @@ import re
 import textwrap
 from dataclasses import dataclass
 
-from .diagnose import Context, Verdict, quote
+from .context import Context, Verdict, quote
 
 __all__ = ["explain_assertion"]
 

@@ -1,350 +1,19 @@
 """Explainers for a failing test's exception: one function per kind, each naming the test's own symbols.
 
-Every explainer takes a `Context` (the failure, its parsed longrepr, the project root) and returns a
-`Verdict` (category id, explanation, fix) or None when the failure is not its kind. Reading the project's
-files (to suggest a close name) is best-effort and read-only; nothing is imported.
+Every explainer takes a `Context` and returns a `Verdict` or None when the failure is not its kind.
+Reading the project's files (to suggest a close name) is best-effort and read-only; nothing is imported.
 """
 
 from __future__ import annotations
 
 import ast
-import difflib
 import re
 import sys
-from dataclasses import dataclass
-from pathlib import Path
-from typing import NamedTuple
 
-from ..findings import Failure
-from .longrepr import Frame, Parsed, is_project_path
+from .context import Context, Verdict, def_name, quote
+from .imports import close_names, did_you_mean, import_error, module_file, source_names
 
-__all__ = ["Context", "Verdict", "explain_exception", "import_error", "module_names", "quote"]
-
-
-class Verdict(NamedTuple):
-    category: str
-    explanation: str
-    fix: str
-    path: str = ""  # where the explanation points, when not the innermost project frame
-    line: int = 0
-
-
-_PRAGMA = re.compile(r"\s+#\s*(type|noqa|pragma|nosec)\b.*$")
-
-
-def quote(code: str, limit: int = 80) -> str:
-    code = " ".join(_PRAGMA.sub("", code).split())
-    return f"`{code if len(code) <= limit else code[: limit - 1] + '…'}`"
-
-
-@dataclass
-class Context:
-    failure: Failure
-    parsed: Parsed
-    root: Path
-
-    @property
-    def test(self) -> str:
-        """The test's name as written: `test_x`, `TestCart.test_x` (parameters kept)."""
-        parts = self.failure.test_id.split("::")[1:]
-        return ".".join(parts) or self.failure.test_id
-
-    @property
-    def exc(self) -> str:
-        return self.parsed.exc_type or self.failure.exc_type
-
-    @property
-    def short(self) -> str:
-        return self.exc.rsplit(".", 1)[-1]
-
-    @property
-    def message(self) -> str:
-        return self.parsed.message
-
-    @property
-    def inner(self) -> Frame | None:
-        return self.parsed.innermost(project=True)
-
-    @property
-    def test_frame(self) -> Frame | None:
-        """The frame in the test file (the first project frame when the file is unknown)."""
-        name = Path(self.failure.path).name if self.failure.path else ""
-        for frame in self.parsed.frames:
-            if name and Path(frame.path).name == name:
-                return frame
-        return next((f for f in self.parsed.frames if f.project and f.path), None)
-
-    def rel(self, path: str) -> str:
-        try:
-            return str(Path(path).relative_to(self.root)) if Path(path).is_absolute() else path
-        except ValueError:
-            return path
-
-    def at(self, frame: Frame | None) -> str:
-        """`path:line in func` of a frame (or the test's own location)."""
-        if frame is None:
-            return f"{self.failure.path}:{self.failure.line}" if self.failure.path else self.failure.test_id
-        func = frame.func or _def_name(frame)
-        return f"{self.rel(frame.path)}:{frame.line}" + (f" in `{func}`" if func else "")
-
-    def line_of(self, frame: Frame | None) -> str:
-        return f" ({quote(frame.failing)})" if frame and frame.failing else ""
-
-    def via(self) -> str:
-        """', called from the test at …' when the error happened below the test function."""
-        inner, test = self.inner, self.test_frame
-        if inner is None or test is None or inner is test:
-            return ""
-        return f", reached from `{self.test}` at {self.at(test)}{self.line_of(test)}"
-
-
-def _def_name(frame: Frame) -> str:
-    for line in frame.source:
-        m = re.match(r"\s*(?:async\s+)?def\s+(\w+)", line)
-        if m:
-            return m.group(1)
-    return ""
-
-
-# -- import errors ------------------------------------------------------------------------------------------
-DISTRIBUTIONS = {
-    "yaml": "PyYAML",
-    "cv2": "opencv-python",
-    "PIL": "Pillow",
-    "sklearn": "scikit-learn",
-    "bs4": "beautifulsoup4",
-    "skimage": "scikit-image",
-    "dateutil": "python-dateutil",
-    "dotenv": "python-dotenv",
-    "jwt": "PyJWT",
-    "Crypto": "pycryptodome",
-    "Cryptodome": "pycryptodomex",
-    "OpenSSL": "pyOpenSSL",
-    "serial": "pyserial",
-    "usb": "pyusb",
-    "magic": "python-magic",
-    "docx": "python-docx",
-    "pptx": "python-pptx",
-    "git": "GitPython",
-    "attr": "attrs",
-    "google.protobuf": "protobuf",
-    "MySQLdb": "mysqlclient",
-    "psycopg2": "psycopg2-binary",
-    "zmq": "pyzmq",
-    "gi": "PyGObject",
-    "win32api": "pywin32",
-    "win32con": "pywin32",
-    "fitz": "PyMuPDF",
-    "Levenshtein": "python-Levenshtein",
-    "slugify": "python-slugify",
-    "telegram": "python-telegram-bot",
-    "multipart": "python-multipart",
-    "jose": "python-jose",
-    "ldap": "python-ldap",
-    "pkg_resources": "setuptools",
-    "mpl_toolkits": "matplotlib",
-    "faiss": "faiss-cpu",
-    "umap": "umap-learn",
-    "websocket": "websocket-client",
-    "kafka": "kafka-python",
-    "snappy": "python-snappy",
-    "Bio": "biopython",
-    "nacl": "PyNaCl",
-    "markdown": "Markdown",
-    "ruamel": "ruamel.yaml",
-    "lxml": "lxml",
-    "jinja2": "Jinja2",
-    "sqlalchemy": "SQLAlchemy",
-    "flask": "Flask",
-    "memcache": "python-memcached",
-    "dns": "dnspython",
-    "consul": "python-consul",
-    "xdist": "pytest-xdist",
-    "pytest_mock": "pytest-mock",
-    "freezegun": "freezegun",
-    "googleapiclient": "google-api-python-client",
-    "tls_client": "tls-client",
-    "speech_recognition": "SpeechRecognition",
-    "sentence_transformers": "sentence-transformers",
-    "docopt": "docopt",
-    "typing_extensions": "typing-extensions",
-    "toml": "toml",
-}
-_PLUGIN_FIXTURES = {
-    "mocker": "pytest-mock",
-    "class_mocker": "pytest-mock",
-    "benchmark": "pytest-benchmark",
-    "httpx_mock": "pytest-httpx",
-    "requests_mock": "requests-mock",
-    "freezer": "pytest-freezer",
-    "event_loop": "pytest-asyncio",
-    "aioresponses": "aioresponses",
-    "respx_mock": "respx",
-    "snapshot": "syrupy",
-    "faker": "Faker",
-    "settings": "pytest-django",
-    "rf": "pytest-django",
-    "client": "pytest-django or pytest-flask",
-    "admin_client": "pytest-django",
-    "live_server": "pytest-django",
-    "db": "pytest-django",
-    "httpserver": "pytest-httpserver",
-    "celery_app": "celery[pytest]",
-    "loop": "pytest-aiohttp",
-    "aiohttp_client": "pytest-aiohttp",
-    "datadir": "pytest-datadir",
-    "shared_datadir": "pytest-datadir",
-    "qtbot": "pytest-qt",
-    "xprocess": "pytest-xprocess",
-    "docker_services": "pytest-docker",
-    "postgresql": "pytest-postgresql",
-    "redisdb": "pytest-redis",
-    "fs": "pyfakefs",
-    "responses": "responses",
-    "time_machine": "time-machine",
-    "subtests": "pytest-subtests",
-    "anyio_backend": "anyio",
-}
-_FIXTURE_SYNONYMS = {
-    "temp_dir": "tmp_path",
-    "tempdir": "tmp_path",
-    "tmp_dir": "tmp_path",
-    "temp_path": "tmp_path",
-    "capture": "capsys",
-    "caplogger": "caplog",
-    "monkey_patch": "monkeypatch",
-    "mock": "monkeypatch",
-}
-
-
-def module_names(root: Path, dotted: str) -> list[str] | None:
-    """The submodule names of a project package (None when it is not under `root` or `root/src`)."""
-    for base in (root, root / "src"):
-        folder = base.joinpath(*dotted.split("."))
-        if folder.is_dir():
-            return sorted(
-                p.stem if p.suffix == ".py" else p.name
-                for p in folder.iterdir()
-                if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").is_file()
-            )
-    return None
-
-
-def _source_names(path: Path, cls: str | None = None) -> list[str]:
-    """Top-level names defined in a Python file (or the members of class `cls` in it)."""
-    try:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
-        return []
-    body: list[ast.stmt] = tree.body
-    if cls:
-        found = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == cls]
-        if not found:
-            return []
-        body = found[0].body
-    names: list[str] = []
-    for node in body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names.append(node.name)
-        elif isinstance(node, ast.Assign):
-            names += [t.id for t in node.targets if isinstance(t, ast.Name)]
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            names.append(node.target.id)
-        elif isinstance(node, ast.ImportFrom | ast.Import):
-            names += [(a.asname or a.name).split(".")[0] for a in node.names]
-    return names
-
-
-def _module_file(root: Path, dotted: str) -> Path | None:
-    for base in (root, root / "src"):
-        stem = base.joinpath(*dotted.split("."))
-        for candidate in (stem.with_suffix(".py"), stem / "__init__.py"):
-            if candidate.is_file():
-                return candidate
-    return None
-
-
-def _close(word: str, options: list[str]) -> list[str]:
-    return difflib.get_close_matches(word, options, n=3, cutoff=0.6)
-
-
-def _did_you_mean(options: list[str]) -> str:
-    return f" Did you mean {' or '.join(f'`{o}`' for o in options)}?" if options else ""
-
-
-_NO_MODULE = re.compile(r"No module named '(?P<name>[^']+)'")
-_CANNOT = re.compile(r"cannot import name '(?P<name>[^']+)' from '(?P<module>[^']+)'(?: \((?P<path>[^)]+)\))?")
-_CIRCULAR = re.compile(r"partially initialized module '(?P<module>[^']+)'")
-
-
-def import_error(ctx: Context) -> Verdict | None:
-    text = ctx.message if ctx.short in {"ImportError", "ModuleNotFoundError"} else ""
-    if not text:
-        errors = "\n".join(ctx.parsed.errors)
-        if not re.search(r"ModuleNotFoundError|ImportError", errors):
-            return None
-        text = errors
-    frame = ctx.inner
-    where = f" at {ctx.at(frame)}{ctx.line_of(frame)}"
-    if m := _CIRCULAR.search(text):
-        module = m.group("module")
-        cannot = _CANNOT.search(text)
-        importer = ctx.rel(frame.path) if frame else "another module"
-        what = f"`{cannot.group('name')}` from " if cannot else ""
-        return Verdict(
-            "import-error",
-            f"Circular import: `{ctx.test}` imports `{module}`, which (through {importer}) imports {what}"
-            f"`{module}` again before it has finished loading{where}.",
-            f"Break the cycle: in {importer} import the module instead of the name (`import {module}`) and use it "
-            "inside functions, move the import into the function that needs it, or move the shared code into a "
-            "third module; an import needed only for type hints goes under `if TYPE_CHECKING:`.",
-        )
-    if m := _CANNOT.search(text):
-        name, module, path = m.group("name"), m.group("module"), m.group("path")
-        names = _source_names(Path(path)) if path else []
-        if not names and (found := _module_file(ctx.root, module)):
-            names = _source_names(found)
-        hint = _did_you_mean(_close(name, names))
-        return Verdict(
-            "import-error",
-            f"`{ctx.test}` imports `{name}` from `{module}`, but `{module}` defines no `{name}`{where}.{hint}",
-            f"Import the name `{module}` really defines (renamed or moved?), or add `{name}` to `{module}`.",
-        )
-    if m := _NO_MODULE.search(text):
-        missing = m.group("name")
-        top = missing.split(".")[0]
-        if "." in missing and top not in DISTRIBUTIONS and missing not in DISTRIBUTIONS:
-            parent, child = missing.rsplit(".", 1)
-            siblings = module_names(ctx.root, parent) or []
-            hint = _did_you_mean([f"{parent}.{s}" for s in _close(child, siblings)])
-            return Verdict(
-                "import-error",
-                f"`{ctx.test}` imports `{missing}`: the package `{parent}` was found but has no module `{child}`"
-                f"{where}.{hint}",
-                f"Fix the module path in the import (check the spelling of `{child}` and that the file "
-                f"{parent.replace('.', '/')}/{child}.py exists and is committed).",
-            )
-        if module_names(ctx.root, top) is not None or _module_file(ctx.root, top):
-            return Verdict(
-                "import-error",
-                f"`{ctx.test}` imports `{missing}`, which is part of this project but is not importable from the "
-                f"test run{where}.",
-                "Install the project in the test environment (`pip install -e .`) or add its folder to pytest's "
-                '`pythonpath` setting (e.g. `pythonpath = ["src"]`).',
-            )
-        dist = DISTRIBUTIONS.get(missing) or DISTRIBUTIONS.get(top) or top.replace("_", "-")
-        return Verdict(
-            "import-error",
-            f"`{ctx.test}` needs the module `{missing}`, which is not installed in this environment{where}. "
-            f"It comes from the distribution `{dist}`.",
-            f"`pip install {dist}` and add `{dist}` to the project's test dependencies (or skip the test when it is "
-            f'missing: `pytest.importorskip("{top}")`).',
-        )
-    return Verdict(
-        "import-error",
-        f"`{ctx.test}` failed to import{where}: {ctx.short}: {ctx.message}",
-        "Check the import path and that the module's own imports succeed (run `python -c 'import …'`).",
-    )
+__all__ = ["explain_exception", "fallback"]
 
 
 # -- None --------------------------------------------------------------------------------------------------
@@ -424,14 +93,14 @@ def attribute_error(ctx: Context) -> Verdict:
     if mod:
         module = sys.modules.get(mod.group("module"))
         options = [n for n in dir(module) if not n.startswith("_")] if module else []
-        if not options and (path := _module_file(ctx.root, mod.group("module"))):
-            options = _source_names(path)
-        hint = _did_you_mean(_close(mod.group("attr"), options))
+        if not options and (path := module_file(ctx.root, mod.group("module"))):
+            options = source_names(path)
+        hint = did_you_mean(close_names(mod.group("attr"), options))
         owner, attr = f"module `{mod.group('module')}`", mod.group("attr")
     elif m:
         owner, attr = f"`{m.group('type')}` object", m.group("attr")
         options = _class_members(ctx, m.group("type"))
-        hint = _did_you_mean(_close(attr, options))
+        hint = did_you_mean(close_names(attr, options))
     else:
         owner, attr = "object", ""
     suggestion = re.search(r"Did you mean: '(\w+)'", ctx.parsed.text)
@@ -456,10 +125,10 @@ def _class_members(ctx: Context, cls: str) -> list[str]:
         return []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module and any(a.name == cls for a in node.names):
-            path = _module_file(ctx.root, node.module)
+            path = module_file(ctx.root, node.module)
             if path:
-                return _source_names(path, cls)
-    return _source_names(test_file, cls)
+                return source_names(path, cls)
+    return source_names(test_file, cls)
 
 
 def key_error(ctx: Context) -> Verdict:
@@ -568,7 +237,7 @@ def zero_division(ctx: Context) -> Verdict:
 
 def recursion(ctx: Context) -> Verdict:
     frame = ctx.inner
-    funcs = [f.func or _def_name(f) for f in ctx.parsed.frames if f.project]
+    funcs = [f.func or def_name(f) for f in ctx.parsed.frames if f.project]
     func = max(set(funcs), key=funcs.count) if funcs else "a function"
     return Verdict(
         "recursion",
@@ -754,11 +423,11 @@ def fallback(ctx: Context) -> Verdict:
     """Still specific: which exception, where (innermost project frame) and with what message."""
     frame = ctx.inner
     exc = ctx.exc or "an exception"
-    raised_by = frame.func or _def_name(frame) if frame else ""
+    raised_by = frame.func or def_name(frame) if frame else ""
     deliberate = frame is not None and frame.failing.startswith("raise ")
     unbound = re.search(r"(?:variable|name) '(\w+)'", ctx.message)
     if ctx.short in {"UnboundLocalError", "NameError"} and unbound:
-        name, func = unbound.group(1), (frame.func or _def_name(frame)) if frame else ""
+        name, func = unbound.group(1), (frame.func or def_name(frame)) if frame else ""
         fix = (
             f"`{name}` is assigned only on some paths through `{func or 'the function'}`: give it a value before "
             "the branches (or handle the missing case explicitly)."
@@ -802,7 +471,3 @@ def fallback(ctx: Context) -> Verdict:
         f"`{ctx.test}` failed with {exc}{message} raised at {ctx.at(frame)}{ctx.line_of(frame)}{ctx.via()}.",
         fix,
     )
-
-
-def project_frame_paths(parsed: Parsed) -> list[str]:
-    return [f.path for f in parsed.frames if is_project_path(f.path)]

@@ -15,7 +15,9 @@ from pathlib import Path
 
 from ..findings import Explanation, Failure
 from .assertions import explain_assertion
-from .diagnose import _FIXTURE_SYNONYMS, _PLUGIN_FIXTURES, Context, Verdict, explain_exception, fallback, quote
+from .context import Context, Verdict, quote
+from .diagnose import explain_exception, fallback
+from .imports import FIXTURE_SYNONYMS, PLUGIN_FIXTURES, import_error
 from .longrepr import parse
 
 __all__ = ["CATEGORIES", "TestingAnalyzer"]
@@ -113,10 +115,10 @@ def _fixture_not_found(ctx: Context, name: str) -> Verdict:
     available_m = _AVAILABLE.search(ctx.failure.longrepr)
     available = [n.strip() for n in available_m.group("names").split(",")] if available_m else []
     close = difflib.get_close_matches(name, available, n=3, cutoff=0.6)
-    synonym = _FIXTURE_SYNONYMS.get(name)
+    synonym = FIXTURE_SYNONYMS.get(name)
     if synonym and synonym in available and synonym not in close:
         close.insert(0, synonym)
-    plugin = _PLUGIN_FIXTURES.get(name)
+    plugin = PLUGIN_FIXTURES.get(name)
     explanation = f"`{ctx.test}` asks for a fixture `{name}` that no conftest.py or installed plugin provides."
     if close:
         explanation += f" Close matches that do exist: {', '.join(f'`{c}`' for c in close)}."
@@ -141,8 +143,6 @@ def _fixture_not_found(ctx: Context, name: str) -> Verdict:
 def _collection(ctx: Context) -> Verdict:
     errors = "\n".join(ctx.parsed.errors)
     if ctx.short in {"ImportError", "ModuleNotFoundError"} or "ImportError while importing" in ctx.failure.longrepr:
-        from .diagnose import import_error
-
         verdict = import_error(ctx)
         if verdict is not None:
             return verdict
