@@ -429,6 +429,37 @@ def test_odd_names_survive_a_rename(git_repo: GitRepo) -> None:
     assert added_text(f) == ["line 101"]
 
 
+def test_an_empty_new_file_has_nothing_to_review(committed: GitRepo) -> None:
+    committed.write("empty.py", "")
+    committed.add()
+    assert git.staged().skipped == {"empty": 1}
+
+
+def test_changes_hunks_and_languages(committed: GitRepo) -> None:
+    committed.write("Dockerfile", "FROM python:3.11\n")
+    committed.write("web/app.ts", "export {}\n")
+    committed.write("notes", "plain\n")
+    committed.add()
+    changes = git.staged()
+    assert {f.path: f.language for f in changes.files} == {"Dockerfile": "dockerfile", "web/app.ts": "typescript",
+                                                          "notes": "text"}  # fmt: skip
+    assert [h.path for h in changes.hunks] == [f.path for f in changes.files]
+
+
+def test_pathspecs_are_chunked_below_the_argument_limit(committed: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    for i in range(30):
+        committed.write(f"pkg/module_{i:02}.py", f"value = {i}\n")
+    committed.write("skipped.lock", "x\n")  # one skipped file: the patch is asked for by pathspec
+    committed.add()
+    monkeypatch.setattr(
+        git, "_pathspec_chunks", lambda paths: [list(paths[i : i + 7]) for i in range(0, len(paths), 7)]
+    )
+    changes = git.staged()
+    assert len(changes.files) == 30
+    assert [len(c) for c in git._pathspec_chunks([b"x" * 9] * 5, limit=25)] == [2, 2, 1]
+    assert all(added_text(f) == [f"value = {int(f.path[11:13])}"] for f in changes.files)
+
+
 def test_a_pure_rename_is_skipped(committed: GitRepo) -> None:
     committed.run("mv", "a.py", "moved.py")
     assert git.staged().skipped == {"rename-only": 1}
@@ -557,6 +588,13 @@ def test_dubious_ownership(committed: GitRepo) -> None:
     assert "\n" not in str(err.value)
 
 
+def test_a_bare_repository(tmp_path: Path) -> None:
+    bare = tmp_path / "bare.git"
+    GitRepo(tmp_path).run("init", "-q", "--bare", str(bare))
+    with pytest.raises(GitError, match="not inside a git work tree"):
+        git.staged(cwd=bare)
+
+
 def test_repo_root(committed: GitRepo) -> None:
     (committed.path / "deep" / "er").mkdir(parents=True)
     assert git.repo_root(committed.path / "deep" / "er") == Path(os.path.realpath(committed.path))
@@ -628,6 +666,21 @@ similarity index 100%
 rename from old.py
 rename to renamed.py
 """
+
+
+def test_parse_patch_statuses_and_quoted_headers() -> None:
+    patch = (
+        b"diff --git a/gone.py b/gone.py\ndeleted file mode 100644\n--- a/gone.py\n+++ /dev/null\n"
+        b"@@ -1 +0,0 @@\n-x = 1\n"
+        b"diff --git a/src.py b/copy.py\nsimilarity index 90%\ncopy from src.py\ncopy to copy.py\n"
+        b'diff --git "a/t\\tab.bin" "b/t\\tab.bin"\nindex 1..2 100644\nBinary files "a/t\\tab.bin" and "b/t\\tab.bin" differ\n'
+        b"diff --git a/sub b/sub\nindex 1..2 160000\n--- a/sub\n+++ b/sub\n@@ -1 +1 @@\n-Subproject commit 1\n+Subproject commit 2\n"
+    )
+    gone, copy, tab, sub = parse_patch(patch)
+    assert (gone.path, gone.status, [ln.kind for ln in gone.hunks[0].lines]) == ("gone.py", "D", ["-"])
+    assert (copy.path, copy.old_path, copy.status) == ("copy.py", "src.py", "C")
+    assert (tab.path, tab.binary) == ("t\tab.bin", True)
+    assert sub.submodule
 
 
 def test_parse_patch() -> None:

@@ -14,6 +14,7 @@ import os
 import random
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fake_secrets import FORMATS, Fake, cases, make
@@ -319,6 +320,9 @@ FALSE_POSITIVES = [
     "dsn = f'postgresql://{user}:{password}@{host}/db'",
     "url = 'redis://%s:%s@%s' % (user, password, host)",
     "credentials: Credentials | None = None",
+    "MODEL = 'gpt-4o-mini-2024-07-18'",
+    "SOABI = 'cpython-311-x86_64-linux-gnu'",
+    "sri = 'sha384-oqVuAfXRKap7fdgcCY5uykM6+R9GqQ8K/uxy9rx7HNQlGYl1kPzQho1wx4JwY8wC'",
 ]
 
 
@@ -463,6 +467,15 @@ def test_secret_named_environment_values_are_redacted(rng: random.Random) -> Non
     assert "abc" in out  # shorter than 8: too common to replace
     assert "/usr/bin" in out
     assert out.count("[REDACTED:env-value]") == 3
+
+
+def test_environment_redaction_fails_closed() -> None:
+    class Broken(dict[str, str]):
+        def items(self) -> Any:
+            raise OSError("environment unreadable")
+
+    with pytest.raises(SecretScanError, match="nothing was sent"):
+        redact_env_values("text", Broken())
 
 
 def test_environment_redaction_defaults_to_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
