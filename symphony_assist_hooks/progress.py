@@ -45,7 +45,7 @@ class Tick:
     done: int  # answered so far: from the cache, the service, or handed to the local fallback
     cached: int  # of which from the cache
     spent_micro: int  # spent on this request so far (micro-dollars)
-    sending: tuple[str, ...] = ()  # labels of the items in the request that started last
+    sending: tuple[str, ...] = ()  # labels of the items in the latest request still in flight
     local: int = 0  # of the done items, those the service did not answer (they fall back locally)
     finished: bool = False
 
@@ -62,23 +62,32 @@ class Tracker:
     def __init__(self, callback: ProgressCallback, *, total: int, cached: int) -> None:
         self._callback: ProgressCallback | None = callback
         self._lock = threading.Lock()
+        self._in_flight: dict[int, tuple[str, ...]] = {}
+        self._next = 0
         self._tick = Tick(total=total, done=cached, cached=cached, spent_micro=0)
         self._emit(self._tick)
 
-    def sending(self, labels: Iterable[str]) -> None:
+    def sending(self, labels: Iterable[str]) -> int:
+        """A request with these items' labels starts; returns the token to pass to `sent`."""
         with self._lock:
-            self._tick = replace(self._tick, sending=tuple(labels))
-            tick = self._tick
+            self._next += 1
+            self._in_flight[self._next] = tuple(labels)
+            self._tick = replace(self._tick, sending=self._in_flight[self._next])
+            tick, token = self._tick, self._next
         self._emit(tick)
+        return token
 
-    def sent(self, count: int, spent_micro: int, *, answered: bool) -> None:
+    def sent(self, token: int, count: int, spent_micro: int, *, answered: bool) -> None:
+        """The request `token` ended: its `count` items are answered, or go to the local fallback."""
         with self._lock:
+            self._in_flight.pop(token, None)
             t = self._tick
             self._tick = replace(
                 t,
                 done=min(t.total, t.done + count),
                 spent_micro=spent_micro,
                 local=t.local + (0 if answered else count),
+                sending=next(reversed(self._in_flight.values()), ()),
             )
             tick = self._tick
         self._emit(tick)
@@ -119,9 +128,7 @@ def progress_mode(stream: TextIO, env: Mapping[str, str] | None = None) -> str:
 
 
 def _usd(micro: int) -> str:
-    if micro == 0 or abs(micro) >= 10_000:
-        return f"${micro / 1e6:.2f}"
-    return "$" + f"{micro / 1e6:.6f}".rstrip("0")
+    return f"${micro / 1e6:,.4f}"  # as `stats` prints it: a run's spend is mostly fractions of a cent
 
 
 class Progress:

@@ -351,8 +351,7 @@ class Assistant:
 
         def run(chunk: tuple[tuple[str, ...], list[Item]]) -> None:
             names, items = chunk
-            if tracker is not None:
-                tracker.sending(it.label or it.id for it in items)
+            token = tracker.sending(it.label or it.id for it in items) if tracker is not None else 0
             answered = False
             try:
                 self._send(request, names, items, keys, model, temperature, per_item, resp)
@@ -362,7 +361,7 @@ class Assistant:
                     reasons.append(str(stop))
             finally:
                 if tracker is not None:
-                    tracker.sent(len(items), resp.cost_micro, answered=answered)
+                    tracker.sent(token, len(items), resp.cost_micro, answered=answered)
 
         if len(chunks) == 1:
             run(chunks[0])
