@@ -71,8 +71,9 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 import anyio.to_thread
@@ -480,12 +481,8 @@ class _Guard:
         server = scope.get("server") or (None, None)
         local_host, port = server[0], server[1]
         public = self.public or not is_loopback(local_host)
-        if not public:
-            allowed = {f"{h}:{port}" for h in ("127.0.0.1", "localhost", "[::1]")}
-            if port == 80:
-                allowed |= {"127.0.0.1", "localhost", "[::1]"}
-            if headers.get("host", "").lower() not in allowed:
-                raise ApiError(400, "bad_host", "the Host header must name this loopback server (127.0.0.1:<port>)")
+        if not public and headers.get("host", "").lower() not in _loopback_authorities(port):
+            raise ApiError(400, "bad_host", "the Host header must name this loopback server (127.0.0.1:<port>)")
         origin = headers.get("origin")
         if origin is not None and not _local_origin(origin, port):
             raise ApiError(403, "bad_origin", "cross-origin requests are refused")
@@ -546,11 +543,15 @@ class _Guard:
         return replay
 
 
+def _loopback_authorities(port: int | None) -> set[str]:
+    """`host:port` forms naming this loopback server (the bare names too on port 80)."""
+    names = ("127.0.0.1", "localhost", "[::1]")
+    return {f"{h}:{port}" for h in names} | (set(names) if port == 80 else set())
+
+
 def _local_origin(origin: str, port: int | None) -> bool:
     scheme, sep, rest = origin.lower().partition("://")
-    if not sep or scheme not in ("http", "https"):
-        return False
-    return rest in {f"{h}:{port}" for h in ("127.0.0.1", "localhost", "[::1]")}
+    return bool(sep) and scheme in ("http", "https") and rest in _loopback_authorities(port)
 
 
 # --------------------------------------------------------------------------------------- coalescing
@@ -732,11 +733,15 @@ class _Core:
         from .assistant.pricing import cost_micro, price_for, worst_case_micro
 
         stats = StatsLog(self._stats_path(), "server-" + uuid.uuid4().hex[:12])
-        hit = self.cache.get(key)
-        if hit is not None and isinstance(hit.get("completion"), dict):
-            saved = int(hit.get("cost_micro", 0))
-            stats.record("cache", template="remote", model=str(hit.get("model", req.model)), saved_micro=saved)
-            return CompletionOut(**{**hit["completion"], **_FREE, "key_alias": "cache", "cached": True})
+        hit = self.cache.get(key) or {}
+        stored = hit.get("completion")
+        if isinstance(stored, dict) and isinstance(stored.get("content"), str):
+            model = str(stored.get("model") or req.model)
+            stats.record("cache", template="remote", model=model, saved_micro=int(hit.get("cost_micro") or 0))
+            finish = str(stored.get("finish_reason") or "stop")
+            return CompletionOut(
+                content=stored["content"], model=model, finish_reason=finish, key_alias="cache", cached=True, **_FREE
+            )
         if self.provider is None:
             raise NoKeyError(NO_KEY_MESSAGE)
         price = price_for(req.model, self.settings.prices)
@@ -785,7 +790,7 @@ class _Core:
             )
         return out
 
-    def _stats_path(self) -> Any:
+    def _stats_path(self) -> Path | None:
         if self.settings.cache_backend == "memory":
             return None
         return self.settings.resolved_cache_dir / "stats.jsonl"
@@ -813,24 +818,11 @@ class _Core:
         finally:
             with _diff_lock:
                 _diff_texts.pop(source, None)
+        counts = {name: getattr(report, name) for name in ReviewOut.model_fields if name not in ("findings", "cached")}
         return ReviewOut(
             findings=[FindingOut(**f.to_dict()) for f in report.findings],
-            files=report.files,
-            hunks=report.hunks,
-            cache_hits=report.cache_hits,
-            api_requests=report.api_requests,
-            local_answers=report.local_answers,
-            prompt_tokens=report.prompt_tokens,
-            completion_tokens=report.completion_tokens,
-            cost_usd=report.cost_usd,
-            saved_usd=report.saved_usd,
-            redactions=report.redactions,
-            dropped=report.dropped,
-            suppressed=report.suppressed,
-            fallback_reason=report.fallback_reason,
-            skipped=dict(report.skipped),
-            notices=list(report.notices),
             cached=report.api_requests == 0 and report.cache_hits > 0,
+            **counts,
         )
 
     # -------------------------------------------------------------------------------- keys, models, stats
@@ -895,7 +887,7 @@ class _Core:
         return {"cached_responses": entries, "budget": budget, **summary.as_dict()}
 
 
-_FREE = {"prompt_tokens": 0, "completion_tokens": 0, "cached_tokens": 0, "attempts": 0, "latency": 0.0}
+_FREE: dict[str, Any] = {"prompt_tokens": 0, "completion_tokens": 0, "cached_tokens": 0, "attempts": 0, "latency": 0.0}
 
 
 def _is_json_object(text: str) -> bool:
@@ -944,11 +936,19 @@ def _diff_changes(diff: str) -> tuple[git.Changes, dict[str, str]]:
 
 
 def _install_diff_seam() -> None:
-    """Make `git.file_text` answer `server-diff:` sources from the diff a client sent, so a review
-    served here never reads this host's repository. Other sources go to git as before."""
-    original = git.file_text
-    if getattr(original, "diff_seam", False):
+    """Make `git.file_text(s)` answer `server-diff:` sources from the diff a client sent, so a review
+    served here never reads this host's repository. Other sources go to git as before.
+
+    A process-wide patch because review.py reads file text through module functions of git.py; a
+    `review_changes(..., file_text=...)` parameter would make it unnecessary."""
+    one, many = git.file_text, git.file_texts
+    if getattr(one, "diff_seam", False):
         return
+
+    def sent(path: str, source: str, max_bytes: int) -> str | None:
+        with _diff_lock:
+            text = _diff_texts.get(source, {}).get(path)
+        return text if text is None or len(text.encode()) <= max_bytes else None
 
     def file_text(
         path: str,
@@ -958,13 +958,22 @@ def _install_diff_seam() -> None:
         cwd: git.PathArg | None = None,
     ) -> str | None:
         if source.startswith(_DIFF_SOURCE):
-            with _diff_lock:
-                text = _diff_texts.get(source, {}).get(path)
-            return text if text is None or len(text.encode()) <= max_bytes else None
-        return original(path, source, max_bytes=max_bytes, cwd=cwd)
+            return sent(path, source, max_bytes)
+        return one(path, source, max_bytes=max_bytes, cwd=cwd)
+
+    def file_texts(
+        paths: Iterable[str],
+        source: str = "staged",
+        *,
+        max_bytes: int = git.DEFAULT_MAX_FILE_BYTES,
+        cwd: git.PathArg | None = None,
+    ) -> dict[str, str | None]:
+        if source.startswith(_DIFF_SOURCE):
+            return {p: sent(p, source, max_bytes) for p in paths}
+        return many(paths, source, max_bytes=max_bytes, cwd=cwd)
 
     file_text.diff_seam = True  # type: ignore[attr-defined]
-    git.file_text = file_text
+    git.file_text, git.file_texts = file_text, file_texts
 
 
 # --------------------------------------------------------------------------------------- the app
