@@ -175,7 +175,12 @@ class Assistant:
             path: Path | None = self.cache_dir / "stats.jsonl"
             if self.settings.cache_backend == "memory":
                 path = None
-            self._stats = StatsLog(path, self.run_id)
+            sink = None
+            if self.settings.cache_backend == "redis":  # the team's stream, besides this machine's file
+                from .redis_backend import redis_stats
+
+                sink = redis_stats(self.settings, self.warn)
+            self._stats = StatsLog(path, self.run_id, sink=sink)
         return self._stats
 
     @property

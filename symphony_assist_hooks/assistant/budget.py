@@ -571,18 +571,21 @@ class DiskLedger(_BaseLedger):
                 self._con = None
 
 
-def open_ledger(settings: Settings, *, warn: Warn, now: Callable[[], float] = time.time) -> Ledger:
+def open_ledger(settings: Settings, *, warn: Warn, now: Callable[[], float] | None = None) -> Ledger:
     """The ledger for these settings. Never raises: a broken ledger shows up as BudgetError on reserve.
 
-    The disk ledger lives in `<cache dir>/ledger`. A reservation may be reclaimed by another process
-    after `max(RESERVATION_LIFETIME, 2 * settings.deadline)` seconds, or at once if its process is gone.
+    The disk ledger lives in `<cache dir>/ledger`; the redis backend's is shared on the Redis server
+    (redis_backend.py, imported only here) and follows its clock unless `now` is given. A reservation
+    may be reclaimed by another process after `max(RESERVATION_LIFETIME, 2 * settings.deadline)`
+    seconds, or at once if its process is gone.
     """
     caps = Caps.from_settings(settings)
     lifetime = max(RESERVATION_LIFETIME, 2 * settings.deadline)
+    if settings.cache_backend == "redis":
+        from .redis_backend import redis_ledger
+
+        return redis_ledger(settings, caps, warn=warn, now=now, lifetime=lifetime)
     # The memory backend keeps answers off the disk, but never the budget: a cap that forgets its
     # spend at exit would not be a cap. MemoryLedger is for programs that embed the core and tests.
     directory = settings.resolved_cache_dir / SUBDIR
-    if settings.cache_backend == "redis":
-        # Hook point for the shared team ledger (a later issue): until then, this machine's ledger.
-        warn(f"budget: the redis ledger is not available yet; counting spend in {directory} (this machine only)")
-    return DiskLedger(directory, caps, warn=warn, now=now, lifetime=lifetime)
+    return DiskLedger(directory, caps, warn=warn, now=now or time.time, lifetime=lifetime)

@@ -656,19 +656,26 @@ class DiskCache:
 # ----------------------------------------------------------------------------------------- open
 def open_cache(settings: Settings, warn: Warn) -> Cache:
     """The cache the settings ask for. Never raises for a cache fault: it warns once and returns
-    a `NullCache` when the disk cache cannot be used."""
+    a `NullCache` when the disk cache cannot be used.
+
+    The redis backend (redis_backend.py, imported only here) keeps the disk cache as its fallback.
+    """
     if settings.cache_backend == "memory":
         return MemoryCache(size_limit=settings.cache_size_limit, ttl=settings.cache_ttl, warn=warn)
     directory = settings.resolved_cache_dir / SUBDIR
-    if settings.cache_backend == "redis":
-        # Hook point for the redis backend (a later issue): until then, the local disk cache.
-        warn(f"cache: the redis backend is not available yet; using the disk cache at {directory}")
+    local: Cache
     try:
-        return DiskCache(directory, size_limit=settings.cache_size_limit, ttl=settings.cache_ttl, warn=warn)
+        local = DiskCache(directory, size_limit=settings.cache_size_limit, ttl=settings.cache_ttl, warn=warn)
     except OSError as exc:
         why = _reason(exc)
-        warn(f"cache: cannot use {directory} ({why}); not caching this run")
-        return NullCache(why, directory, settings.cache_ttl)
+        shared = settings.cache_backend == "redis"
+        warn(f"cache: cannot use {directory} ({why}); {'no local fallback' if shared else 'not caching'} this run")
+        local = NullCache(why, directory, settings.cache_ttl)
+    if settings.cache_backend == "redis":
+        from .redis_backend import redis_cache
+
+        return redis_cache(settings, local, warn)
+    return local
 
 
 # ------------------------------------------------------------------------------------ export/import
