@@ -1,0 +1,694 @@
+"""Team mode (#8): cache, ledger and stats on a real redis-server (tests/redis_server.py), real processes."""
+
+from __future__ import annotations
+
+import calendar
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from redis_server import RedisServer
+
+from symphony_assist_hooks.assistant import redis_backend
+from symphony_assist_hooks.assistant.budget import Caps, DiskLedger, Ledger, open_ledger, periods
+from symphony_assist_hooks.assistant.cache import DiskCache, NullCache, export_cache, import_cache, open_cache
+from symphony_assist_hooks.assistant.redis_backend import (
+    PREFIX,
+    RedisCache,
+    RedisLedger,
+    RedisStats,
+    mask_url,
+    redis_stats,
+)
+from symphony_assist_hooks.assistant.stats import StatsLog
+from symphony_assist_hooks.config import Settings
+from symphony_assist_hooks.errors import BudgetError
+
+JAN_31_LAST_SECOND = calendar.timegm((2026, 1, 31, 23, 59, 59)) + 0.9
+DAY = 86400.0
+PASSWORD = "pw-" + "".join(random.choice("abcdefghkmnpqrstuvwxyz23456789") for _ in range(16))
+
+
+class Clock:
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class Warnings(list[str]):
+    def __call__(self, message: str) -> None:
+        assert "\n" not in message, message
+        self.append(message)
+
+
+@pytest.fixture
+def warnings() -> Warnings:
+    return Warnings()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_clients() -> Iterator[None]:
+    """Each test starts with no process-wide client and no server held down (ports get reused)."""
+    redis_backend._servers.clear()
+    yield
+    for server in redis_backend._servers.values():
+        if server._client is not None:
+            server._client.close()
+    redis_backend._servers.clear()
+
+
+def team(url: str, tmp_path: Path, **values: Any) -> Settings:
+    base: dict[str, Any] = {"budget_run": None, "budget_daily": None, "budget_monthly": None, "timeout": 5.0}
+    base.update(values)
+    return Settings(cache_backend="redis", cache_url=url, cache_dir=tmp_path / "cache", **base)
+
+
+def client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=5)
+
+
+# --------------------------------------------------------------------------------------------- URL
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+        ("redis://:hunter2@cache:6379/2", "redis://:***@cache:6379/2"),
+        ("rediss://team:hunter2@cache.example:6380/0", "rediss://team:***@cache.example:6380/0"),
+        ("redis://hunter2@cache/0", "redis://***@cache/0"),  # redis-py would send it as a credential
+        ("unix:///run/redis.sock?db=1&password=hunter2", "unix:///run/redis.sock?db=1&password=***"),
+    ],
+)
+def test_mask_url(url: str, shown: str) -> None:
+    assert mask_url(url) == shown
+    assert "hunter2" not in mask_url(url)
+
+
+# ------------------------------------------------------------------------------------------- cache
+def test_open_cache_and_ledger_pick_redis(redis_url: str, tmp_path: Path, warnings: Warnings) -> None:
+    s = team(redis_url, tmp_path)
+    cache = open_cache(s, warnings)
+    assert isinstance(cache, RedisCache)
+    assert isinstance(cache.local, DiskCache)
+    assert isinstance(open_ledger(s, warn=warnings), RedisLedger)
+    cache.set("k", {"answer": "é" * 3})
+    assert cache.get("k") == {"answer": "ééé"}
+    assert cache.get("missing") is None
+    info = cache.info()
+    assert info["backend"] == "redis"
+    assert info["entries"] == 1
+    assert info["path"] == redis_url
+    assert warnings == []
+    cache.close()
+
+
+def test_values_are_compressed_json_with_a_ttl(redis_url: str, tmp_path: Path) -> None:
+    cache = open_cache(team(redis_url, tmp_path, cache_ttl=120), print)
+    cache.set("k", {"v": [1, 2, 3]})
+    cache.set("forever", {"v": 0}, ttl=0)
+    r = client(redis_url)
+    blob = r.get(PREFIX + "cache:k")
+    assert isinstance(blob, bytes)
+    import zlib
+
+    assert json.loads(zlib.decompress(blob)) == {"v": [1, 2, 3]}
+    assert 119_000 < int(r.pttl(PREFIX + "cache:k")) <= 120_000
+    assert int(r.ttl(PREFIX + "cache:forever")) == -1
+
+
+def test_ttl_expiry(redis_url: str, tmp_path: Path) -> None:
+    cache = open_cache(team(redis_url, tmp_path), print)
+    cache.set("short", {"v": 1}, ttl=1)
+    assert cache.get("short") == {"v": 1}
+    time.sleep(1.1)
+    assert cache.get("short") is None
+    assert client(redis_url).exists(PREFIX + "cache:short") == 0
+
+
+MACHINE = """
+import json, sys
+from symphony_assist_hooks.assistant.cache import open_cache
+from symphony_assist_hooks.config import load_settings
+
+cache = open_cache(load_settings(), lambda message: print("WARN", message))
+if sys.argv[1] == "set":
+    cache.set("shared-key", {"findings": ["from machine A"]})
+print(json.dumps({"got": cache.get("shared-key"), "backend": cache.backend, "modules": sorted(sys.modules)}))
+"""
+
+
+def run_machine(url: str, cache_dir: Path, action: str) -> dict[str, Any]:
+    env = {
+        **os.environ,
+        "LLM_CACHE_BACKEND": "redis",
+        "LLM_CACHE_URL": url,
+        "SYMPHONY_ASSIST_CACHE_DIR": str(cache_dir),
+    }
+    proc = subprocess.run([sys.executable, "-c", MACHINE, action], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "WARN" not in proc.stdout
+    result: dict[str, Any] = json.loads(proc.stdout)
+    return result
+
+
+def test_two_machines_share_hits(redis_url: str, tmp_path: Path) -> None:
+    a, b = tmp_path / "laptop-a", tmp_path / "ci-runner-b"
+    assert run_machine(redis_url, b, "get")["got"] is None
+    first = run_machine(redis_url, a, "set")
+    assert first["got"] == {"findings": ["from machine A"]}
+    second = run_machine(redis_url, b, "get")
+    assert second["backend"] == "redis"
+    assert second["got"] == {"findings": ["from machine A"]}
+    assert "openai" not in {m.split(".")[0] for m in second["modules"]}
+    # A's answer is on A's disk too (the fallback), never on B's: B only read it.
+    assert DiskCache(a / "responses", size_limit=1 << 20, ttl=0, warn=print).get("shared-key") is not None
+    assert DiskCache(b / "responses", size_limit=1 << 20, ttl=0, warn=print).get("shared-key") is None
+
+
+def test_export_import_round_trip(redis_url: str, tmp_path: Path) -> None:
+    cache = open_cache(team(redis_url, tmp_path, cache_ttl=3600), print)
+    for i in range(700):  # more than one SCAN batch
+        cache.set(f"k{i}", {"i": i})
+    cache.set("forever", {"i": -1}, ttl=0)
+    dump = tmp_path / "team.jsonl"
+    assert export_cache(cache, dump) == 701
+    assert dump.stat().st_mode & 0o777 == 0o600
+    assert cache.clear() == 701
+    assert cache.get("k5") is None
+    assert import_cache(cache, dump) == 701
+    assert cache.get("k699") == {"i": 699}
+    r = client(redis_url)
+    assert 3_590_000 < int(r.pttl(PREFIX + "cache:k0")) <= 3_600_000  # the absolute expiry was kept
+    assert int(r.ttl(PREFIX + "cache:forever")) == -1
+    # The same file seeds a disk cache (CI without Redis) and back.
+    disk = open_cache(Settings(cache_dir=tmp_path / "ci"), print)
+    assert import_cache(disk, dump) == 701
+    assert disk.get("k42") == {"i": 42}
+
+
+def test_cache_commands_on_redis(
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from symphony_assist_hooks.cli import main
+
+    monkeypatch.setenv("LLM_CACHE_BACKEND", "redis")
+    monkeypatch.setenv("LLM_CACHE_URL", redis_url)
+    monkeypatch.setenv("SYMPHONY_ASSIST_CACHE_DIR", str(tmp_path / "cache"))
+    open_cache(team(redis_url, tmp_path / "other"), print).set("k", {"v": 1})
+    dump = tmp_path / "out.jsonl"
+    assert main(["cache", "export", str(dump)]) == 0
+    assert "exported 1 answers" in capsys.readouterr().out
+    assert main(["cache", "clear"]) == 0
+    assert main(["cache", "import", str(dump)]) == 0
+    assert "imported 1 answers" in capsys.readouterr().out
+    assert main(["cache", "info"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["backend"] == "redis"
+    assert info["entries"] == 1
+
+
+# ---------------------------------------------------------------------------------------- faults
+def test_redis_stopped_mid_run(private_redis: RedisServer, tmp_path: Path, warnings: Warnings) -> None:
+    s = team(private_redis.url(), tmp_path, budget_monthly=1.0)
+    cache = open_cache(s, warnings)
+    ledger = open_ledger(s, warn=warnings)
+    cache.set("before", {"v": 1})
+    ledger.settle(ledger.reserve(100), 60)
+    stats = StatsLog(tmp_path / "stats.jsonl", "run", sink=redis_stats(s, warnings))
+    stats.record("api", items=1)
+    assert warnings == []
+
+    private_redis.stop()
+    started = time.monotonic()
+    assert cache.get("before") == {"v": 1}  # from this machine's disk cache
+    cache.set("during", {"v": 2})
+    assert cache.get("during") == {"v": 2}
+    assert cache.get("never") is None
+    with pytest.raises(BudgetError) as refused:
+        ledger.reserve(10)
+    with pytest.raises(BudgetError):
+        ledger.status()
+    stats.record("cache", items=1)
+    assert [e["source"] for e in stats.read()] == ["api", "cache"]  # this machine's file
+    assert time.monotonic() - started < 2.0  # connection refused: no waiting, never a hang
+    assert str(refused.value).startswith(
+        f"budget: the shared ledger at {private_redis.url()} is unreachable (Error 111 connecting to 127.0.0.1:"
+    )
+    assert str(refused.value).endswith("; no paid call was made")
+    assert len([w for w in warnings if w.startswith("cache:")]) == 1
+    assert warnings[0].startswith(f"cache: the shared cache at {private_redis.url()} is unreachable (")
+    assert warnings[0].endswith(f"using the local disk cache at {tmp_path / 'cache' / 'responses'}")
+
+    private_redis.start()  # back on the same port: tried again after RETRY_AFTER
+    redis_backend._servers[(private_redis.url(), 2.0)]._down_until = 0.0
+    assert cache.get("before") is None  # a fresh server: an empty team cache
+    ledger.settle(ledger.reserve(10), 10)
+    assert ledger.status()["month"]["spent"] == 10
+
+
+def test_a_hung_server_costs_one_bounded_timeout(
+    private_redis: RedisServer, tmp_path: Path, warnings: Warnings
+) -> None:
+    s = team(private_redis.url(), tmp_path, timeout=0.5, budget_monthly=1.0)
+    cache = open_cache(s, warnings)
+    ledger = open_ledger(s, warn=warnings)
+    cache.set("k", {"v": 1})
+    private_redis.pause()
+    try:
+        started = time.monotonic()
+        assert cache.get("k") == {"v": 1}  # waited min(2 s, timeout) once, then the disk cache
+        first = time.monotonic() - started
+        with pytest.raises(BudgetError, match=r"is unreachable \(Timeout"):
+            ledger.reserve(10)  # held down by this process: no second wait
+        cache.set("k2", {"v": 2})
+        total = time.monotonic() - started
+    finally:
+        private_redis.resume()
+    assert 0.4 < first < 1.5
+    assert total < first + 0.5
+    assert len(warnings) == 1
+
+
+def test_the_password_is_never_shown(tmp_path: Path, warnings: Warnings, capsys: pytest.CaptureFixture[str]) -> None:
+    server = RedisServer(tmp_path / "redis", "--requirepass", PASSWORD).start()
+    try:
+        good = team(server.url(password=PASSWORD), tmp_path / "good", budget_monthly=1.0)
+        cache = open_cache(good, warnings)
+        cache.set("k", {"v": 1})
+        assert cache.get("k") == {"v": 1}
+        assert PASSWORD not in json.dumps(cache.info())
+        ledger = open_ledger(good, warn=warnings)
+        ledger.settle(ledger.reserve(5), 5)
+        assert PASSWORD not in json.dumps(ledger.status())
+        assert warnings == []
+
+        texts: list[str] = []
+        for url in (
+            server.url(password=PASSWORD[::-1]),  # wrong password
+            f"redis://{PASSWORD}@127.0.0.1:{server.port}/0",  # a bare userinfo
+            f"redis://user:{PASSWORD}@127.0.0.1:1/0",  # nothing listening
+            f"redis://:{PASSWORD}@127.0.0.1:notaport/0",  # redis-py cannot parse it
+        ):
+            redis_backend._servers.clear()
+            bad = team(url, tmp_path / f"bad{len(texts)}", budget_monthly=1.0)
+            w = Warnings()
+            bad_cache = open_cache(bad, w)
+            assert bad_cache.get("k") is None
+            bad_cache.set("k", {"v": 2})
+            texts += [*w, json.dumps(bad_cache.info())]
+            with pytest.raises(BudgetError) as info:
+                open_ledger(bad, warn=w).reserve(1)
+            texts.append(str(info.value))
+            assert len(w) == 1
+        texts.append(capsys.readouterr().out)
+    finally:
+        server.stop()
+    joined = "\n".join(texts)
+    assert "is unreachable" in joined
+    assert "***" in joined
+    assert PASSWORD not in joined
+    assert PASSWORD[::-1] not in joined
+
+
+def test_a_missing_redis_package_is_one_warning_and_a_closed_ledger(
+    redis_url: str, tmp_path: Path, warnings: Warnings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in [m for m in sys.modules if m == "redis" or m.startswith("redis.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "redis", None)  # import redis -> ImportError
+    s = team(redis_url, tmp_path, budget_monthly=1.0)
+    cache = open_cache(s, warnings)
+    cache.set("k", {"v": 1})
+    assert cache.get("k") == {"v": 1}
+    with pytest.raises(BudgetError, match=r"pip install 'symphony-assist\[redis\]'\); no paid call was made$"):
+        open_ledger(s, warn=warnings).reserve(1)
+    assert len(warnings) == 1
+    assert "the redis package is not installed" in warnings[0]
+
+
+def test_an_unusable_local_dir_leaves_redis_alone(redis_url: str, tmp_path: Path, warnings: Warnings) -> None:
+    (tmp_path / "cache").write_text("a file in the way")
+    cache = open_cache(team(redis_url, tmp_path), warnings)
+    assert isinstance(cache, RedisCache)
+    assert isinstance(cache.local, NullCache)
+    cache.set("k", {"v": 1})
+    assert cache.get("k") == {"v": 1}
+    assert len(warnings) == 1
+    assert "no local fallback this run" in warnings[0]
+
+
+def test_the_ledger_warns_when_the_server_may_evict_it(tmp_path: Path, warnings: Warnings) -> None:
+    server = RedisServer(tmp_path / "redis", "--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru").start()
+    try:
+        ledger = open_ledger(team(server.url(), tmp_path, budget_monthly=1.0), warn=warnings)
+        ledger.settle(ledger.reserve(5), 5)
+        ledger.settle(ledger.reserve(5), 5)
+    finally:
+        server.stop()
+    assert len(warnings) == 1
+    assert "maxmemory-policy allkeys-lru" in warnings[0]
+    assert "volatile-lru" in warnings[0]
+
+
+# ------------------------------------------------------------------------------------------ ledger
+def test_reserve_settle_release_and_status_like_the_disk_ledger(
+    redis_url: str, tmp_path: Path, warnings: Warnings
+) -> None:
+    s = team(redis_url, tmp_path, budget_monthly=0.0001, budget_run=None)
+    results = []
+    ledgers: list[Ledger] = [
+        open_ledger(s, warn=warnings),
+        DiskLedger(tmp_path / "disk", Caps.from_settings(s), warn=warnings),
+    ]
+    for ledger in ledgers:
+        a = ledger.reserve(60)
+        with pytest.raises(BudgetError) as info:
+            ledger.reserve(50)
+        results.append(str(info.value))
+        ledger.release(a)
+        ledger.release(a)
+        b = ledger.reserve(50)
+        ledger.settle(b, 40)
+        with pytest.raises(ValueError, match="already settled"):
+            ledger.settle(b, 40)
+        status = ledger.status()
+        status.pop("backend")
+        status.pop("path")
+        results.append(json.dumps(status, sort_keys=True))
+    assert (
+        results[0]
+        == results[2]
+        == (
+            "budget: monthly cap of $0.0001 reached (spent $0.00, $0.00006 reserved by calls in flight, "
+            "this call needs up to $0.00005)"
+        )
+    )
+    assert results[1] == results[3]  # the same status, field for field
+    assert warnings == []
+
+
+def test_run_cap_is_per_object_and_day_cap_is_shared(redis_url: str, tmp_path: Path) -> None:
+    clock = Clock(calendar.timegm((2026, 3, 10, 12, 0, 0)))
+    s = team(redis_url, tmp_path, budget_run=0.00005, budget_daily=0.0001, budget_monthly=0.001)
+    first = open_ledger(s, warn=print, now=clock)
+    first.settle(first.reserve(30), 30)
+    with pytest.raises(BudgetError, match=r"^budget: run cap of \$0\.00005 reached \(spent \$0\.00003,"):
+        first.reserve(30)
+    second = open_ledger(s, warn=print, now=clock)  # another laptop: its own run, the team's day
+    second.settle(second.reserve(50), 50)
+    with pytest.raises(BudgetError, match=r"^budget: daily cap of"):
+        second.reserve(30)
+    clock.t += DAY
+    third = open_ledger(s, warn=print, now=clock)
+    third.settle(third.reserve(30), 30)
+    assert third.status()["month"]["spent"] == 110
+    assert open_ledger(s, warn=print).reserve(0).amount == 0  # free calls are always granted
+
+
+def test_a_reservation_settles_into_the_month_it_was_made_in(redis_url: str, tmp_path: Path) -> None:
+    clock = Clock(JAN_31_LAST_SECOND)
+    ledger = open_ledger(team(redis_url, tmp_path, budget_monthly=1.0), warn=print, now=clock)
+    res = ledger.reserve(100)
+    assert (res.day, res.month) == ("2026-01-31", "2026-01")
+    clock.t += 1
+    ledger.settle(res, 70)
+    status = ledger.status()
+    assert status["months"] == {"2026-01": 70}
+    assert status["month"] == {"period": "2026-02", "spent": 0, "reserved": 0, "cap": 1_000_000}
+
+
+def test_the_clock_going_back_never_reopens_a_closed_month(redis_url: str, tmp_path: Path) -> None:
+    s = team(redis_url, tmp_path, budget_monthly=0.0001)
+    ahead = open_ledger(s, warn=print, now=Clock(calendar.timegm((2026, 2, 1, 1, 0, 0))))
+    ahead.settle(ahead.reserve(100), 100)
+    behind = open_ledger(s, warn=print, now=Clock(calendar.timegm((2026, 1, 5, 0, 0, 0))))
+    with pytest.raises(BudgetError, match="monthly cap"):
+        behind.reserve(10)
+    assert behind.reserve(0).month == "2026-02"
+    assert behind.status()["month"]["period"] == "2026-02"
+
+
+def test_the_server_clock_decides_the_period(redis_url: str, tmp_path: Path) -> None:
+    ledger = open_ledger(team(redis_url, tmp_path, budget_monthly=1.0), warn=print)
+    seconds, micros = client(redis_url).time()
+    res = ledger.reserve(1)
+    assert res.day == periods(seconds + micros / 1e6)[0]
+    raw = client(redis_url).hget(PREFIX + "ledger:reservations", res.id)
+    assert isinstance(raw, bytes)
+    assert abs(json.loads(raw)["expires_at"] - (seconds + 600)) < 5
+
+
+def test_utc_day_in_lua_matches_python(redis_url: str) -> None:
+    probe = client(redis_url).register_script(
+        redis_backend._UTC_DAY
+        + "local out = {} for i, t in ipairs(ARGV) do out[i] = utc_day(tonumber(t)) end return out"
+    )
+    rng = random.Random(8)
+    stamps = [0.0, 951_782_399.9, 951_782_400.0, 4_107_542_400.0, JAN_31_LAST_SECOND, JAN_31_LAST_SECOND + 0.2]
+    stamps += [rng.uniform(0, 4.2e9) for _ in range(3000)]
+    got = [d.decode() for d in probe(args=[repr(t) for t in stamps])]
+    assert got == [periods(t)[0] for t in stamps]
+
+
+def test_a_reservation_expires(redis_url: str, tmp_path: Path, warnings: Warnings) -> None:
+    clock = Clock(calendar.timegm((2026, 5, 5, 10, 0, 0)))
+    s = team(redis_url, tmp_path, budget_monthly=0.0001)
+    stuck = open_ledger(s, warn=print, now=clock)
+    res = stuck.reserve(100)
+    other = open_ledger(s, warn=warnings, now=clock)
+    with pytest.raises(BudgetError):
+        other.reserve(10)
+    clock.t += 3600
+    with pytest.raises(BudgetError, match=r"spent \$0\.00, this call"):
+        other.reserve(200)  # refused by the cap alone: the sweep is kept all the same
+    other.settle(other.reserve(50), 50)
+    assert warnings == [
+        "budget: released $0.0001 held by 1 unfinished call(s) (their process is gone or the reservation expired)"
+    ]
+    stuck.settle(res, 30)  # a late answer is still counted
+    assert other.status()["month"]["spent"] == 80
+
+
+HOLDER = """
+import sys, time
+from pathlib import Path
+from symphony_assist_hooks.assistant.budget import open_ledger
+from symphony_assist_hooks.config import Settings
+
+s = Settings(cache_backend="redis", cache_url=sys.argv[1], cache_dir=Path(sys.argv[2]), budget_monthly=0.0001, budget_run=None)
+open_ledger(s, warn=print).reserve(100)
+print("reserved", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_killed_process_does_not_hold_the_budget(redis_url: str, tmp_path: Path, warnings: Warnings) -> None:
+    s = team(redis_url, tmp_path, budget_monthly=0.0001)
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, redis_url, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "reserved"
+        ledger = open_ledger(s, warn=warnings)
+        with pytest.raises(BudgetError, match=r"\$0\.0001 reserved by calls in flight"):
+            ledger.reserve(10)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        ledger.settle(ledger.reserve(100), 100)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert len(warnings) == 1
+    assert "released $0.0001" in warnings[0]
+
+
+def test_another_host_reservation_is_not_swept_by_pid(redis_url: str, tmp_path: Path) -> None:
+    s = team(redis_url, tmp_path, budget_monthly=0.0001)
+    ledger = open_ledger(s, warn=print)
+    assert isinstance(ledger, RedisLedger)
+    r = client(redis_url)
+    entry = {"amount": 100, "day": "2099-01-01", "month": "2099-01", "expires_at": 4e9, "pid": 999_999_999}
+    r.hset(PREFIX + "ledger:reservations", "other", json.dumps({**entry, "host": "another-box/boot/pid:[1]"}))
+    r.hset(PREFIX + "ledger:reservations", "mine", json.dumps({**entry, "host": redis_backend._host_id()}))
+    ledger.reserve(0)
+    assert set(r.hkeys(PREFIX + "ledger:reservations")) == {b"other", next(iter(ledger._open)).encode()}
+
+
+WORKER = """
+import json, random, sys, time
+from pathlib import Path
+from symphony_assist_hooks.assistant.budget import open_ledger
+from symphony_assist_hooks.config import Settings
+from symphony_assist_hooks.errors import BudgetError
+
+url, cache_dir, cap, seed = sys.argv[1], Path(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+s = Settings(cache_backend="redis", cache_url=url, cache_dir=cache_dir, budget_monthly=cap, budget_daily=cap, budget_run=None)
+ledger = open_ledger(s, warn=lambda message: print("WARN", message, file=sys.stderr))
+rng = random.Random(seed)
+ledger.settle(ledger.reserve(0), 0)  # connected and scripts loaded before the start line
+print("ready", flush=True)
+sys.stdin.readline()
+spent = granted = refused = 0
+for _ in range(40):
+    try:
+        res = ledger.reserve(7)
+    except BudgetError as exc:
+        assert "cap of" in str(exc), exc
+        refused += 1
+        continue
+    granted += 1
+    time.sleep(rng.random() * 0.002)  # the paid call
+    actual = rng.randint(3, 7)
+    ledger.settle(res, actual)
+    spent += actual
+print(json.dumps({"spent": spent, "granted": granted, "refused": refused}), flush=True)
+"""
+
+
+def test_sixteen_processes_never_overspend_and_the_ledger_is_exact(redis_url: str, tmp_path: Path) -> None:
+    cap_micro = 1000  # 16 workers x 40 calls x 7 would be 4480
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, redis_url, str(tmp_path / f"m{seed}"), str(cap_micro / 1e6), str(seed)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for seed in range(16)
+    ]
+    try:
+        for proc in procs:
+            assert proc.stdout is not None
+            assert proc.stdout.readline().strip() == "ready"
+        for proc in procs:
+            assert proc.stdin is not None
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        outputs = [proc.communicate(timeout=60) for proc in procs]
+    finally:
+        for proc in procs:
+            proc.kill()
+    assert all(proc.returncode == 0 for proc in procs), [err for _, err in outputs]
+    assert [err for _, err in outputs if err] == []
+    results = [json.loads(out) for out, _ in outputs]
+    total = sum(r["spent"] for r in results)
+    assert total <= cap_micro
+    assert total >= cap_micro - 7 * 16 * 2  # refusals came from the cap, not from faults
+    assert sum(r["refused"] for r in results) > 0
+    status = open_ledger(team(redis_url, tmp_path), warn=print).status()
+    assert status["month"]["spent"] == status["day"]["spent"] == total
+    assert status["month"]["reserved"] == 0
+
+
+# ------------------------------------------------------------------------------------------- stats
+def test_stats_go_to_the_team_stream(redis_url: str, tmp_path: Path, warnings: Warnings) -> None:
+    s = team(redis_url, tmp_path)
+    laptop = StatsLog(tmp_path / "a.jsonl", "run-a", sink=redis_stats(s, warnings))
+    runner = StatsLog(tmp_path / "b.jsonl", "run-b", sink=redis_stats(s, warnings))
+    for i in range(5):
+        laptop.record("cache", items=1, i=i)
+    assert client(redis_url).xlen(PREFIX + "stats") == 0  # batched
+    runner.record("api", items=2)
+    events = list(runner.read())  # flushes its own batch; sees the laptop's once sent
+    assert [e["run"] for e in events] == ["run-b"]
+    assert laptop.sink is not None
+    laptop.sink.read()  # flush
+    assert sorted(e["run"] for e in runner.read()) == ["run-a"] * 5 + ["run-b"]
+    assert len((tmp_path / "a.jsonl").read_text().splitlines()) == 5  # kept locally too
+    assert warnings == []
+
+
+def test_the_stream_is_capped_and_batches_are_one_round_trip(redis_url: str, tmp_path: Path) -> None:
+    sink = RedisStats(redis_url, warn=print, maxlen=100)
+    for i in range(3000):
+        sink.send({"i": i})
+    sink.flush()
+    r = client(redis_url)
+    assert 100 <= int(r.xlen(PREFIX + "stats")) < 500  # MAXLEN ~ trims whole nodes
+    events = list(sink.read() or [])
+    assert events[-1] == {"i": 2999}
+    assert [e["i"] for e in events] == sorted(e["i"] for e in events)
+
+
+EXITING = """
+import sys
+from symphony_assist_hooks.assistant.redis_backend import RedisStats
+sink = RedisStats(sys.argv[1], warn=print)
+for i in range(3):
+    sink.send({"i": i})
+"""
+
+
+def test_pending_events_are_sent_at_exit(redis_url: str) -> None:
+    subprocess.run([sys.executable, "-c", EXITING, redis_url], check=True, timeout=60)
+    assert client(redis_url).xlen(PREFIX + "stats") == 3
+
+
+def test_stats_command_shows_the_team(
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from symphony_assist_hooks.cli import main
+
+    other = StatsLog(None, "elsewhere", sink=redis_stats(team(redis_url, tmp_path), print))
+    other.record("cache", items=3, template="security", saved_micro=30)
+    other.record("api", items=1, template="security")
+    assert other.sink is not None
+    other.sink.read()
+    monkeypatch.setenv("LLM_CACHE_BACKEND", "redis")
+    monkeypatch.setenv("LLM_CACHE_URL", redis_url)
+    monkeypatch.setenv("SYMPHONY_ASSIST_CACHE_DIR", str(tmp_path / "here"))
+    assert main(["stats", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["total"]["items"] == 4
+    assert doc["total"]["cache"] == 3
+    assert doc["budget"]["backend"] == "redis"
+
+
+def test_stats_fall_back_to_this_machine(tmp_path: Path, warnings: Warnings) -> None:
+    url = f"redis://:{PASSWORD}@127.0.0.1:1/0"
+    log = StatsLog(tmp_path / "s.jsonl", "r", sink=redis_stats(team(url, tmp_path), warnings))
+    log.record("local", items=1, reason="offline")
+    assert [e["source"] for e in log.read()] == ["local"]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("stats: the team's events at redis://:***@127.0.0.1:1/0 are unreachable")
+    assert PASSWORD not in warnings[0]
+
+
+# ------------------------------------------------------------------------------------- hot paths
+DISK_RUN = """
+import json, sys
+from pathlib import Path
+from symphony_assist_hooks.assistant import Assistant
+from symphony_assist_hooks.assistant.cache import export_cache
+from symphony_assist_hooks.config import Settings
+
+s = Settings(cache_dir=Path(sys.argv[1]), budget_monthly=1.0)
+assistant = Assistant(s)
+assistant.cache.set("k", {"v": 1})
+assert assistant.cache.get("k") == {"v": 1}
+assistant.ledger.settle(assistant.ledger.reserve(5), 5)
+assistant.ledger.status()
+assistant.stats.record("cache", items=1)
+list(assistant.stats.read())
+export_cache(assistant.cache, Path(sys.argv[1]) / "dump.jsonl")
+assistant.close()
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] == "redis" or m.endswith("redis_backend"))))
+"""
+
+
+def test_the_disk_backend_never_imports_redis(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", DISK_RUN, str(tmp_path / "cache")], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == []
