@@ -258,18 +258,27 @@ def test_volatile(tmp_path):
 """
 
 
-def test_the_same_failure_again_costs_nothing(pytester: pytest.Pytester, env: FakeOpenAI) -> None:
+@pytest.fixture
+def lean(monkeypatch: pytest.MonkeyPatch) -> tuple[str, ...]:
+    """Arguments for a subprocess that loads only pytest-xdist and our plugin, not every installed plugin."""
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    return ("-p", "xdist", "-p", "symphony_assist_hooks.pytest_plugin", "-p", "no:cacheprovider")
+
+
+def test_the_same_failure_again_costs_nothing(
+    pytester: pytest.Pytester, env: FakeOpenAI, lean: tuple[str, ...]
+) -> None:
     """Two processes: other PIDs, object addresses, durations and pytest tmp dirs, the same cache keys."""
     pytester.makepyfile(test_volatile=SLOW_VOLATILE)
 
-    first = pytester.runpytest_subprocess("--assist", "-p", "no:cacheprovider")
+    first = pytester.runpytest_subprocess(*lean, "--assist")
     assert first.ret == pytest.ExitCode.TESTS_FAILED
     assert "test_volatile.py::test_volatile [assertion-mismatch] (from the API)" in _section(first)
     sent = _bodies(env)
     assert "pid=…" in sent and "0x…" in sent and "<duration>" in sent and "<tmp>" in sent
     assert len(env.chat_requests) == 1
 
-    second = pytester.runpytest_subprocess("--assist", "-p", "no:cacheprovider")
+    second = pytester.runpytest_subprocess(*lean, "--assist")
     assert second.ret == pytest.ExitCode.TESTS_FAILED
     section = _section(second)
     assert "test_volatile.py::test_volatile [assertion-mismatch] (from the cache)" in section
@@ -287,8 +296,10 @@ def test_changed_code_misses_the_cache(project: pytest.Pytester, env: FakeOpenAI
 
 
 # ------------------------------------------------------------------------------------------ xdist
-def test_under_xdist_each_failure_is_sent_once(project: pytest.Pytester, env: FakeOpenAI) -> None:
-    result = project.runpytest("--assist", "-n", "2")
+def test_under_xdist_each_failure_is_sent_once(
+    project: pytest.Pytester, env: FakeOpenAI, lean: tuple[str, ...]
+) -> None:
+    result = project.runpytest_subprocess(*lean, "--assist", "-n", "2")
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     section = _section(result)
@@ -416,20 +427,28 @@ def test_literal():
 # ------------------------------------------------------------------------------------------ loading
 def test_disabled_by_name_makes_assist_unknown(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_ok="def test_ok():\n    pass\n")
-    result = pytester.runpytest_subprocess("-p", "no:symphony_assist", "--assist")
+    result = pytester.runpytest("-p", "no:symphony_assist", "--assist")
 
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*unrecognized arguments: --assist*"])
 
 
-def test_registered_by_entry_point_and_by_module(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_ok="def test_ok():\n    pass\n")
-    result = pytester.runpytest_subprocess("--help")
-    result.stdout.fnmatch_lines(["*symphony-assist*", "*--assist *", "*--assist-max-failures=N*"])
-    by_module = pytester.runpytest_subprocess(
-        "-p", "no:symphony_assist", "-p", "symphony_assist_hooks.pytest_plugin", "--assist"
+def test_the_options_and_their_help(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--help")
+
+    result.stdout.fnmatch_lines(
+        [
+            "AI explanations of failing tests (symphony-assist):",
+            "*--assist *explain failing tests*",
+            "*--assist-template=NAME*",
+            "*--assist-max-failures=N*",
+            "*--assist-max-cost=USD*",
+            "*--assist-report=PATH*",
+            "*--assist-format=NAME*",
+        ]
     )
-    assert by_module.ret == pytest.ExitCode.OK
+    assert pytester.runpytest("--assist-max-failures", "-1").ret == pytest.ExitCode.USAGE_ERROR
+    assert pytester.runpytest("--assist-max-cost", "lots").ret == pytest.ExitCode.USAGE_ERROR
 
 
 def test_importing_the_entry_module_stays_light() -> None:
@@ -452,7 +471,10 @@ def test_importing_the_entry_module_stays_light() -> None:
     assert out.stdout.strip() == ""
 
 
-def test_an_active_green_session_imports_nothing_heavy(pytester: pytest.Pytester, env: FakeOpenAI) -> None:
+def test_an_active_green_session_imports_nothing_heavy(
+    pytester: pytest.Pytester, env: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh process with the plugin loaded by module name (autoload off): nothing heavy on a green run."""
     pytester.makeconftest(
         """
 import sys
@@ -465,7 +487,8 @@ def pytest_unconfigure(config):
 """
     )
     pytester.makepyfile(test_ok="def test_ok():\n    pass\n")
-    result = pytester.runpytest_subprocess("--assist")
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    result = pytester.runpytest_subprocess("-p", "symphony_assist_hooks.pytest_plugin", "--assist")
 
     assert result.ret == pytest.ExitCode.OK
     assert (pytester.path / "loaded.txt").read_text() == ""
