@@ -6,8 +6,9 @@ bench/.work/sdists). Each release step becomes one commit on a feature branch, m
 makes it, with the hook running at each point a pre-commit hook runs:
 
 1. attempt: the step's changes are staged, but one test file is forgotten and one source file still
-   has a `breakpoint()` left in; the hook reviews the staged diff (and flags the breakpoint);
-2. retry: the breakpoint is removed, the file re-staged, the hook runs again, the commit is made;
+   has a `breakpoint()` left in (or, when the step adds no statement to put one after, that file's last
+   change is not done yet); the hook reviews the staged diff (and flags the breakpoint);
+2. retry: that file is fixed and re-staged, the hook runs again, the commit is made;
 3. amend: the forgotten file is staged and `git commit --amend` runs the hook on it;
 
 then upstream `main` gets a commit that inserts a 4-line header at the top of files the branch changes
@@ -232,7 +233,7 @@ def revert_last_change(old: bytes, new: bytes) -> bytes | None:
 
 @dataclass
 class StepPlan:
-    fix: str | None  # the file with the leftover breakpoint in the first attempt
+    fix: str | None  # the file that is wrong in the first attempt (a breakpoint, or its last change undone)
     forgot: str | None  # the file staged only by the amend
     attempt: dict[str, bytes] = field(default_factory=dict)
     retry: dict[str, bytes] = field(default_factory=dict)
@@ -431,37 +432,61 @@ def count_tokens(texts: list[str]) -> tuple[list[int], str]:
         return [-(-len(t) // 4) for t in texts], f"ceil(chars/4), the fake server's estimate ({exc})"
 
 
-def request_texts(req: Any) -> list[str]:
-    """The texts of one chat request that are billed as prompt tokens."""
+def request_texts(req: Any) -> list[tuple[str, str]]:
+    """(part, text) of one chat request for every text billed as prompt tokens; part is the message's
+    role, or "schema" for a structured-output schema."""
     body = req.body if isinstance(req.body, dict) else {}
     texts = []
     for msg in body.get("messages", []):
-        texts += [str(msg.get("role", "")), str(msg.get("content", ""))]
+        role = str(msg.get("role", ""))
+        texts += [(role, role), (role, str(msg.get("content", "")))]
     rf = body.get("response_format")
     if isinstance(rf, dict) and rf.get("type") == "json_schema":
-        texts.append(json.dumps(rf.get("json_schema", {}), separators=(",", ":")))
+        texts.append(("schema", json.dumps(rf.get("json_schema", {}), separators=(",", ":"))))
     return texts
 
 
-def tally(records: list[RunRecord], responder: Any) -> tuple[dict[int, tuple[int, int]], str]:
-    """{id(request): (prompt tokens, completion tokens)} for every recorded request."""
+@dataclass(frozen=True)
+class Counted:
+    prompt: int
+    completion: int
+    parts: dict[str, int]  # prompt tokens by part: system, user, schema, framing
+
+
+def tally(records: list[RunRecord], responder: Any) -> tuple[dict[int, Counted], str]:
+    """Token counts of every recorded request (keyed by id(request)) and how they were counted."""
     reqs = [r for rec in records for r in rec.requests]
     texts: list[str] = []
-    spans = []
+    labelled = []
     for r in reqs:
         parts = request_texts(r)
         answer = responder(r.body)
         answer = answer if isinstance(answer, str) else json.dumps(answer)
-        spans.append((len(texts), len(parts)))
-        texts += [*parts, answer]
+        labelled.append((len(texts), parts))
+        texts += [t for _, t in parts] + [answer]
     counts, how = count_tokens(texts)
     out = {}
-    for r, (start, n) in zip(reqs, spans, strict=True):
+    for r, (start, parts) in zip(reqs, labelled, strict=True):
         body = r.body if isinstance(r.body, dict) else {}
-        messages = len(body.get("messages", []))
-        prompt = 3 + 3 * messages + sum(counts[start : start + n])
-        out[id(r)] = (prompt, counts[start + n])
+        by_part = {"framing": 3 + 3 * len(body.get("messages", []))}
+        for i, (part, _) in enumerate(parts):
+            by_part[part] = by_part.get(part, 0) + counts[start + i]
+        out[id(r)] = Counted(sum(by_part.values()), counts[start + len(parts)], by_part)
     return out, how
+
+
+def breakdown(parts: Mapping[str, Mapping[str, int]], totals: Mapping[str, Mapping[str, int]]) -> str:
+    """One line per tool: where its prompt tokens went (instructions vs the diff)."""
+    lines = []
+    for tool, label in (("ours", "symphony-assist"), ("naive", "naive reviewer")):
+        p, n = parts[tool], max(1, totals[tool]["requests"])
+        fixed = p.get("system", 0) + p.get("schema", 0) + p.get("framing", 0)
+        lines.append(
+            f"- {label}: {totals[tool]['prompt']:,} prompt tokens = instructions {p.get('system', 0):,} + "
+            f"response schema {p.get('schema', 0):,} + message framing {p.get('framing', 0):,} + "
+            f"diff/items {p.get('user', 0):,}; fixed cost per request ≈ {fixed / n:,.0f} tokens"
+        )
+    return "\n".join(lines)
 
 
 def run(quick: bool, versions: tuple[str, ...] | None = None, package: str = PACKAGE) -> list[Row]:
@@ -489,6 +514,7 @@ def run(quick: bool, versions: tuple[str, ...] | None = None, package: str = PAC
     price = price_for(MODEL, {})
     phases: dict[str, dict[str, Any]] = {}
     totals = {t: {"requests": 0, "prompt": 0, "completion": 0, "micro": 0, "runs": 0} for t in ("ours", "naive")}
+    parts: dict[str, dict[str, int]] = {"ours": {}, "naive": {}}
     hits = pairs = already = rerun_hits = rerun_already = 0
     for rec in records:
         ph = phases.setdefault(rec.phase, {"runs": 0, "ours": [0, 0, 0], "naive": [0, 0, 0], "hits": 0,
@@ -496,7 +522,10 @@ def run(quick: bool, versions: tuple[str, ...] | None = None, package: str = PAC
         t = totals[rec.tool]
         t["runs"] += 1
         for r in rec.requests:
-            prompt, completion = tokens[id(r)]
+            counted = tokens[id(r)]
+            prompt, completion = counted.prompt, counted.completion
+            for part, n in counted.parts.items():
+                parts[rec.tool][part] = parts[rec.tool].get(part, 0) + n
             t["requests"] += 1
             t["prompt"] += prompt
             t["completion"] += completion
@@ -542,10 +571,20 @@ def run(quick: bool, versions: tuple[str, ...] | None = None, package: str = PAC
         "pairs": pairs,
         "already_reviewed_pairs": rerun_already,
         "hits_on_already_reviewed": rerun_hits,
+        "prompt_tokens_by_part": parts,
+        "instructions_per_request": {
+            tool: round((p.get("system", 0) + p.get("schema", 0)) / max(1, totals[tool]["requests"]))
+            for tool, p in parts.items()
+        },
         "fake_usage_prompt_tokens_ours": sum(int(r.summary.get("prompt_tokens", 0)) for r in ours_runs),
         "phases": phases,
         **info,
-        "markdown": "Cost replay by phase (" + source + f"; tokens: {how}):\n\n" + "\n".join(table),
+        "markdown": "Cost replay by phase ("
+        + source
+        + f"; tokens: {how}):\n\n"
+        + "\n".join(table)
+        + "\n\n"
+        + breakdown(parts, totals),
     }
     per_commit = ours["micro"] / commits / 1e6
     naive_per_commit = naive["micro"] / commits / 1e6

@@ -136,7 +136,7 @@ def run(quick: bool, large: int | None = None, rounds: int | None = None, gets: 
             5 if quick else 10,
         )
     per_entry = large_info["bytes"] / large
-    label = f"{large // 1000}k"
+    label = f"{large // 1000}k" if large % 1000 == 0 else f"{large:,}"
     return [
         Row(
             f"cache hit latency at {label} entries vs 1k (DiskCache.get, p50)",

@@ -51,7 +51,7 @@ def pytest_rows(quick: bool, pairs: int | None = None) -> list[Row]:
     script = HERE / "pytest_overhead.py"
     if not script.is_file():
         return [Row("pytest, plugin installed and inactive", "not run: bench/pytest_overhead.py is not in this tree")]
-    pairs = pairs or (6 if quick else 20)
+    pairs = pairs or (5 if quick else 20)
     proc = subprocess.run(
         [sys.executable, str(script), "-n", str(pairs)], capture_output=True, text=True, check=False, timeout=1800
     )

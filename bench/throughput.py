@@ -69,7 +69,7 @@ def run(quick: bool, latency: float | None = None, repeats: int | None = None, h
     from symphony_assist_hooks.assistant.pricing import estimate_tokens
     from symphony_assist_hooks.config import Secret, Settings
 
-    latency = latency if latency is not None else (0.25 if quick else 1.0)
+    latency = latency if latency is not None else (0.5 if quick else 1.0)
     repeats = repeats or (1 if quick else 3)
     items = tuple(Item(f"h{i + 1}", hunk_text(i), f"pkg/handlers_{i % 10}.py (python)") for i in range(hunks))
     per_item = max(estimate_tokens(it.content) + estimate_tokens(it.label) + 12 for it in items)
