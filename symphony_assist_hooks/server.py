@@ -490,7 +490,7 @@ class _Guard:
         wait = self.requests.take(client)
         if wait:
             raise ApiError(429, "rate_limited", "too many requests: slow down", retry_after=math.ceil(wait))
-        if public or scope["path"] == SWITCH_PATH:
+        if public or scope["path"].rstrip("/").endswith(SWITCH_PATH.rsplit("/", 1)[1]):
             self.authenticate(client, headers.get("authorization", ""), public)
         if scope["method"] in ("POST", "PUT", "PATCH"):
             media = headers.get("content-type", "").split(";", 1)[0].strip().lower()

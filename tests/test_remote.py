@@ -9,6 +9,7 @@ import contextlib
 import json
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -269,3 +270,14 @@ def test_public_server_refuses_a_wrong_token_as_auth_error(remote: Callable[...,
     remote(public=True, client_token="not-the-token-" + "y" * 30)
     with pytest.raises(AuthError, match="rejected the token"):
         RemoteProvider(load_settings()).list_models(deadline=time.monotonic() + 10)
+
+
+def test_remote_mode_imports_nothing_heavy() -> None:
+    """RemoteProvider is stdlib only and the serve command imports fastapi only when it runs."""
+    code = (
+        "import sys\n"
+        "import symphony_assist_hooks.assistant.remote, symphony_assist_hooks.commands.serve\n"
+        "print(sorted(m for m in ('openai', 'httpx2', 'fastapi', 'uvicorn', 'starlette', 'pydantic') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
