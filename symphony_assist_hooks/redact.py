@@ -244,13 +244,18 @@ def _assignments(text: str, lower: str) -> Iterator[Span]:
             yield m.span(group)
 
 
-_ENTROPY = re.compile(r"(?:[\"'`]|[=:][ \t]*)([A-Za-z0-9+_-][A-Za-z0-9+/_-]{19,}={0,3})(?![A-Za-z0-9+/_=-])")
+# A quoted token, or a value after = or : (not starting with "/": `https://host/path` is no value).
+_ENTROPY = re.compile(
+    r"(?:[\"'`]([A-Za-z0-9+/_-]{20,}={0,3})|[=:][ \t]*([A-Za-z0-9+_-][A-Za-z0-9+/_-]{19,}={0,3}))"
+    r"(?![A-Za-z0-9+/_=-])"
+)
 
 
 def _high_entropy(text: str, lower: str) -> Iterator[Span]:
     for m in _ENTROPY.finditer(text):
-        if _looks_random(m.group(1)):
-            yield m.span(1)
+        group = 1 if m.group(1) is not None else 2
+        if _looks_random(m.group(group)):
+            yield m.span(group)
 
 
 _PEM_BEGIN = re.compile(r"-----BEGIN[A-Z0-9 _-]{0,40}PRIVATE KEY(?: BLOCK)?-----")

@@ -451,12 +451,12 @@ def test_pathspecs_are_chunked_below_the_argument_limit(committed: GitRepo, monk
         committed.write(f"pkg/module_{i:02}.py", f"value = {i}\n")
     committed.write("skipped.lock", "x\n")  # one skipped file: the patch is asked for by pathspec
     committed.add()
+    assert [len(c) for c in git._pathspec_chunks([b"x" * 9] * 5, limit=25)] == [2, 2, 1]
     monkeypatch.setattr(
         git, "_pathspec_chunks", lambda paths: [list(paths[i : i + 7]) for i in range(0, len(paths), 7)]
     )
     changes = git.staged()
     assert len(changes.files) == 30
-    assert [len(c) for c in git._pathspec_chunks([b"x" * 9] * 5, limit=25)] == [2, 2, 1]
     assert all(added_text(f) == [f"value = {int(f.path[11:13])}"] for f in changes.files)
 
 
