@@ -218,6 +218,26 @@ def test_switch_key_needs_token_and_validates(api: Api) -> None:
     assert_no_key(api.keys, *api.seen)
 
 
+def test_switch_while_answering_never_sends_a_half_switched_key(api: Api) -> None:
+    """Switches and queries hammer the server together: every upstream call carries one whole key."""
+
+    def switch(i: int) -> int:
+        alias = ("primary", "secondary")[i % 2]
+        return api.call("POST", "/assistant/switch-key", json={"key": alias}, token=True).status_code
+
+    def ask(i: int) -> int:
+        return api.call("POST", "/assistant/query", json={"prompt": f"question {i}"}).status_code
+
+    with ThreadPoolExecutor(12) as pool:
+        switches = pool.map(switch, range(8))
+        answers = pool.map(ask, range(24))
+        assert set(switches) == {200}
+        assert set(answers) == {200}
+    used = api.fake.which_keys(primary=api.keys["primary"], secondary=api.keys["secondary"])
+    assert len(used) == 8 + 24  # a models call to validate each switch, one chat call per question
+    assert set(used) <= {"primary", "secondary"}
+
+
 def test_switch_key_refused_without_a_configured_token(start: Callable[..., Api]) -> None:
     api = start(SYMPHONY_ASSIST_SERVER_TOKEN="")
     resp = api.call("POST", "/assistant/switch-key", json={"key": "secondary"}, token="y" * 40)
