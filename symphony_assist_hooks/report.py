@@ -43,10 +43,15 @@ Event = Mapping[str, Any]
 
 
 def write_html(
-    path: str | Path, summary: Summary, budget: Mapping[str, Any], settings: Settings, *, events: Iterable[Event] = ()
+    path: str | Path,
+    summary: Summary,
+    budget: Mapping[str, Any],
+    settings: Settings,
+    *,
+    events: Iterable[Event] | None = None,
 ) -> None:
     """Write the report to `path` (UTF-8). `events` are the events `summary` was made from (for runs)."""
-    page = render_html(summary, budget, settings, events=list(events) or None)
+    page = render_html(summary, budget, settings, events=None if events is None else list(events))
     Path(path).write_text(page, encoding="utf-8")
 
 
