@@ -4,7 +4,9 @@ A real temporary repository gets 50 committed Python modules; two places in each
 staged (100 hunks). One priming run of `symphony-assist review` (the venv's console script) asks the
 fake OpenAI server; a second checks that everything is now a cache hit. Then `symphony-assist review`
 and `python -c pass` run alternately, whole processes, with peak RSS from wait4. The fake server must
-see no request during the timed runs. One extra `-X importtime` run lists what the hit path imported:
+see no request during the timed runs. A second A/B set repeats this with our modules' bytecode compiled
+(PYTHONPYCACHEPREFIX), as a wheel install has it: the venv's editable install under the machine's
+PYTHONDONTWRITEBYTECODE=1 recompiles them on every run. One `-X importtime` run lists what the hit path imported:
 openai, pydantic, jinja2 and httpx2 must not be among them. When a target is missed, the breakdown
 (largest imports, and a cProfile of one run) is attached to the row so the cause is visible.
 """
@@ -181,6 +183,13 @@ def run(quick: bool, pairs: int | None = None) -> list[Row]:
         sent_before = len(fake.chat_requests)
         hook = [str(BIN / "symphony-assist"), "review"]
         result: AB = ab(hook, [sys.executable, "-c", "pass"], pairs, cwd=repo, env=env, expect_a=(0, 1))
+        # The same with compiled bytecode, as a wheel install has it: here the editable install under
+        # PYTHONDONTWRITEBYTECODE=1 recompiles our modules from source on every run (PERFORMANCE.md §0).
+        env_pyc = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env_pyc["PYTHONPYCACHEPREFIX"] = str(base / "pycache")
+        subprocess.run(hook, cwd=repo, env=env_pyc, capture_output=True, check=False)  # writes the .pyc files
+        env_pyc["PYTHONDONTWRITEBYTECODE"] = "1"
+        compiled = ab(hook, [sys.executable, "-c", "pass"], pairs, cwd=repo, env=env_pyc, expect_a=(0, 1))
         sent_during = len(fake.chat_requests) - sent_before
         rows = importtime([str(BIN / "symphony-assist"), "review"], repo, env)
         heavy = heavy_imported(rows)
@@ -208,6 +217,15 @@ def run(quick: bool, pairs: int | None = None) -> list[Row]:
             f"≤ {TARGET_MS:.0f} ms and ≤ +{TARGET_OVER_PASS_MS:.0f} ms",
             time_ok and sent_during == 0,
             details,
+        ),
+        Row(
+            "hook re-run, same with compiled bytecode (as installed from a wheel)",
+            f"{ms(compiled.median_a)} (+{compiled.diff * 1000:.1f} ms over baseline)",
+            f"`python -c pass` {ms(compiled.median_b)}",
+            f"{compiled.ratio:.2f}×",
+            f"≤ {TARGET_MS:.0f} ms and ≤ +{TARGET_OVER_PASS_MS:.0f} ms",
+            compiled.median_a * 1000 <= TARGET_MS and compiled.diff * 1000 <= TARGET_OVER_PASS_MS,
+            {**compiled.summary(), "note": "PYTHONPYCACHEPREFIX with .pyc written once; not the editable default"},
         ),
         Row(
             "hook re-run, peak memory",
