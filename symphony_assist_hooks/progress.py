@@ -20,21 +20,22 @@ it nor tqdm has the throttled-plain-lines mode a CI log needs; what we draw is a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from types import TracebackType
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .console import sanitize, use_color
 
 if TYPE_CHECKING:
     from .console import Console
 
-__all__ = ["Progress", "ProgressCallback", "Tick", "Tracker", "progress_mode", "stderr_progress"]
+__all__ = ["Progress", "ProgressCallback", "Tick", "Tracker", "progress_mode", "pytest_progress", "stderr_progress"]
 
 
 @dataclass(frozen=True)
@@ -296,3 +297,24 @@ def stderr_progress(console: Console | None = None, noun: str = "items") -> Prog
         return None
     color = console.color_err if console is not None else None
     return Progress(stream, noun=noun, mode=mode, color=color)
+
+
+@contextlib.contextmanager
+def pytest_progress(config: Any, noun: str = "failures") -> Iterator[Progress | None]:
+    """For `pytest --assist` at session end: pytest's output capture is suspended (so stderr is the real
+    terminal, or the CI log) while the block runs; yields a Progress, or None when it would be off.
+
+        with pytest_progress(config) as progress:
+            explained = explain_failures(..., progress=progress)
+
+    `config` is a `pytest.Config`, typed loosely so this module never imports pytest.
+    """
+    capman = config.pluginmanager.getplugin("capturemanager")
+    suspended = capman.global_and_fixture_disabled() if capman is not None else contextlib.nullcontext()
+    with suspended:
+        progress = stderr_progress(None, noun)
+        try:
+            yield progress
+        finally:
+            if progress is not None:
+                progress.close()

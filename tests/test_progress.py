@@ -3,6 +3,7 @@ otherwise, never on stdout. The end-to-end tests give `review` a real pseudo-ter
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -11,6 +12,7 @@ import secrets
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -334,3 +336,32 @@ def test_importing_progress_costs_only_the_standard_library() -> None:
     assert out.strip() == str(
         ["symphony_assist_hooks", "symphony_assist_hooks.console", "symphony_assist_hooks.progress"]
     )
+
+
+def test_pytest_progress_suspends_capture_around_the_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    from symphony_assist_hooks.progress import pytest_progress
+
+    events: list[str] = []
+
+    class CapMan:
+        @contextlib.contextmanager
+        def global_and_fixture_disabled(self) -> Iterator[None]:
+            events.append("suspended")
+            monkeypatch.setattr(sys, "stderr", Tty())  # the real terminal, while capture is off
+            yield
+            events.append("resumed")
+
+    class PluginManager:
+        def getplugin(self, name: str) -> object:
+            return CapMan() if name == "capturemanager" else None
+
+    class Config:
+        pluginmanager = PluginManager()
+
+    monkeypatch.setenv("TERM", "xterm")
+    with pytest_progress(Config()) as progress:
+        assert events == ["suspended"]
+        assert progress is not None
+        assert progress.noun == "failures"
+        assert progress.mode == "tty"
+    assert events == ["suspended", "resumed"]
