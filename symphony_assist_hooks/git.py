@@ -641,17 +641,36 @@ def parse_patch(data: bytes | str) -> tuple[FileDiff, ...]:
 
 
 # ---------------------------------------------------------------------------------------------- collecting
-def _pathspec_chunks(paths: Sequence[bytes], limit: int = 100_000) -> list[list[bytes]]:
-    """Split pathspecs so a command line stays far below ARG_MAX."""
+def _pathspec_chunks(groups: Sequence[Sequence[bytes]], limit: int = 100_000) -> list[list[bytes]]:
+    """Pathspecs in chunks that keep a command line far below ARG_MAX. A group (a rename's two paths)
+    stays in one chunk, or git could not pair them."""
     chunks: list[list[bytes]] = [[]]
     size = 0
-    for p in paths:
-        if chunks[-1] and size + len(p) > limit:
+    for group in groups:
+        length = sum(len(p) + 1 for p in group)
+        if chunks[-1] and size + length > limit:
             chunks.append([])
             size = 0
-        chunks[-1].append(p)
-        size += len(p) + 1
+        chunks[-1].extend(group)
+        size += length
     return chunks
+
+
+def _read_sections(
+    root: Path, diff_args: Sequence[str], context: int, entries: Sequence[_Entry]
+) -> dict[bytes, list[_Section]]:
+    """The patch of `entries` only, as sections keyed by the `diff --git` line git prints for each."""
+    if not entries:
+        return {}
+    headers = {_header(e) for e in entries}
+    sections: dict[bytes, list[_Section]] = {}
+    for chunk in _pathspec_chunks([tuple(dict.fromkeys((e.old, e.new))) for e in entries]):
+        _, patch = _git(["diff", *diff_args, f"-U{context}", "-p", *_DIFF, "--", *chunk], cwd=root)
+        for raw_section in _split_sections(patch):
+            sec = _parse_section(raw_section)
+            if sec.header in headers:
+                sections.setdefault(sec.header, []).append(sec)
+    return sections
 
 
 def _rel_paths(root: Path, base: PathArg | None, paths: Iterable[PathArg]) -> tuple[set[str], tuple[str, ...]]:
@@ -723,18 +742,7 @@ def _collect(
             small.append(e)
     deleted = [e for e in deleted if sizes.get(e.src_sha, 0) <= max_file_bytes]
 
-    sections: dict[bytes, list[_Section]] = {}  # keyed by the `diff --git` line git prints for the file
-    wanted = [p for e in (*small, *deleted) for p in dict.fromkeys((e.old, e.new))]
-    if wanted:
-        headers = {_header(e) for e in (*small, *deleted)}
-        unit = [f"-U{context}", "-p", *_DIFF]
-        for chunk in _pathspec_chunks(wanted):
-            _, patch = _git(["diff", *diff_args, *unit, "--", *chunk], cwd=root)
-            for raw_section in _split_sections(patch):
-                sec = _parse_section(raw_section)
-                if sec.header in headers:
-                    sections.setdefault(sec.header, []).append(sec)
-
+    sections = _read_sections(root, diff_args, context, [*small, *deleted])
     reviewable: list[FileDiff] = []
     for e in small:
         secs = sections.get(_header(e), [])

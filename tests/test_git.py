@@ -451,13 +451,18 @@ def test_pathspecs_are_chunked_below_the_argument_limit(committed: GitRepo, monk
         committed.write(f"pkg/module_{i:02}.py", f"value = {i}\n")
     committed.write("skipped.lock", "x\n")  # one skipped file: the patch is asked for by pathspec
     committed.add()
-    assert [len(c) for c in git._pathspec_chunks([b"x" * 9] * 5, limit=25)] == [2, 2, 1]
-    monkeypatch.setattr(
-        git, "_pathspec_chunks", lambda paths: [list(paths[i : i + 7]) for i in range(0, len(paths), 7)]
-    )
+    committed.run("mv", "a.py", "a_renamed.py")  # a rename's two paths must stay in one chunk
+    committed.write("a_renamed.py", NUMBERS + "one more\n")
+    committed.add()
+    assert [len(c) for c in git._pathspec_chunks([(b"x" * 9,)] * 5, limit=25)] == [2, 2, 1]
+    assert git._pathspec_chunks([(b"old",), (b"a" * 9, b"b" * 9)], limit=20) == [[b"old"], [b"a" * 9, b"b" * 9]]
+    real = git._pathspec_chunks
+    monkeypatch.setattr(git, "_pathspec_chunks", lambda groups: real(groups, limit=1))  # a chunk per file
     changes = git.staged()
-    assert len(changes.files) == 30
-    assert all(added_text(f) == [f"value = {int(f.path[11:13])}"] for f in changes.files)
+    files = by_path(changes)
+    assert len(files) == 31
+    assert (files["a_renamed.py"].status, added_text(files["a_renamed.py"])) == ("R", ["one more"])
+    assert all(added_text(files[f"pkg/module_{i:02}.py"]) == [f"value = {i}"] for i in range(30))
 
 
 def test_a_pure_rename_is_skipped(committed: GitRepo) -> None:
