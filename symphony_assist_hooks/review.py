@@ -83,17 +83,40 @@ def _hunk_items(changes: git.Changes) -> _Hunks:
     return out
 
 
-def _targets(changes: git.Changes, hunks: Sequence[git.Hunk]) -> list[Any]:
+ReadFiles = Callable[[Sequence[str]], Mapping[str, str | None]]
+
+
+class _Files:
+    """The content a review sees for each changed file, read at most once per run and in batches.
+
+    The default reads what will be committed (`git.file_texts`: the index for staged changes, the
+    right side of a range); the HTTP server passes a reader over the diff a client sent, so a review
+    served there never reads the host's repository.
+    """
+
+    def __init__(self, changes: git.Changes, read: ReadFiles | None) -> None:
+        self._read: ReadFiles = read or (lambda paths: git.file_texts(paths, changes.source))
+        self._texts: dict[str, str | None] = {}
+
+    def get(self, paths: Sequence[str]) -> dict[str, str | None]:
+        missing = [p for p in dict.fromkeys(paths) if p not in self._texts]
+        if missing:
+            self._texts.update(self._read(missing))
+        return {p: self._texts.get(p) for p in paths}
+
+
+def _targets(changes: git.Changes, hunks: Sequence[git.Hunk], files: _Files) -> list[Any]:
     from .analyzers import Target
 
     lines: dict[str, set[int]] = {}
     for h in hunks:
         lines.setdefault(h.path, set()).update(h.added_lines)
+    texts = files.get([fd.path for fd in changes.files if fd.path in lines])
     targets = []
     for fd in changes.files:
         if fd.path not in lines:
             continue
-        text = git.file_text(fd.path, changes.source)
+        text = texts.get(fd.path)
         if text is None:
             continue
         targets.append(Target(path=fd.path, text=text, changed_lines=frozenset(lines[fd.path]), language=fd.language))
@@ -236,12 +259,15 @@ def review_changes(
     warn: Callable[[str], None] | None = None,
     changes: git.Changes | None = None,
     progress: ProgressCallback | None = None,
+    read_files: ReadFiles | None = None,
 ) -> Report:
     """Review the changes `opts` names; never raises for a service fault (falls back locally).
 
-    `progress` is handed to the Assistant this creates (ignored when `assistant` is given).
+    `progress` is handed to the Assistant this creates (ignored when `assistant` is given);
+    `read_files` replaces how file content is read (see `_Files`).
     """
     changes = changes if changes is not None else collect_changes(settings, opts)
+    files = _Files(changes, read_files)
     own = assistant is None
     assistant = assistant or Assistant(settings, warn=warn, progress=progress)
     notices: list[str] = []
@@ -255,13 +281,13 @@ def review_changes(
     findings += injected
     local_only = collected.trivial + suspicious  # a hunk that tries to instruct the model is also checked locally
     if local_only:
-        targets = _targets(changes, local_only)
+        targets = _targets(changes, local_only, files)
         findings += [f for f in _local_review(opts.templates, targets, notices) if f.rule != "secret"]
 
     def fallback(pairs: Sequence[tuple[Item, str]], reason: str) -> dict[tuple[str, str], dict[str, Any]]:
         hunks = [collected.hunks[it.id] for it, _ in pairs]
         templates = sorted({t for _, t in pairs})
-        local = [f for f in _local_review(templates, _targets(changes, hunks), notices) if f.rule != "secret"]
+        local = [f for f in _local_review(templates, _targets(changes, hunks, files), notices) if f.rule != "secret"]
         findings.extend(local)
         return {(it.id, t): {"findings": [], "local": True} for it, t in pairs}
 
@@ -290,7 +316,7 @@ def review_changes(
     findings = _plugin_process(findings)
     suppressed = 0
     if findings:
-        findings, suppressed = _suppress(findings, opts.baseline, changes)
+        findings, suppressed = _suppress(findings, opts.baseline, files)
     local_answers = len({r.item_id for r in resp.results.values() if r.source in ("local", "none")})
     return Report(
         kind="review",
@@ -325,16 +351,13 @@ def _plugin_process(findings: list[Finding]) -> list[Finding]:
     return findings
 
 
-def _suppress(findings: list[Finding], baseline: Path | None, changes: git.Changes) -> tuple[list[Finding], int]:
+def _suppress(findings: list[Finding], baseline: Path | None, files: _Files) -> tuple[list[Finding], int]:
     from .annotators.suppress import apply_suppressions
 
-    texts: dict[str, list[str]] = {}
+    texts = {p: (t.splitlines() if t else []) for p, t in files.get([f.path for f in findings]).items()}
 
     def line_at(path: str, line: int) -> str:
-        if path not in texts:
-            text = git.file_text(path, changes.source)
-            texts[path] = text.splitlines() if text else []
-        lines = texts[path]
+        lines = texts.get(path, [])
         return lines[line - 1] if 0 < line <= len(lines) else ""
 
     kept, suppressed = apply_suppressions(findings, baseline, line_at)
