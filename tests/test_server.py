@@ -27,11 +27,14 @@ import pytest
 import uvicorn
 from fakeserver import FakeOpenAI
 from responders import answering, finding
+from test_report import Marks, write_history
 
+from symphony_assist_hooks import git
 from symphony_assist_hooks.cli import main
 from symphony_assist_hooks.config import Settings, load_settings
-from symphony_assist_hooks.errors import UsageError
+from symphony_assist_hooks.errors import GitError, UsageError
 from symphony_assist_hooks.server import Limits, create_app
+from symphony_assist_hooks.server.diff import parse_diff
 
 QUERY_FIELDS = {"model", "content", "usage", "cached"}
 USAGE_FIELDS = {"total_tokens", "prompt_tokens", "completion_tokens"}
@@ -286,6 +289,59 @@ def test_review_fallback_reads_no_repository(api: Api, tmp_path: Path, monkeypat
     assert ("app/calc.py", 2) in {(f["path"], f["line"]) for f in doc["findings"]}  # eval() found locally
 
 
+def test_review_never_reads_the_hosts_repository(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Answered by the service and by the local analyzers alike, a review runs no git and reads no file
+    through git.py; nothing is patched into git.py either (the reader is passed to review_changes)."""
+    for name in ("file_text", "file_texts"):
+        fn = getattr(git, name)
+        assert (fn.__module__, fn.__qualname__) == ("symphony_assist_hooks.git", name)
+    calls: list[str] = []
+
+    def refuse(name: str) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            calls.append(f"{name}{args!r}")
+            raise GitError(f"{name} called while serving a client's diff")
+
+        return call
+
+    for name in ("_git", "file_text", "file_texts"):
+        monkeypatch.setattr(git, name, refuse(name))
+    served = api.call("POST", "/assistant/review", json={"diff": DIFF}).json()
+    assert [(f["line"], f["rule"]) for f in served["findings"] if f["source"] == "api"] == [(2, "eval-use")]
+    api.fake.fail(503, times=None)
+    other = DIFF.replace("# end", "# the end")  # not in the cache
+    local = api.call("POST", "/assistant/review", json={"diff": other}).json()
+    assert local["fallback_reason"]
+    assert ("app/calc.py", 2) in {(f["path"], f["line"]) for f in local["findings"] if f["source"] == "local"}
+    assert calls == []
+
+
+def test_diff_text_is_rebuilt_from_the_diff_only() -> None:
+    sent = parse_diff(DIFF)
+    assert sent.changes.source == "server-diff"
+    assert [fd.path for fd in sent.changes.files] == ["app/calc.py"]
+    assert sent.read(["app/calc.py", "elsewhere.py"]) == {
+        "app/calc.py": 'def total(xs):\n    result = eval("sum(xs)")\n    return result\n# end\n',
+        "elsewhere.py": None,
+    }
+    gap = DIFF.replace("@@ -1,3 +1,4 @@", "@@ -1,3 +3,4 @@")
+    assert (
+        parse_diff(gap).texts["app/calc.py"]
+        == '\n\ndef total(xs):\n    result = eval("sum(xs)")\n    return result\n# end\n'
+    )
+
+
+def test_a_far_hunk_costs_nothing(api: Api) -> None:
+    """A hunk header may claim any line number: the rebuilt text is sized before it is built."""
+    far = DIFF.replace("@@ -1,3 +1,4 @@", "@@ -1,3 +99999999999,4 @@")
+    started = time.monotonic()
+    assert parse_diff(far).texts == {"app/calc.py": None}  # over the size limit, as a huge file read from git
+    assert time.monotonic() - started < 1
+    resp = api.call("POST", "/assistant/review", json={"diff": far})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["files"] == 1
+
+
 def test_budget_refusal_is_402(start: Callable[..., Api]) -> None:
     api = start(SYMPHONY_ASSIST_BUDGET_MONTHLY="0.0000001")
     resp = api.call("POST", "/assistant/query", json={"prompt": "expensive"})
@@ -318,7 +374,7 @@ def test_internal_error_is_generic(api: Api, monkeypatch: pytest.MonkeyPatch, ca
     def boom(self: object) -> dict[str, Any]:
         raise RuntimeError(f"exploded while holding {key}")
 
-    monkeypatch.setattr("symphony_assist_hooks.server._Core.stats", boom)
+    monkeypatch.setattr("symphony_assist_hooks.server.core.Core.stats", boom)
     with caplog.at_level(logging.ERROR):
         resp = api.call("GET", "/assistant/stats")
     assert resp.status_code == 500
@@ -406,13 +462,71 @@ def test_public_mode_needs_the_token_everywhere(
     with pytest.raises(UsageError, match="too short"):
         create_app(short)
     api = start(public=True)
-    for path in ("/healthz", "/assistant/models", "/assistant/templates", "/assistant/stats", "/openapi.json"):
+    for path in (
+        "/healthz",
+        "/assistant/models",
+        "/assistant/templates",
+        "/assistant/stats",
+        "/assistant/dashboard",
+        "/openapi.json",
+    ):
         assert api.call("GET", path).status_code == 401, path
         assert api.call("GET", path, token=True, headers={"Host": "assist.team.example"}).status_code == 200, path
     assert api.call("POST", "/assistant/query", json={"prompt": "q"}).status_code == 401
     assert api.call("POST", "/assistant/query", json={"prompt": "q"}, token=True).status_code == 200
     assert api.call("GET", "/docs", token=True).status_code == 404
     assert api.call("GET", "/healthz", token=True, headers={"Origin": "https://evil.example"}).status_code == 403
+
+
+# ---------------------------------------------------------------------------------------- the dashboard
+CHARTS = ["fallback", "hit-rate", "models", "spend-day", "spend-month", "templates", "tokens"]
+
+
+def test_dashboard_page(start: Callable[..., Api]) -> None:
+    api = start(SYMPHONY_ASSIST_BUDGET_DAILY="0.5")
+    stats = api.settings.resolved_cache_dir / "stats.jsonl"
+    stats.parent.mkdir(parents=True, exist_ok=True)
+    write_history(stats)  # a week of usage through StatsLog (2025-03-01 to 03-07)
+    resp = api.call("GET", "/assistant/dashboard")
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["content-type"] == "text/html; charset=utf-8"
+    page = resp.text
+    marks = Marks(page)
+    assert sorted(marks.marks) == CHARTS
+    assert len(marks.marks["spend-day"]) == 7
+    assert marks.urls == []  # the page loads nothing
+    assert "of $0.50" in page  # the server's ledger: its daily cap
+    assert '<meta http-equiv="Content-Security-Policy"' in page
+    assert "content-security-policy" not in resp.headers  # the page's own policy allows its script by hash
+    assert resp.headers["cache-control"] == "no-store"
+    assert resp.headers["x-content-type-options"] == "nosniff"
+    dark = api.call("GET", "/assistant/dashboard", params={"theme": "dark"})
+    assert dark.status_code == 200
+    assert sorted(Marks(dark.text).marks) == CHARTS
+    assert api.call("GET", "/assistant/dashboard", headers={"Host": "evil.example"}).status_code == 400
+    assert api.call("GET", "/assistant/dashboard", headers={"Origin": "https://evil.example"}).status_code == 403
+    assert api.fake.requests == []
+
+
+def test_dashboard_without_usage(api: Api) -> None:
+    resp = api.call("GET", "/assistant/dashboard")
+    assert resp.status_code == 200
+    assert "no usage recorded yet" in resp.text
+
+
+def test_dashboard_needs_the_token_in_public_mode(start: Callable[..., Api]) -> None:
+    api = start(public=True)
+    bare = api.call("GET", "/assistant/dashboard")
+    assert bare.status_code == 401
+    assert bare.headers["www-authenticate"] == "Bearer"
+    assert bare.json()["error"]["code"] == "unauthorized"
+    assert "<svg" not in bare.text
+    assert api.call("GET", "/assistant/dashboard", token="z" * 43).status_code == 401
+    ok = api.call("GET", "/assistant/dashboard", token=True, headers={"Host": "assist.team.example"})
+    assert ok.status_code == 200
+    assert ok.headers["content-type"].startswith("text/html")
+    assert "symphony-assist usage" in ok.text
+    assert_no_key(api.keys, *api.seen)
 
 
 def test_keys_never_in_responses_or_logs(api: Api, caplog: pytest.LogCaptureFixture) -> None:
@@ -562,6 +676,7 @@ def test_openapi_schema(api: Api) -> None:
         "/assistant/review",
         "/assistant/templates",
         "/assistant/stats",
+        "/assistant/dashboard",
         "/assistant/complete",
     ):
         assert path in paths, path
@@ -583,6 +698,7 @@ def test_openapi_schema(api: Api) -> None:
     assert query["requestBody"]["content"].keys() == {"application/json"}
     for status in ("402", "413", "415", "422", "429"):
         assert status in query["responses"], status
+    assert paths["/assistant/dashboard"]["get"]["responses"]["200"]["content"].keys() == {"text/html"}
     assert api.call("GET", "/docs").status_code == 200  # Swagger UI for loopback use
 
 

@@ -1,7 +1,7 @@
 """`symphony-assist serve`: run the HTTP API (extra `server`) so one host keeps the keys, cache and budget.
 
 Binds 127.0.0.1 by default. Any other address needs `SYMPHONY_ASSIST_SERVER_TOKEN` (at least 32
-random characters); without one the command refuses to start (one line, exit 2). See server.py.
+random characters); without one the command refuses to start (one line, exit 2). See server/__init__.py.
 """
 
 from __future__ import annotations
