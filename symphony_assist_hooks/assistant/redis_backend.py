@@ -285,7 +285,8 @@ class RedisCache:
         self._warn = warn
         self._warned: set[str] = set()
 
-    def _failed(self, exc: BaseException) -> None:
+    def _failed(self, exc: BaseException) -> str:
+        """Warn once per kind of fault; return the (safe) reason."""
         reason = self._server.failed(exc)
         if _unreachable(exc):
             where = getattr(self.local, "path", None)
@@ -293,6 +294,10 @@ class RedisCache:
             kind, message = "down", f"cache: the shared cache at {self.url} is unreachable ({reason}); {fallback}"
         else:  # the server answered with an error (out of memory, no permission, ...)
             kind, message = "error", f"cache: the shared cache at {self.url} refused a command ({reason}); continuing"
+        self._warn_once(kind, message)
+        return reason
+
+    def _warn_once(self, kind: str, message: str) -> None:
         if kind not in self._warned:
             self._warned.add(kind)
             self._warn(message)
@@ -307,23 +312,25 @@ class RedisCache:
 
     def set(self, key: str, value: Mapping[str, Any], ttl: int | None = None) -> None:
         ttl = self.ttl if ttl is None else ttl
-        self._store(key, value, ttl * 1000 if ttl else None)
-        self.local.set(key, value, ttl)
+        if self._store(key, value, ttl * 1000 if ttl else None) is not None:
+            self.local.set(key, value, ttl)
 
     def restore(self, key: str, value: Mapping[str, Any], expire_at: float | None) -> bool:
         ms = None if expire_at is None else math.ceil((expire_at - time.time()) * 1000)
         if ms is not None and ms <= 0:
             return False
         stored = self._store(key, value, ms)
-        if isinstance(self.local, ExportableCache):
+        if stored is not None and isinstance(self.local, ExportableCache):
             stored = self.local.restore(key, value, expire_at) or stored
-        return stored
+        return bool(stored)
 
-    def _store(self, key: str, value: Mapping[str, Any], ms: int | None) -> bool:
+    def _store(self, key: str, value: Mapping[str, Any], ms: int | None) -> bool | None:
+        """Whether Redis stored it; None for a value that is not a JSON object (then stored nowhere)."""
         try:
             blob = _encode(value)
-        except (TypeError, ValueError):
-            return False  # the local cache warns about it
+        except (TypeError, ValueError) as exc:
+            self._warn_once("encode", f"cache: not caching a value that is not a JSON object ({exc})")
+            return None
         try:
             return bool(self._server.client().set(self._prefix + key, blob, px=ms))
         except _redis_errors() as exc:
@@ -341,7 +348,9 @@ class RedisCache:
             yield batch
 
     def entries(self) -> Iterator[CacheEntry]:
-        """The team's live entries (this machine's when Redis is unreachable)."""
+        """The team's live entries; this machine's when Redis is unreachable from the start, none more
+        when it fails midway (with the cache's one warning)."""
+        started = False
         try:
             r = self._server.client()
             for batch in self._keys(r):
@@ -354,10 +363,11 @@ class RedisCache:
                 for i, name in enumerate(batch):
                     value, pttl = _decode(replies[2 * i]), int(replies[2 * i + 1])
                     if value is not None and pttl != -2:
+                        started = True
                         yield name.decode()[len(self._prefix) :], value, (now + pttl / 1000 if pttl > 0 else None)
         except _redis_errors() as exc:
             self._failed(exc)
-            if isinstance(self.local, ExportableCache):
+            if not started and isinstance(self.local, ExportableCache):
                 yield from self.local.entries()
 
     def clear(self) -> int:
@@ -384,12 +394,13 @@ class RedisCache:
         }
         try:
             r = self._server.client()
-            memory = r.info("memory")
             out["entries"] = sum(len(batch) for batch in self._keys(r))
+            memory = r.info("memory")
         except _redis_errors() as exc:
-            self._failed(exc)
-            out["reason"] = f"unreachable ({self._server.reason}); showing the local disk cache"
-            out["entries"] = self.local.info().get("entries", 0)
+            reason = self._failed(exc)
+            if _unreachable(exc):
+                out["reason"] = f"unreachable ({reason}); showing the local disk cache"
+                out["entries"] = self.local.info().get("entries", 0)
             return out
         out["bytes"] = int(memory.get("used_memory", 0))
         out["size_limit"] = int(memory.get("maxmemory", 0))
@@ -645,7 +656,7 @@ class RedisLedger:
         """The same shape as the disk ledger's `status()`; raises BudgetError when Redis is unusable."""
         with self._lock:
             try:
-                pipe = self._server.client().pipeline(transaction=True)
+                pipe = self._server.client().pipeline(transaction=False)  # MULTI is refused when full
                 pipe.time()
                 pipe.hget(self._keys[2], "last_day")
                 pipe.hgetall(self._keys[1])

@@ -321,6 +321,42 @@ def test_the_password_is_never_shown(tmp_path: Path, warnings: Warnings, capsys:
     assert PASSWORD[::-1] not in joined
 
 
+def test_a_full_server_refuses_writes_serves_reads_and_closes_the_ledger(
+    private_redis: RedisServer, tmp_path: Path, warnings: Warnings
+) -> None:
+    s = team(private_redis.url(), tmp_path, budget_monthly=1.0)
+    cache = open_cache(s, warnings)
+    ledger = open_ledger(s, warn=warnings)
+    cache.set("k", {"v": 1})
+    ledger.settle(ledger.reserve(5), 5)
+    client(private_redis.url()).config_set("maxmemory", 1)  # noeviction: every write is refused now
+    cache.set("k2", {"v": 2})
+    cache.set("k3", {"v": 3})
+    assert cache.get("k") == {"v": 1}  # from Redis: reads still work
+    assert cache.get("k2") is None  # not in Redis; the server is up, so the disk copy is not consulted
+    with pytest.raises(
+        BudgetError,
+        match=r"^budget: the shared ledger at \S+ failed \(command not allowed when used memory .*; no paid call was made$",
+    ):
+        ledger.reserve(5)
+    assert ledger.status()["month"]["spent"] == 5
+    assert warnings == [
+        f"cache: the shared cache at {private_redis.url()} refused a command "
+        "(command not allowed when used memory > 'maxmemory'.); continuing"
+    ]
+
+
+def test_a_value_that_is_not_json_is_stored_nowhere(redis_url: str, tmp_path: Path, warnings: Warnings) -> None:
+    cache = open_cache(team(redis_url, tmp_path), warnings)
+    cache.set("k", {"v": {1, 2}})
+    cache.set("k", {"v": object()})
+    assert cache.get("k") is None
+    assert isinstance(cache, RedisCache)
+    assert cache.local.get("k") is None
+    assert len(warnings) == 1
+    assert warnings[0].startswith("cache: not caching a value that is not a JSON object")
+
+
 def test_a_missing_redis_package_is_one_warning_and_a_closed_ledger(
     redis_url: str, tmp_path: Path, warnings: Warnings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
