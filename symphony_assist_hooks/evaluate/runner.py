@@ -149,7 +149,8 @@ def run_eval(
         "suite": options.suite,
         "engine": engine,
         "offline_reason": reason,
-        "templates": {"review": list(options.review_templates), "explain": options.explain_template},
+        "review_templates": list(options.review_templates),
+        "explain_template": options.explain_template,
         "tolerance": TOLERANCE,
         "skipped_cases": len(cases) - len(docs),
     }

@@ -160,7 +160,7 @@ def _templates(
     meta: Mapping[str, Any],
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    names = list(meta.get("templates", {}).get("review") or []) if rows or expected else []
+    names = list(meta.get("review_templates") or []) if rows or expected else []
     for name in names + sorted({str(r["template"]) for r in rows} - set(names)):
         mine = [r for r in rows if r["template"] == name]
         tp = sum(r["verdict"] == "tp" for r in mine)
@@ -174,7 +174,7 @@ def _templates(
             "found": found,
             "recall": _ratio(found, len(expected)),
         }
-    explain = meta.get("templates", {}).get("explain")
+    explain = meta.get("explain_template")
     if failing and explain:
         correct = sum(c["passed"] for c in failing)
         out[str(explain)] = {"cases": len(failing), "correct": correct, "accuracy": _ratio(correct, len(failing))}
