@@ -3,7 +3,8 @@
 * `--help`: `symphony-assist --help` vs `python -c pass`, alternating whole processes; target: the median
   of --help ≤ 1.5 × the median of `python -c pass` + 30 ms (PERFORMANCE.md §10 goal 4 allows 30 ms).
 * pytest: reuses bench/pytest_overhead.py (a colleague's script, run as a subprocess so its own method
-  and output stay the reference); its A/B lines are parsed into rows.
+  and output stay the reference); its A/B lines are parsed into rows. Quick mode runs only its first
+  comparison (installed and inactive vs -p no:symphony_assist), through its functions.
 """
 
 from __future__ import annotations
@@ -47,11 +48,45 @@ _LINE = re.compile(r"^(?P<name>\d .+?)\s+A\s+(?P<a>[\d.]+) ms\s+B\s+(?P<b>[\d.]+
                    r"A-B\s+(?P<diff>[+-][\d.]+) ms")  # fmt: skip
 
 
+def _pytest_inactive_quick(pairs: int) -> list[Row] | None:
+    """Quick mode: only comparison 1 of bench/pytest_overhead.py, through its own functions (a pytest run
+    costs seconds here: hypothesis and schemathesis load as plugins). None if its API changed."""
+    try:
+        from . import pytest_overhead as po
+
+        with tempfile.TemporaryDirectory(prefix="sa-bench-pytest-") as tmp:
+            root = Path(tmp) / "project"
+            root.mkdir()
+            po.make_project(root, 20)
+            env = isolated_env(Path(tmp) / "home", SYMPHONY_ASSIST_CACHE_DIR=str(Path(tmp) / "cache"))
+            env["SYMPHONY_ASSIST_OFFLINE"] = "1"
+            cmd = [sys.executable, "-m", "pytest", "--co", "-q"]
+            result = po.compare("inactive", cmd, [*cmd, "-p", "no:symphony_assist"], pairs, root, env, 0)
+            a, b, ratio = result.median_a * 1000, result.median_b * 1000, result.ratio
+    except (ImportError, AttributeError, TypeError):
+        return None
+    return [
+        Row(
+            "pytest --co, plugin installed and inactive",
+            f"{a:.1f} ms",
+            f"`-p no:symphony_assist` {b:.1f} ms",
+            f"{ratio:.3f}×",
+            f"≤ {PYTEST_TARGET}×",
+            ratio <= PYTEST_TARGET,
+            {"pairs": pairs, "diff_ms": round(a - b, 1), "via": "bench/pytest_overhead.py compare()"},
+        )
+    ]
+
+
 def pytest_rows(quick: bool, pairs: int | None = None) -> list[Row]:
     script = HERE / "pytest_overhead.py"
     if not script.is_file():
         return [Row("pytest, plugin installed and inactive", "not run: bench/pytest_overhead.py is not in this tree")]
     pairs = pairs or (5 if quick else 20)
+    if quick:
+        rows = _pytest_inactive_quick(pairs)
+        if rows is not None:
+            return rows
     proc = subprocess.run(
         [sys.executable, str(script), "-n", str(pairs)], capture_output=True, text=True, check=False, timeout=1800
     )
