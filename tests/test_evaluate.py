@@ -124,6 +124,11 @@ def _run(argv: list[str], *, check: bool = False) -> tuple[int, str, str]:
         ("mutable-default", "logic"),
         ("ruff/F821", "logic"),
         ("ruff/F401", "maintainability"),
+        ("ruff/PLE0101", "logic"),
+        ("ruff/PLW0120", "logic"),
+        ("ruff/RUF012", "logic"),
+        ("ruff/PIE794", "logic"),
+        ("ruff/ASYNC100", "concurrency"),
         ("todo-no-owner", "maintainability"),
         ("debug-leftover", "debug-leftover"),
         ("conflict-marker", "merge-conflict"),
@@ -276,6 +281,9 @@ def test_failing_test_case_and_jsonl(tmp_path: Path) -> None:
         ("colour: blue\nexpect: none", _new_file("a.py", "x = 1"), "key among"),
         ("expect: none", _new_file("a.py", 'K = "{{FAKE_NOPE}}"'), "unknown placeholder"),
         ("test: t.py::t\ncategory: spooky", "E boom", "category"),
+        ("expect: none", _new_file("../outside.py", "x = 1"), "not a relative path inside a repository"),
+        ("expect: none", _new_file("/etc/x.py", "x = 1"), "not a relative path inside a repository"),
+        ("expect: none", _new_file(".git/config", "[core]"), "not a relative path inside a repository"),
     ],
 )
 def test_malformed_cases_say_where_and_what(tmp_path: Path, header: str, body: str, message: str) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from importlib.abc import Traversable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .. import git
@@ -212,7 +212,7 @@ def _case(fields: Mapping[str, Any], default_id: str, where: str) -> Case:
             raise UsageError(f"eval case {where}: a diff case needs 'expect' lines, or 'expect: none' when clean")
         expect = () if clean else _spans(expect_raw, where, allow=False)
         diff = _recount(_expand(str(fields["diff"]), case_id, where, diff=True))
-        _check_spans(git.parse_patch(diff), expect, where)
+        _check_diff(git.parse_patch(diff), expect, where)
         return Case(case_id, about, diff=diff, expect=expect, allow=allow)
     if "longrepr" not in fields:
         raise UsageError(f"eval case {where}: no '%% diff' or '%% longrepr' section")
@@ -246,7 +246,12 @@ def _case(fields: Mapping[str, Any], default_id: str, where: str) -> Case:
     return Case(case_id, about, failure=failure, categories=categories, allow=allow)
 
 
-def _check_spans(files: Sequence[git.FileDiff], expect: Sequence[Span], where: str) -> None:
+def _check_diff(files: Sequence[git.FileDiff], expect: Sequence[Span], where: str) -> None:
+    for fd in files:  # written into a scratch repository before `git add`: inside it, and never into .git
+        parts = PurePosixPath(fd.path).parts
+        odd = not parts or fd.path.startswith("/") or "\\" in fd.path or ":" in parts[0]
+        if odd or any(p == ".." or p.lower() == ".git" for p in parts):
+            raise UsageError(f"eval case {where}: {fd.path!r} is not a relative path inside a repository")
     added = {fd.path: {n for h in fd.hunks for n in h.added_lines} for fd in files}
     if not any(added.values()):
         raise UsageError(f"eval case {where}: the diff adds no line (is each file under a 'diff --git' header?)")
