@@ -260,9 +260,11 @@ def test_failing_test_case_and_jsonl(tmp_path: Path) -> None:
         {"id": "j1", "diff": _new_file("a.py", "x = 1"), "expect": ["none"]},
         {"id": "j2", "longrepr": "E   ValueError: bad", "test": "t.py::test_v", "category": ["value-error"]},
     ]
+    rows.append({"id": "j3", "diff": _new_file("b.py", "y = 2"), "expect": "b.py:1 logic"})  # one string, no list
     (tmp_path / "more.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n\n", encoding="utf-8")
     cases = {c.id: c for c in load_cases(tmp_path)}
-    assert list(cases) == ["f", "j1", "j2"]
+    assert list(cases) == ["f", "j1", "j2", "j3"]
+    assert cases["j3"].expect == (Span("b.py", 1, 1, "logic"),)
     f = cases["f"].failure
     assert f is not None and f.when == "setup" and f.exc_type == "KeyError" and f.path == "tests/test_x.py"
     assert f.test_source == "def test_a(): ..."
@@ -281,6 +283,7 @@ def test_failing_test_case_and_jsonl(tmp_path: Path) -> None:
         ("colour: blue\nexpect: none", _new_file("a.py", "x = 1"), "key among"),
         ("expect: none", _new_file("a.py", 'K = "{{FAKE_NOPE}}"'), "unknown placeholder"),
         ("test: t.py::t\ncategory: spooky", "E boom", "category"),
+        ("test: t.py::t\nwhen: later\ncategory: other", "E boom", "'when: later' is not one of"),
         ("expect: none", _new_file("../outside.py", "x = 1"), "not a relative path inside a repository"),
         ("expect: none", _new_file("/etc/x.py", "x = 1"), "not a relative path inside a repository"),
         ("expect: none", _new_file(".git/config", "[core]"), "not a relative path inside a repository"),
@@ -304,6 +307,9 @@ def test_duplicate_ids_and_empty_sets_are_refused(tmp_path: Path) -> None:
         load_cases(tmp_path / "empty")
     with pytest.raises(UsageError, match="no such file"):
         load_cases(tmp_path / "missing")
+    (tmp_path / "empty" / "odd.jsonl").write_text('{"id": "x", "colour": "blue"}\n', encoding="utf-8")
+    with pytest.raises(UsageError, match=r"odd\.jsonl:1: unknown keys colour"):
+        load_cases(tmp_path / "empty")
 
 
 # ---------------------------------------------------------------------------------------------- the suite

@@ -16,7 +16,7 @@ from typing import Any
 from .. import git
 from ..errors import UsageError
 from ..findings import Failure, Finding
-from .families import _CATEGORY, FAMILIES, FAMILY_NAMES, category_of
+from .families import ALIASES, FAMILIES, FAMILY_NAMES, category_of
 
 __all__ = ["FAKE_SECRETS", "THRESHOLDS", "TOLERANCE", "Case", "Span", "load_cases", "load_thresholds"]
 
@@ -118,6 +118,7 @@ class Case:
 
 _HEADER_KEYS = ("id", "about", "expect", "allow", "test", "when", "exception", "path", "line", "category")
 _SECTIONS = ("diff", "longrepr", "test_source", "code_under_test")
+_PHASES = ("setup", "call", "teardown", "collect")
 _HUNK = re.compile(r"^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@(.*)$")
 _SPAN = re.compile(r"^(?P<path>.+):(?P<start>\d+)(?:-(?P<end>\d+))?$")
 
@@ -199,11 +200,22 @@ def _recount(diff: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def _strings(value: Any) -> list[str]:
+    """A header value as a list of strings: JSON lines may give one string where a list is meant."""
+    if value is None:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
 def _case(fields: Mapping[str, Any], default_id: str, where: str) -> Case:
+    unknown_keys = sorted(set(fields) - set(_HEADER_KEYS) - set(_SECTIONS))
+    if unknown_keys:
+        known = ", ".join(_HEADER_KEYS + _SECTIONS)
+        raise UsageError(f"eval case {where}: unknown keys {', '.join(unknown_keys)} (keys: {known})")
     case_id = str(fields.get("id") or default_id)
     about = str(fields.get("about") or "")
-    expect_raw = [str(v) for v in fields.get("expect") or []]
-    allow = _spans((str(v) for v in fields.get("allow") or []), where, allow=True)
+    expect_raw = _strings(fields.get("expect"))
+    allow = _spans(_strings(fields.get("allow")), where, allow=True)
     if "diff" in fields and "longrepr" in fields:
         raise UsageError(f"eval case {where}: a case is either a diff or a failing test (longrepr), not both")
     if "diff" in fields:
@@ -216,14 +228,15 @@ def _case(fields: Mapping[str, Any], default_id: str, where: str) -> Case:
         return Case(case_id, about, diff=diff, expect=expect, allow=allow)
     if "longrepr" not in fields:
         raise UsageError(f"eval case {where}: no '%% diff' or '%% longrepr' section")
-    raw = fields.get("category") or ""
-    wanted = [str(c) for c in raw] if isinstance(raw, list) else str(raw).split("|")
-    wanted = [c.strip().lower() for c in wanted if c.strip()]
-    unknown = [c for c in wanted if c not in _CATEGORY]
+    wanted = [c.strip().lower() for raw in _strings(fields.get("category")) for c in raw.split("|") if c.strip()]
+    unknown = [c for c in wanted if c not in ALIASES]
     if not wanted or unknown or not fields.get("test"):
         raise UsageError(
-            f"eval case {where}: a failing test needs 'test' and 'category' among {', '.join(sorted(_CATEGORY))}"
+            f"eval case {where}: a failing test needs 'test' and 'category' among {', '.join(sorted(ALIASES))}"
         )
+    when = str(fields.get("when") or "call")
+    if when not in _PHASES:
+        raise UsageError(f"eval case {where}: 'when: {when}' is not one of {', '.join(_PHASES)}")
     try:
         line = int(fields.get("line") or 0)
     except ValueError:
@@ -234,7 +247,7 @@ def _case(fields: Mapping[str, Any], default_id: str, where: str) -> Case:
 
     failure = Failure(
         test_id=str(fields["test"]),
-        when=str(fields.get("when") or "call"),
+        when=when,
         longrepr=text("longrepr"),
         path=str(fields.get("path") or str(fields["test"]).split("::")[0]),
         line=line,
@@ -293,7 +306,10 @@ def load_cases(source: str | Path | None = None) -> list[Case]:
             where = f"evalcases/{name}"
         else:
             where = str(Path(source) / name) if Path(source).is_dir() else str(source)
-        text = entry.read_text(encoding="utf-8")
+        try:
+            text = entry.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"eval case {where}: unreadable ({exc})") from None
         if name.endswith(".jsonl"):
             for number, line in enumerate(text.splitlines(), 1):
                 if not line.strip():

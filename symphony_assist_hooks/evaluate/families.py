@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fnmatch import fnmatchcase
 
-__all__ = ["CATEGORIES", "FAMILIES", "FAMILY_NAMES", "category_of", "family_of"]
+__all__ = ["ALIASES", "CATEGORIES", "FAMILIES", "FAMILY_NAMES", "category_of", "family_of"]
 
 # Rule id → family: exact ids first (in any family), then the patterns (fnmatch, lower case) in table
 # order, so a specific family listed early wins over a broad pattern later. Unknown rules are "other".
@@ -109,9 +109,9 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
     "network-error": ("network-error", "connection-error"),
     "other": ("other", "exception", "zero-division", "recursion"),
 }
-_CATEGORY = {alias: name for name, aliases in CATEGORIES.items() for alias in aliases}
+ALIASES = {alias: name for name, aliases in CATEGORIES.items() for alias in aliases}
 
 
 def category_of(answer: str) -> str:
     """A failure category in the explain frame's vocabulary ("other" when unknown)."""
-    return _CATEGORY.get(answer.strip().lower(), "other")
+    return ALIASES.get(answer.strip().lower(), "other")
