@@ -699,11 +699,25 @@ class RedisLedger:
 
 
 # ------------------------------------------------------------------------------------------- stats
-def _send(server: _Server, stream: str, maxlen: int, pending: list[str], pid: int) -> str | None:
-    """XADD the waiting events in one round trip (emptying `pending`); the failure reason, or None."""
-    lines = pending[:]
+def _send_at_exit(
+    lock: threading.Lock, server: _Server, stream: str, maxlen: int, pending: list[tuple[int, str]]
+) -> None:
+    """The sink's finalizer (collected, or the interpreter exiting): send what is still waiting."""
+    with lock:
+        waiting = pending[:]
+        pending.clear()
+    _send(server, stream, maxlen, waiting)
+
+
+def _send(server: _Server, stream: str, maxlen: int, pending: list[tuple[int, str]]) -> str | None:
+    """XADD this process's waiting events in one round trip, emptying `pending`; the failure reason, or None.
+
+    Events a forked child inherited are dropped from its copy: the process that recorded them sends them.
+    """
+    me = os.getpid()
+    lines = [line for pid, line in pending if pid == me]
     pending.clear()
-    if not lines or pid != os.getpid():  # a forked child's copy: the parent sends them
+    if not lines:
         return None
     try:
         pipe = server.client().pipeline(transaction=False)
@@ -718,9 +732,10 @@ def _send(server: _Server, stream: str, maxlen: int, pending: list[str], pid: in
 class RedisStats:
     """A `StatsSink` (stats.py) on a capped Redis stream shared by the team. Never raises.
 
-    Events are batched (`STATS_BATCH` events or `STATS_DELAY` seconds) and the rest are sent when the
-    sink is collected or the interpreter exits, so a run of cache hits pays one round trip, not one per
-    answer. Events that cannot be sent stay in the local stats.jsonl only (`error` says why).
+    Events are sent in batches: `STATS_BATCH` at once, or what `STATS_DELAY` seconds gathered (a timer
+    thread), and the rest when the sink is collected or the interpreter exits. A run of cache hits thus
+    pays one round trip, not one per answer. Events that cannot be sent stay in the local stats.jsonl
+    only (`error` says why).
     """
 
     def __init__(
@@ -738,27 +753,31 @@ class RedisStats:
         self._stream = prefix + "stats"
         self._warn = warn
         self._maxlen = maxlen
-        self._pending: list[str] = []  # emptied in place: the finalizer holds the same list
-        self._since = 0.0
+        self._pending: list[tuple[int, str]] = []  # (pid, event); the finalizer holds this same list
+        self._timer: threading.Timer | None = None
         self._lock = threading.Lock()
-        with contextlib.suppress(ValueError):  # import redis now: it cannot be imported at exit
+        with contextlib.suppress(*_redis_errors()):  # import redis now: it cannot be imported at exit
             self._server.client()
-        weakref.finalize(self, _send, self._server, self._stream, maxlen, self._pending, os.getpid())
+        weakref.finalize(self, _send_at_exit, self._lock, self._server, self._stream, maxlen, self._pending)
 
     def send(self, event: dict[str, Any]) -> None:
         line = json.dumps(event, separators=(",", ":"), sort_keys=True)
         with self._lock:
-            if not self._pending:
-                self._since = time.monotonic()
-            self._pending.append(line)
-            due = len(self._pending) >= STATS_BATCH or time.monotonic() - self._since >= STATS_DELAY
+            self._pending.append((os.getpid(), line))
+            due = len(self._pending) >= STATS_BATCH
+            if not due and (self._timer is None or not self._timer.is_alive()):
+                self._timer = threading.Timer(STATS_DELAY, self.flush)
+                self._timer.daemon = True
+                self._timer.start()
         if due:
             self.flush()
 
     def flush(self) -> None:
         """Send the waiting events now."""
         with self._lock:
-            error = _send(self._server, self._stream, self._maxlen, self._pending, os.getpid())
+            pending = self._pending[:]
+            self._pending.clear()
+        error = _send(self._server, self._stream, self._maxlen, pending)
         if error is not None:
             self.error = "stats: " + error
 

@@ -715,3 +715,67 @@ def test_the_disk_backend_never_imports_redis(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == []
+
+
+# ------------------------------------------------------------------------------------- end to end
+@pytest.fixture
+def query_env(fake_openai: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    from responders import answering
+
+    monkeypatch.setenv("OPENAI_API_KEY_PRIMARY", "sk-test-" + os.urandom(16).hex())
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.url)
+    monkeypatch.setenv("SYMPHONY_ASSIST_TIMEOUT", "5")
+    monkeypatch.setenv("LLM_CACHE_BACKEND", "redis")
+    monkeypatch.chdir(tmp_path)
+    fake_openai.responder = answering(answer=lambda q: f"answer to: {q}")
+    return fake_openai
+
+
+def test_a_team_shares_answers_stats_and_budget_through_the_cli(
+    query_env: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    from symphony_assist_hooks.cli import main
+    from symphony_assist_hooks.errors import EXIT_BUDGET
+
+    monkeypatch.setattr(redis_backend, "STATS_DELAY", 0.05)
+
+    server = RedisServer(tmp_path / "auth", "--requirepass", PASSWORD).start()
+    try:
+        monkeypatch.setenv("LLM_CACHE_URL", server.url(password=PASSWORD))
+
+        def machine(name: str, *argv: str) -> tuple[int, Any, str]:
+            monkeypatch.setenv("SYMPHONY_ASSIST_CACHE_DIR", str(tmp_path / name))
+            code = main(list(argv))
+            out, err = capsys.readouterr()
+            assert PASSWORD not in out + err
+            return code, json.loads(out) if out.strip() else None, err
+
+        stream = client(server.url(password=PASSWORD))
+
+        def sent(count: int) -> None:  # each run's events leave within STATS_DELAY
+            deadline = time.monotonic() + 5
+            while stream.xlen(PREFIX + "stats") < count and time.monotonic() < deadline:
+                time.sleep(0.01)
+
+        code, first, _ = machine("laptop", "query", "What is a mutex?", "--json")
+        assert (code, first["cached"]) == (0, False)
+        sent(2)  # the request and its answer
+        code, second, _ = machine("ci-runner", "query", "What is a mutex?", "--json")
+        assert (code, second["cached"], second["content"]) == (0, True, "answer to: What is a mutex?")
+        assert len(query_env.chat_requests) == 1
+        sent(3)
+        code, stats, _ = machine("ci-runner", "stats", "--json")
+        assert (stats["total"]["api"], stats["total"]["cache"]) == (1, 1)  # the laptop's call and the runner's hit
+        assert stats["budget"]["month"]["spent"] > 0
+
+        server.stop()  # Redis goes away: cached answers still come from each machine's disk
+        code, again, err = machine("laptop", "query", "What is a mutex?", "--json")
+        assert (code, again["cached"]) == (0, True)
+        assert err.count("is unreachable") == 1
+        code, _, err = machine("laptop", "query", "A new question", "--json")
+        assert code == EXIT_BUDGET
+        assert "budget: the shared ledger at redis://:***@127.0.0.1:" in err
+        assert "no paid call was made" in err
+        assert len(query_env.chat_requests) == 1
+    finally:
+        server.stop()
