@@ -7,6 +7,13 @@ Turned on with ``LLM_CACHE_BACKEND=redis`` and ``LLM_CACHE_URL=redis://[user:pas
 the first command sent, and never by the disk or memory backends. Put the password in the environment
 (a CI secret), not in pyproject.toml, which is committed. Every message shows the URL with its
 password masked (`mask_url`). A single server or a primary is expected: Redis Cluster is not supported.
+Use ``rediss://`` beyond loopback, and an ACL user limited to the prefix and the commands used::
+
+    ACL SETUSER symphony on >PASSWORD resetkeys ~symphony-assist:* resetchannels -@all +@read +@write
+        +@scripting +@connection -@dangerous +info +time +scan
+
+Anyone who can write those keys can plant answers (shown to developers as findings; model output is
+treated as untrusted data everywhere) or rewrite the ledger: give the user to CI and the team only.
 
 Keys (``symphony-assist:`` prefix, in the URL's db):
 
@@ -15,7 +22,7 @@ Keys (``symphony-assist:`` prefix, in the URL's db):
 * ``ledger:reservations`` (hash id -> JSON {amount, day, month, expires_at, pid, host}),
   ``ledger:spend`` (hash UTC period ``YYYY-MM-DD`` / ``YYYY-MM`` -> micro-dollars), ``ledger:meta``
   (``last_day``, the monotone period marker). No TTL: spend must outlive any cache entry.
-* ``stats``: a stream of usage events, capped with ``XADD ... MAXLEN ~ 100000`` (a few tens of MB).
+* ``stats``: a stream of usage events, capped with ``XADD ... MAXLEN ~ 100000`` (about 30 MB).
 
 Eviction. The cache is bounded by Redis's own ``maxmemory`` and ``maxmemory-policy``, and that policy
 is one per *server*, not per db: a separate db does not shield the ledger from ``allkeys-*``. Use
@@ -53,7 +60,8 @@ cache, the ledger and the stats of one run pay one timeout between them.
 
 Teams without Redis can still share answers between CI runs: carry an export of the disk cache as a
 GitHub Actions cache (keys are immutable, so save under a new key each run and restore the latest by
-prefix; answers describe private code, so keep the file out of uploaded artifacts of public repos)::
+prefix; the file describes your code, and in a public repository workflows of pull requests from forks
+can restore the base branch's caches)::
 
     - uses: actions/cache/restore@v4
       with:
@@ -312,19 +320,21 @@ class RedisCache:
 
     def set(self, key: str, value: Mapping[str, Any], ttl: int | None = None) -> None:
         ttl = self.ttl if ttl is None else ttl
-        if self._store(key, value, ttl * 1000 if ttl else None) is not None:
+        if self._store(key, value, ex=ttl or None) is not None:
             self.local.set(key, value, ttl)
 
     def restore(self, key: str, value: Mapping[str, Any], expire_at: float | None) -> bool:
         ms = None if expire_at is None else math.ceil((expire_at - time.time()) * 1000)
         if ms is not None and ms <= 0:
             return False
-        stored = self._store(key, value, ms)
+        stored = self._store(key, value, px=ms)
         if stored is not None and isinstance(self.local, ExportableCache):
             stored = self.local.restore(key, value, expire_at) or stored
         return bool(stored)
 
-    def _store(self, key: str, value: Mapping[str, Any], ms: int | None) -> bool | None:
+    def _store(
+        self, key: str, value: Mapping[str, Any], *, ex: int | None = None, px: int | None = None
+    ) -> bool | None:
         """Whether Redis stored it; None for a value that is not a JSON object (then stored nowhere)."""
         try:
             blob = _encode(value)
@@ -332,7 +342,7 @@ class RedisCache:
             self._warn_once("encode", f"cache: not caching a value that is not a JSON object ({exc})")
             return None
         try:
-            return bool(self._server.client().set(self._prefix + key, blob, px=ms))
+            return bool(self._server.client().set(self._prefix + key, blob, ex=ex, px=px))
         except _redis_errors() as exc:
             self._failed(exc)
             return False
@@ -706,7 +716,8 @@ def _send_at_exit(
     with lock:
         waiting = pending[:]
         pending.clear()
-    _send(server, stream, maxlen, waiting)
+    with contextlib.suppress(Exception):  # e.g. an import refused during shutdown: never a traceback at exit
+        _send(server, stream, maxlen, waiting)
 
 
 def _send(server: _Server, stream: str, maxlen: int, pending: list[tuple[int, str]]) -> str | None:
