@@ -25,6 +25,8 @@ from symphony_assist_hooks.config import load_settings
 from symphony_assist_hooks.console import Console
 from symphony_assist_hooks.errors import UsageError
 from symphony_assist_hooks.evaluate import (
+    CATEGORIES,
+    FAKE_SECRETS,
     FAMILIES,
     TOLERANCE,
     Case,
@@ -152,6 +154,17 @@ def test_every_rule_our_analyzers_emit_has_a_family() -> None:
     ids += [r.strip() for r in own.group(1).split(",")]
     assert [r for r in ids if family_of(r) == "other"] == []
     assert set(FAMILIES) >= {family_of(r) for r in ids}
+
+
+def test_the_documented_names_are_the_tables() -> None:
+    import symphony_assist_hooks.evaluate as package
+
+    doc = re.sub(r"\s+", " ", package.__doc__ or "")
+    families = re.search(r"Families: ([^.]+)\.", doc)
+    categories = re.search(r"finer names\): ([^.]+)\.", doc)
+    assert families and [f.strip() for f in families.group(1).split(",")] == sorted(FAMILIES)
+    assert categories and [c.strip() for c in categories.group(1).split(",")] == sorted(CATEGORIES)
+    assert sorted(re.findall(r"\{\{(FAKE_\w+)\}\}", doc)) == sorted(FAKE_SECRETS)
 
 
 @pytest.mark.parametrize(

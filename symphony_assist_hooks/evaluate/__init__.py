@@ -35,6 +35,11 @@ Header keys (blank lines and lines starting with `#` are ignored):
   exception  failing tests: the exception type as pytest reported it
   path, line failing tests: where pytest located the test
   category   failing tests: the expected category (see `CATEGORIES`); alternatives separated by `|`
+Families: concurrency, crypto, debug-leftover, deserialization, error-handling, filesystem, injection,
+  insecure-default, logic, maintainability, merge-conflict, other, resource-leak, secrets, supply-chain, tls.
+Categories (the explain frame's, which also accept the local classifier's finer names): assertion-mismatch,
+  attribute-error, collection-error, fixture-error, flaky, float-comparison, import-error, index-error,
+  io-error, key-error, network-error, none-attribute, other, timeout, type-error, value-error.
 Sections:
   %% diff                 a unified diff with `diff --git` headers: a diff case
   %% longrepr             pytest's failure text (`report.longreprtext`): a failing-test case
@@ -45,10 +50,12 @@ an empty line inside a hunk as a blank context line. A `.jsonl` file holds one c
 object with the same keys (`expect` and `allow` as lists of the same strings, `category` a string or a
 list) and the sections as string fields (`diff`, `longrepr`, `test_source`, `code_under_test`).
 
-Fake secrets are never written into a case: a placeholder such as `{{FAKE_AWS_KEY}}` (every name in
-`FAKE_SECRETS`) is replaced at load time by a credential of that format, drawn from a generator seeded
-with the case id and the placeholder's position, so each run sees the same text (stable figures, stable
-cache keys). A multi-line value (a PEM key) repeats the diff prefix of its line on every line it adds.
+Fake secrets are never written into a case: a placeholder (`{{FAKE_AWS_KEY}}`, `{{FAKE_AWS_SECRET}}`,
+`{{FAKE_GITHUB_TOKEN}}`, `{{FAKE_SLACK_TOKEN}}`, `{{FAKE_OPENAI_KEY}}`, `{{FAKE_STRIPE_KEY}}`,
+`{{FAKE_PASSWORD}}`, `{{FAKE_PRIVATE_KEY}}`) is replaced at load time by a credential of that format,
+drawn from a generator seeded with the case id and the placeholder's position, so each run sees the same
+text (stable figures, stable cache keys). A multi-line value (a PEM key) repeats the diff prefix of its
+line on every line it adds.
 
 Matching
 --------
