@@ -173,8 +173,8 @@ class _Down(Exception):
     """The server failed recently; not asked again until `RETRY_AFTER` has passed."""
 
 
-class _Missing(ValueError):
-    """The redis package is not installed."""
+class _Unusable(ValueError):
+    """The redis package is not installed, or redis-py cannot use the URL."""
 
 
 class _Server:
@@ -200,7 +200,9 @@ class _Server:
                 try:
                     import redis
                 except ImportError:
-                    raise _Missing("the redis package is not installed: pip install 'symphony-assist[redis]'") from None
+                    raise _Unusable(
+                        "the redis package is not installed: pip install 'symphony-assist[redis]'"
+                    ) from None
                 from redis.backoff import NoBackoff
                 from redis.retry import Retry
 
@@ -216,7 +218,10 @@ class _Server:
                     options["driver_info"] = None
                 except ImportError:
                     options["lib_name"] = options["lib_version"] = None
-                self._client = redis.Redis.from_url(self.url, **options)
+                try:
+                    self._client = redis.Redis.from_url(self.url, **options)
+                except ValueError as exc:  # a port that is not a number, an unknown option...
+                    raise _Unusable(str(exc)) from None
             return self._client
 
     def failed(self, exc: BaseException) -> str:
@@ -238,7 +243,7 @@ class _Server:
 
 def _unreachable(exc: BaseException) -> bool:
     """True for a server that cannot be reached (or used at all); False when it answered with an error."""
-    if isinstance(exc, _Down | OSError | ValueError):
+    if isinstance(exc, _Down | _Unusable | OSError):
         return True
     rx = sys.modules.get("redis.exceptions")
     return rx is not None and isinstance(exc, rx.ConnectionError | rx.TimeoutError)
@@ -679,8 +684,12 @@ class RedisLedger:
             if last is not None and last.decode() > day:
                 day = last.decode()
             month = day[:7]
-            spend = {k.decode(): int(v) for k, v in spend_raw.items()}
-            entries = [json.loads(raw) for raw in held]
+            try:
+                spend = {k.decode(): int(v) for k, v in spend_raw.items()}
+                entries = [json.loads(raw) for raw in held]
+                amounts = [(int(e["amount"]), e.get("day"), e.get("month")) for e in entries]
+            except (ValueError, KeyError, TypeError) as exc:  # not written by us: fail closed
+                raise self._unusable(exc) from None
             return {
                 "backend": self.backend,
                 "path": self.path,
@@ -692,13 +701,13 @@ class RedisLedger:
                 "day": {
                     "period": day,
                     "spent": spend.get(day, 0),
-                    "reserved": sum(int(e["amount"]) for e in entries if e.get("day") == day),
+                    "reserved": sum(a for a, d, _ in amounts if d == day),
                     "cap": self.caps.day,
                 },
                 "month": {
                     "period": month,
                     "spent": spend.get(month, 0),
-                    "reserved": sum(int(e["amount"]) for e in entries if e.get("month") == month),
+                    "reserved": sum(a for a, _, m in amounts if m == month),
                     "cap": self.caps.month,
                 },
                 "months": {p: v for p, v in sorted(spend.items()) if len(p) == 7},

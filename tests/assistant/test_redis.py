@@ -346,6 +346,21 @@ def test_a_full_server_refuses_writes_serves_reads_and_closes_the_ledger(
     ]
 
 
+def test_a_damaged_ledger_fails_closed_and_leaves_the_cache_alone(
+    redis_url: str, tmp_path: Path, warnings: Warnings
+) -> None:
+    s = team(redis_url, tmp_path, budget_monthly=1.0)
+    cache, ledger = open_cache(s, warnings), open_ledger(s, warn=warnings)
+    client(redis_url).hset(PREFIX + "ledger:reservations", "planted", "not json")
+    with pytest.raises(BudgetError, match=r"^budget: the shared ledger at \S+ failed \(.*; no paid call was made$"):
+        ledger.reserve(5)
+    with pytest.raises(BudgetError, match="failed"):
+        ledger.status()
+    cache.set("k", {"v": 1})  # the server was not taken for unreachable
+    assert cache.get("k") == {"v": 1}
+    assert warnings == []
+
+
 def test_a_value_that_is_not_json_is_stored_nowhere(redis_url: str, tmp_path: Path, warnings: Warnings) -> None:
     cache = open_cache(team(redis_url, tmp_path), warnings)
     cache.set("k", {"v": {1, 2}})
