@@ -144,11 +144,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("plugins", help="list loaded plugins")
     sub.add_parser("config", help="show every setting and where it came from (keys masked)")
     p = sub.add_parser("eval", help="measure review quality on labelled cases")
-    p.add_argument("--template", dest="templates")
-    p.add_argument("--cases")
-    p.add_argument("--baseline")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--max-cost", type=_usd, dest="max_cost")
+    p.add_argument("--template", dest="templates", help="comma-separated templates to evaluate (default: all)")
+    p.add_argument("--cases", help="a folder of *.case / *.jsonl files, or one file (default: the built-in suite)")
+    p.add_argument("--baseline", help="the --json output of an earlier run: report what got better or worse")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.add_argument("--max-cost", type=_usd, dest="max_cost", help="USD the whole evaluation may spend")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 when a figure is below the suite's thresholds (or worse than --baseline)",
+    )
     _model_flags(p)
     p = sub.add_parser("serve", help="run the HTTP API (extra 'server')")
     p.add_argument("--host", default="127.0.0.1")
