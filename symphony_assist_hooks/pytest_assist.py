@@ -165,7 +165,9 @@ def capture_failure(item: pytest.Item, call: pytest.CallInfo[None], report: pyte
         return data
     data["exc_type"] = _exc_name(excinfo.value)
     test_obj = getattr(item, "obj", None) if isinstance(item, pytest.Function) else None
-    test_code = getattr(inspect.unwrap(test_obj), "__code__", None) if test_obj is not None else None
+    if test_obj is None:  # a doctest or another plugin's item: its own repr_failure knows best
+        return data
+    test_code = getattr(inspect.unwrap(test_obj), "__code__", None)
     entries = list(excinfo.traceback.filter(excinfo))
     try:
         own = [e for e in entries if not (isinstance(e.path, Path) and str(e.path).startswith(_INTERNAL_DIRS))]
@@ -180,8 +182,7 @@ def capture_failure(item: pytest.Item, call: pytest.CallInfo[None], report: pyte
     in_test = [e for e in entries if e.path == item.path]
     if in_test:
         data["line"] = in_test[-1].lineno + 1
-    if test_obj is not None:
-        data["test_source"] = _source_of(test_obj)
+    data["test_source"] = _source_of(test_obj)
     try:
         data["code_under_test"] = _code_under_test(entries, item.path, test_code, root)
     except Exception as exc:  # the failure is still explained, with less context

@@ -246,6 +246,25 @@ def test_stop():
     assert env.requests == []
 
 
+def test_a_failing_doctest_keeps_its_own_report(pytester: pytest.Pytester, env: FakeOpenAI) -> None:
+    pytester.makepyfile(
+        mathutil='''
+def double(x):
+    """
+    >>> double(2)
+    5
+    """
+    return x * 2
+'''
+    )
+    result = pytester.runpytest("--assist", "--doctest-modules", "mathutil.py")
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert "mathutil.py::mathutil.double [assertion-mismatch] (from the API)" in _section(result)
+    body = _bodies(env)
+    assert "Expected:" in body and "Got:" in body
+
+
 # ------------------------------------------------------------------------------------------ cache
 SLOW_VOLATILE = """
 import os, time
