@@ -41,11 +41,30 @@ __all__ = [
     "SecretMatch",
     "find_secrets",
     "is_sensitive_path",
+    "is_test_path",
     "redact",
     "redact_env_values",
+    "reportable",
 ]
 
 REDACTION_POLICY_VERSION = "1"
+
+# Kinds found by heuristics (a secret-looking name, entropy, URL userinfo) rather than a vendor format.
+# They are always redacted before sending; in a test file they are usually fixtures, so they are not
+# reported as findings there. A vendor token in a test is still real and still reported.
+HEURISTIC_KINDS = frozenset({"secret-assignment", "high-entropy-string", "url-credentials"})
+_TEST_FILE = re.compile(r"(^test_.*\.py$)|(_test\.py$)|(^conftest\.py$)|(\.(test|spec)\.[jt]sx?$)")
+
+
+def is_test_path(path: str) -> bool:
+    """True for test modules and anything under a tests/ (or test/) folder."""
+    p = PurePosixPath(path)
+    return bool(_TEST_FILE.search(p.name)) or any(part in {"tests", "test", "__tests__"} for part in p.parts[:-1])
+
+
+def reportable(kind: str, path: str) -> bool:
+    """Whether a secret of `kind` found in `path` is a finding (redaction does not depend on this)."""
+    return not (kind in HEURISTIC_KINDS and is_test_path(path))
 
 
 @dataclass(frozen=True)

@@ -142,7 +142,7 @@ def _plugin_analyzers() -> dict[str, Any]:
 
 def _secret_findings(changes: git.Changes, hunks: Sequence[git.Hunk]) -> list[Finding]:
     """Hard-coded secrets on added lines: found locally, reported without ever sending them."""
-    from .redact import find_secrets
+    from .redact import find_secrets, reportable
 
     out = []
     for h in hunks:
@@ -150,6 +150,8 @@ def _secret_findings(changes: git.Changes, hunks: Sequence[git.Hunk]) -> list[Fi
             if ln.kind != "+" or ln.new_no is None:
                 continue
             for m in find_secrets(ln.text):
+                if not reportable(m.kind, h.path):
+                    continue
                 out.append(
                     Finding(
                         path=h.path,

@@ -7,7 +7,6 @@ findings only on the lines the change added or modified: the rest of the file is
 from __future__ import annotations
 
 import ast
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -73,13 +72,7 @@ def language_of(path: str) -> str:
     return _SUFFIXES.get(p.suffix.lower(), "")
 
 
-_TEST_FILE = re.compile(r"(^test_.*\.py$)|(_test\.py$)|(^conftest\.py$)|(\.(test|spec)\.[jt]sx?$)")
-
-
-def is_test_path(path: str) -> bool:
-    """True for test modules and anything under a tests/ (or test/) folder."""
-    p = PurePosixPath(path)
-    return bool(_TEST_FILE.search(p.name)) or any(part in {"tests", "test", "__tests__"} for part in p.parts[:-1])
+from ..redact import is_test_path  # noqa: E402 - one definition, shared with the review's secret policy
 
 
 @dataclass(frozen=True)

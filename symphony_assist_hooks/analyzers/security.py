@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..findings import Finding, Severity
+from ..redact import reportable
 from .common import Analysis, Target, enclosing_functions, is_test_path, make_finding
 
 __all__ = ["SecurityAnalyzer"]
@@ -98,7 +99,6 @@ _AUTH_WORDS = re.compile(
     r"auth|admin|permi|role|is_staff|superuser|logged|owner|privileg|can_|allowed|token|csrf", re.I
 )
 _SECRET_WORDS = re.compile(r"token|passw|secret|salt|nonce|otp|api_?key|session|reset|verif|csrf", re.I)
-_WEAK_SECRET_KINDS = {"secret-assignment", "high-entropy-string", "url-credentials"}
 _RANK = {"LOW": 0, "MEDIUM": 1, "HIGH": 2}
 _SEVERITY = {  # (bandit severity, confidence) → ours
     (2, 2): Severity.HIGH,
@@ -229,7 +229,6 @@ class SecurityAnalyzer:
             finder = find_secrets
         seen: set[tuple[str, int]] = set()
         for target in targets:
-            in_test = is_test_path(target.path)
             try:
                 matches = finder(target.text)
             except Exception as exc:  # a detector bug must not hide bandit's findings
@@ -239,7 +238,7 @@ class SecurityAnalyzer:
                 line = int(match.line)
                 if line not in target.changed_lines or (target.path, line) in seen:
                     continue
-                if in_test and str(match.kind) in _WEAK_SECRET_KINDS:
+                if not reportable(str(match.kind), target.path):
                     continue  # a keyword assignment in a test is a fixture; a vendor token in a test is still real
                 seen.add((target.path, line))
                 finding = make_finding(
