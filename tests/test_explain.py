@@ -40,6 +40,11 @@ def _failure(**changes: Any) -> Failure:
     return replace(base, **changes)
 
 
+@pytest.fixture(autouse=True)
+def _private_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SYMPHONY_ASSIST_CACHE_DIR", str(tmp_path / "assist-cache"))
+
+
 # ------------------------------------------------------------------------------------------ normalize
 @pytest.mark.parametrize(
     ("raw", "expected"),
