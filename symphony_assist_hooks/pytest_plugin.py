@@ -181,9 +181,13 @@ class AssistPlugin:
             from .pytest_assist import explain_session, write_report
 
             self.result = explain_session(self.config, self.failures, self.lines.append)
-            write_report(self.config, self.result)
         except Exception as exc:  # like pastebin: a fault is one line, never a broken session
             self.lines.append(f"not available: {type(exc).__name__}: {exc}")
+            return
+        try:
+            write_report(self.config, self.result)
+        except Exception as exc:
+            self.lines.append(f"--assist-report not written: {type(exc).__name__}: {exc}")
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.is_worker or (not self.failures and not self.lines):

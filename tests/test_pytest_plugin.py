@@ -411,6 +411,16 @@ def test_the_json_report(project: pytest.Pytester, env: FakeOpenAI) -> None:
     assert doc["summary"]["api_requests"] == 1
 
 
+def test_an_unwritable_report_is_one_line(project: pytest.Pytester, env: FakeOpenAI) -> None:
+    (project.path / "taken").write_text("a file, not a directory")
+    result = project.runpytest("--assist", "--assist-report", "taken/assist.json", "-k", "test_add")
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    section = _section(result)
+    assert "(from the API)" in section
+    assert "--assist-report not written: " in section
+
+
 def test_github_annotations(project: pytest.Pytester, env: FakeOpenAI) -> None:
     result = project.runpytest("--assist", "--assist-format", "github", "-k", "test_add")
 
