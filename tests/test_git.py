@@ -12,7 +12,7 @@ from gitrepo import GitRepo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symphony_assist_hooks import git
+from symphony_assist_hooks import git, gitcli, gitdiff
 from symphony_assist_hooks.errors import GitError
 from symphony_assist_hooks.git import EMPTY_TREE, Changes, FileDiff, Hunk, Line, parse_patch
 
@@ -349,13 +349,13 @@ def test_file_texts_reads_many_files_in_three_git_calls(committed: GitRepo, monk
     committed.add()
     committed.write("c.py", "print('work tree c')\n")
     calls: list[object] = []
-    real = git._git
+    real = gitcli.run
 
     def counting(args: object, **kw: object) -> tuple[int, bytes]:
         calls.append(args)
         return real(args, **kw)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(git, "_git", counting)
+    monkeypatch.setattr(gitcli, "run", counting)
     texts = git.file_texts(["a.py", "b.py", "c.py", "missing.py", "bin.dat", ".env"])
     assert texts == {
         "a.py": NUMBERS,
@@ -454,10 +454,10 @@ def test_pathspecs_are_chunked_below_the_argument_limit(committed: GitRepo, monk
     committed.run("mv", "a.py", "a_renamed.py")  # a rename's two paths must stay in one chunk
     committed.write("a_renamed.py", NUMBERS + "one more\n")
     committed.add()
-    assert [len(c) for c in git._pathspec_chunks([(b"x" * 9,)] * 5, limit=25)] == [2, 2, 1]
-    assert git._pathspec_chunks([(b"old",), (b"a" * 9, b"b" * 9)], limit=20) == [[b"old"], [b"a" * 9, b"b" * 9]]
-    real = git._pathspec_chunks
-    monkeypatch.setattr(git, "_pathspec_chunks", lambda groups: real(groups, limit=1))  # a chunk per file
+    assert [len(c) for c in gitdiff._pathspec_chunks([(b"x" * 9,)] * 5, limit=25)] == [2, 2, 1]
+    assert gitdiff._pathspec_chunks([(b"old",), (b"a" * 9, b"b" * 9)], limit=20) == [[b"old"], [b"a" * 9, b"b" * 9]]
+    real = gitdiff._pathspec_chunks
+    monkeypatch.setattr(gitdiff, "_pathspec_chunks", lambda groups: real(groups, limit=1))  # a chunk per file
     changes = git.staged()
     files = by_path(changes)
     assert len(files) == 31
