@@ -29,7 +29,7 @@ from fakeserver import FakeOpenAI
 from responders import answering, finding
 from test_report import Marks, write_history
 
-from symphony_assist_hooks import git
+from symphony_assist_hooks import git, gitcli
 from symphony_assist_hooks.cli import main
 from symphony_assist_hooks.config import Settings, load_settings
 from symphony_assist_hooks.errors import GitError, UsageError
@@ -304,7 +304,8 @@ def test_review_never_reads_the_hosts_repository(api: Api, monkeypatch: pytest.M
 
         return call
 
-    for name in ("_git", "file_text", "file_texts"):
+    monkeypatch.setattr(gitcli, "run", refuse("run"))  # the one wrapper every git process goes through
+    for name in ("file_text", "file_texts"):
         monkeypatch.setattr(git, name, refuse(name))
     served = api.call("POST", "/assistant/review", json={"diff": DIFF}).json()
     assert [(f["line"], f["rule"]) for f in served["findings"] if f["source"] == "api"] == [(2, "eval-use")]
