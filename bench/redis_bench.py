@@ -161,8 +161,12 @@ def _cycles(kind: str, url: str, directory: str, n: int, start: Any, out: Any) -
     ledger.settle(ledger.reserve(0), 0)  # connected before the start
     start.wait(60)
     began = time.perf_counter()
-    for _ in range(n):
-        ledger.settle(ledger.reserve(700), 500)
+    try:
+        for _ in range(n):
+            ledger.settle(ledger.reserve(700), 500)
+    except Exception as exc:
+        out.put(f"{kind} ledger: {type(exc).__name__}: {exc}")
+        return
     out.put((began, time.perf_counter()))
 
 
@@ -179,6 +183,9 @@ def ledger_throughput(kind: str, url: str, work: Path, n: int, procs: int = 8) -
     spans = [out.get(timeout=120) for _ in workers]
     for w in workers:
         w.join()
+    failed = [span for span in spans if isinstance(span, str)]
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {procs} processes failed; first: {failed[0]}")
     return procs * n / (max(e for _, e in spans) - min(b for b, _ in spans))
 
 
