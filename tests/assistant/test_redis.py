@@ -113,6 +113,49 @@ def test_open_cache_and_ledger_pick_redis(redis_url: str, tmp_path: Path, warnin
     cache.close()
 
 
+def test_pyproject_keys_select_the_shared_cache(redis_url: str, tmp_path: Path, warnings: Warnings) -> None:
+    from symphony_assist_hooks.config import load_settings
+
+    body = f'llm_cache_backend = "redis"\nllm_cache_url = "{redis_url}"\ncache_dir = "{tmp_path / "c"}"\n'
+    (tmp_path / "pyproject.toml").write_text("[tool.symphony-assist]\n" + body, encoding="utf-8")
+    cache = open_cache(load_settings(env={}, cwd=tmp_path), warnings)
+    assert isinstance(cache, RedisCache)
+    cache.set("k", {"v": 1})
+    assert client(redis_url).exists(PREFIX + "cache:k") == 1
+
+
+def test_a_unix_socket_with_password_and_db(tmp_path: Path, warnings: Warnings) -> None:
+    sock = tmp_path / "r.sock"
+    server = RedisServer(tmp_path / "redis", "--unixsocket", str(sock), "--requirepass", PASSWORD).start()
+    try:
+        url = f"unix://{sock}?db=3&password={PASSWORD}"
+        s = team(url, tmp_path, budget_monthly=1.0)
+        cache = open_cache(s, warnings)
+        cache.set("k", {"v": 1})
+        ledger = open_ledger(s, warn=warnings)
+        ledger.settle(ledger.reserve(5), 5)
+        db3 = redis.Redis(unix_socket_path=str(sock), password=PASSWORD, db=3)
+        assert db3.exists(PREFIX + "cache:k", PREFIX + "ledger:spend") == 2
+        assert cache.info()["path"] == f"unix://{sock}?db=3&password=***"
+        assert warnings == []
+    finally:
+        server.stop()
+
+
+def test_rediss_to_a_server_without_tls_falls_back_in_bounded_time(
+    private_redis: RedisServer, tmp_path: Path, warnings: Warnings
+) -> None:
+    s = team(private_redis.url().replace("redis://", "rediss://"), tmp_path, timeout=1.0, budget_monthly=1.0)
+    started = time.monotonic()
+    cache = open_cache(s, warnings)
+    assert cache.get("k") is None
+    with pytest.raises(BudgetError, match="is unreachable"):
+        open_ledger(s, warn=warnings).reserve(1)
+    assert time.monotonic() - started < 2.5
+    assert len(warnings) == 1
+    assert "is unreachable" in warnings[0]
+
+
 def test_values_are_compressed_json_with_a_ttl(redis_url: str, tmp_path: Path) -> None:
     cache = open_cache(team(redis_url, tmp_path, cache_ttl=120), print)
     cache.set("k", {"v": [1, 2, 3]})
