@@ -275,8 +275,10 @@ STDLIB_SAMPLE = ("argparse", "subprocess", "json", "pathlib", "dataclasses", "te
 
 # Modules whose text is settled: a module that documents secret handling may rightly quote a fake
 # `password="..."` in a comment, and that would be a true positive.
-OWN_SAMPLE = ("symphony_assist_hooks.git", "symphony_assist_hooks.redact", "symphony_assist_hooks.config",
-              "symphony_assist_hooks.errors", "gitrepo")  # fmt: skip
+OWN_SAMPLE = ("symphony_assist_hooks.git", "symphony_assist_hooks.gitcli", "symphony_assist_hooks.gitdiff",
+              "symphony_assist_hooks.diffparse", "symphony_assist_hooks.skiprules", "symphony_assist_hooks.diffmodel",
+              "symphony_assist_hooks.redact", "symphony_assist_hooks.config", "symphony_assist_hooks.errors",
+              "symphony_assist_hooks.review", "symphony_assist_hooks.assistant", "gitrepo")  # fmt: skip
 
 
 def test_no_false_positives_on_a_realistic_clean_sample() -> None:
