@@ -36,9 +36,10 @@ Redis server of its own (no ``maxmemory``, or ``noeviction``).
 
 Semantics:
 
-* `RedisCache` reads and writes Redis and also writes every answer to this machine's disk cache, so
-  when Redis is unreachable, or fails mid-run, it carries on with the local disk cache after one
-  warning (and tries Redis again 30 s later). It lists and restores entries (``SCAN`` over its prefix),
+* `RedisCache` reads and writes Redis, and also keeps every answer this machine stores in its disk
+  cache (a hit read from Redis is not copied: a hit stays one read). When Redis is unreachable, or
+  fails mid-run, it carries on with the local disk cache after one warning, and tries Redis again
+  30 s later. It lists and restores entries (``SCAN`` over its prefix),
   so ``symphony-assist cache export FILE`` / ``cache import FILE`` move the team's cache too.
   ``cache clear`` clears the team's cache and this machine's copy.
 * `RedisLedger` keeps the disk ledger's rules (budget.py): month and day caps shared by everyone using
