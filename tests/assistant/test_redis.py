@@ -843,7 +843,7 @@ def test_a_team_shares_answers_stats_and_budget_through_the_cli(
 def test_a_missing_redis_server_fails_in_ci_and_skips_elsewhere(monkeypatch: pytest.MonkeyPatch, in_ci: bool) -> None:
     import redis_server
 
-    monkeypatch.setattr(redis_server.shutil, "which", lambda name: None)
+    monkeypatch.setattr("shutil.which", lambda name: None)
     monkeypatch.setattr(redis_server, "IN_CI", in_ci)
     expected = pytest.fail.Exception if in_ci else pytest.skip.Exception
     with pytest.raises(expected, match=r"redis-server is not installed: .*apt-get install redis-server"):
