@@ -21,7 +21,7 @@ from typing import Any
 
 from .errors import ConfigError
 
-__all__ = ["SPECS", "Secret", "Settings", "find_project_root", "load_settings", "mask_key", "user_dirs"]
+__all__ = ["SPECS", "Secret", "Settings", "find_project_root", "load_settings", "mask_key", "mask_url", "user_dirs"]
 
 APP = "symphony-assist"
 
@@ -131,8 +131,30 @@ def _url(name: str, raw: str, source: str) -> str | None:
     if not v:
         return None
     if not v.startswith(("http://", "https://")):
-        raise ConfigError(name, raw, source, "an http:// or https:// URL")
+        raise ConfigError(name, mask_url(v), source, "an http:// or https:// URL")
     return v.rstrip("/")
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password (`user:***@`, `?password=***`) masked; a bare userinfo is masked
+    whole, since a client would send it as a credential. Safe to print."""
+    import urllib.parse
+
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return "<unparsable URL>"
+    userinfo, at, host = parts.netloc.rpartition("@")
+    netloc = parts.netloc
+    if at:
+        user, colon, _ = userinfo.partition(":")
+        netloc = f"{user}:***@{host}" if colon else f"***@{host}"
+    query = "&".join(
+        item.split("=")[0] + "=***" if item.split("=")[0].lower() == "password" else item
+        for item in parts.query.split("&")
+        if item
+    )
+    return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
 
 
 def _cache_url(name: str, raw: str, source: str) -> str | None:
@@ -140,7 +162,7 @@ def _cache_url(name: str, raw: str, source: str) -> str | None:
     if not v:
         return None
     if not v.startswith(("redis://", "rediss://", "unix://")):
-        raise ConfigError(name, raw, source, "a redis://, rediss:// or unix:// URL")
+        raise ConfigError(name, mask_url(v), source, "a redis://, rediss:// or unix:// URL")
     return v
 
 
@@ -381,7 +403,13 @@ class Settings:
             if f.name in ("sources",):
                 continue
             v = getattr(self, f.name)
-            out[f.name] = v.masked() if isinstance(v, Secret) else (str(v) if isinstance(v, Path) else v)
+            if isinstance(v, Secret):
+                v = v.masked()
+            elif isinstance(v, Path):
+                v = str(v)
+            elif f.name in ("cache_url", "server_url", "base_url") and v:
+                v = mask_url(v)
+            out[f.name] = v
         return out
 
 

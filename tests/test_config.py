@@ -116,3 +116,16 @@ def test_secret_never_shown() -> None:
     assert str(s) == "sk-…wxyz" == mask_key(key)
     assert key not in repr(s)
     assert key not in str(load_settings(env={"OPENAI_API_KEY": key}).public())
+
+
+def test_urls_with_passwords_are_masked_when_shown(tmp_path: Path) -> None:
+    password = "pw" + "x9" * 8
+    s = load_settings(
+        env={"LLM_CACHE_BACKEND": "redis", "LLM_CACHE_URL": f"redis://team:{password}@h:6379/0"}, cwd=tmp_path
+    )
+    assert s.cache_url is not None and password in s.cache_url  # the client needs it
+    assert password not in str(s.public())
+    assert s.public()["cache_url"] == "redis://team:***@h:6379/0"
+    with pytest.raises(ConfigError) as exc:
+        load_settings(env={"OPENAI_BASE_URL": f"ftp://u:{password}@h/"}, cwd=tmp_path)
+    assert password not in str(exc.value)

@@ -98,6 +98,7 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
+from ..config import mask_url
 from ..errors import BudgetError
 from .budget import Caps, Reservation, _over, _pid_alive, format_usd, periods
 from .cache import Cache, CacheEntry, ExportableCache, _decode, _encode
@@ -138,23 +139,6 @@ def redis_timeout(settings: Settings) -> float:
 
 
 # ------------------------------------------------------------------------------------------ the URL
-def mask_url(url: str) -> str:
-    """The URL with its password (``user:***@``, ``?password=***``) masked; a bare userinfo is masked
-    whole, since redis-py would send it as a credential."""
-    parts = urllib.parse.urlsplit(url)
-    netloc = parts.netloc
-    userinfo, at, host = netloc.rpartition("@")
-    if at:
-        user, colon, _ = userinfo.partition(":")
-        netloc = f"{user}:***@{host}" if colon else f"***@{host}"
-    query = "&".join(
-        item.split("=")[0] + "=***" if item.split("=")[0].lower() == "password" else item
-        for item in parts.query.split("&")
-        if item
-    )
-    return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
-
-
 def _secrets(url: str) -> list[str]:
     """Every form of the URL's credential that could appear in an error message."""
     parts = urllib.parse.urlsplit(url)

@@ -407,9 +407,8 @@ def test_the_ledger_directory_is_private(tmp_path: Path) -> None:
     assert (tmp_path / "cache" / "ledger").stat().st_mode & 0o777 == 0o700
 
 
-def test_redis_backend_falls_back_to_the_local_ledger(tmp_path: Path, warnings: Warnings) -> None:
+def test_unreachable_redis_ledger_fails_closed(tmp_path: Path, warnings: Warnings) -> None:
     s = Settings(cache_dir=tmp_path, cache_backend="redis", cache_url="redis://127.0.0.1:1")
     ledger = open_ledger(s, warn=warnings)
-    assert ledger.status()["backend"] == "disk"
-    assert len(warnings) == 1
-    assert "redis" in warnings[0]
+    with pytest.raises(BudgetError, match="unreachable.*no paid call was made"):
+        ledger.reserve(10)

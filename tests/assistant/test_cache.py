@@ -154,7 +154,7 @@ def test_clear_and_info(cache: Cache, settings: Settings) -> None:
     assert cache.get("k1") is None
 
 
-def test_memory_backend_and_redis_hook_point(tmp_path: Path, warnings: Warnings) -> None:
+def test_memory_backend_and_unreachable_redis(tmp_path: Path, warnings: Warnings) -> None:
     mem = open_cache(Settings(cache_backend="memory", cache_dir=tmp_path), warnings)
     assert mem.backend == "memory"
     mem.set("k", {"v": 1})
@@ -163,9 +163,10 @@ def test_memory_backend_and_redis_hook_point(tmp_path: Path, warnings: Warnings)
     assert not (tmp_path / "responses").exists()
 
     red = open_cache(Settings(cache_backend="redis", cache_url="redis://127.0.0.1:1", cache_dir=tmp_path), warnings)
-    assert red.backend == "disk"
+    assert red.backend == "redis"
+    assert red.get("k") is None  # unreachable: a miss, never an exception
     assert len(warnings) == 1
-    assert "redis" in warnings[0]
+    assert "unreachable" in warnings[0]
     red.close()
 
 
