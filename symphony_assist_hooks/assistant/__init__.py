@@ -41,9 +41,10 @@ from .stats import StatsLog
 
 if TYPE_CHECKING:
     from ..progress import ProgressCallback
-    from .budget import Ledger
+    from .budget import Ledger, Reservation
     from .cache import Cache
-    from .provider import Provider
+    from .pricing import Price
+    from .provider import Completion, Provider
 
 __all__ = ["Assistant", "Fallback", "Item", "ItemResult", "Request", "Response", "cache_key"]
 
@@ -314,6 +315,8 @@ class Assistant:
         if not unanswered:
             return resp
         resp.fallback_reason = reason or "the service did not answer"
+        # The reason is printed once, as the reason: not again as a notice (a bad answer is both).
+        resp.notices = [n for n in resp.notices if n != resp.fallback_reason]
         local: Mapping[tuple[str, str], dict[str, Any]] = {}
         if fallback is not None:
             local = fallback(unanswered, resp.fallback_reason)
@@ -466,7 +469,7 @@ class Assistant:
         keys: Mapping[tuple[str, str], str],
         resp: Response,
     ) -> None:
-        from .pricing import cost_micro, price_for, worst_case_micro
+        from .pricing import price_for, worst_case_micro
 
         price = price_for(chat.model, self.settings.prices)
         if not price.known and chat.model not in self._price_notices:
@@ -483,23 +486,52 @@ class Assistant:
         try:
             completion = self.provider.complete(chat, deadline=self.deadline)
         except BadAnswerError as exc:
-            # A truncated or refused answer is still billed: settle what the provider reported.
+            # A truncated or refused answer is still billed: settle what the provider reported, and log
+            # the request, so the stats' spend stays equal to the ledger's.
             billed = getattr(exc, "completion", None)
-            with self._lock:
-                if billed is not None:
-                    spent = cost_micro(price, billed.prompt_tokens, billed.completion_tokens, billed.cached_tokens)
-                    self.ledger.settle(reservation, spent)
-                    resp.cost_micro += spent
-                    resp.prompt_tokens += billed.prompt_tokens
-                    resp.completion_tokens += billed.completion_tokens
-                    resp.api_requests += 1
-                else:
+            if billed is None:
+                with self._lock:
                     self.ledger.release(reservation)
+            else:
+                self._bill(reservation, price, billed, names, items, resp)
             raise
         except BaseException:
             with self._lock:
                 self.ledger.release(reservation)
             raise
+        actual = self._bill(reservation, price, completion, names, items, resp)
+        if request.plain:
+            answers = {items[0].id: {"answer": completion.content}}
+            per_template: dict[tuple[str, str], dict[str, Any]] = {(items[0].id, names[0]): answers[items[0].id]}
+        else:
+            from .schema import parse_results
+
+            parsed, dropped = parse_results(request.frame, completion.content)
+            if dropped:
+                resp.notices.append(f"{dropped} malformed item(s) or finding(s) of the model's answer dropped")
+            per_template = _split(request.frame, names, items, parsed)
+        share = actual // max(1, len(per_template))
+        for (item_id, name), data in per_template.items():
+            resp.results[(item_id, name)] = ItemResult(item_id, name, data, "api", completion.model)
+            self.cache.set(
+                keys[(item_id, name)],
+                {"data": data, "model": completion.model, "cost_micro": share},
+                ttl=self.settings.cache_ttl or None,
+            )
+            self.stats.record("api", template=name, model=completion.model, items=1)
+
+    def _bill(
+        self,
+        reservation: Reservation,
+        price: Price,
+        completion: Completion,
+        names: tuple[str, ...],
+        items: list[Item],
+        resp: Response,
+    ) -> int:
+        """Settle `reservation` with what `completion` cost and log the request; returns the cost."""
+        from .pricing import cost_micro
+
         actual = cost_micro(price, completion.prompt_tokens, completion.completion_tokens, completion.cached_tokens)
         with self._lock:
             self.ledger.settle(reservation, actual)
@@ -522,25 +554,7 @@ class Assistant:
             latency_ms=round(completion.latency * 1000, 1),
             key=completion.key_alias,
         )
-        if request.plain:
-            answers = {items[0].id: {"answer": completion.content}}
-            per_template: dict[tuple[str, str], dict[str, Any]] = {(items[0].id, names[0]): answers[items[0].id]}
-        else:
-            from .schema import parse_results
-
-            parsed, dropped = parse_results(request.frame, completion.content)
-            if dropped:
-                resp.notices.append(f"{dropped} malformed answer item(s) dropped")
-            per_template = _split(request.frame, names, items, parsed)
-        share = actual // max(1, len(per_template))
-        for (item_id, name), data in per_template.items():
-            resp.results[(item_id, name)] = ItemResult(item_id, name, data, "api", completion.model)
-            self.cache.set(
-                keys[(item_id, name)],
-                {"data": data, "model": completion.model, "cost_micro": share},
-                ttl=self.settings.cache_ttl or None,
-            )
-            self.stats.record("api", template=name, model=completion.model, items=1)
+        return actual
 
 
 def _split(

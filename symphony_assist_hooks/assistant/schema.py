@@ -87,10 +87,13 @@ def json_schema(frame: str, templates: Sequence[str]) -> dict[str, Any]:
 
 
 def parse_results(frame: str, content: str) -> tuple[list[dict[str, Any]], int]:
-    """Validate an answer document: (one plain dict per valid item, number of invalid items dropped).
+    """Validate an answer document: (one plain dict per valid item, number of invalid items and findings dropped).
 
     Raises BadAnswerError when the document itself is unusable; an invalid item is dropped (its
-    work item then counts as unanswered and falls back) rather than spoiling the rest.
+    work item then counts as unanswered and falls back) rather than spoiling the rest. In a findings
+    answer an invalid finding (a line 0, an unknown severity) is dropped on its own and counted, like
+    a finding on a line outside its hunk: the item keeps its valid findings and can be cached, instead
+    of falling back and being paid for again on every run (#10).
     """
     try:
         doc = json.loads(content)
@@ -101,9 +104,21 @@ def parse_results(frame: str, content: str) -> tuple[list[dict[str, Any]], int]:
     model = _ITEM_MODEL[frame]
     out = []
     dropped = 0
-    for raw in doc["results"]:
+    for entry in doc["results"]:
+        bad = 0
+        raw = entry
+        if frame == "findings" and isinstance(entry, dict) and isinstance(entry.get("findings"), list):
+            findings = []
+            for f in entry["findings"]:
+                try:
+                    findings.append(FindingOut.model_validate(f).model_dump())
+                except ValidationError:
+                    bad += 1
+            raw = {**entry, "findings": findings}
         try:
             out.append(model.model_validate(raw).model_dump())
         except ValidationError:
             dropped += 1
+            continue
+        dropped += bad
     return out, dropped
