@@ -41,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import random
 import sqlite3
 import sys
 import threading
@@ -507,6 +508,23 @@ class DiskLedger(_BaseLedger):
         self._con = None  # a connection inherited through fork is not ours to use
         assert self.path is not None
         ensure_private_dir(self.path, self._warn)
+        # Opening a fresh ledger while other processes do too can fail with "database is locked" at
+        # once: switching to WAL (and WAL recovery) returns SQLITE_BUSY without calling the busy
+        # handler. Retry the whole opening within the same bound as any lock wait.
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                con = self._open_database()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.005 + random.random() * 0.02)  # noqa: S311 - jitter, not security
+                continue
+            self._con, self._con_pid = con, os.getpid()
+            return con
+
+    def _open_database(self) -> sqlite3.Connection:
+        assert self.path is not None
         con = sqlite3.connect(
             self.path / "ledger.db", timeout=self.timeout, isolation_level=None, check_same_thread=False
         )
@@ -528,7 +546,6 @@ class DiskLedger(_BaseLedger):
         except BaseException:
             con.close()
             raise
-        self._con, self._con_pid = con, os.getpid()
         return con
 
     def _fault(self, exc: BaseException) -> _Fault:

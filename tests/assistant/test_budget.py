@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import json
+import multiprocessing
 import os
 import signal
 import sqlite3
@@ -412,3 +413,32 @@ def test_unreachable_redis_ledger_fails_closed(tmp_path: Path, warnings: Warning
     ledger = open_ledger(s, warn=warnings)
     with pytest.raises(BudgetError, match="unreachable.*no paid call was made"):
         ledger.reserve(10)
+
+
+def _open_and_spend(directory: str, start: float, out: Any) -> None:
+    while time.time() < start:
+        time.sleep(0.0005)
+    try:
+        ledger = open_ledger(
+            Settings(cache_dir=Path(directory), budget_monthly=1.0, budget_run=None), warn=lambda _m: None
+        )
+        ledger.settle(ledger.reserve(10), 5)
+        out.put("ok")
+    except Exception as exc:
+        out.put(repr(exc))
+
+
+def test_many_processes_opening_a_fresh_ledger_at_once(tmp_path: Path) -> None:
+    """Switching a new database to WAL returns 'locked' without waiting: opening retries it."""
+    ctx = multiprocessing.get_context("fork")
+    for trial in range(4):
+        directory = tmp_path / f"t{trial}"
+        out = ctx.Queue()
+        start = time.time() + 0.3
+        procs = [ctx.Process(target=_open_and_spend, args=(str(directory), start, out)) for _ in range(8)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(30)
+        results = [out.get(timeout=5) for _ in procs]
+        assert results == ["ok"] * 8
