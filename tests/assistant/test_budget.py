@@ -411,7 +411,7 @@ def test_the_ledger_directory_is_private(tmp_path: Path) -> None:
 def test_unreachable_redis_ledger_fails_closed(tmp_path: Path, warnings: Warnings) -> None:
     s = Settings(cache_dir=tmp_path, cache_backend="redis", cache_url="redis://127.0.0.1:1")
     ledger = open_ledger(s, warn=warnings)
-    with pytest.raises(BudgetError, match="unreachable.*no paid call was made"):
+    with pytest.raises(BudgetError, match=r"unreachable.*no paid call was made"):
         ledger.reserve(10)
 
 
