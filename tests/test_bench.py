@@ -72,9 +72,9 @@ def test_ab_pairs_and_peak_rss() -> None:
 
 def test_scale_rows_on_a_tiny_cache() -> None:
     rows = scale.run(True, large=1_500, rounds=2, gets=20)
-    assert [r.benchmark.split(",")[0] for r in rows] == [
-        "cache hit latency at 1,500 entries vs 1k (DiskCache.get",
-        "cache open + one hit in a fresh process",
+    assert [r.benchmark[:24] for r in rows] == [
+        "cache hit latency at 1,5",
+        "cache open + one hit in ",
         "cache disk per entry",
     ]
     assert all(r.met in (True, False) for r in rows)
