@@ -125,6 +125,7 @@ class Assistant:
         self.deadline = time.monotonic() + settings.deadline
         self._price_notices: set[str] = set()
         self._progress = progress
+        self._owned: set[int] = set()  # ids of the components created here, closed by close()
 
     # ------------------------------------------------------------------------------------ components
     def warn(self, message: str) -> None:
@@ -162,6 +163,7 @@ class Assistant:
             from .budget import open_ledger
 
             self._ledger = open_ledger(self.settings, warn=self.warn)
+            self._owned.add(id(self._ledger))
         return self._ledger
 
     @property
@@ -188,11 +190,19 @@ class Assistant:
     def provider(self) -> Provider:
         if self._provider is None:
             self._provider = make_provider(self.settings)
+            self._owned.add(id(self._provider))
         return self._provider
 
     def close(self) -> None:
+        """Close the cache, and the ledger and provider this Assistant opened itself (an open ledger
+        connection kept the database's files open after the run; an SDK client kept its sockets)."""
         if self._cache is not None:
             self._cache.close()
+        for part in (self._ledger, self._provider):
+            if part is not None and id(part) in self._owned:
+                close = getattr(part, "close", None)
+                if callable(close):
+                    close()
 
     # ----------------------------------------------------------------------------------------- API
     def offline_reason(self) -> str | None:
