@@ -138,7 +138,13 @@ def run_once(
     """
     reply = _launcher.run(cmd, cwd, env)
     if expect is not None and reply["rc"] not in expect:
-        raise RuntimeError(f"{' '.join(map(str, cmd))} exited {reply['rc']} (expected {list(expect)})")
+        # Run it once more with its output kept, so the error says why.
+        again = subprocess.run(
+            list(cmd), cwd=cwd, env=dict(env) if env is not None else None, capture_output=True, text=True, check=False
+        )
+        shown = " ".join(str(c) if len(str(c)) < 60 else str(c)[:57] + "…" for c in cmd)
+        why = (again.stderr or again.stdout).strip().splitlines()[-3:]
+        raise RuntimeError(f"{shown} exited {reply['rc']} (expected {list(expect)}): {' / '.join(why)}")
     return Sample(float(reply["seconds"]), int(reply["rss"]), int(reply["rc"]))
 
 
@@ -338,6 +344,10 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),
         "git": subprocess.run(["git", "--version"], capture_output=True, text=True, check=False).stdout.strip(),
+        "commit": git(ROOT, "rev-parse", "--short", "HEAD", check=False).strip(),
+        "uncommitted_package_files": len(
+            git(ROOT, "status", "--porcelain", "--", "symphony_assist_hooks", "templates", check=False).splitlines()
+        ),
         "PYTHONDONTWRITEBYTECODE": os.environ.get("PYTHONDONTWRITEBYTECODE", ""),
         "loadavg": ", ".join(f"{x:.2f}" for x in os.getloadavg()),
     }

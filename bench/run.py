@@ -152,7 +152,13 @@ def report(result: dict[str, Any]) -> str:
     m = result["machine"]
     head = [
         f"Command: `{result['command']}` ({'quick' if result['quick'] else 'full'} run, {result['seconds']:.0f} s)  ",
-        f"Date: {m['date']}  ",
+        f"Date: {m['date']}, commit {m['commit']}"
+        + (
+            f" with {m['uncommitted_package_files']} uncommitted package files"
+            if m["uncommitted_package_files"]
+            else ""
+        )
+        + "  ",
         f"Machine: {m['nproc']} cores ({m['cpu']}), {m['memory']}, Python {m['python']}, {m['platform']}, "
         f"{m['git']}, PYTHONDONTWRITEBYTECODE={m['PYTHONDONTWRITEBYTECODE'] or 'unset'}, "
         f"load average at the start {m['loadavg']}",
