@@ -520,6 +520,10 @@ class Assistant:
             if dropped:
                 resp.notices.append(f"{dropped} malformed item(s) or finding(s) of the model's answer dropped")
             per_template = _split(request.frame, names, items, parsed)
+        per_template, leaked = _redact_answers(per_template)
+        if leaked:
+            resp.redactions += leaked
+            resp.notices.append(f"{leaked} secret(s) in the model's answer redacted")
         share = actual // max(1, len(per_template))
         for (item_id, name), data in per_template.items():
             resp.results[(item_id, name)] = ItemResult(item_id, name, data, "api", completion.model)
@@ -589,6 +593,33 @@ def _split(
             for n in names:
                 out[(item_id, n)] = data
     return out
+
+
+def _redact_answers(
+    answers: Mapping[tuple[str, str], dict[str, Any]],
+) -> tuple[dict[tuple[str, str], dict[str, Any]], int]:
+    """Model output redacted like the input, before it is cached or shown (RELIABILITY.md §3.2): the
+    model never sees a secret of ours, but may still write one. Returns the answers and the count."""
+    from ..redact import redact
+
+    count = 0
+
+    def clean(value: Any) -> Any:
+        nonlocal count
+        if isinstance(value, str):
+            try:
+                text, found = redact(value)
+            except SecretScanError:
+                return "[withheld: the secret scan failed on this text]"
+            count += len(found)
+            return text
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        return value
+
+    return {key: clean(data) for key, data in answers.items()}, count
 
 
 def _redact_items(items: Sequence[Item]) -> tuple[list[Item], int]:
