@@ -79,8 +79,17 @@ def _hunk_items(changes: git.Changes) -> _Hunks:
             hid = f"h{len(out.hunks) + 1}"
             out.hunks[hid] = hunk
             lang = f" ({fd.language})" if fd.language else ""
-            out.items.append(Item(hid, hunk.local_text(), f"{fd.path}{lang}"))
+            out.items.append(Item(hid, hunk.local_text(), f"{_one_line(fd.path)}{lang}"))
     return out
+
+
+_LINE_BREAKING = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _one_line(path: str) -> str:
+    """A file name as it goes into a prompt: control and line-separator characters written as escapes,
+    so a name with a newline cannot start a line of its own (a forged `=== item` header, #10)."""
+    return _LINE_BREAKING.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), path)
 
 
 ReadFiles = Callable[[Sequence[str]], Mapping[str, str | None]]
@@ -207,41 +216,60 @@ def _injection_findings(hunks: Sequence[git.Hunk], template: str) -> tuple[list[
 def _map_api_findings(
     data: Mapping[str, Any], hunk: git.Hunk, template: str, source: str, counters: dict[str, int]
 ) -> list[Finding]:
-    new_lines = {ln.new_no: ln for ln in hunk.lines if ln.new_no is not None}
-    local_max = len(hunk.local_text().splitlines())
+    """The findings of one answer, mapped from hunk-local to absolute lines. Never raises.
+
+    `data` is untrusted twice over: model output (validated by assistant/schema.py) or a cache entry
+    (a hit is not validated again, and `cache import` reads any file). A finding whose line is not a
+    line of this hunk, or that is not a finding at all, is dropped and counted.
+    """
+    numbered = [ln for ln in hunk.lines if ln.kind != "-"]  # hunk-local line n is numbered[n - 1]
+    raw_findings = data.get("findings", []) if isinstance(data, Mapping) else None
+    if not isinstance(raw_findings, list):
+        counters["dropped"] += 1
+        return []
     out = []
-    for raw in data.get("findings", []):
+    for raw in raw_findings:
+        local, end_local = _local_lines(raw)
+        if local is None or not 1 <= local <= len(numbered) or numbered[local - 1].new_no is None:
+            counters["dropped"] += 1
+            continue
+        at = numbered[local - 1]
+        line = int(at.new_no or 0)
+        end = numbered[min(max(end_local, local), len(numbered)) - 1].new_no or line
         try:
-            local = int(raw["line"])
-            end_local = max(local, int(raw.get("end_line") or local))
-        except (KeyError, TypeError, ValueError):
+            severity = Severity.parse(str(raw.get("severity", "info")))
+        except ValueError:
             counters["dropped"] += 1
             continue
-        if not 1 <= local <= local_max:
-            counters["dropped"] += 1
-            continue
-        line = hunk.to_absolute(local)
-        if line is None or line not in new_lines:
-            counters["dropped"] += 1
-            continue
-        end = hunk.to_absolute(min(end_local, local_max)) or line
         rule = str(raw.get("rule") or "review")[:80]
         out.append(
             Finding(
                 path=hunk.path,
                 line=line,
                 end_line=max(line, end),
-                severity=Severity.parse(str(raw.get("severity", "info"))),
+                severity=severity,
                 rule=rule,
                 title=str(raw.get("title") or rule)[:300],
                 message=str(raw.get("message") or ""),
                 suggestion=str(raw.get("suggestion") or ""),
                 source=source,
                 template=template,
-                fingerprint=fingerprint(hunk.path, rule, new_lines[line].text),
+                fingerprint=fingerprint(hunk.path, rule, at.text),
             )
         )
     return out
+
+
+def _local_lines(raw: object) -> tuple[int | None, int]:
+    """(line, end_line) of a finding as whole numbers, or (None, 0) when it has no usable line."""
+    if not isinstance(raw, Mapping):
+        return None, 0
+    try:
+        local = int(raw["line"])
+        end = raw.get("end_line")
+        return local, int(end) if end else local
+    except (KeyError, TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
+        return None, 0
 
 
 def _dedupe(findings: Sequence[Finding]) -> list[Finding]:

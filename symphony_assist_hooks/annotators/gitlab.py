@@ -21,6 +21,7 @@ import hashlib
 import json
 from typing import Any
 
+from ..console import inert_json
 from ..findings import Finding, Report, Severity
 from .base import TOOL_NAME, RenderContext, one_line, relative_path, report_items
 
@@ -81,4 +82,4 @@ class GitlabAnnotator:
     default_stream = "gl-code-quality-report.json"
 
     def render(self, report: Report, ctx: RenderContext) -> str:
-        return json.dumps(to_code_quality(report, ctx), indent=2, ensure_ascii=False) + "\n"
+        return inert_json(json.dumps(to_code_quality(report, ctx), indent=2, ensure_ascii=False)) + "\n"

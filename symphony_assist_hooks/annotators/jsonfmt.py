@@ -34,7 +34,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ..console import sanitize
+from ..console import inert_json, sanitize
 from ..errors import UsageError
 from ..findings import Explanation, Finding, Report
 from .base import TOOL_NAME, RenderContext, relative_path, severity_counts, sort_key
@@ -121,4 +121,4 @@ class JsonAnnotator:
     default_stream = "stdout"
 
     def render(self, report: Report, ctx: RenderContext) -> str:
-        return json.dumps(to_document(report, ctx), indent=2, ensure_ascii=False) + "\n"
+        return inert_json(json.dumps(to_document(report, ctx), indent=2, ensure_ascii=False)) + "\n"

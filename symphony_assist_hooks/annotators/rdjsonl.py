@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..console import sanitize
+from ..console import inert_json, sanitize
 from ..findings import Finding, Report, Severity
 from .base import TOOL_NAME, RenderContext, clip, one_line, relative_path, report_items
 
@@ -68,4 +68,4 @@ class RdjsonlAnnotator:
     default_stream = "stdout"
 
     def render(self, report: Report, ctx: RenderContext) -> str:
-        return "".join(json.dumps(d, ensure_ascii=True) + "\n" for d in diagnostics(report, ctx))
+        return "".join(inert_json(json.dumps(d, ensure_ascii=True)) + "\n" for d in diagnostics(report, ctx))

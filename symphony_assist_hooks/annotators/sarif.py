@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from ..console import sanitize
+from ..console import inert_json, sanitize
 from ..findings import Finding, Report, Severity
 from . import markdown as md
 from .base import TOOL_NAME, RenderContext, clip, one_line, relative_path, report_items
@@ -204,4 +204,4 @@ class SarifAnnotator:
     default_stream = "symphony-assist.sarif"
 
     def render(self, report: Report, ctx: RenderContext) -> str:
-        return json.dumps(to_sarif(report, ctx), indent=2, ensure_ascii=False) + "\n"
+        return inert_json(json.dumps(to_sarif(report, ctx), indent=2, ensure_ascii=False)) + "\n"

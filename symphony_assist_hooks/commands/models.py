@@ -8,7 +8,7 @@ import time
 
 from ..assistant import make_provider
 from ..config import Settings
-from ..console import Console, sanitize
+from ..console import Console, inert_json, inert_line
 from ..errors import EXIT_NO_KEY, EXIT_OK, EXIT_PROVIDER, ProviderError
 from .keys import keyring
 
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
             doc.update(works=False, error=str(exc), models=[])
             code = EXIT_PROVIDER
     if args.json:
-        console.print(json.dumps(doc, indent=2))
+        console.print(inert_json(json.dumps(doc, indent=2)))
         return code
     for k in keys:
         mark = "*" if k.get("active") else " "
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     if doc["works"]:
         console.print("key works; available models:")
         for m in doc["models"]:  # type: ignore[attr-defined]
-            console.print(f"  {sanitize(str(m), keep_newlines=False)}")
+            console.print(inert_line(f"  {m}"))  # model ids come from the server
     elif doc["error"]:
         console.error(str(doc["error"]))
     return code

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..assistant import Assistant, Item, Request, Response
 from ..config import Settings
-from ..console import Console, sanitize
+from ..console import Console, inert_json, inert_line, inert_text
 from ..errors import EXIT_BUDGET, EXIT_NO_KEY, EXIT_OK, EXIT_PROVIDER, UsageError
 
 MAX_BATCH = 500
@@ -87,13 +87,15 @@ def _print(
                     "cached": r.source == "cache",
                 }
             )
-        console.print(json.dumps(docs[0] if len(docs) == 1 and not args.batch_file else docs, ensure_ascii=False))
+        shown = docs[0] if len(docs) == 1 and not args.batch_file else docs
+        console.print(inert_json(json.dumps(shown, ensure_ascii=False)))
     else:
         for it, r in answered:
             if len(items) > 1:
-                console.print(f"[{it.id}] {sanitize(it.content, keep_newlines=False)}", "bold")
+                console.print(inert_line(f"[{it.id}] {it.content}"), "bold")
             if r.data is not None:
-                console.print(sanitize(str(r.data.get("answer", ""))))
+                # The answer is model text and may land in a CI log: no line of it may run there.
+                console.print(inert_text(str(r.data.get("answer", ""))))
             if len(items) > 1:
                 console.print()
     if unanswered:

@@ -10,7 +10,7 @@ from typing import Any
 from ..assistant import Assistant
 from ..assistant.stats import Bucket, Summary, summarize
 from ..config import Settings
-from ..console import Console
+from ..console import Console, inert_json, inert_line
 from ..errors import EXIT_OK, UsageError
 
 
@@ -85,44 +85,50 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
 
         write_html(args.html, summary, budget, settings, events=events)
         console.notice(f"report written to {args.html}", None)
+
+    def say(line: str = "") -> None:
+        # Reasons, template and model names come from the stats log, which a team may share through
+        # Redis, and reasons quote server text: every line is made inert for a terminal and a CI log.
+        console.print(inert_line(line))
+
     if args.json:
         doc = {"cached_responses": entries, "budget": budget, **summary.as_dict()}
-        console.print(json.dumps(doc, indent=2, sort_keys=True, default=str))
+        console.print(inert_json(json.dumps(doc, indent=2, sort_keys=True, default=str)))
         return EXIT_OK
     t = summary.total.as_dict()
-    console.print(f"cached responses   {entries}")
-    console.print(f"answers            {t['items']} ({t['cache']} cache, {t['api']} api, {t['local']} local)")
-    console.print(f"cache hit rate     {t['hit_rate']:.1%}")
-    console.print(f"fallback rate      {t['fallback_rate']:.1%}")
-    console.print(f"requests           {t['requests']}")
-    console.print(
+    say(f"cached responses   {entries}")
+    say(f"answers            {t['items']} ({t['cache']} cache, {t['api']} api, {t['local']} local)")
+    say(f"cache hit rate     {t['hit_rate']:.1%}")
+    say(f"fallback rate      {t['fallback_rate']:.1%}")
+    say(f"requests           {t['requests']}")
+    say(
         f"tokens             {t['prompt_tokens']} prompt ({t['cached_tokens']} cached), "
         f"{t['completion_tokens']} completion"
     )
-    console.print(f"spend              ${t['cost_usd']:.4f}")
-    console.print(f"estimated savings  ${t['saved_usd']:.4f} (answers served from the cache)")
+    say(f"spend              ${t['cost_usd']:.4f}")
+    say(f"estimated savings  ${t['saved_usd']:.4f} (answers served from the cache)")
     if "error" in budget:
-        console.print(f"budget             unreadable: {budget['error']}")
+        say(f"budget             unreadable: {budget['error']}")
     else:
         for period in ("run", "day", "month"):
             info = budget.get(period) or {}
             if info:
-                console.print(f"budget {period:<11} {_usd(info.get('spent'))} of {_usd(info.get('cap'))}")
+                say(f"budget {period:<11} {_usd(info.get('spent'))} of {_usd(info.get('cap'))}")
     if summary.by_day:
         from ..report import cap_of
 
         for line in spend_chart(summary, cap_of(budget, "day", settings.budget_daily)):
-            console.print(line)
+            say(line)
     if summary.fallback_reasons:
-        console.print("fallback reasons")
+        say("fallback reasons")
         for reason, count in sorted(summary.fallback_reasons.items(), key=lambda kv: -kv[1]):
-            console.print(f"  {count:>5}  {reason}")
+            say(f"  {count:>5}  {reason}")
     if summary.by_template:
-        console.print("by template")
+        say("by template")
         for name, b in summary.by_template.items():
-            console.print("  " + _line(name, b))
+            say("  " + _line(name, b))
     if summary.by_model:
-        console.print("by model")
+        say("by model")
         for name, b in summary.by_model.items():
-            console.print("  " + _line(name, b))
+            say("  " + _line(name, b))
     return EXIT_OK

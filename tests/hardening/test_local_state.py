@@ -266,22 +266,20 @@ def test_cached_answers_are_still_served_when_the_cache_dir_cannot_be_written(
         assert hit.sources == {"cache"}, hit.err
 
 
-def test_a_cache_that_cannot_be_written_only_costs_calls(
-    online: FakeOpenAI, books: Books, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_a_full_cache_disk_only_costs_calls(
+    online: FakeOpenAI, hook_env: HookEnv, books: Books, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The cache's disk is full but the ledger's is not (they may be on different disks with the redis
-    backend or a shared cache dir): the review is answered, nothing is cached, one warning."""
-    from symphony_assist_hooks.assistant import cache as cache_module
-
-    def full(self: Any, *args: Any, **kwargs: Any) -> Any:
-        raise sqlite3.OperationalError("database or disk is full")
-
-    classes = cache_module._diskcache_classes()
-    monkeypatch.setattr(classes[1], "set", full)
-    first = review(capsys)
-    assert first.sources == {"api"}
-    assert len([ln for ln in first.err.splitlines() if "full" in ln]) == 1
-    assert review(capsys).sources == {"api"}  # not cached: asked again
+    """The answers' disk is full but the ledger's is not: the review is answered, nothing is cached,
+    one warning, the next run pays again."""
+    responses = hook_env.cache_dir / "responses"
+    with _tmpfs(responses, "1m") as mounted:
+        if not mounted:
+            pytest.skip("needs a tmpfs mount (root on Linux) for the cache directory alone")
+        _fill(responses)
+        first = review(capsys)
+        assert first.sources == {"api"}
+        assert len([ln for ln in first.err.splitlines() if "cache" in ln]) == 1, first.err
+        assert review(capsys).sources == {"api"}  # not cached: asked again
     assert len(online.chat_requests) == 2
     books.assert_settled()
 
