@@ -16,6 +16,7 @@ Plugins add formats through the `register_annotators` hook; pass what they regis
 
 from __future__ import annotations
 
+import importlib
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -26,12 +27,17 @@ from ..console import Console
 from ..errors import UsageError
 from ..findings import Report
 from .base import Annotator, RenderContext, StepSummaryAnnotator, new_token
-from .github import GithubAnnotator
-from .gitlab import GitlabAnnotator
-from .jsonfmt import JsonAnnotator
-from .rdjsonl import RdjsonlAnnotator
-from .sarif import SarifAnnotator
-from .text import TextAnnotator
+
+# name -> (module, class). A format's module is imported only when that format is used: the hook's
+# cache-hit path prints text and must not pay for SARIF, GitHub or GitLab code it never runs.
+_BUILTINS = {
+    "text": ("text", "TextAnnotator"),
+    "github": ("github", "GithubAnnotator"),
+    "sarif": ("sarif", "SarifAnnotator"),
+    "gitlab": ("gitlab", "GitlabAnnotator"),
+    "json": ("jsonfmt", "JsonAnnotator"),
+    "rdjsonl": ("rdjsonl", "RdjsonlAnnotator"),
+}
 
 __all__ = [
     "Annotator",
@@ -45,34 +51,27 @@ __all__ = [
 ]
 
 
+def _builtin(name: str) -> Annotator:
+    module, cls = _BUILTINS[name]
+    annotator: Annotator = getattr(importlib.import_module(f".{module}", __package__), cls)()
+    return annotator
+
+
 def builtin_annotators() -> dict[str, Annotator]:
     """The formats shipped with symphony-assist, by name."""
-    members: tuple[Annotator, ...] = (
-        TextAnnotator(),
-        GithubAnnotator(),
-        SarifAnnotator(),
-        GitlabAnnotator(),
-        JsonAnnotator(),
-        RdjsonlAnnotator(),
-    )
-    return {a.name: a for a in members}
-
-
-def _available(extra: Mapping[str, Annotator] | None) -> dict[str, Annotator]:
-    available = builtin_annotators()
-    available.update({name.strip().lower(): a for name, a in (extra or {}).items()})
-    return available
+    return {name: _builtin(name) for name in _BUILTINS}
 
 
 def get_annotator(name: str, extra: Mapping[str, Annotator] | None = None) -> Annotator:
     """The annotator called `name` (case-insensitive); `extra` (plugins) overrides built-ins."""
-    available = _available(extra)
-    try:
-        return available[name.strip().lower()]
-    except KeyError:
-        raise UsageError(
-            f"unknown output format {name!r} (from --format): choose one of {', '.join(sorted(available))}"
-        ) from None
+    key = name.strip().lower()
+    plugins = {n.strip().lower(): a for n, a in (extra or {}).items()}
+    if key in plugins:
+        return plugins[key]
+    if key in _BUILTINS:
+        return _builtin(key)
+    known = sorted({*_BUILTINS, *plugins})
+    raise UsageError(f"unknown output format {name!r} (from --format): choose one of {', '.join(known)}")
 
 
 def parse_format_args(values: Sequence[str]) -> list[tuple[str, Path | None]]:
