@@ -94,8 +94,25 @@ def run(
     return proc.returncode, proc.stdout
 
 
+_ROOTS: dict[str, Path] = {}
+
+
 def repo_root(cwd: PathArg | None = None) -> Path:
-    """The top of the work tree containing `cwd` (default: the current directory). GitError otherwise."""
+    """The top of the work tree containing `cwd` (default: the current directory). GitError otherwise.
+
+    Remembered per directory for the life of the process: one run asks several times (changes, file
+    contents, the annotations' workspace), and every git spawn costs the hook milliseconds.
+    """
+    where = os.path.abspath(os.fspath(cwd) if cwd is not None else os.curdir)
+    known = _ROOTS.get(where)
+    if known is not None:
+        return known
+    root = _ask_root(cwd)
+    _ROOTS[where] = root
+    return root
+
+
+def _ask_root(cwd: PathArg | None) -> Path:
     try:
         _, out = run(["rev-parse", "--is-inside-work-tree", "--show-toplevel"], cwd=cwd)
     except GitError as exc:
