@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import os
-import tomllib
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -62,8 +62,20 @@ class Secret:
 
 
 def user_dirs() -> tuple[Path, Path]:
-    """(cache dir, config dir) for this user, per platform conventions (XDG on Linux)."""
-    import platformdirs  # ~3 ms; kept lazy for the paths that never need it
+    """(cache dir, config dir) for this user, per platform conventions (XDG on Linux).
+
+    On Linux this is the XDG Base Directory rule platformdirs applies, computed here: importing
+    platformdirs costs ~2-10 ms, and every cache hit needs these paths.
+    """
+    if sys.platform.startswith("linux"):
+        home = Path.home()
+
+        def xdg(var: str, default: str) -> Path:
+            value = os.environ.get(var, "").strip()
+            return Path(value) if value and os.path.isabs(value) else home / default
+
+        return xdg("XDG_CACHE_HOME", ".cache") / APP, xdg("XDG_CONFIG_HOME", ".config") / APP
+    import platformdirs
 
     return (
         Path(platformdirs.user_cache_dir(APP, appauthor=False)),
@@ -429,9 +441,16 @@ def _read_pyproject(root: Path | None) -> tuple[dict[str, Any], Path | None]:
         return {}, None
     path = root / "pyproject.toml"
     try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError("pyproject.toml", str(path), str(path), f"a readable file ({exc.strerror})") from None
+    if b"symphony-assist" not in raw:
+        return {}, path  # no table of ours: skip the TOML parser (~3 ms on every hook run)
+    import tomllib
+
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError("pyproject.toml", str(path), str(path), f"readable TOML ({exc})") from None
     table = data.get("tool", {}).get(APP, {})
     if not isinstance(table, dict):

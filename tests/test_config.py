@@ -129,3 +129,25 @@ def test_urls_with_passwords_are_masked_when_shown(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as exc:
         load_settings(env={"OPENAI_BASE_URL": f"ftp://u:{password}@h/"}, cwd=tmp_path)
     assert password not in str(exc.value)
+
+
+@pytest.mark.parametrize("xdg", [None, "/tmp/xdg-elsewhere", "relative/ignored"])
+def test_user_dirs_match_platformdirs(monkeypatch: pytest.MonkeyPatch, xdg: str | None) -> None:
+    import platformdirs
+
+    from symphony_assist_hooks.config import user_dirs
+
+    for var in ("XDG_CACHE_HOME", "XDG_CONFIG_HOME"):
+        if xdg is None:
+            monkeypatch.delenv(var, raising=False)
+        else:
+            monkeypatch.setenv(var, xdg)
+    cache, config = user_dirs()
+    assert str(cache) == platformdirs.user_cache_dir("symphony-assist", appauthor=False)
+    assert str(config) == platformdirs.user_config_dir("symphony-assist", appauthor=False)
+
+
+def test_broken_toml_of_ours_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.symphony-assist]\ntimeout = "\n')
+    with pytest.raises(ConfigError, match="pyproject.toml"):
+        load_settings(env={}, cwd=tmp_path)
