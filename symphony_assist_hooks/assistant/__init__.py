@@ -180,7 +180,7 @@ class Assistant:
                 path = None
             sink = None
             if self.settings.cache_backend == "redis":  # the team's stream, besides this machine's file
-                from .redis_backend import redis_stats
+                from .redis.stats import redis_stats
 
                 sink = redis_stats(self.settings, self.warn)
             self._stats = StatsLog(path, self.run_id, sink=sink)

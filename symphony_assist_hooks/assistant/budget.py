@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import BudgetError
-from .cache import ensure_private_dir
+from .diskstore import ensure_private_dir
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -599,7 +599,7 @@ def open_ledger(settings: Settings, *, warn: Warn, now: Callable[[], float] | No
     caps = Caps.from_settings(settings)
     lifetime = max(RESERVATION_LIFETIME, 2 * settings.deadline)
     if settings.cache_backend == "redis":
-        from .redis_backend import redis_ledger
+        from .redis.ledger import redis_ledger
 
         return redis_ledger(settings, caps, warn=warn, now=now, lifetime=lifetime)
     # The memory backend keeps answers off the disk, but never the budget: a cap that forgets its

@@ -526,4 +526,7 @@ def test_hit_in_a_fresh_interpreter_imports_nothing_heavy(settings: Settings, wa
     heavy = [m for m in report["modules"] if m.split(".")[0] in HEAVY]
     assert heavy == []
     assert "diskcache" not in report["modules"]  # a hit reads SQLite directly
+    ours = [m for m in report["modules"] if m.startswith("symphony_assist_hooks.assistant.")]
+    assert "symphony_assist_hooks.assistant.diskwriter" not in ours  # the write side is parsed on a write only
+    assert [m for m in ours if m.startswith("symphony_assist_hooks.assistant.redis")] == []
     assert report["elapsed"] < 1.0  # generous: the goal (≤ 60 ms for a whole hook) is a benchmark's job

@@ -19,10 +19,9 @@ import pytest
 import redis
 from redis_server import RedisServer
 
-from symphony_assist_hooks.assistant import redis_backend
 from symphony_assist_hooks.assistant.budget import Caps, DiskLedger, Ledger, open_ledger, periods
 from symphony_assist_hooks.assistant.cache import DiskCache, NullCache, export_cache, import_cache, open_cache
-from symphony_assist_hooks.assistant.redis_backend import (
+from symphony_assist_hooks.assistant.redis import (
     PREFIX,
     RedisCache,
     RedisLedger,
@@ -30,6 +29,9 @@ from symphony_assist_hooks.assistant.redis_backend import (
     mask_url,
     redis_stats,
 )
+from symphony_assist_hooks.assistant.redis import connection as redis_conn
+from symphony_assist_hooks.assistant.redis import ledger as redis_ledger_mod
+from symphony_assist_hooks.assistant.redis import stats as redis_stats_mod
 from symphony_assist_hooks.assistant.stats import StatsLog
 from symphony_assist_hooks.config import Settings
 from symphony_assist_hooks.errors import BudgetError
@@ -61,12 +63,12 @@ def warnings() -> Warnings:
 @pytest.fixture(autouse=True)
 def _fresh_clients() -> Iterator[None]:
     """Each test starts with no process-wide client and no server held down (ports get reused)."""
-    redis_backend._servers.clear()
+    redis_conn._servers.clear()
     yield
-    for server in redis_backend._servers.values():
+    for server in redis_conn._servers.values():
         if server._client is not None:
             server._client.close()
-    redis_backend._servers.clear()
+    redis_conn._servers.clear()
 
 
 def team(url: str, tmp_path: Path, **values: Any) -> Settings:
@@ -109,6 +111,9 @@ def test_open_cache_and_ledger_pick_redis(redis_url: str, tmp_path: Path, warnin
     assert info["backend"] == "redis"
     assert info["entries"] == 1
     assert info["path"] == redis_url
+    assert info["local"]["backend"] == "disk"  # both tiers: the team's and this machine's copy
+    assert info["local"]["entries"] == 1
+    assert info["local"]["path"] == str(tmp_path / "cache" / "responses")
     assert warnings == []
     cache.close()
 
@@ -219,6 +224,58 @@ def test_two_machines_share_hits(redis_url: str, tmp_path: Path) -> None:
     assert DiskCache(b / "responses", size_limit=1 << 20, ttl=0, warn=print).get("shared-key") is None
 
 
+def test_a_local_hit_imports_no_redis_and_never_contacts_the_server(private_redis: RedisServer, tmp_path: Path) -> None:
+    url = private_redis.url()
+    laptop, runner = tmp_path / "laptop", tmp_path / "ci-runner"
+    answer = {"findings": ["from machine A"]}
+    assert run_machine(url, laptop, "set")["got"] == answer
+    watcher = client(url)
+    connections = int(watcher.info("stats")["total_connections_received"])
+    hit = run_machine(url, laptop, "get")
+    assert hit["got"] == answer
+    assert int(watcher.info("stats")["total_connections_received"]) == connections  # no connection opened
+    team_code = ("symphony_assist_hooks.assistant.redis.ledger", "symphony_assist_hooks.assistant.redis.stats")
+    assert [m for m in hit["modules"] if m.split(".")[0] == "redis" or m.startswith(team_code)] == []
+
+    elsewhere = run_machine(url, runner, "get")  # another machine: a local miss, answered by Redis
+    assert elsewhere["got"] == answer
+    assert "redis" in elsewhere["modules"]
+
+    private_redis.stop()
+    offline = run_machine(url, laptop, "get")  # run_machine fails on any warning: nothing was tried
+    assert offline["got"] == answer
+    assert [m for m in offline["modules"] if m.split(".")[0] == "redis"] == []
+
+
+def test_the_local_copy_never_outlives_the_team_copy(redis_url: str, tmp_path: Path) -> None:
+    cache = open_cache(team(redis_url, tmp_path, cache_ttl=120), print)
+    assert isinstance(cache, RedisCache)
+    before = time.time()
+    cache.set("k", {"v": 1})  # the first write: imports redis, connects, opens diskcache
+    cache.set("short", {"v": 2}, ttl=5)
+    cache.set("forever", {"v": 3}, ttl=0)
+    after = time.time()
+    local = {key: expire_at for key, _, expire_at in cache.local.entries()}
+    r = client(redis_url)
+    for key, ttl in (("k", 120), ("short", 5)):
+        expire_at = local[key]
+        assert expire_at is not None
+        assert before + ttl - 0.01 < expire_at < after + ttl  # the same TTL, counted from before the write
+        team_left = int(r.pttl(PREFIX + "cache:" + key)) / 1000
+        assert expire_at - time.time() <= team_left  # never more time left than the team's copy
+    assert local["forever"] is None
+    assert int(r.ttl(PREFIX + "cache:forever")) == -1
+
+
+def test_the_package_exports_what_it_lists() -> None:
+    import symphony_assist_hooks.assistant.redis as package
+
+    for name in package.__all__:
+        assert getattr(package, name) is not None  # each lazily exported name resolves
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        package.nothing  # noqa: B018
+
+
 def test_export_import_round_trip(redis_url: str, tmp_path: Path) -> None:
     cache = open_cache(team(redis_url, tmp_path, cache_ttl=3600), print)
     for i in range(700):  # more than one SCAN batch
@@ -228,6 +285,8 @@ def test_export_import_round_trip(redis_url: str, tmp_path: Path) -> None:
     assert export_cache(cache, dump) == 701
     assert dump.stat().st_mode & 0o777 == 0o600
     assert cache.clear() == 701
+    assert isinstance(cache, RedisCache)
+    assert cache.local.info()["entries"] == 0  # both tiers
     assert cache.get("k5") is None
     assert import_cache(cache, dump) == 701
     assert cache.get("k699") == {"i": 699}
@@ -274,10 +333,11 @@ def test_redis_stopped_mid_run(private_redis: RedisServer, tmp_path: Path, warni
 
     private_redis.stop()
     started = time.monotonic()
-    assert cache.get("before") == {"v": 1}  # from this machine's disk cache
-    cache.set("during", {"v": 2})
+    assert cache.get("before") == {"v": 1}  # this machine's copy: Redis is not even asked
+    assert warnings == []
+    cache.set("during", {"v": 2})  # the write finds Redis gone: one warning, kept on this machine
     assert cache.get("during") == {"v": 2}
-    assert cache.get("never") is None
+    assert cache.get("never") is None  # a local miss: Redis is held down, no second attempt
     with pytest.raises(BudgetError) as refused:
         ledger.reserve(10)
     with pytest.raises(BudgetError):
@@ -294,8 +354,11 @@ def test_redis_stopped_mid_run(private_redis: RedisServer, tmp_path: Path, warni
     assert warnings[0].endswith(f"using the local disk cache at {tmp_path / 'cache' / 'responses'}")
 
     private_redis.start()  # back on the same port: tried again after RETRY_AFTER
-    redis_backend._servers[(private_redis.url(), 2.0)]._down_until = 0.0
-    assert cache.get("before") is None  # a fresh server: an empty team cache
+    redis_conn._servers[(private_redis.url(), 2.0)]._down_until = 0.0
+    assert list(cache.entries()) == []  # a fresh server: an empty team cache, asked again
+    assert cache.get("before") == {"v": 1}  # this machine's copy lives out its own TTL
+    cache.set("after", {"v": 3})
+    assert client(private_redis.url()).exists(PREFIX + "cache:after") == 1
     ledger.settle(ledger.reserve(10), 10)
     assert ledger.status()["month"]["spent"] == 10
 
@@ -307,10 +370,13 @@ def test_a_hung_server_costs_one_bounded_timeout(
     cache = open_cache(s, warnings)
     ledger = open_ledger(s, warn=warnings)
     cache.set("k", {"v": 1})
+    open_cache(team(private_redis.url(), tmp_path / "elsewhere"), warnings).set("theirs", {"v": 0})
     private_redis.pause()
     try:
         started = time.monotonic()
-        assert cache.get("k") == {"v": 1}  # waited min(2 s, timeout) once, then the disk cache
+        assert cache.get("k") == {"v": 1}  # this machine's copy: no wait at all
+        local = time.monotonic() - started
+        assert cache.get("theirs") is None  # only in Redis: waited min(2 s, timeout) once, then a miss
         first = time.monotonic() - started
         with pytest.raises(BudgetError, match=r"is unreachable \(Timeout"):
             ledger.reserve(10)  # held down by this process: no second wait
@@ -318,6 +384,7 @@ def test_a_hung_server_costs_one_bounded_timeout(
         total = time.monotonic() - started
     finally:
         private_redis.resume()
+    assert local < 0.2
     assert 0.4 < first < 1.5
     assert total < first + 0.5
     assert len(warnings) == 1
@@ -343,7 +410,7 @@ def test_the_password_is_never_shown(tmp_path: Path, warnings: Warnings, capsys:
             f"redis://user:{PASSWORD}@127.0.0.1:1/0",  # nothing listening
             f"redis://:{PASSWORD}@127.0.0.1:notaport/0",  # redis-py cannot parse it
         ):
-            redis_backend._servers.clear()
+            redis_conn._servers.clear()
             bad = team(url, tmp_path / f"bad{len(texts)}", budget_monthly=1.0)
             w = Warnings()
             bad_cache = open_cache(bad, w)
@@ -371,12 +438,15 @@ def test_a_full_server_refuses_writes_serves_reads_and_closes_the_ledger(
     cache = open_cache(s, warnings)
     ledger = open_ledger(s, warn=warnings)
     cache.set("k", {"v": 1})
+    open_cache(team(private_redis.url(), tmp_path / "elsewhere"), warnings).set("theirs", {"v": 0})
     ledger.settle(ledger.reserve(5), 5)
     client(private_redis.url()).config_set("maxmemory", 1)  # noeviction: every write is refused now
     cache.set("k2", {"v": 2})
     cache.set("k3", {"v": 3})
-    assert cache.get("k") == {"v": 1}  # from Redis: reads still work
-    assert cache.get("k2") is None  # not in Redis; the server is up, so the disk copy is not consulted
+    assert cache.get("k") == {"v": 1}
+    assert cache.get("theirs") == {"v": 0}  # from Redis: reads still work
+    assert client(private_redis.url()).exists(PREFIX + "cache:k2") == 0
+    assert cache.get("k2") == {"v": 2}  # refused by Redis, kept on this machine's disk
     with pytest.raises(
         BudgetError,
         match=r"^budget: the shared ledger at \S+ failed \(command not allowed when used memory .*; no paid call was made$",
@@ -545,7 +615,7 @@ def test_the_server_clock_decides_the_period(redis_url: str, tmp_path: Path) -> 
 
 def test_utc_day_in_lua_matches_python(redis_url: str) -> None:
     probe = client(redis_url).register_script(
-        redis_backend._UTC_DAY
+        redis_ledger_mod._UTC_DAY
         + "local out = {} for i, t in ipairs(ARGV) do out[i] = utc_day(tonumber(t)) end return out"
     )
     rng = random.Random(8)
@@ -613,7 +683,7 @@ def test_another_host_reservation_is_not_swept_by_pid(redis_url: str, tmp_path: 
     r = client(redis_url)
     entry = {"amount": 100, "day": "2099-01-01", "month": "2099-01", "expires_at": 4e9, "pid": 999_999_999}
     r.hset(PREFIX + "ledger:reservations", "other", json.dumps({**entry, "host": "another-box/boot/pid:[1]"}))
-    r.hset(PREFIX + "ledger:reservations", "mine", json.dumps({**entry, "host": redis_backend._host_id()}))
+    r.hset(PREFIX + "ledger:reservations", "mine", json.dumps({**entry, "host": redis_ledger_mod._host_id()}))
     ledger.reserve(0)
     assert set(r.hkeys(PREFIX + "ledger:reservations")) == {b"other", next(iter(ledger._open)).encode()}
 
@@ -703,7 +773,7 @@ def test_the_stream_is_capped_and_batches_are_one_round_trip(redis_url: str, tmp
 
 EXITING = """
 import sys
-from symphony_assist_hooks.assistant.redis_backend import RedisStats
+from symphony_assist_hooks.assistant.redis import RedisStats
 sink = RedisStats(sys.argv[1], warn=print)
 for i in range(3):
     sink.send({"i": i})
@@ -763,7 +833,7 @@ assistant.stats.record("cache", items=1)
 list(assistant.stats.read())
 export_cache(assistant.cache, Path(sys.argv[1]) / "dump.jsonl")
 assistant.close()
-print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] == "redis" or m.endswith("redis_backend"))))
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] == "redis" or m.startswith("symphony_assist_hooks.assistant.redis"))))
 """
 
 
@@ -795,7 +865,7 @@ def test_a_team_shares_answers_stats_and_budget_through_the_cli(
     from symphony_assist_hooks.cli import main
     from symphony_assist_hooks.errors import EXIT_BUDGET
 
-    monkeypatch.setattr(redis_backend, "STATS_DELAY", 0.05)
+    monkeypatch.setattr(redis_stats_mod, "STATS_DELAY", 0.05)
 
     server = RedisServer(tmp_path / "auth", "--requirepass", PASSWORD).start()
     try:
@@ -829,8 +899,9 @@ def test_a_team_shares_answers_stats_and_budget_through_the_cli(
         server.stop()  # Redis goes away: cached answers still come from each machine's disk
         code, again, err = machine("laptop", "query", "What is a mutex?", "--json")
         assert (code, again["cached"]) == (0, True)
-        assert err.count("is unreachable") == 1
+        assert "is unreachable" not in err  # this machine's copy: the cache never asked Redis
         code, _, err = machine("laptop", "query", "A new question", "--json")
+        assert err.count("cache: the shared cache at redis://:***@127.0.0.1:") == 1
         assert code == EXIT_BUDGET
         assert "budget: the shared ledger at redis://:***@127.0.0.1:" in err
         assert "no paid call was made" in err
