@@ -43,4 +43,5 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
 from fakeserver import closed_port_url, fake_openai  # noqa: F401,E402
 from gitrepo import git_repo  # noqa: F401,E402
 from redis_server import private_redis, redis_url  # noqa: F401,E402
+
 pytest_plugins = ["hardening.matrix"]  # the hardening markers and matrix count (#10); see tests/hardening/matrix.py

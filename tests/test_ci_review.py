@@ -19,6 +19,8 @@ sys.path.insert(0, str(Path(__file__).parent / "annotators"))
 from actions_runner import executed
 from hostile import HOSTILE
 
+pytestmark = pytest.mark.hardening_hostile_output
+
 SEVERITIES = ["critical", "high", "medium", "low"]
 
 

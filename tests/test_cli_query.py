@@ -76,6 +76,7 @@ def test_batch_split_by_token_limit(
     assert out.index("[q1]") < out.index("[q6]")
 
 
+@pytest.mark.hardening_faults
 def test_no_key(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake_openai: FakeOpenAI, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -89,6 +90,7 @@ def test_no_key(
     assert fake_openai.requests == []
 
 
+@pytest.mark.hardening_faults
 def test_offline_has_no_answer(
     env: dict[str, str], fake_openai: FakeOpenAI, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -97,6 +99,7 @@ def test_offline_has_no_answer(
     assert fake_openai.requests == []
 
 
+@pytest.mark.hardening_faults
 def test_failover_to_secondary_key(
     env: dict[str, str], fake_openai: FakeOpenAI, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -121,6 +124,7 @@ def test_switch_key_refuses_unconfigured(monkeypatch: pytest.MonkeyPatch, capsys
     assert "OPENAI_API_KEY_SECONDARY" in capsys.readouterr().err
 
 
+@pytest.mark.hardening_faults
 def test_budget_refusal_sends_nothing(
     env: dict[str, str], fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -130,6 +134,7 @@ def test_budget_refusal_sends_nothing(
     assert fake_openai.requests == []
 
 
+@pytest.mark.hardening_faults
 def test_model_fallback(env: dict[str, str], fake_openai: FakeOpenAI, capsys: pytest.CaptureFixture[str]) -> None:
     fake_openai.fail(404, code="model_not_found", times=1)
     assert main(["query", "fallback please", "--json"]) == 0
@@ -138,6 +143,7 @@ def test_model_fallback(env: dict[str, str], fake_openai: FakeOpenAI, capsys: py
     assert [r.body["model"] for r in fake_openai.chat_requests] == ["gpt-4o-mini", "gpt-4o"]
 
 
+@pytest.mark.hardening_faults
 def test_service_down_one_line(
     env: dict[str, str], closed_port_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -174,6 +180,7 @@ def test_stats_show_everything(
     assert "33.3%" in text
 
 
+@pytest.mark.hardening_faults
 def test_keys_never_in_output_cache_or_stats(
     env: dict[str, str], fake_openai: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -201,6 +208,7 @@ def test_templates_and_plugins_listed(capsys: pytest.CaptureFixture[str]) -> Non
     assert "builtins" in capsys.readouterr().out
 
 
+@pytest.mark.hardening_faults
 def test_usage_errors_are_one_line(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     assert main(["query"]) == 2
     assert main(["query", "x", "--template", "nope"]) == 2

@@ -155,6 +155,7 @@ def test_short_parts_leave_their_share_to_the_others() -> None:
     assert len(content) > ITEM_TOKENS * 2.4 * 0.8
 
 
+@pytest.mark.hardening_hostile_input
 def test_secret_environment_values_are_replaced_everywhere() -> None:
     value = secrets.token_urlsafe(18)
     failure = _failure(
@@ -243,6 +244,7 @@ def test_a_given_assistant_is_used_and_left_open(online: tuple[Settings, FakeOpe
     assert len(fake.chat_requests) == 1
 
 
+@pytest.mark.hardening_hostile_input
 def test_a_failed_secret_scan_sends_nothing(
     online: tuple[Settings, FakeOpenAI], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -259,6 +261,7 @@ def test_a_failed_secret_scan_sends_nothing(
     assert result.report.fallback_reason == "secret scan failed: ValueError; nothing was sent"
 
 
+@pytest.mark.hardening_faults
 def test_an_unknown_template_falls_back_with_the_reason(online: tuple[Settings, FakeOpenAI]) -> None:
     settings, fake = online
     result = explain_failures([_failure()], settings, template="nope", environ={})
@@ -268,6 +271,7 @@ def test_an_unknown_template_falls_back_with_the_reason(online: tuple[Settings, 
     assert "unknown template 'nope'" in (result.report.fallback_reason or "")
 
 
+@pytest.mark.hardening_faults
 def test_a_crashing_classifier_still_gives_an_honest_answer(offline: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     def crash(failure: Failure, root: str | None = None) -> dict[str, str]:
         raise RuntimeError("bug")
@@ -281,6 +285,7 @@ def test_a_crashing_classifier_still_gives_an_honest_answer(offline: Settings, m
     assert result.report.notices == ("local classifier failed (RuntimeError): minimal answers given",)
 
 
+@pytest.mark.hardening_faults
 def test_a_fault_inside_the_assistant_still_gives_local_answers(
     online: tuple[Settings, FakeOpenAI], monkeypatch: pytest.MonkeyPatch
 ) -> None:

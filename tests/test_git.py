@@ -81,6 +81,7 @@ def test_context_lines_are_honoured(committed: GitRepo) -> None:
     assert [ln.kind for ln in hunk.lines] == ["-", "+"]
 
 
+@pytest.mark.hardening_hostile_input
 def test_initial_commit_without_head(git_repo: GitRepo) -> None:
     git_repo.write("first.py", "print('hello')\n")
     git_repo.add()
@@ -147,6 +148,7 @@ def test_an_empty_side_of_a_range_is_head(diverged: GitRepo) -> None:
 
 
 @pytest.mark.parametrize("spec", ["nope..main", "main..nope", "main", "--output=/tmp/x..main", "main..a b"])
+@pytest.mark.hardening_hostile_input
 def test_a_bad_range_is_one_clear_error(diverged: GitRepo, spec: str) -> None:
     with pytest.raises(GitError) as err:
         git.revision_range(spec)
@@ -194,6 +196,7 @@ def test_all_files_in_an_empty_repository(git_repo: GitRepo) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- skipping
+@pytest.mark.hardening_hostile_input
 def test_binary_files_are_skipped(committed: GitRepo) -> None:
     committed.write("logo.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
     committed.write("data.bin", b"abc\x00def")
@@ -203,6 +206,7 @@ def test_binary_files_are_skipped(committed: GitRepo) -> None:
     assert changes.skipped == {"binary": 2}
 
 
+@pytest.mark.hardening_hostile_input
 def test_a_mode_only_change_is_skipped(committed: GitRepo) -> None:
     os.chmod(committed.path / "b.py", 0o755)
     committed.add()
@@ -217,6 +221,7 @@ def test_a_mode_change_with_content_is_reviewed(committed: GitRepo) -> None:
     assert added_text(f) == ["y = 3"]
 
 
+@pytest.mark.hardening_hostile_input
 def test_a_symlink_is_never_followed(committed: GitRepo, tmp_path: Path) -> None:
     outside = tmp_path / "outside-secret.txt"
     outside.write_text("the content of a file outside the repository\n")
@@ -239,6 +244,7 @@ def test_a_symlink_replaced_by_a_file_is_reviewed(committed: GitRepo) -> None:
     assert all(ln.kind == "+" for h in f.hunks for ln in h.lines)  # not the old link target
 
 
+@pytest.mark.hardening_hostile_input
 def test_a_submodule_is_not_recursed(committed: GitRepo, tmp_path: Path) -> None:
     sub = GitRepo(tmp_path / "sub")
     sub.commit_files({"inner.py": "inner = 1\n"}, "sub")
@@ -267,6 +273,7 @@ def test_a_submodule_is_not_recursed(committed: GitRepo, tmp_path: Path) -> None
         ("deploy/server.pem", "sensitive"),
     ],
 )
+@pytest.mark.hardening_hostile_input
 def test_skipped_by_name(git_repo: GitRepo, path: str, reason: str) -> None:
     git_repo.write(path, "content = 1\n")
     git_repo.add()
@@ -299,6 +306,7 @@ def test_a_minified_line_in_a_js_file(git_repo: GitRepo) -> None:
     assert changes.skipped == {"minified": 1}
 
 
+@pytest.mark.hardening_hostile_input
 def test_too_large_files_are_never_read(git_repo: GitRepo) -> None:
     git_repo.write("big.py", "x = 1\n" * 1000)
     git_repo.write("small.py", "y = 2\n")
@@ -331,6 +339,7 @@ def test_paths_select_files(git_repo: GitRepo) -> None:
     assert len(git.staged(paths=[".."]).files) == 3
 
 
+@pytest.mark.hardening_hostile_input
 def test_a_deleted_file_with_a_secret_is_only_exposed_for_scanning(committed: GitRepo) -> None:
     token = "gh" + "p_" + "".join(random.choice("abcdefXYZ0123456789") for _ in range(36))
     committed.commit_files({"settings.py": f"TOKEN = '{token}'\n"}, "oops")
@@ -369,6 +378,7 @@ def test_file_texts_reads_many_files_in_three_git_calls(committed: GitRepo, monk
     assert git.file_texts([]) == {}
 
 
+@pytest.mark.hardening_hostile_input
 def test_crlf_lines(committed: GitRepo) -> None:
     committed.commit_files({"win.txt": b"one\r\ntwo\r\nthree\r\n"}, "crlf")
     committed.write("win.txt", b"one\r\nTWO\r\nthree\r\n")
@@ -379,6 +389,7 @@ def test_crlf_lines(committed: GitRepo) -> None:
     ]  # fmt: skip
 
 
+@pytest.mark.hardening_hostile_input
 def test_latin1_content_does_not_crash(committed: GitRepo) -> None:
     committed.write("legacy.py", "nom = 'café'\n".encode("latin-1") + b"x = 1\n")
     committed.add()
@@ -404,6 +415,7 @@ ODD_NAMES = [
 ]
 
 
+@pytest.mark.hardening_hostile_input
 def test_odd_file_names(git_repo: GitRepo) -> None:
     for i, name in enumerate(ODD_NAMES):
         git_repo.write(name, f"value = {i}\n")
@@ -419,6 +431,7 @@ def test_odd_file_names(git_repo: GitRepo) -> None:
     assert added_text(files[latin]) == ["value = 'latin'"]
 
 
+@pytest.mark.hardening_hostile_input
 def test_odd_names_survive_a_rename(git_repo: GitRepo) -> None:
     git_repo.commit_files({"old name.py": NUMBERS}, "base")
     git_repo.run("mv", "old name.py", "new\nname, really.py")
@@ -481,6 +494,7 @@ def conflicted(committed: GitRepo) -> GitRepo:
     return committed
 
 
+@pytest.mark.hardening_hostile_input
 def test_merge_in_progress(conflicted: GitRepo) -> None:
     assert git.in_merge()
     assert git.operation_in_progress() == "merge"
@@ -496,6 +510,7 @@ def test_merge_in_progress(conflicted: GitRepo) -> None:
     assert added_text(files["b.py"]) == ["y = 'both'"]
 
 
+@pytest.mark.hardening_hostile_input
 def test_a_cherry_pick_with_a_conflict(committed: GitRepo) -> None:
     committed.run("checkout", "-q", "-b", "other")
     picked = committed.commit_files({"b.py": "x = 1\ny = 'other'\n"}, "other")
@@ -514,6 +529,7 @@ def test_no_operation_in_progress(committed: GitRepo) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- environment
+@pytest.mark.hardening_hostile_input
 def test_git_index_file_is_respected(committed: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
     """`git commit -a` runs hooks with GIT_INDEX_FILE pointing at a temporary index."""
     committed.write("b.py", "x = 1\ny = 'commit -a'\n")  # modified in the work tree only
@@ -531,6 +547,7 @@ def test_git_index_file_is_respected(committed: GitRepo, monkeypatch: pytest.Mon
     assert len(git.staged().files) == 1
 
 
+@pytest.mark.hardening_hostile_input
 def test_hostile_git_config_changes_nothing(committed: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
     committed.write("a.py", NUMBERS.replace("line 50\n", "line fifty\n"))
     committed.write("odd ü.py", "x = 1\n")
@@ -564,6 +581,7 @@ def test_hostile_git_config_changes_nothing(committed: GitRepo, monkeypatch: pyt
     assert git.file_text("a.py") == NUMBERS.replace("line 50\n", "line fifty\n")
 
 
+@pytest.mark.hardening_hostile_input
 def test_not_a_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     with pytest.raises(GitError, match=r"not inside a git work tree: .*not a git repository") as err:
@@ -573,11 +591,13 @@ def test_not_a_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         git.repo_root(tmp_path / "missing")
 
 
+@pytest.mark.hardening_hostile_input
 def test_inside_the_git_directory(committed: GitRepo) -> None:
     with pytest.raises(GitError, match="not inside a git work tree"):
         git.staged(cwd=committed.path / ".git")
 
 
+@pytest.mark.hardening_hostile_input
 def test_git_missing(committed: GitRepo, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     with pytest.raises(GitError, match="git is not installed or not on PATH"):
@@ -585,6 +605,7 @@ def test_git_missing(committed: GitRepo, monkeypatch: pytest.MonkeyPatch, tmp_pa
 
 
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to chown the repository")
+@pytest.mark.hardening_hostile_input
 def test_dubious_ownership(committed: GitRepo) -> None:
     shutil.chown(committed.path, user=65534, group=65534)
     with pytest.raises(GitError, match="dubious ownership") as err:
@@ -593,6 +614,7 @@ def test_dubious_ownership(committed: GitRepo) -> None:
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.hardening_hostile_input
 def test_a_bare_repository(tmp_path: Path) -> None:
     bare = tmp_path / "bare.git"
     GitRepo(tmp_path).run("init", "-q", "--bare", str(bare))
@@ -702,6 +724,7 @@ def test_parse_patch() -> None:
 
 @settings(max_examples=400, deadline=None, database=None)
 @given(st.binary(max_size=2000))
+@pytest.mark.hardening_hostile_input
 def test_the_parser_survives_random_bytes(data: bytes) -> None:
     parse_patch(b"diff --git a/x b/x\n" + data)
     parse_patch(data)
@@ -717,6 +740,7 @@ _DIFFISH = st.sampled_from(
 
 @settings(max_examples=400, deadline=None, database=None)
 @given(st.lists(st.one_of(_DIFFISH, st.text(max_size=20)), max_size=60))
+@pytest.mark.hardening_hostile_input
 def test_the_parser_survives_diff_shaped_noise(lines: list[str]) -> None:
     text = "\n".join(lines)
     for f in parse_patch(text.encode("utf-8", "surrogateescape")):

@@ -33,6 +33,8 @@ from symphony_assist_hooks.redact import (
     redact_env_values,
 )
 
+pytestmark = pytest.mark.hardening_hostile_input
+
 SEED = int(os.environ.get("FAKE_SECRETS_SEED", random.SystemRandom().randrange(2**32)))
 
 

@@ -102,6 +102,7 @@ def test_hunks_of_many_files_share_one_request(git_repo: GitRepo, keyed: FakeOpe
     assert len(items_of(keyed.chat_requests[0].body)) == 30
 
 
+@pytest.mark.hardening_faults
 def test_hallucinated_lines_are_dropped(
     git_repo: GitRepo, keyed: FakeOpenAI, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -115,6 +116,7 @@ def test_hallucinated_lines_are_dropped(
     assert doc["summary"]["dropped"] >= 1
 
 
+@pytest.mark.hardening_hostile_input
 def test_secrets_never_reach_the_server_and_are_findings(
     git_repo: GitRepo, keyed: FakeOpenAI, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -141,6 +143,7 @@ def test_secrets_never_reach_the_server_and_are_findings(
     assert doc["summary"]["redactions"] >= 30
 
 
+@pytest.mark.hardening_faults
 def test_no_key_falls_back_to_local_analyzers(
     git_repo: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -157,6 +160,7 @@ def test_no_key_falls_back_to_local_analyzers(
     assert password not in captured.out + captured.err
 
 
+@pytest.mark.hardening_faults
 def test_service_down_never_blocks(
     git_repo: GitRepo,
     keyed: FakeOpenAI,
@@ -176,6 +180,7 @@ def test_service_down_never_blocks(
     assert main(["review", "--fail-closed"]) == 4
 
 
+@pytest.mark.hardening_faults
 def test_budget_spent_falls_back(
     git_repo: GitRepo, keyed: FakeOpenAI, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -207,6 +212,7 @@ def test_range_and_all_files(git_repo: GitRepo, keyed: FakeOpenAI, capsys: pytes
     assert any(f["path"] == "app.py" for f in json.loads(capsys.readouterr().out)["findings"])
 
 
+@pytest.mark.hardening_hostile_input
 def test_not_a_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)
     assert main(["review"]) == 2

@@ -153,6 +153,7 @@ def test_plugin_format_through_emit() -> None:
     assert out.getvalue() == "TITLE\n"
 
 
+@pytest.mark.hardening_hostile_output
 def test_lone_surrogates_cannot_break_output(tmp_path: Path) -> None:
     bad = Report(findings=(Finding("a.py", 1, 1, Severity.HIGH, "R", "t\ud800", "m\udfff"),))
     con, out, _ = console()
@@ -175,6 +176,7 @@ def test_context_from_process_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     assert RenderContext.from_env().workspace == tmp_path
 
 
+@pytest.mark.hardening_hostile_output
 def test_tokens_are_random_hex() -> None:
     a, b = new_token(), new_token()
     assert a != b and len(a) == 32 and int(a, 16) >= 0

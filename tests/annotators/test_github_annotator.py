@@ -21,6 +21,8 @@ from symphony_assist_hooks.annotators.github import (
 )
 from symphony_assist_hooks.findings import Finding, Report, Severity
 
+pytestmark = pytest.mark.hardening_hostile_output
+
 TOKEN = "0123456789abcdef0123456789abcdef"
 CTX = RenderContext(token=TOKEN)
 

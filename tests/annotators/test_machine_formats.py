@@ -71,6 +71,7 @@ def test_gitlab_fingerprint_ignores_the_line_number() -> None:
     assert a == b
 
 
+@pytest.mark.hardening_hostile_output
 def test_gitlab_hostile_and_outside_paths() -> None:
     report = hostile_report(5)
     report = Report(findings=(*report.findings, f(path="../x.py"), f(path="/etc/x.py")))
@@ -134,6 +135,7 @@ def test_json_round_trip() -> None:
     )
 
 
+@pytest.mark.hardening_hostile_output
 def test_json_text_is_sanitized_and_paths_relative() -> None:
     report = Report(findings=(f(path="/repo/x.py", message=HOSTILE),))
     doc = json.loads(JsonAnnotator().render(report, CTX))
@@ -144,6 +146,7 @@ def test_json_text_is_sanitized_and_paths_relative() -> None:
 
 
 @pytest.mark.parametrize("text", ["", "[]", '{"version": 2}', '{"version": 1, "findings": [{"path": "a"}]}'])
+@pytest.mark.hardening_hostile_output
 def test_from_json_rejects_other_documents(text: str) -> None:
     with pytest.raises(UsageError, match="not a symphony-assist JSON report"):
         from_json(text)
@@ -167,6 +170,7 @@ def test_rdjsonl_lines_parse_as_diagnostics() -> None:
     assert "do x" in first["message"] and "suggestions" not in first
 
 
+@pytest.mark.hardening_hostile_output
 def test_rdjsonl_hostile_text_stays_on_one_line_per_diagnostic() -> None:
     report = Report(findings=(f(message=HOSTILE + "\u2028\u2029\x85"), f(path="../out.py")))
     out = RdjsonlAnnotator().render(report, CTX)

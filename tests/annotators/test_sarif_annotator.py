@@ -46,6 +46,7 @@ def f(path: str = "src/a.py", line: int = 3, severity: Severity = Severity.HIGH,
     return Finding(path=path, line=line, severity=severity, **base)
 
 
+@pytest.mark.hardening_hostile_output
 def test_hostile_review_is_valid(validator: Draft4Validator) -> None:
     doc = render(hostile_report(10))
     assert errors(validator, doc) == []
@@ -121,6 +122,7 @@ def test_rule_index_points_at_the_rule() -> None:
         ("100%.py", "100%25.py"),
     ],
 )
+@pytest.mark.hardening_hostile_output
 def test_uris_are_relative_and_percent_encoded(path: str, uri: str, validator: Draft4Validator) -> None:
     doc = render(Report(findings=(f(path=path),)))
     assert errors(validator, doc) == []
@@ -128,6 +130,7 @@ def test_uris_are_relative_and_percent_encoded(path: str, uri: str, validator: D
 
 
 @pytest.mark.parametrize("path", ["../etc/passwd", "/etc/passwd", "a/../../b.py", "C:\\Windows\\x.py", "", "."])
+@pytest.mark.hardening_hostile_output
 def test_paths_leaving_the_repo_are_dropped_with_a_notification(path: str, validator: Draft4Validator) -> None:
     doc = render(Report(findings=(f(path=path), f(path="ok.py"))))
     assert errors(validator, doc) == []
@@ -138,6 +141,7 @@ def test_paths_leaving_the_repo_are_dropped_with_a_notification(path: str, valid
     assert any("outside the repository" in n["message"]["text"] for n in notes)
 
 
+@pytest.mark.hardening_hostile_output
 def test_lines_are_at_least_one() -> None:
     doc = render(Report(findings=(f(line=0, end_line=-5), f(line=7, end_line=2))))
     regions = [r["locations"][0]["physicalLocation"]["region"] for r in doc["runs"][0]["results"]]
@@ -152,6 +156,7 @@ def test_fingerprints_count_occurrences_and_are_absent_without_one() -> None:
     assert hashes.count(None) == 1  # GitHub's upload-sarif computes it from the source
 
 
+@pytest.mark.hardening_hostile_output
 def test_truncation_keeps_the_most_severe_and_says_so(
     monkeypatch: pytest.MonkeyPatch, validator: Draft4Validator
 ) -> None:
@@ -166,6 +171,7 @@ def test_truncation_keeps_the_most_severe_and_says_so(
     assert any(n["message"]["text"].startswith("6 results left out") for n in notes)
 
 
+@pytest.mark.hardening_hostile_output
 def test_rule_cap(monkeypatch: pytest.MonkeyPatch, validator: Draft4Validator) -> None:
     monkeypatch.setattr(sarif, "MAX_RULES", 2)
     findings = tuple(f(line=i + 1, rule=f"R{i}") for i in range(4))
@@ -195,6 +201,7 @@ def test_explanations_become_results_and_fallback_a_notification(validator: Draf
     assert "fallback: no API key" in notes
 
 
+@pytest.mark.hardening_hostile_output
 def test_message_is_never_empty(validator: Draft4Validator) -> None:
     doc = render(Report(findings=(f(title="", message="", rule=""),)))
     assert errors(validator, doc) == []
@@ -207,6 +214,7 @@ texts = st.text(max_size=60)
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(path=texts, rule=texts, title=texts, message=texts, line=st.integers(-5, 10**6), fp=texts)
+@pytest.mark.hardening_hostile_output
 def test_fuzzed_findings_stay_valid(
     validator: Draft4Validator, path: str, rule: str, title: str, message: str, line: int, fp: str
 ) -> None:
@@ -218,6 +226,7 @@ def test_fuzzed_findings_stay_valid(
         assert not uri.startswith(("/", "../")) and ".." not in uri.split("/")
 
 
+@pytest.mark.hardening_hostile_output
 def test_model_text_cannot_embed_links() -> None:
     finding = f(title="see [x](http://evil)", message="\\[y](1) ok")
     text = render(Report(findings=(finding,)))["runs"][0]["results"][0]["message"]["text"]

@@ -17,6 +17,8 @@ from symphony_assist_hooks.annotators.github import GithubAnnotator
 from symphony_assist_hooks.console import sanitize
 from symphony_assist_hooks.findings import Finding, Report, Severity
 
+pytestmark = pytest.mark.hardening_hostile_output
+
 # markdown-it-py arrives through bandit -> rich; it should be listed in the dev extra.
 MarkdownIt = pytest.importorskip("markdown_it", reason="markdown-it-py renders the summary").MarkdownIt
 

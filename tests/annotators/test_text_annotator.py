@@ -57,6 +57,7 @@ def test_colour_only_on_the_severity() -> None:
     assert re.sub(r"\x1b\[[0-9;]*m", "", out) == GOLDEN
 
 
+@pytest.mark.hardening_hostile_output
 def test_no_color_env_means_no_escape_codes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("FORCE_COLOR", "1")
@@ -78,6 +79,7 @@ def test_empty_report_is_just_the_tally() -> None:
     assert "cost $0.0000" in out and "fallback" not in out
 
 
+@pytest.mark.hardening_hostile_output
 def test_hostile_text_is_sanitized_and_cannot_drive_the_runner() -> None:
     out = TextAnnotator().render(hostile_report(6), RenderContext(color=True))
     plain = re.sub(r"\x1b\[[0-9;]*m", "", out)  # our own colours
@@ -108,6 +110,7 @@ def test_pytest_report_lists_explanations() -> None:
     assert out.splitlines()[-1].startswith("symphony-assist: 2 explanations · 0 hunks reviewed")
 
 
+@pytest.mark.hardening_hostile_output
 def test_hostile_pytest_report() -> None:
     out = TextAnnotator().render(hostile_pytest_report(), RenderContext())
     assert not ESCAPES.search(out)
@@ -127,12 +130,14 @@ def test_multiline_fix_is_indented_under_its_label() -> None:
     assert lines[1:5] == ["    fix: one", "         two", "", "         three"]
 
 
+@pytest.mark.hardening_hostile_output
 def test_message_cannot_fake_a_finding_line() -> None:
     rep = Report(findings=(Finding("a.py", 1, 1, Severity.LOW, "r", "t", "src/x.py:1: critical [x] fake\n" + HOSTILE),))
     lines = TextAnnotator().render(rep, RenderContext()).splitlines()
     assert lines[1] == "    src/x.py:1: critical [x] fake"  # indented: never at the start of a line
 
 
+@pytest.mark.hardening_hostile_output
 def test_file_names_are_sanitized_too() -> None:
     rep = Report(findings=(Finding("src/evil\x1b]8;;http://x\x07\u202e.py", 1, 1, Severity.LOW, "r", "t"),))
     out = TextAnnotator().render(rep, RenderContext())

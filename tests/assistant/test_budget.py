@@ -122,6 +122,7 @@ def test_run_cap_is_per_ledger_object(tmp_path: Path) -> None:
     assert second.status()["run"]["spent"] == 30
 
 
+@pytest.mark.hardening_local_state
 def test_daily_cap_resets_the_next_utc_day(tmp_path: Path) -> None:
     clock = Clock(calendar.timegm((2026, 3, 10, 12, 0, 0)))
     ledger = open_ledger(settings(tmp_path, budget_daily=0.00005, budget_monthly=0.001), warn=print, now=clock)
@@ -135,6 +136,7 @@ def test_daily_cap_resets_the_next_utc_day(tmp_path: Path) -> None:
     assert ledger.status()["month"]["spent"] == 60
 
 
+@pytest.mark.hardening_local_state
 def test_all_caps_are_checked_together(tmp_path: Path) -> None:
     ledger = open_ledger(settings(tmp_path, budget_run=1.0, budget_daily=1.0, budget_monthly=0.00005), warn=print)
     with pytest.raises(BudgetError, match="monthly cap"):
@@ -159,6 +161,7 @@ def test_format_usd() -> None:
 
 
 # ---------------------------------------------------------------------------------------- periods
+@pytest.mark.hardening_local_state
 def test_a_reservation_settles_into_the_month_it_was_made_in(tmp_path: Path) -> None:
     clock = Clock(JAN_31_LAST_SECOND)
     ledger = open_ledger(settings(tmp_path, budget_monthly=1.0), warn=print, now=clock)
@@ -171,6 +174,7 @@ def test_a_reservation_settles_into_the_month_it_was_made_in(tmp_path: Path) -> 
     assert status["months"] == {"2026-01": 400}
 
 
+@pytest.mark.hardening_local_state
 def test_periods_are_utc_whatever_the_local_zone(monkeypatch: pytest.MonkeyPatch) -> None:
     for zone in ("Pacific/Kiritimati", "Etc/GMT+12"):
         monkeypatch.setenv("TZ", zone)
@@ -181,6 +185,7 @@ def test_periods_are_utc_whatever_the_local_zone(monkeypatch: pytest.MonkeyPatch
     time.tzset()
 
 
+@pytest.mark.hardening_local_state
 def test_the_clock_going_back_never_reopens_a_closed_month(tmp_path: Path) -> None:
     clock = Clock(FEB_1 + 3600)
     s = settings(tmp_path, budget_monthly=0.0001)
@@ -228,6 +233,7 @@ print(json.dumps({"spent": spent, "granted": granted, "refused": refused}), flus
 """
 
 
+@pytest.mark.hardening_local_state
 def test_eight_processes_never_overspend_and_the_ledger_is_exact(tmp_path: Path) -> None:
     cap_micro = 1000  # 8 workers x 40 calls x 7 would be 2240
     s = settings(tmp_path, budget_monthly=usd(cap_micro))
@@ -275,6 +281,7 @@ time.sleep(60)
 """
 
 
+@pytest.mark.hardening_local_state
 def test_a_killed_process_does_not_hold_the_budget(tmp_path: Path, warnings: Warnings) -> None:
     s = settings(tmp_path, budget_monthly=0.0001)
     proc = subprocess.Popen(
@@ -297,6 +304,7 @@ def test_a_killed_process_does_not_hold_the_budget(tmp_path: Path, warnings: War
     assert ledger.status()["month"]["spent"] == 100
 
 
+@pytest.mark.hardening_local_state
 def test_a_reservation_expires(tmp_path: Path, warnings: Warnings) -> None:
     clock = Clock(calendar.timegm((2026, 5, 5, 10, 0, 0)))
     s = settings(tmp_path, budget_monthly=0.0001)
@@ -328,6 +336,7 @@ def ledger_dir(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated"])
+@pytest.mark.hardening_local_state
 def test_a_corrupted_ledger_fails_closed(tmp_path: Path, ledger_dir: Path, damage: str) -> None:
     db = ledger_dir / "ledger.db"
     if damage == "garbage":
@@ -348,6 +357,7 @@ def test_a_corrupted_ledger_fails_closed(tmp_path: Path, ledger_dir: Path, damag
     assert warnings == []
 
 
+@pytest.mark.hardening_local_state
 def test_an_unwritable_ledger_fails_closed(tmp_path: Path) -> None:
     (tmp_path / "cache").mkdir()
     (tmp_path / "cache" / "ledger").write_text("a file where the ledger dir should be")
@@ -356,6 +366,7 @@ def test_an_unwritable_ledger_fails_closed(tmp_path: Path) -> None:
         ledger.reserve(10)
 
 
+@pytest.mark.hardening_local_state
 def test_a_full_disk_fails_closed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warnings: Warnings) -> None:
     ledger = open_ledger(settings(tmp_path, budget_monthly=1.0), warn=warnings)
     res = ledger.reserve(10)
@@ -383,6 +394,7 @@ def test_a_full_disk_fails_closed(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert "could not record $0.00001 spent" in warnings[0]
 
 
+@pytest.mark.hardening_local_state
 def test_a_busy_ledger_fails_closed_within_the_timeout(tmp_path: Path) -> None:
     s = settings(tmp_path, budget_monthly=1.0)
     open_ledger(s, warn=print).status()  # create it
@@ -402,6 +414,7 @@ def test_a_busy_ledger_fails_closed_within_the_timeout(tmp_path: Path) -> None:
     ledger.reserve(10)
 
 
+@pytest.mark.hardening_local_state
 def test_the_ledger_directory_is_private(tmp_path: Path) -> None:
     ledger: Ledger = open_ledger(settings(tmp_path, budget_monthly=1.0), warn=print)
     ledger.status()

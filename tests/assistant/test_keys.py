@@ -67,6 +67,7 @@ def test_switch_creates_the_config_dir_private(tmp_path: Path) -> None:
     assert stat.S_IMODE(state.stat().st_mode) == 0o600
 
 
+@pytest.mark.hardening_local_state
 def test_persisted_choice_of_an_unconfigured_key_is_ignored(state: Path) -> None:
     p, s = _key(), _key()
     KeyRing(p, s, state).switch("secondary")
@@ -74,6 +75,7 @@ def test_persisted_choice_of_an_unconfigured_key_is_ignored(state: Path) -> None
 
 
 @pytest.mark.parametrize("content", ["{not json", "[1, 2]", '{"active_key": "tertiary"}', ""])
+@pytest.mark.hardening_local_state
 def test_corrupt_state_file_falls_back_to_primary(state: Path, content: str) -> None:
     state.parent.mkdir(parents=True)
     state.write_text(content)
@@ -96,6 +98,7 @@ def test_switch_to_unknown_alias(state: Path) -> None:
         KeyRing(_key(), _key(), state).switch("tertiary")
 
 
+@pytest.mark.hardening_faults
 def test_failover_is_for_this_run_only(state: Path) -> None:
     p, s = _key(), _key()
     ring = KeyRing(p, s, state)
@@ -107,12 +110,14 @@ def test_failover_is_for_this_run_only(state: Path) -> None:
     assert KeyRing(p, s, state).active() == ("primary", p)  # the next run starts over
 
 
+@pytest.mark.hardening_faults
 def test_failover_with_one_key(state: Path) -> None:
     ring = KeyRing(_key(), None, state)
     assert ring.failover() is None
     assert ring.active() is None
 
 
+@pytest.mark.hardening_faults
 def test_concurrent_failovers_from_the_same_key_reject_it_once(state: Path) -> None:
     """Two requests that both got a 401 on the primary must not burn the secondary too."""
     p, s = _key(), _key()
@@ -168,6 +173,7 @@ def test_describe_masks_keys(state: Path) -> None:
     assert p.reveal()[8:20] not in text
 
 
+@pytest.mark.hardening_local_state
 def test_unwritable_state_is_one_line_and_leaves_no_temp_file(state: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(src: object, dst: object) -> None:
         raise PermissionError(13, "Permission denied")

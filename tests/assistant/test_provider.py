@@ -184,6 +184,7 @@ def test_keep_alive_calls_are_fast(rig: Rig) -> None:
 
 
 # ------------------------------------------------------------------------------- transient faults
+@pytest.mark.hardening_faults
 def test_rate_limit_retry_after_is_honoured(rig: Rig) -> None:
     rig.fake.fail(429, code="rate_limit_exceeded", type="requests", retry_after=0.25, times=2)
     provider, _ = rig.provider()
@@ -200,6 +201,7 @@ def test_rate_limit_retry_after_is_honoured(rig: Rig) -> None:
         ({"retry_after": "soon"}, None),  # unparseable: our own backoff
     ],
 )
+@pytest.mark.hardening_faults
 def test_retry_after_variants(rig: Rig, headers: dict[str, Any], wait: float | None) -> None:
     rig.fake.fail(429, code="rate_limit_exceeded", **headers)
     provider, _ = rig.provider()
@@ -211,6 +213,7 @@ def test_retry_after_variants(rig: Rig, headers: dict[str, Any], wait: float | N
         assert waited == pytest.approx(wait)
 
 
+@pytest.mark.hardening_faults
 def test_retry_after_beyond_the_deadline_gives_up_at_once(rig: Rig) -> None:
     rig.fake.fail(429, code="rate_limit_exceeded", retry_after=300, times=None)
     provider, _ = rig.provider()
@@ -221,6 +224,7 @@ def test_retry_after_beyond_the_deadline_gives_up_at_once(rig: Rig) -> None:
     assert rig.waits == []
 
 
+@pytest.mark.hardening_faults
 def test_503_twice_then_success_with_jittered_backoff(rig: Rig) -> None:
     rig.fake.fail(503, times=2)
     provider, _ = rig.provider()
@@ -230,6 +234,7 @@ def test_503_twice_then_success_with_jittered_backoff(rig: Rig) -> None:
     assert 0 <= rig.waits[0] <= 0.5 and 0 <= rig.waits[1] <= 1.0  # full jitter, base 0.5 s doubling
 
 
+@pytest.mark.hardening_faults
 def test_permanent_503_gives_up_after_three_tries(rig: Rig) -> None:
     rig.fake.fail(503, times=None)
     provider, _ = rig.provider()
@@ -240,6 +245,7 @@ def test_permanent_503_gives_up_after_three_tries(rig: Rig) -> None:
     assert len(rig.fake.requests) == 3
 
 
+@pytest.mark.hardening_faults
 def test_real_backoff_never_runs_past_the_deadline(rig: Rig) -> None:
     rig.fake.fail(500, times=None)
     provider, _ = rig.provider(sleep=time.sleep)
@@ -249,6 +255,7 @@ def test_real_backoff_never_runs_past_the_deadline(rig: Rig) -> None:
     assert time.monotonic() - start < 0.4 + 0.2
 
 
+@pytest.mark.hardening_faults
 def test_timeouts_are_retried_then_unavailable(rig: Rig) -> None:
     rig.fake.delay(10, times=None)
     provider, _ = rig.provider(timeout=0.2)
@@ -260,6 +267,7 @@ def test_timeouts_are_retried_then_unavailable(rig: Rig) -> None:
     assert len(rig.fake.requests) == 3
 
 
+@pytest.mark.hardening_faults
 def test_the_deadline_caps_the_request_timeout(rig: Rig) -> None:
     rig.fake.delay(10, times=None)
     provider, _ = rig.provider(timeout=30)
@@ -269,12 +277,14 @@ def test_the_deadline_caps_the_request_timeout(rig: Rig) -> None:
     assert time.monotonic() - start < 0.3 + 0.3
 
 
+@pytest.mark.hardening_faults
 def test_slow_first_byte_within_the_timeout_is_fine(rig: Rig) -> None:
     rig.fake.delay(0.2)
     provider, _ = rig.provider(timeout=3)
     assert provider.complete(REQ, deadline=soon()).attempts == 1
 
 
+@pytest.mark.hardening_faults
 def test_deadline_already_passed_sends_nothing(rig: Rig) -> None:
     provider, _ = rig.provider()
     with pytest.raises(UnavailableError, match="deadline"):
@@ -282,6 +292,7 @@ def test_deadline_already_passed_sends_nothing(rig: Rig) -> None:
     assert rig.fake.requests == []
 
 
+@pytest.mark.hardening_faults
 def test_connection_refused_fails_at_once(rig: Rig, closed_port_url: str) -> None:
     provider, _ = rig.provider(base_url=closed_port_url)
     importlib.import_module("openai")  # what any first call pays (~0.5 s): keep it out of the timing
@@ -294,18 +305,21 @@ def test_connection_refused_fails_at_once(rig: Rig, closed_port_url: str) -> Non
     assert closed_port_url.rsplit("/", 1)[0] in str(info.value)
 
 
+@pytest.mark.hardening_faults
 def test_dropped_connection_is_retried(rig: Rig) -> None:
     rig.fake.drop()
     provider, _ = rig.provider()
     assert provider.complete(REQ, deadline=soon()).attempts == 2
 
 
+@pytest.mark.hardening_faults
 def test_malformed_body_is_retried(rig: Rig) -> None:
     rig.fake.malformed()
     provider, _ = rig.provider()
     assert provider.complete(REQ, deadline=soon()).attempts == 2
 
 
+@pytest.mark.hardening_faults
 def test_malformed_body_every_time_is_a_bad_answer(rig: Rig) -> None:
     rig.fake.malformed(times=None, body="<html>gateway</html>")
     provider, _ = rig.provider()
@@ -314,6 +328,7 @@ def test_malformed_body_every_time_is_a_bad_answer(rig: Rig) -> None:
     assert len(rig.fake.requests) == 3
 
 
+@pytest.mark.hardening_faults
 def test_a_body_without_choices_is_malformed(rig: Rig) -> None:
     rig.fake.malformed(body='{"id": "x", "object": "chat.completion"}')
     provider, _ = rig.provider()
@@ -322,6 +337,7 @@ def test_a_body_without_choices_is_malformed(rig: Rig) -> None:
 
 # --------------------------------------------------------------------------------- key failover
 @pytest.mark.parametrize("status", [401, 403])
+@pytest.mark.hardening_faults
 def test_rejected_primary_fails_over_to_secondary(rig: Rig, status: int) -> None:
     provider, keys = rig.provider()
     rig.fake.fail(status, when_key=rig.primary, times=None)
@@ -347,6 +363,7 @@ def test_rejected_primary_fails_over_to_secondary(rig: Rig, status: int) -> None
         (None, "organization_usage_limit_exceeded"),
     ],
 )
+@pytest.mark.hardening_faults
 def test_quota_errors_fail_over_without_retrying(rig: Rig, code: str | None, kind: str | None) -> None:
     rig.fake.fail(429, code=code, type=kind, when_key=rig.primary, times=None, retry_after=1)
     provider, _ = rig.provider()
@@ -356,6 +373,7 @@ def test_quota_errors_fail_over_without_retrying(rig: Rig, code: str | None, kin
     assert rig.waits == []
 
 
+@pytest.mark.hardening_faults
 def test_both_keys_rejected_is_an_auth_error_remembered_for_the_run(rig: Rig) -> None:
     rig.fake.fail(401, times=None)
     provider, _ = rig.provider()
@@ -368,6 +386,7 @@ def test_both_keys_rejected_is_an_auth_error_remembered_for_the_run(rig: Rig) ->
     assert len(rig.fake.requests) == 2  # no request for a run whose keys are all rejected
 
 
+@pytest.mark.hardening_faults
 def test_single_rejected_key_names_the_variable(rig: Rig) -> None:
     rig.fake.fail(401, times=None)
     provider, _ = rig.provider(secondary=False)
@@ -375,6 +394,7 @@ def test_single_rejected_key_names_the_variable(rig: Rig) -> None:
         provider.complete(REQ, deadline=soon())
 
 
+@pytest.mark.hardening_faults
 def test_both_keys_out_of_quota(rig: Rig) -> None:
     rig.fake.fail(429, code="insufficient_quota", type="insufficient_quota", times=None)
     provider, _ = rig.provider()
@@ -383,6 +403,7 @@ def test_both_keys_out_of_quota(rig: Rig) -> None:
     assert len(rig.fake.requests) == 2
 
 
+@pytest.mark.hardening_faults
 def test_one_rejected_one_out_of_quota(rig: Rig) -> None:
     rig.fake.fail(401, when_key=rig.primary, times=None)
     rig.fake.fail(429, code="insufficient_quota", when_key=rig.secondary, times=None)
@@ -392,6 +413,7 @@ def test_one_rejected_one_out_of_quota(rig: Rig) -> None:
     assert str(info.value) == "no usable API key left (primary: HTTP 401; secondary: insufficient_quota)"
 
 
+@pytest.mark.hardening_faults
 def test_single_key_out_of_quota(rig: Rig) -> None:
     rig.fake.fail(429, code="insufficient_quota", times=None)
     provider, _ = rig.provider(primary=False)
@@ -400,6 +422,7 @@ def test_single_key_out_of_quota(rig: Rig) -> None:
     assert len(rig.fake.requests) == 1
 
 
+@pytest.mark.hardening_faults
 def test_no_key_configured(rig: Rig) -> None:
     provider, _ = rig.provider(primary=False, secondary=False)
     with pytest.raises(NoKeyError) as info:
@@ -408,6 +431,7 @@ def test_no_key_configured(rig: Rig) -> None:
     assert rig.fake.requests == []
 
 
+@pytest.mark.hardening_faults
 def test_concurrent_calls_fail_over_once(rig: Rig) -> None:
     rig.fake.fail(401, when_key=rig.primary, times=None)
     provider, _ = rig.provider()
@@ -431,6 +455,7 @@ def test_concurrent_calls_fail_over_once(rig: Rig) -> None:
 
 
 # -------------------------------------------------------------------------------- model errors
+@pytest.mark.hardening_faults
 def test_model_not_found_is_a_model_error(rig: Rig) -> None:
     rig.fake.fail(404, code="model_not_found")
     provider, _ = rig.provider()
@@ -440,6 +465,7 @@ def test_model_not_found_is_a_model_error(rig: Rig) -> None:
     assert len(rig.fake.requests) == 1
 
 
+@pytest.mark.hardening_faults
 def test_context_length_is_a_model_error(rig: Rig) -> None:
     rig.fake.fail(400, code="context_length_exceeded", message="This model's maximum context length is 128000 tokens.")
     provider, _ = rig.provider()
@@ -448,6 +474,7 @@ def test_context_length_is_a_model_error(rig: Rig) -> None:
     assert len(rig.fake.requests) == 1
 
 
+@pytest.mark.hardening_faults
 def test_other_400_is_a_model_error_with_the_server_reason_scrubbed(rig: Rig) -> None:
     message = f"Invalid schema for response_format 'review'\x1b[31m; key was {rig.primary} and sk-proj-ABCDEFGH1234"
     rig.fake.fail(400, code="invalid_value", message=message)
@@ -460,6 +487,7 @@ def test_other_400_is_a_model_error_with_the_server_reason_scrubbed(rig: Rig) ->
 
 
 # ------------------------------------------------------------------------------ unusable answers
+@pytest.mark.hardening_faults
 def test_truncated_answer_is_a_bad_answer_carrying_its_usage(rig: Rig) -> None:
     rig.fake.enqueue('{"summary": "par', finish_reason="length", prompt_tokens=50, completion_tokens=200)
     provider, _ = rig.provider()
@@ -470,6 +498,7 @@ def test_truncated_answer_is_a_bad_answer_carrying_its_usage(rig: Rig) -> None:
     assert len(rig.fake.requests) == 1  # the same prompt would be cut again: no retry
 
 
+@pytest.mark.hardening_faults
 def test_refusal_is_a_bad_answer(rig: Rig) -> None:
     rig.fake.enqueue(None, refusal="I can't help\nwith that.")
     provider, _ = rig.provider()
@@ -487,6 +516,7 @@ def test_refusal_is_a_bad_answer(rig: Rig) -> None:
         ("x", "tool_calls", "unexpected finish_reason 'tool_calls'"),
     ],
 )
+@pytest.mark.hardening_faults
 def test_other_unusable_answers(rig: Rig, content: str, finish: str, message: str) -> None:
     rig.fake.enqueue(content, finish_reason=finish)
     provider, _ = rig.provider()
@@ -494,12 +524,14 @@ def test_other_unusable_answers(rig: Rig, content: str, finish: str, message: st
         provider.complete(REQ, deadline=soon())
 
 
+@pytest.mark.hardening_faults
 def test_missing_finish_reason_with_content_is_accepted(rig: Rig) -> None:
     rig.fake.enqueue("answer", finish_reason=None)
     provider, _ = rig.provider()
     assert provider.complete(REQ, deadline=soon()).finish_reason == "stop"
 
 
+@pytest.mark.hardening_faults
 def test_payment_required_counts_as_quota(rig: Rig) -> None:
     rig.fake.fail(402, when_key=rig.primary, times=None)
     provider, _ = rig.provider()
@@ -519,6 +551,7 @@ def test_schema_description_is_passed_on(rig: Rig) -> None:
     }
 
 
+@pytest.mark.hardening_faults
 def test_a_wait_that_overruns_ends_at_the_deadline(rig: Rig) -> None:
     """If a wait ends later than asked (a loaded machine), the next try is not started past the deadline."""
     rig.fake.fail(503, retry_after=0.05, times=None)
@@ -530,6 +563,7 @@ def test_a_wait_that_overruns_ends_at_the_deadline(rig: Rig) -> None:
     assert len(rig.fake.requests) == 1
 
 
+@pytest.mark.hardening_faults
 def test_unresolvable_host_fails_at_once(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
     """Name resolution is faked (no DNS query leaves the machine)."""
     real = socket.getaddrinfo
@@ -547,6 +581,7 @@ def test_unresolvable_host_fails_at_once(rig: Rig, monkeypatch: pytest.MonkeyPat
     assert rig.waits == []
 
 
+@pytest.mark.hardening_faults
 def test_an_unexpected_client_failure_names_only_its_type(rig: Rig) -> None:
     """A key with a character HTTP headers cannot carry makes the SDK raise before sending; the
     error's own text (which may quote the header) is not passed on."""
@@ -575,6 +610,7 @@ def test_list_models(rig: Rig) -> None:
     assert rig.fake.requests[0].method == "GET" and rig.fake.requests[0].path == "/v1/models"
 
 
+@pytest.mark.hardening_faults
 def test_list_models_fails_over_and_reports_a_wrong_base_url(rig: Rig) -> None:
     rig.fake.fail(401, when_key=rig.primary, times=None, path="/v1/models")
     provider, _ = rig.provider()
@@ -585,6 +621,7 @@ def test_list_models_fails_over_and_reports_a_wrong_base_url(rig: Rig) -> None:
         provider.list_models(deadline=soon())
 
 
+@pytest.mark.hardening_faults
 def test_list_models_retries_a_malformed_list(rig: Rig) -> None:
     rig.fake.malformed(body='{"object": "list"}')
     provider, _ = rig.provider()
@@ -601,6 +638,7 @@ def _no_key_in(text: str, *keys: str) -> None:
             assert body[i : i + 8] not in text, "an 8-character piece of a key leaked"
 
 
+@pytest.mark.hardening_faults
 def test_keys_never_appear_in_errors_or_logs(
     rig: Rig, caplog: pytest.LogCaptureFixture, closed_port_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -692,6 +730,7 @@ def test_official_api_via_mock_transport(tmp_path: Path) -> None:
     assert waits == []
 
 
+@pytest.mark.hardening_faults
 def test_a_server_without_usage_is_billed_by_estimate(tmp_path: Path) -> None:
     """Some OpenAI-compatible servers omit `usage` or send odd values: bill a conservative estimate."""
     import httpx2
@@ -746,6 +785,7 @@ def test_importing_the_modules_imports_no_heavy_dependency() -> None:
     assert json.loads(out.stdout) == []
 
 
+@pytest.mark.hardening_faults
 def test_no_key_fails_without_importing_the_sdk(tmp_path: Path) -> None:
     """A hook with no key configured falls back at once, without paying ~0.5 s for `import openai`."""
     code = (
