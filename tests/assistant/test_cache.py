@@ -154,6 +154,7 @@ def test_clear_and_info(cache: Cache, settings: Settings) -> None:
     assert cache.get("k1") is None
 
 
+@pytest.mark.hardening_local_state
 def test_memory_backend_and_unreachable_redis(tmp_path: Path, warnings: Warnings) -> None:
     mem = open_cache(Settings(cache_backend="memory", cache_dir=tmp_path), warnings)
     assert mem.backend == "memory"
@@ -172,6 +173,7 @@ def test_memory_backend_and_unreachable_redis(tmp_path: Path, warnings: Warnings
 
 # --------------------------------------------------------------------------------------- corruption
 @pytest.mark.parametrize("damage", ["garbage", "truncated"])
+@pytest.mark.hardening_local_state
 def test_corrupted_database_is_moved_aside_and_rebuilt(settings: Settings, warnings: Warnings, damage: str) -> None:
     cache = open_cache(settings, warnings)
     fill(cache, 300, 400)
@@ -199,6 +201,7 @@ def test_corrupted_database_is_moved_aside_and_rebuilt(settings: Settings, warni
     cache.close()
 
 
+@pytest.mark.hardening_local_state
 def test_corruption_found_while_open_is_repaired(settings: Settings, warnings: Warnings) -> None:
     cache = open_cache(settings, warnings)
     fill(cache, 500, 400)
@@ -220,6 +223,7 @@ def test_corruption_found_while_open_is_repaired(settings: Settings, warnings: W
 
 
 # ---------------------------------------------------------------------------------- unusable dirs
+@pytest.mark.hardening_local_state
 def test_unwritable_location_gives_a_null_cache(tmp_path: Path, warnings: Warnings) -> None:
     blocker = tmp_path / "cache"
     blocker.write_text("a file where the cache dir should be")
@@ -234,6 +238,7 @@ def test_unwritable_location_gives_a_null_cache(tmp_path: Path, warnings: Warnin
     assert cache.clear() == 0
 
 
+@pytest.mark.hardening_local_state
 def test_responses_path_is_a_file(settings: Settings, warnings: Warnings) -> None:
     settings.resolved_cache_dir.mkdir()
     responses(settings).write_text("x")
@@ -241,6 +246,7 @@ def test_responses_path_is_a_file(settings: Settings, warnings: Warnings) -> Non
     assert len(warnings) == 1
 
 
+@pytest.mark.hardening_local_state
 def test_world_writable_dir_is_tightened(settings: Settings, warnings: Warnings) -> None:
     responses(settings).mkdir(parents=True)
     os.chmod(responses(settings), 0o777)
@@ -253,6 +259,7 @@ def test_world_writable_dir_is_tightened(settings: Settings, warnings: Warnings)
 
 
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="chown needs root")
+@pytest.mark.hardening_local_state
 def test_dir_owned_by_another_user_is_refused(settings: Settings, warnings: Warnings) -> None:
     responses(settings).mkdir(parents=True, mode=0o700)
     os.chown(responses(settings), 65534, 65534)
@@ -261,6 +268,7 @@ def test_dir_owned_by_another_user_is_refused(settings: Settings, warnings: Warn
     assert "uid 65534" in warnings[0]
 
 
+@pytest.mark.hardening_local_state
 def test_disk_full_skips_writes_with_one_warning(cache: Cache, warnings: Warnings) -> None:
     cache.set("before", {"v": 1})
     assert isinstance(cache, DiskCache)
@@ -282,6 +290,7 @@ def test_disk_full_skips_writes_with_one_warning(cache: Cache, warnings: Warning
     cache._writer = inner
 
 
+@pytest.mark.hardening_local_state
 def test_a_read_only_database_keeps_serving_hits(cache: Cache, warnings: Warnings) -> None:
     cache.set("before", {"v": 1})
     assert isinstance(cache, DiskCache)
@@ -304,6 +313,7 @@ def test_a_read_only_database_keeps_serving_hits(cache: Cache, warnings: Warning
     assert "cannot write" in warnings[0]
 
 
+@pytest.mark.hardening_local_state
 def test_threads_share_one_cache(cache: Cache) -> None:
     errors: list[BaseException] = []
 
@@ -346,6 +356,7 @@ print(json.dumps({"bad": bad, "warnings": warnings}), flush=True)
 """
 
 
+@pytest.mark.hardening_local_state
 def test_four_processes_write_and_read_without_errors(settings: Settings) -> None:
     procs = [
         subprocess.Popen(
@@ -382,6 +393,7 @@ class Planted:
         return (os.mkdir, (str(self.marker),))
 
 
+@pytest.mark.hardening_local_state
 def test_a_planted_pickle_is_never_loaded(cache: Cache, settings: Settings, tmp_path: Path) -> None:
     cache.set("good", {"v": 1})
     small, large = tmp_path / "pwned-small", tmp_path / "pwned-large"
@@ -412,6 +424,7 @@ with cache.transact():
 """
 
 
+@pytest.mark.hardening_local_state
 def test_a_held_write_lock_never_blocks(settings: Settings, warnings: Warnings) -> None:
     cache = open_cache(settings, warnings)
     cache.set("old", {"v": 1})
@@ -476,6 +489,7 @@ def test_export_import_round_trip(cache: Cache, tmp_path: Path, warnings: Warnin
     assert warnings == []
 
 
+@pytest.mark.hardening_local_state
 def test_import_skips_expired_and_rejects_malformed_lines(tmp_path: Path) -> None:
     src = tmp_path / "in.jsonl"
     src.write_text(
