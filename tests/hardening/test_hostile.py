@@ -44,7 +44,7 @@ from hostile import HOSTILE, HOSTILE_LINES
 INPUT = pytest.mark.hardening_hostile_input
 OUTPUT = pytest.mark.hardening_hostile_output
 PER_EXAMPLE = 1.0  # seconds: generous for a busy 2-core runner; a regex blow-up takes minutes
-FUZZ = settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 OUR_TAGS = {"details", "summary", "br", "b", "strong", "code", "sub", "sup"}
 TERMINAL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200b-\u200f]")
 
@@ -342,7 +342,7 @@ def test_hostile_model_text_is_inert_in_every_output_format(
     monkeypatch.setenv("GITHUB_WORKSPACE", str(git_repo.path))
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     files = {name: tmp_path / f"out.{name}" for name in ("sarif", "gitlab", "json", "rdjsonl")}
-    args = ["review", "--format", "github", "--format", "text"]
+    args = ["review", "--format", "github", "--format", "text", "--format", "json", "--format", "rdjsonl"]
     args += [arg for name, path in files.items() for arg in ("--format", f"{name}={path}")]
     capsys.readouterr()
     assert main(args) == 1
@@ -417,6 +417,21 @@ def test_a_query_answer_cannot_run_in_a_ci_log(
     captured = capsys.readouterr()
     _assert_inert(captured.out + captured.err)
     assert "evil" in captured.out  # the answer is still shown, as text
+
+
+@OUTPUT
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_model_ids_from_the_server_cannot_run_in_a_ci_log(
+    fake_openai: FakeOpenAI, hook_env: HookEnv, capsys: pytest.CaptureFixture[str], as_json: bool
+) -> None:
+    hook_env.point(fake_openai.url)
+    fake_openai.models = ["gpt-4o-mini", "  ::add-mask::hunter2", "x ##[stop-commands]t", "\x1b]0;title\x07m"]
+    capsys.readouterr()
+    assert main(["models", *(["--json"] if as_json else [])]) == 0
+    captured = capsys.readouterr()
+    _assert_inert(captured.out + captured.err)
+    if as_json:
+        assert "  ::add-mask::hunter2" in json.loads(captured.out)["models"]  # the same values, inert text
 
 
 @OUTPUT
