@@ -47,7 +47,7 @@ __all__ = [
     "reportable",
 ]
 
-REDACTION_POLICY_VERSION = "1"
+from .policy import REDACTION_POLICY_VERSION
 
 # Kinds found by heuristics (a secret-looking name, entropy, URL userinfo) rather than a vendor format.
 # They are always redacted before sending; in a test file they are usually fixtures, so they are not

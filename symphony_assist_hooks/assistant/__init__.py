@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -48,7 +49,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Assistant", "Fallback", "Item", "ItemResult", "Request", "Response", "cache_key"]
 
-CACHE_FORMAT = "1"
+CACHE_FORMAT = "2"  # 2: the canonical request holds the content's hash, not the content
+SCAN_FORMAT = "1"
 MAX_COMPLETION_TOKENS = 16_000
 _REQUEST_OVERHEAD_TOKENS = 40
 Pair = tuple[Item, str]
@@ -63,12 +65,16 @@ def cache_key(
     frame_sha: str,
     model: str,
     label: str,
-    content: str,
     temperature: float,
     max_tokens: int,
     redaction: str,
+    content: str | None = None,
+    content_sha: str | None = None,
 ) -> str:
-    """sha256 of the canonical request for one (item, template). Content must already be redacted."""
+    """sha256 of the canonical request for one (item, template). Content must already be redacted;
+    pass it, or `content_sha` (the sha256 hex of its UTF-8 bytes) when only the hash is known."""
+    if content_sha is None:
+        content_sha = content_hash(content or "")
     canonical = json.dumps(
         [
             CACHE_FORMAT,
@@ -78,7 +84,7 @@ def cache_key(
             template_sha,
             model,
             label,
-            content,
+            content_sha,
             temperature,
             max_tokens,
             redaction,
@@ -87,6 +93,25 @@ def cache_key(
         ensure_ascii=False,
     )
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass
+class _Prepared:
+    """One item ready for keying: its redacted label and the hash of its redacted content.
+
+    `redacted` is the item with redacted content when this run scanned it; an item whose scan was
+    remembered is only redacted again if it has to be sent.
+    """
+
+    item: Item
+    label: str
+    content_sha: str
+    redactions: int
+    redacted: Item | None = None
 
 
 class _Stop(Exception):
@@ -112,10 +137,11 @@ class Assistant:
     ) -> None:
         """`progress` gets a `progress.Tick` as each request of a miss starts and ends (never on a hit)."""
         self.settings = settings
-        self.run_id = run_id or uuid.uuid4().hex[:12]
+        self.run_id = run_id or os.urandom(6).hex()
         self._warnings: list[str] = []
         self._warn_cb = warn
         self._cache = cache
+        self._scans: Cache | None = None
         self._ledger = ledger
         self._provider = provider
         self._registry = registry
@@ -158,6 +184,19 @@ class Assistant:
         return self._cache
 
     @property
+    def scans(self) -> Cache:
+        """This machine's memo of secret scans: raw item hash -> redacted label, content hash, count.
+
+        A repeat run keys its items from it without running the secret scanner again. It holds no
+        content and no secret, and it stays on this machine whatever the cache backend.
+        """
+        if self._scans is None:
+            from .cache import open_cache
+
+            self._scans = open_cache(self.settings, self.warn, subdir="scans", local_only=True)
+        return self._scans
+
+    @property
     def ledger(self) -> Ledger:
         if self._ledger is None:
             from .budget import open_ledger
@@ -196,8 +235,11 @@ class Assistant:
     def close(self) -> None:
         """Close the cache, and the ledger and provider this Assistant opened itself (an open ledger
         connection kept the database's files open after the run; an SDK client kept its sockets)."""
-        if self._cache is not None:
-            self._cache.close()
+        for store in (self._cache, self._scans):
+            if store is not None:
+                store.close()
+        if self._stats is not None:
+            self._stats.flush()
         for part in (self._ledger, self._provider):
             if part is not None and id(part) in self._owned:
                 close = getattr(part, "close", None)
@@ -222,8 +264,7 @@ class Assistant:
         temperature = self.settings.temperature if request.temperature is None else request.temperature
         per_item = request.max_tokens or self.settings.max_tokens
         try:
-            redacted, count = _redact_items(request.items)
-            resp.redactions = count
+            prepared, resp.redactions = self._prepare(request.items)
         except SecretScanError as exc:
             return self._finish(
                 resp,
@@ -235,11 +276,13 @@ class Assistant:
             )
         frame_t = self.registry.frame(request.frame)
         templates = {name: self.registry.get(name) for name in request.templates}
-        from ..redact import REDACTION_POLICY_VERSION
+        from ..policy import REDACTION_POLICY_VERSION
 
         keys: dict[tuple[str, str], str] = {}
-        missing: list[Pair] = []
-        for it in redacted:
+        wanted: list[tuple[_Prepared, str]] = []
+        hits: dict[tuple[str, str], list[int]] = {}  # (template, model) -> [answers, saved micro-USD]
+        for prep in prepared:
+            item_id = prep.item.id
             for name, tmpl in templates.items():
                 key = cache_key(
                     frame=request.frame + ("/plain" if request.plain else ""),
@@ -247,26 +290,31 @@ class Assistant:
                     template=name,
                     template_sha=tmpl.sha256,
                     model=model,
-                    label=it.label,
-                    content=it.content,
+                    label=prep.label,
+                    content_sha=prep.content_sha,
                     temperature=temperature,
                     max_tokens=per_item,
                     redaction=REDACTION_POLICY_VERSION,
                 )
-                keys[(it.id, name)] = key
+                keys[(item_id, name)] = key
                 hit = self.cache.get(key) if request.use_cache else None
                 if hit is not None and isinstance(hit.get("data"), dict):
                     saved = int(hit.get("cost_micro", 0))
-                    resp.results[(it.id, name)] = ItemResult(
-                        it.id, name, hit["data"], "cache", str(hit.get("model", ""))
-                    )
+                    answered_by = str(hit.get("model", ""))
+                    resp.results[(item_id, name)] = ItemResult(item_id, name, hit["data"], "cache", answered_by)
                     resp.cache_hits += 1
                     resp.saved_micro += saved
-                    self.stats.record(
-                        "cache", template=name, model=str(hit.get("model", model)), items=1, saved_micro=saved
-                    )
+                    tally = hits.setdefault((name, answered_by or model), [0, 0])
+                    tally[0] += 1
+                    tally[1] += saved
                 else:
-                    missing.append((it, name))
+                    wanted.append((prep, name))
+        for (name, answered_by), (count, saved) in hits.items():  # one event per template, not per hit
+            self.stats.record("cache", template=name, model=answered_by, items=count, saved_micro=saved)
+        try:
+            missing: list[Pair] = [(self._redacted(prep), name) for prep, name in wanted]
+        except SecretScanError as exc:
+            return self._finish(resp, request, [(prep.item, name) for prep, name in wanted], str(exc), fallback, {})
         if not missing:
             return resp
         reason = self.offline_reason()
@@ -275,6 +323,38 @@ class Assistant:
         return self._finish(
             resp, request, [p for p in missing if (p[0].id, p[1]) not in resp.results], reason, fallback, keys
         )
+
+    def _prepare(self, items: Sequence[Item]) -> tuple[list[_Prepared], int]:
+        """Redacted labels and content hashes for `items`, from the scan memo where it knows them."""
+        from ..policy import REDACTION_POLICY_VERSION
+
+        out: list[_Prepared] = []
+        total = 0
+        for it in items:
+            raw = content_hash(f"{SCAN_FORMAT}\0{REDACTION_POLICY_VERSION}\0{it.label}\0{it.content}")
+            memo = self.scans.get(raw)
+            if memo is not None and isinstance(memo.get("sha"), str) and isinstance(memo.get("label"), str):
+                prep = _Prepared(it, memo["label"], memo["sha"], int(memo.get("n", 0)))
+            else:
+                from ..redact import redact
+
+                content, found = redact(it.content)
+                label, found_label = redact(it.label)
+                redacted = Item(it.id, content, label)
+                prep = _Prepared(it, label, content_hash(content), len(found) + len(found_label), redacted)
+                self.scans.set(raw, {"sha": prep.content_sha, "label": label, "n": prep.redactions})
+            total += prep.redactions
+            out.append(prep)
+        return out, total
+
+    @staticmethod
+    def _redacted(prep: _Prepared) -> Item:
+        """The item as it may be sent: its content redacted (again, if the scan was remembered)."""
+        if prep.redacted is None:
+            from ..redact import redact
+
+            prep.redacted = Item(prep.item.id, redact(prep.item.content)[0], prep.label)
+        return prep.redacted
 
     def ask_many(self, requests: Sequence[Request], fallback: Fallback | None = None) -> list[Response]:
         """Several independent requests with bounded concurrency; answers in input order."""
@@ -620,19 +700,6 @@ def _redact_answers(
         return value
 
     return {key: clean(data) for key, data in answers.items()}, count
-
-
-def _redact_items(items: Sequence[Item]) -> tuple[list[Item], int]:
-    from ..redact import redact
-
-    out: list[Item] = []
-    count = 0
-    for it in items:
-        content, found = redact(it.content)
-        label, found_label = redact(it.label)
-        count += len(found) + len(found_label)
-        out.append(Item(it.id, content, label))
-    return out, count
 
 
 def make_provider(settings: Settings) -> Provider:

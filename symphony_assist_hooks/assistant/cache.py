@@ -237,16 +237,17 @@ class MemoryCache:
 
 
 # ----------------------------------------------------------------------------------------- open
-def open_cache(settings: Settings, warn: Warn) -> Cache:
+def open_cache(settings: Settings, warn: Warn, *, subdir: str = SUBDIR, local_only: bool = False) -> Cache:
     """The cache the settings ask for. Never raises for a cache fault: it warns once and returns
     a `NullCache` when the disk cache cannot be used.
 
     The redis backend (redis/cache.py, imported only here) reads through the disk cache: a local hit
-    never imports redis.
+    never imports redis. `local_only` keeps a cache on this machine whatever the backend (the
+    per-machine memo of secret scans, for instance), in `<cache dir>/<subdir>`.
     """
     if settings.cache_backend == "memory":
         return MemoryCache(size_limit=settings.cache_size_limit, ttl=settings.cache_ttl, warn=warn)
-    directory = settings.resolved_cache_dir / SUBDIR
+    directory = settings.resolved_cache_dir / subdir
     local: ExportableCache
     try:
         local = DiskCache(directory, size_limit=settings.cache_size_limit, ttl=settings.cache_ttl, warn=warn)
@@ -255,7 +256,7 @@ def open_cache(settings: Settings, warn: Warn) -> Cache:
         shared = settings.cache_backend == "redis"
         warn(f"cache: cannot use {directory} ({why}); {'no local fallback' if shared else 'not caching'} this run")
         local = NullCache(why, directory, settings.cache_ttl)
-    if settings.cache_backend == "redis":
+    if settings.cache_backend == "redis" and not local_only:
         from .redis.cache import redis_cache
 
         return redis_cache(settings, local, warn)

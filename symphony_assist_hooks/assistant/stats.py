@@ -62,6 +62,9 @@ class StatsLog:
         except OSError as exc:
             self.error = f"stats not recorded: {exc.strerror or exc}"
 
+    def flush(self) -> None:
+        """Events are written as they are recorded; the sink may batch (it flushes on read and exit)."""
+
     def read(self) -> Iterator[dict[str, Any]]:
         if self.sink is not None:
             shared = self.sink.read()
