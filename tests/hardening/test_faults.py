@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from fakeserver import FakeOpenAI
 from gitrepo import GitRepo
-from hardening.conftest import Books, HookEnv
+from hardening.support import Books, HookEnv
 from llmock.pytest_plugin import LLMock
 from llmock.scenarios import Reply
 from responders import answering, finding

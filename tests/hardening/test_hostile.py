@@ -26,7 +26,7 @@ import pytest
 from fake_secrets import cases
 from fakeserver import FakeOpenAI
 from gitrepo import GitRepo
-from hardening.conftest import HookEnv
+from hardening.support import HookEnv
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from responders import answering, finding, items_of, numbered_lines

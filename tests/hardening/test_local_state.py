@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 from fakeserver import FakeOpenAI
 from gitrepo import GitRepo
-from hardening.conftest import Books, HookEnv
+from hardening.support import Books, HookEnv
 from responders import answering, finding
 
 from symphony_assist_hooks.assistant import Assistant, Item, Request
