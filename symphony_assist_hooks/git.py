@@ -41,7 +41,7 @@ from .diffparse import parse_patch
 from .errors import GitError
 from .gitcli import PathArg, repo_root
 from .language import language_of
-from .redact import is_sensitive_path
+from .sensitive import is_sensitive_path
 
 __all__ = [
     "DEFAULT_MAX_FILE_BYTES",

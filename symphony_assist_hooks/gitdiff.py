@@ -19,7 +19,7 @@ from .diffmodel import Changes, FileDiff
 from .diffparse import SYMLINK, Entry, Section, diff_header, parse_raw, parse_section, section_hunks, split_sections
 from .gitcli import PathArg
 from .language import language_of
-from .redact import is_sensitive_path
+from .sensitive import is_sensitive_path
 from .skiprules import content_reason, entry_reason, name_reason
 
 __all__ = ["collect"]

@@ -48,6 +48,7 @@ __all__ = [
 ]
 
 from .policy import REDACTION_POLICY_VERSION
+from .sensitive import is_sensitive_path  # re-exported: where callers look for it
 
 # Kinds found by heuristics (a secret-looking name, entropy, URL userinfo) rather than a vendor format.
 # They are always redacted before sending; in a test file they are usually fixtures, so they are not
@@ -511,79 +512,6 @@ def redact(text: str) -> tuple[str, list[SecretMatch]]:
         pos = m.end
     out.append(text[pos:])
     return "".join(out), matches
-
-
-# ------------------------------------------------------------------------------------------ paths
-_SENSITIVE_NAMES = frozenset(
-    {
-        ".env",
-        ".envrc",
-        ".netrc",
-        "_netrc",
-        ".npmrc",
-        ".pypirc",
-        ".git-credentials",
-        ".htpasswd",
-        ".pgpass",
-        ".my.cnf",
-        ".dockercfg",
-        ".boto",
-        ".s3cfg",
-        ".vault-token",
-        "credentials",
-        "credentials.json",
-        "client_secret.json",
-        "id_rsa",
-        "id_dsa",
-        "id_ecdsa",
-        "id_ed25519",
-        "id_ecdsa_sk",
-        "id_ed25519_sk",
-        "secrets.yml",
-        "secrets.yaml",
-        "secrets.json",
-        "secrets.toml",
-        "terraform.tfvars",
-        "kubeconfig",
-    }
-)
-_SENSITIVE_SUFFIXES = (
-    ".pem",
-    ".key",
-    ".p12",
-    ".pfx",
-    ".p8",
-    ".jks",
-    ".keystore",
-    ".ppk",
-    ".kdbx",
-    ".tfstate",
-    ".tfvars",
-    ".env",
-    ".secret",
-    ".secrets",
-    ".gpg",
-)
-_ENV_TEMPLATES = (".example", ".sample", ".template", ".dist", ".defaults")
-_SENSITIVE_DIRS = frozenset({".ssh", ".gnupg", ".aws", ".kube", ".docker"})
-
-
-def is_sensitive_path(path: str | os.PathLike[str]) -> bool:
-    """A file whose content is withheld entirely (key material, credentials, `.env` files).
-
-    `.env.example` and other templates stay reviewable: they go through `redact` like any text.
-    """
-    p = PurePosixPath(os.fspath(path).replace("\\", "/"))
-    name = p.name.lower()
-    if name in _SENSITIVE_NAMES:
-        return True
-    if name.startswith(".env."):
-        return not name.endswith(_ENV_TEMPLATES)
-    if name.startswith("client_secret") and name.endswith(".json"):
-        return True
-    if name.endswith(_SENSITIVE_SUFFIXES):
-        return True
-    return any(part.lower() in _SENSITIVE_DIRS for part in p.parts[:-1])
 
 
 # ------------------------------------------------------------------------------------------ environment

@@ -11,7 +11,7 @@ from fnmatch import fnmatchcase
 
 from .diffmodel import FileDiff
 from .diffparse import SUBMODULE, SYMLINK, Entry, Section
-from .redact import is_sensitive_path
+from .sensitive import is_sensitive_path
 
 __all__ = ["content_reason", "entry_reason", "name_reason"]
 

@@ -20,7 +20,6 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -163,10 +162,14 @@ class Summary:
 
 
 def _iso(ts: float | None) -> str | None:
+    from datetime import UTC, datetime  # only when summarising: recording runs on every cache hit
+
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds") if ts is not None else None
 
 
 def summarize(events: Iterable[dict[str, Any]], since: float | None = None) -> Summary:
+    from datetime import UTC, datetime
+
     s = Summary()
     for e in events:
         ts = float(e.get("ts", 0))
