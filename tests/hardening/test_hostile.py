@@ -260,8 +260,9 @@ def test_an_obedient_model_cannot_hide_a_planted_vulnerability(
     user = fake_openai.chat_requests[0].body["messages"][1]["content"]
     nonce = re.search(r"<data-([0-9a-f]+)>", user)
     assert nonce is not None and nonce.group(1) not in source
-    assert user.rstrip().endswith(f"</data-{nonce.group(1)}>")
-    assert user.count(f"</data-{nonce.group(1)}>") == 2  # named once in the instruction, closed once
+    lines = user.splitlines()
+    data = lines[lines.index(f"<data-{nonce.group(1)}>") + 1 :]  # after the opening line
+    assert data.count(f"</data-{nonce.group(1)}>") == 1 and data[-1] == f"</data-{nonce.group(1)}>"
     assert len(items_of(fake_openai.chat_requests[0].body)) == 1
     # The outputs: nothing from the payload runs in CI, moves the terminal or links out.
     files = tuple(Path(name).read_text(encoding="utf-8") for name in ("out.json", "out.sarif", "out.gitlab"))
