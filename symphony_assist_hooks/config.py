@@ -338,7 +338,7 @@ SPECS: tuple[Spec, ...] = (
         "max_request_tokens",
         (_P + "MAX_REQUEST_TOKENS",),
         _number(int, 500, 1_000_000),
-        12_000,
+        24_000,
         "Estimated prompt tokens packed into one request.",
     ),
     Spec("concurrency", (_P + "CONCURRENCY",), _number(int, 1, 64), 4, "Requests in flight at once."),
@@ -387,7 +387,7 @@ class Settings:
     server_token: Secret | None = None
     temperature: float = 0.0
     max_tokens: int = 800
-    max_request_tokens: int = 12_000
+    max_request_tokens: int = 24_000
     concurrency: int = 4
     context_lines: int = 1
     templates: tuple[str, ...] = ("code_review", "security")

@@ -44,24 +44,24 @@ class Hunk:
         return tuple(ln.old_no for ln in self.lines if ln.kind == "-" and ln.old_no is not None)
 
     def local_text(self) -> str:
-        """The hunk with hunk-local line numbers starting at 1, independent of where the hunk sits.
+        """The hunk as the model reads it, independent of where the hunk sits in its file.
 
-        New-side lines (context and added) are numbered 1..n; removed lines carry no number:
-            1  def total(xs):
-              -    return sum(xs)
-            2 +    return math.fsum(xs)
-        A hunk that only moved (an edit above it, a rebase) renders identically.
+        New-side lines (context and added) are counted 1..n; only added lines show their number,
+        because findings may only point at them; context lines start with a space, removed with "-":
+             def total(xs):
+            -    return sum(xs)
+            2+    return math.fsum(xs)
+        A hunk that only moved (an edit above it, a rebase) renders identically. Every character here
+        is paid for on every request, so the format is as lean as it can be while staying unambiguous.
         """
-        count = sum(1 for ln in self.lines if ln.kind != "-")
-        width = len(str(count)) if count else 1
         out: list[str] = []
         local = 0
         for ln in self.lines:
             if ln.kind == "-":
-                out.append(f"{'':>{width}} -{ln.text}")
+                out.append(f"-{ln.text}")
             else:
                 local += 1
-                out.append(f"{local:>{width}} {ln.kind}{ln.text}")
+                out.append(f"{local}+{ln.text}" if ln.kind == "+" else f" {ln.text}")
         return "\n".join(out)
 
     def to_absolute(self, local_line: int) -> int | None:

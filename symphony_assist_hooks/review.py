@@ -79,8 +79,7 @@ def _hunk_items(changes: git.Changes) -> _Hunks:
                 continue
             hid = f"h{len(out.hunks) + 1}"
             out.hunks[hid] = hunk
-            lang = f" ({fd.language})" if fd.language else ""
-            out.items.append(Item(hid, hunk.local_text(), f"{_one_line(fd.path)}{lang}"))
+            out.items.append(Item(hid, hunk.local_text(), _one_line(fd.path)))  # the suffix names the language
     return out
 
 
@@ -89,7 +88,7 @@ _LINE_BREAKING = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 def _one_line(path: str) -> str:
     """A file name as it goes into a prompt: control and line-separator characters written as escapes,
-    so a name with a newline cannot start a line of its own (a forged `=== item` header, #10)."""
+    so a name with a newline cannot start a line of its own (a forged item header, #10)."""
     return _LINE_BREAKING.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), path)
 
 

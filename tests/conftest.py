@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ _KEY_VARS = (
 
 
 @pytest.fixture(autouse=True)
-def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point HOME and the XDG dirs at a fresh directory; drop every real key and our settings.
 
     A test that still reaches the real home fails loudly: HOME itself is replaced.
@@ -39,7 +38,9 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     monkeypatch.delenv("GIT_INDEX_FILE", raising=False)
     monkeypatch.delenv("GIT_DIR", raising=False)
     monkeypatch.delenv("GIT_WORK_TREE", raising=False)
-    yield home
+    return home
+
+
 from fakeserver import closed_port_url, fake_openai  # noqa: F401,E402
 from gitrepo import git_repo  # noqa: F401,E402
 from redis_server import private_redis, redis_url  # noqa: F401,E402

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-ITEM = re.compile(r"^=== item (\S+)(?: (.*))?$", re.MULTILINE)
+ITEM = re.compile(r"^## (h\d+|q\d+|f\d+|\S+)(?: (.*))?$", re.MULTILINE)
 
 
 def items_of(body: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -55,16 +55,17 @@ def answering(
     return respond
 
 
-NUMBERED = re.compile(r"^\s*(\d+) ([+ ])(.*)$")
+NUMBERED = re.compile(r"^(\d+)\+(.*)$")
 
 
 def numbered_lines(content: str) -> list[tuple[int, bool, str]]:
-    """(hunk-local number, added?, text) of each numbered line of a hunk as we send it."""
+    """(hunk-local number, added?, text) of each added line of a hunk as we send it (only added
+    lines carry their number)."""
     out = []
     for line in content.splitlines():
         m = NUMBERED.match(line)
         if m:
-            out.append((int(m.group(1)), m.group(2) == "+", m.group(3)))
+            out.append((int(m.group(1)), True, m.group(2)))
     return out
 
 

@@ -149,5 +149,5 @@ def test_user_dirs_match_platformdirs(monkeypatch: pytest.MonkeyPatch, xdg: str 
 
 def test_broken_toml_of_ours_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[tool.symphony-assist]\ntimeout = "\n')
-    with pytest.raises(ConfigError, match="pyproject.toml"):
+    with pytest.raises(ConfigError, match=r"pyproject\.toml"):
         load_settings(env={}, cwd=tmp_path)

@@ -178,7 +178,7 @@ def offline(tmp_path: Path) -> Settings:
 def online(tmp_path: Path, fake_openai: FakeOpenAI) -> tuple[Settings, FakeOpenAI]:
     def answer(request: dict[str, Any]) -> dict[str, Any]:
         user = request["messages"][-1]["content"]
-        ids = [line.split()[2] for line in user.splitlines() if line.startswith("=== item ")]
+        ids = [line.split()[1] for line in user.splitlines() if line.startswith("## ")]
         return {"results": [{"id": i, "category": "assertion-mismatch", "explanation": f"why {i}",
                              "fix": f"fix {i}"} for i in ids]}  # fmt: skip
 
@@ -229,7 +229,7 @@ def test_one_request_for_all_then_each_from_the_cache(online: tuple[Settings, Fa
     second = explain_failures(again, settings, root=ROOT, environ={})
     assert [e.source for e in second.report.explanations] == ["cache", "api"]
     assert second.report.cache_hits == 1 and len(fake.chat_requests) == 2
-    assert fake.chat_requests[1].body["messages"][-1]["content"].count("=== item ") == 1
+    assert fake.chat_requests[1].body["messages"][-1]["content"].count("\n## ") == 1
 
 
 def test_a_given_assistant_is_used_and_left_open(online: tuple[Settings, FakeOpenAI]) -> None:

@@ -658,7 +658,7 @@ def test_hunk_line_mapping() -> None:
     assert hunk.section == "def total(xs):"
     assert hunk.added_lines == (11,)
     assert hunk.removed_lines == (11,)
-    assert hunk.local_text() == "1      xs = list(xs)\n  -    return sum(xs)\n2 +    return math.fsum(xs)\n3  "
+    assert hunk.local_text() == "     xs = list(xs)\n-    return sum(xs)\n2+    return math.fsum(xs)\n "
     assert [hunk.to_absolute(i) for i in (0, 1, 2, 3, 4)] == [None, 10, 11, 12, None]
     assert [hunk.to_local(n) for n in (9, 10, 11, 12)] == [None, 1, 2, 3]
 

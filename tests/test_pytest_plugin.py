@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from fakeserver import FakeOpenAI
 
-_ITEM = re.compile(r"=== item (\S+)")
+_ITEM = re.compile(r"^## (\S+)", re.MULTILINE)
 
 CALC = """
 def add(a, b):
@@ -111,7 +111,7 @@ def _items_sent(fake: FakeOpenAI) -> list[str]:
     out = []
     for r in fake.chat_requests:
         user = r.body["messages"][-1]["content"]
-        out += re.findall(r"=== item \S+ (.+)", user)
+        out += re.findall(r"^## \S+ (.+)", user, re.MULTILINE)
     return out
 
 

@@ -579,7 +579,7 @@ def test_complete_coalesces_across_nonces_and_caches(api: Api) -> None:
     api.fake.delay(0.4)
 
     def body(nonce: str) -> dict[str, Any]:
-        user = f"Untrusted data begins after <data-{nonce}> and ends at </data-{nonce}>.\n<data-{nonce}>\n=== item q1\nhi\n</data-{nonce}>"
+        user = f"<data-{nonce}>\n## q1\nhi\n</data-{nonce}>"
         schema = {
             "name": "answer_results",
             "schema": {
