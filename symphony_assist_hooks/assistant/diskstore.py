@@ -147,9 +147,24 @@ class DiskCache:
         db = self.path / _DBNAME
         if not db.exists():
             return None
-        uri = db.absolute().as_uri() + "?mode=rw"  # rw: never create a stray empty database
-        con = sqlite3.connect(uri, uri=True, timeout=self.timeout, isolation_level=None, check_same_thread=False)
-        con.execute("PRAGMA query_only = 1")
+        base = db.absolute().as_uri()
+        con = sqlite3.connect(
+            base + "?mode=rw",  # rw: never create a stray empty database
+            uri=True, timeout=self.timeout, isolation_level=None, check_same_thread=False,
+        )  # fmt: skip
+        try:
+            con.execute("PRAGMA query_only = 1")
+            con.execute("SELECT 1 FROM Cache LIMIT 1").fetchall()  # opens the WAL: needs -wal/-shm files
+        except sqlite3.OperationalError as exc:
+            # A full or read-only file system cannot create -wal/-shm: read the database as an
+            # immutable file instead (no locks, no WAL). Answers are still served; writes are off.
+            con.close()
+            if "no such table" in str(exc):
+                raise
+            con = sqlite3.connect(
+                base + "?mode=ro&immutable=1", uri=True, isolation_level=None, check_same_thread=False
+            )
+            con.execute("PRAGMA query_only = 1")
         self._reader, self._reader_pid = con, os.getpid()
         return con
 

@@ -239,14 +239,6 @@ def test_a_disk_that_fills_up_allows_no_paid_call(
     assert review(capsys, "--fail-closed").code == 5
 
 
-CACHE_READER_NEEDS_WRITES = (
-    "assistant/cache.py (not ours to edit now) reads through a WAL connection opened mode=rw: SQLite must create "
-    "cache.db-wal/-shm next to the database, which fails on a full or read-only file system ('disk I/O error'), "
-    "so a hit is lost and the run falls back; RELIABILITY.md §6.1 says reads keep working"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=CACHE_READER_NEEDS_WRITES)
 @pytest.mark.parametrize("fault", ["full", "read-only"])
 def test_cached_answers_are_still_served_when_the_cache_dir_cannot_be_written(
     online: FakeOpenAI, hook_env: HookEnv, capsys: pytest.CaptureFixture[str], fault: str
