@@ -497,6 +497,13 @@ class DiskLedger(_BaseLedger):
                 f"budget ledger busy at {self.path}: another process held it for more than "
                 f"{self.timeout:g} s; no paid call was made"
             )
+        reason = fault.reason.lower()
+        if any(word in reason for word in ("disk is full", "no space", "read-only", "readonly", "permission denied")):
+            # The ledger is intact but cannot be written: removing it would forget the month's spend.
+            return BudgetError(
+                f"budget ledger at {self.path} cannot be written ({fault.reason}); no paid call was made. "
+                "Free disk space or fix the directory's permissions."
+            )
         return BudgetError(
             f"budget ledger unreadable at {self.path}: {fault.reason}; no paid call was made. "
             "Remove the directory to reset it."
