@@ -58,8 +58,8 @@ def test_finding_on_the_changed_line_then_cached(
     assert "app.py:5: critical [shell-injection] command injection" in out
     assert len(keyed.chat_requests) == 1
     body = keyed.chat_requests[0].body
-    assert "Checklist code_review:" in body["messages"][0]["content"]
-    assert "Checklist security:" in body["messages"][0]["content"]
+    assert "\ncode_review: " in body["messages"][0]["content"]
+    assert "\nsecurity: " in body["messages"][0]["content"]
     assert main(["review", "--format", "json"]) == 1
     doc = json.loads(capsys.readouterr().out)
     assert len(keyed.chat_requests) == 1  # second run: all hunks cached, nothing sent

@@ -147,8 +147,12 @@ def render_items(items: Sequence[Item]) -> str:
     """
     nonce = _nonce(items)
     parts = [f"<data-{nonce}>"]
+    previous = None
     for it in items:
-        label = f" {it.label}" if it.label else ""
+        label = ""
+        if it.label:  # a file's later hunks say so instead of repeating its path
+            label = " (same file)" if it.label == previous else f" {it.label}"
+        previous = it.label
         parts.append(f"## {it.id}{label}\n{it.content}")
     parts.append(f"</data-{nonce}>")
     return "\n".join(parts)

@@ -24,9 +24,9 @@ class _Strict(BaseModel):
 
 
 class FindingOut(_Strict):
-    checklist: str
+    checklist: str = ""  # asked for only when one request carries several checklists
     line: int = Field(ge=1)
-    end_line: int = Field(ge=1)
+    end_line: int | None = Field(default=None, ge=1)  # not asked for (tokens); accepted if given
     severity: Literal["critical", "high", "medium", "low", "info"]
     rule: str = Field(min_length=1, max_length=80)
     title: str = Field(min_length=1, max_length=300)
@@ -66,18 +66,17 @@ def json_schema(frame: str, templates: Sequence[str]) -> dict[str, Any]:
     """{"name", "schema"} for response_format json_schema with strict=True (every field required)."""
     s = {"type": "string"}
     if frame == "findings":
-        finding = _obj(
-            {
-                "checklist": {"type": "string", "enum": list(templates)},
-                "line": {"type": "integer"},
-                "end_line": {"type": "integer"},
-                "severity": {"type": "string", "enum": SEVERITIES},
-                "rule": s,
-                "title": s,
-                "message": s,
-                "suggestion": s,
-            }
-        )
+        props: dict[str, Any] = {
+            "line": {"type": "integer"},
+            "severity": {"type": "string", "enum": SEVERITIES},
+            "rule": s,
+            "title": s,
+            "message": s,
+            "suggestion": s,
+        }
+        if len(templates) > 1:  # every schema token is paid on every request: only what is needed
+            props = {"checklist": {"type": "string", "enum": list(templates)}, **props}
+        finding = _obj(props)
         item = _obj({"id": s, "findings": {"type": "array", "items": finding}})
     elif frame == "answer":
         item = _obj({"id": s, "answer": s})

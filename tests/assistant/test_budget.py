@@ -387,7 +387,9 @@ def test_a_full_disk_fails_closed(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
             self._con.close()
 
     monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: FullDisk(real_connect(*a, **k)))
-    with pytest.raises(BudgetError, match=r"cannot be written \(database or disk is full\); no paid call was made\. Free disk space"):
+    with pytest.raises(
+        BudgetError, match=r"cannot be written \(database or disk is full\); no paid call was made\. Free disk space"
+    ):
         ledger.reserve(10)
     ledger.settle(res, 10)  # the call already happened: warn, never raise
     assert len(warnings) == 1
