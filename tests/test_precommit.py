@@ -14,7 +14,7 @@ import pytest
 from fake_secrets import make
 from fakeserver import FakeOpenAI
 from gitrepo import GitRepo
-from responders import answering, finding
+from responders import answering, finding, numbered_lines
 
 from symphony_assist_hooks.cli import main
 from symphony_assist_hooks.precommit import range_from_env
@@ -58,16 +58,11 @@ def hook_env(fake_openai: FakeOpenAI, tmp_path: Path, pre_commit_home: Path, pip
 
 def _flag_system(item_id: str, label: str, content: str) -> list[dict[str, object]]:
     return [
-        finding(
-            int(line.split()[0].lstrip("L")),
-            rule="command-injection",
-            severity="critical",
-            checklist="security",
-            title="os.system with user input",
-        )
-        for line in content.splitlines()
-        if "os.system" in line
-    ]
+        finding(local, rule="command-injection", severity="critical", checklist="security",
+                title="os.system with user input")
+        for local, added, text in numbered_lines(content)
+        if added and "os.system" in text
+    ]  # fmt: skip
 
 
 @pytest.mark.slow
