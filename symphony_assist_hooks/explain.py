@@ -31,6 +31,7 @@ from .findings import Explanation, Failure, Report
 if TYPE_CHECKING:
     from .assistant import Assistant, Item
     from .config import Settings
+    from .progress import ProgressCallback
 
 __all__ = [
     "ITEM_TOKENS",
@@ -214,6 +215,7 @@ def explain_failures(
     item_tokens: int = ITEM_TOKENS,
     assistant: Assistant | None = None,
     warn: Callable[[str], None] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> Explained:
     """Explain the first `max_failures` failures in one `Assistant.ask`; list the rest as not explained.
 
@@ -228,7 +230,7 @@ def explain_failures(
     left_out = tuple(_display_id(f) for f in failures[len(chosen) :])
     by_id = {f"f{i}": f for i, f in enumerate(chosen, 1)}
     own = assistant is None
-    asst = assistant if assistant is not None else Assistant(settings, warn=warn)
+    asst = assistant if assistant is not None else Assistant(settings, warn=warn, progress=progress)
     notices: list[str] = []
     try:
         items: list[Item] = []

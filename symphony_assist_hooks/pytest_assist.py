@@ -233,15 +233,20 @@ def explain_session(config: pytest.Config, failures: list[dict[str, Any]], warn:
     if cost is not None:
         cli["budget_run"] = cost
     basetemp = config.getoption("basetemp", None)
-    return explain_failures(
-        [_failure(d) for d in failures],
-        load_settings(cli, cwd=root),
-        template=str(_option(config, "assist_template") or "testing"),
-        max_failures=int(max_failures),
-        root=str(root),
-        volatile=[str(Path(basetemp).resolve())] if basetemp else [],
-        warn=warn,
-    )
+    settings = load_settings(cli, cwd=root)
+    from .progress import pytest_progress
+
+    with pytest_progress(config) as progress:  # on stderr when it is a terminal (or a CI log), never on stdout
+        return explain_failures(
+            [_failure(d) for d in failures],
+            settings,
+            template=str(_option(config, "assist_template") or "testing"),
+            max_failures=int(max_failures),
+            root=str(root),
+            volatile=[str(Path(basetemp).resolve())] if basetemp else [],
+            warn=warn,
+            progress=progress,
+        )
 
 
 def _failure(d: dict[str, Any]) -> Failure:

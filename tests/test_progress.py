@@ -365,3 +365,47 @@ def test_pytest_progress_suspends_capture_around_the_block(monkeypatch: pytest.M
         assert progress.noun == "failures"
         assert progress.mode == "tty"
     assert events == ["suspended", "resumed"]
+
+
+def _on_pty(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[str, str]:
+    """Run `cmd` with stdout on a pipe and stderr on a pseudo-terminal."""
+    master, slave = os.openpty()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    chunks: list[bytes] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                data = os.read(master, 4096)
+            except OSError:
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    out, _ = proc.communicate(timeout=120)
+    reader.join(timeout=10)
+    os.close(master)
+    return out.decode(), b"".join(chunks).decode(errors="replace")
+
+
+def test_pytest_assist_shows_progress_on_a_terminal_and_never_on_stdout(
+    fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    fake_openai.responder = answering()
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "test_many.py").write_text(
+        "".join(f"def test_{i}():\n    assert {i} == {i + 1}, 'value {i}' + 'x' * 300\n\n" for i in range(4))
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "NO_COLOR", "FORCE_COLOR", "PYTEST_ADDOPTS")}
+    env.update(_env(fake_openai, tmp_path), TERM="xterm-256color", SYMPHONY_ASSIST_MAX_REQUEST_TOKENS="500")
+    out, err = _on_pty([sys.executable, "-m", "pytest", "--assist", "-p", "no:cacheprovider", "-q"], project, env)
+    assert len(fake_openai.chat_requests) >= 2
+    assert re.search(r"symphony-assist: \d+/4 failures", err), err
+    assert "failures, " not in out.split("symphony-assist")[0]  # nothing of the progress line on stdout
+    assert "\r" not in out
+    assert "symphony-assist" in out  # the explanations section itself is pytest's terminal output
