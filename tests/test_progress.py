@@ -263,27 +263,7 @@ def _review(env: dict[str, str], cwd: Path, *, stderr_tty: bool) -> tuple[str, s
     if not stderr_tty:
         done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False)
         return done.stdout, done.stderr
-    master, slave = os.openpty()
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave)
-    os.close(slave)
-    chunks: list[bytes] = []
-
-    def drain() -> None:
-        while True:
-            try:
-                data = os.read(master, 4096)
-            except OSError:  # EIO: the child closed the terminal
-                return
-            if not data:
-                return
-            chunks.append(data)
-
-    reader = threading.Thread(target=drain, daemon=True)
-    reader.start()
-    out, _ = proc.communicate(timeout=120)
-    reader.join(timeout=10)
-    os.close(master)
-    return out.decode(), b"".join(chunks).decode(errors="replace")
+    return _on_pty(cmd, cwd, env)
 
 
 @pytest.fixture
