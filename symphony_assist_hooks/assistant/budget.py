@@ -189,6 +189,16 @@ class _Txn(Protocol):
     def months(self) -> dict[str, int]: ...
 
 
+def close_reservation(open_: dict[str, Reservation], res: Reservation, actual: int) -> int:
+    """What every ledger's `settle` checks first: the cost is not negative and the reservation is still
+    open in this run (it is then closed). Returns `actual`, this run's spend to add. ValueError otherwise."""
+    if actual < 0:
+        raise ValueError(f"a cost cannot be negative ({actual})")
+    if open_.pop(res.id, None) is None:
+        raise ValueError(f"reservation {res.id} is already settled or released")
+    return actual
+
+
 class _BaseLedger:
     """The ledger logic over a storage transaction (`_txn`) supplied by a subclass."""
 
@@ -276,12 +286,8 @@ class _BaseLedger:
         return None
 
     def settle(self, res: Reservation, actual: int) -> None:
-        if actual < 0:
-            raise ValueError(f"a cost cannot be negative ({actual})")
         with self._lock:
-            if self._open.pop(res.id, None) is None:
-                raise ValueError(f"reservation {res.id} is already settled or released")
-            self._run_spent += actual
+            self._run_spent += close_reservation(self._open, res, actual)
             try:
                 with self._txn() as tx:
                     tx.remove_reservation(res.id)

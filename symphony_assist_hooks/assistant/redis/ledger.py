@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from ...config import mask_url
 from ...errors import BudgetError
-from ..budget import Caps, Reservation, _over, _pid_alive, format_usd, periods
+from ..budget import Caps, Reservation, _over, _pid_alive, close_reservation, format_usd, periods
 from .connection import PREFIX, TIMEOUT_CAP, get_server, redis_errors, redis_timeout, unreachable
 
 if TYPE_CHECKING:
@@ -254,12 +254,8 @@ class RedisLedger:
         return res
 
     def settle(self, res: Reservation, actual: int) -> None:
-        if actual < 0:
-            raise ValueError(f"a cost cannot be negative ({actual})")
         with self._lock:
-            if self._open.pop(res.id, None) is None:
-                raise ValueError(f"reservation {res.id} is already settled or released")
-            self._run_spent += actual
+            self._run_spent += close_reservation(self._open, res, actual)
             try:
                 r, _, settle = self._client()
                 settle(self._keys[:2], [res.id, res.day, res.month, actual], client=r)
