@@ -10,6 +10,10 @@
 6. whatever is still unanswered (no key, offline, budget refused, service down, deadline) goes to the
    caller's local fallback, labelled "local", with one reason line
 
+Steps 1-3 live here, in the facade, and are all a cache hit runs. Steps 4-6 are the miss path:
+`batching` (packing items into requests, taking the answer apart) and `calling` (reserve, call,
+settle, model fallback, local fallback), imported lazily from `ask` so a hit never parses them.
+
 This package imports no adapter: no click, pytest, git or fastapi.
 """
 
@@ -23,36 +27,25 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 from ..config import Settings, user_dirs
-from ..errors import (
-    AuthError,
-    BadAnswerError,
-    BudgetError,
-    ModelError,
-    NoKeyError,
-    ProviderError,
-    QuotaError,
-    SecretScanError,
-)
+from ..errors import NoKeyError, SecretScanError
 from .prompts import Registry, load_registry
 from .request import Item, ItemResult, Request, Response
 from .stats import StatsLog
 
 if TYPE_CHECKING:
     from ..progress import ProgressCallback
-    from .budget import Ledger, Reservation
+    from .budget import Ledger
     from .cache import Cache
-    from .pricing import Price
-    from .provider import Completion, Provider
+    from .provider import Provider
 
 __all__ = ["Assistant", "Fallback", "Item", "ItemResult", "Request", "Response", "cache_key"]
 
 CACHE_FORMAT = "2"  # 2: the canonical request holds the content's hash, not the content
 SCAN_FORMAT = "1"
 MAX_COMPLETION_TOKENS = 16_000
-_REQUEST_OVERHEAD_TOKENS = 40
 Pair = tuple[Item, str]
 Fallback = Callable[[Sequence[Pair], str], Mapping[tuple[str, str], dict[str, Any]]]
 
@@ -112,10 +105,6 @@ class _Prepared:
     content_sha: str
     redactions: int
     redacted: Item | None = None
-
-
-class _Stop(Exception):
-    """Ends a run's API use: every item not answered yet falls back with this reason."""
 
 
 class Assistant:
@@ -266,14 +255,10 @@ class Assistant:
         try:
             prepared, resp.redactions = self._prepare(request.items)
         except SecretScanError as exc:
-            return self._finish(
-                resp,
-                request,
-                [(it, t) for it in request.items for t in request.templates],
-                str(exc),
-                fallback,
-                {},
-            )
+            from .calling import finish
+
+            unanswered = [(it, t) for it in request.items for t in request.templates]
+            return finish(self, resp, unanswered, str(exc), fallback)
         frame_t = self.registry.frame(request.frame)
         templates = {name: self.registry.get(name) for name in request.templates}
         from ..policy import REDACTION_POLICY_VERSION
@@ -311,18 +296,11 @@ class Assistant:
                     wanted.append((prep, name))
         for (name, answered_by), (count, saved) in hits.items():  # one event per template, not per hit
             self.stats.record("cache", template=name, model=answered_by, items=count, saved_micro=saved)
-        try:
-            missing: list[Pair] = [(self._redacted(prep), name) for prep, name in wanted]
-        except SecretScanError as exc:
-            return self._finish(resp, request, [(prep.item, name) for prep, name in wanted], str(exc), fallback, {})
-        if not missing:
-            return resp
-        reason = self.offline_reason()
-        if reason is None:
-            reason = self._ask_service(request, missing, keys, model, temperature, per_item, resp)
-        return self._finish(
-            resp, request, [p for p in missing if (p[0].id, p[1]) not in resp.results], reason, fallback, keys
-        )
+        if not wanted:
+            return resp  # all cache hits: nothing below this line is imported
+        from .calling import answer_misses
+
+        return answer_misses(self, request, wanted, keys, model, temperature, per_item, resp, fallback)
 
     def _prepare(self, items: Sequence[Item]) -> tuple[list[_Prepared], int]:
         """Redacted labels and content hashes for `items`, from the scan memo where it knows them."""
@@ -346,15 +324,6 @@ class Assistant:
             total += prep.redactions
             out.append(prep)
         return out, total
-
-    @staticmethod
-    def _redacted(prep: _Prepared) -> Item:
-        """The item as it may be sent: its content redacted (again, if the scan was remembered)."""
-        if prep.redacted is None:
-            from ..redact import redact
-
-            prep.redacted = Item(prep.item.id, redact(prep.item.content)[0], prep.label)
-        return prep.redacted
 
     def ask_many(self, requests: Sequence[Request], fallback: Fallback | None = None) -> list[Response]:
         """Several independent requests with bounded concurrency; answers in input order."""
@@ -391,315 +360,6 @@ class Assistant:
             plain=False,
         )
         return self.ask(req)
-
-    # ------------------------------------------------------------------------------------ internals
-    def _finish(
-        self,
-        resp: Response,
-        request: Request,
-        unanswered: Sequence[Pair],
-        reason: str | None,
-        fallback: Fallback | None,
-        keys: Mapping[tuple[str, str], str],
-    ) -> Response:
-        if not unanswered:
-            return resp
-        resp.fallback_reason = reason or "the service did not answer"
-        # The reason is printed once, as the reason: not again as a notice (a bad answer is both).
-        resp.notices = [n for n in resp.notices if n != resp.fallback_reason]
-        local: Mapping[tuple[str, str], dict[str, Any]] = {}
-        if fallback is not None:
-            local = fallback(unanswered, resp.fallback_reason)
-        for it, name in unanswered:
-            data = local.get((it.id, name))
-            source = "local" if data is not None else "none"
-            resp.results[(it.id, name)] = ItemResult(it.id, name, data, source)
-            self.stats.record("local", template=name, items=1, reason=resp.fallback_reason)
-        return resp
-
-    def _ask_service(
-        self,
-        request: Request,
-        missing: Sequence[Pair],
-        keys: Mapping[tuple[str, str], str],
-        model: str,
-        temperature: float,
-        per_item: int,
-        resp: Response,
-    ) -> str | None:
-        wanted: dict[str, set[str]] = {}
-        order: list[Item] = []
-        for it, name in missing:
-            if it.id not in wanted:
-                wanted[it.id] = set()
-                order.append(it)
-            wanted[it.id].add(name)
-        by_templates: dict[tuple[str, ...], list[Item]] = {}
-        for it in order:
-            by_templates.setdefault(tuple(n for n in request.templates if n in wanted[it.id]), []).append(it)
-        chunks: list[tuple[tuple[str, ...], list[Item]]] = []
-        for names, items in by_templates.items():
-            chunks += [(names, c) for c in self._pack(request, names, items)]
-        reasons: list[str] = []
-        tracker = None
-        if self._progress is not None:
-            from ..progress import Tracker
-
-            tracker = Tracker(self._progress, total=len(request.items), cached=len(request.items) - len(order))
-
-        def run(chunk: tuple[tuple[str, ...], list[Item]]) -> None:
-            names, items = chunk
-            token = tracker.sending(it.label or it.id for it in items) if tracker is not None else 0
-            answered = False
-            try:
-                self._send(request, names, items, keys, model, temperature, per_item, resp)
-                answered = True
-            except _Stop as stop:
-                with self._lock:
-                    reasons.append(str(stop))
-            finally:
-                if tracker is not None:
-                    tracker.sent(token, len(items), resp.cost_micro, answered=answered)
-
-        if len(chunks) == 1:
-            run(chunks[0])
-        else:
-            from concurrent.futures import ThreadPoolExecutor
-
-            with ThreadPoolExecutor(max_workers=min(self.settings.concurrency, len(chunks))) as pool:
-                list(pool.map(run, chunks))
-        if tracker is not None:
-            tracker.finish(resp.cost_micro)
-        return reasons[0] if reasons else None
-
-    def _pack(self, request: Request, names: tuple[str, ...], items: list[Item]) -> list[list[Item]]:
-        from .pricing import estimate_tokens
-
-        if request.plain:
-            return [[it] for it in items]
-        limit = self.settings.max_request_tokens
-        chunks: list[list[Item]] = [[]]
-        used = 0
-        for it in items:
-            cost = estimate_tokens(it.content) + estimate_tokens(it.label) + 12
-            if chunks[-1] and used + cost > limit:
-                chunks.append([])
-                used = 0
-            chunks[-1].append(it)
-            used += cost
-        return chunks
-
-    def _send(
-        self,
-        request: Request,
-        names: tuple[str, ...],
-        items: list[Item],
-        keys: Mapping[tuple[str, str], str],
-        model: str,
-        temperature: float,
-        per_item: int,
-        resp: Response,
-    ) -> None:
-        from ..errors import UnavailableError
-        from .prompts import render
-        from .provider import ChatRequest
-
-        if self._stopped:
-            raise _Stop(self._stopped)
-        if time.monotonic() >= self.deadline:
-            raise _Stop(f"deadline of {self.settings.deadline:g}s reached")
-        system, user = render(self.registry, request.frame, names, items)
-        schema = None
-        if not request.plain:
-            from .schema import json_schema
-
-            schema = json_schema(request.frame, names)
-        max_tokens = min(per_item * len(items) * len(names), MAX_COMPLETION_TOKENS)
-        models = [model]
-        if self.settings.model_fallback and self.settings.model_fallback != model:
-            models.append(self.settings.model_fallback)
-        last: ProviderError | None = None
-        for attempt_model in models:
-            chat = ChatRequest(
-                system=system,
-                user=user,
-                model=attempt_model,
-                temperature=temperature,
-                max_tokens=max_tokens,
-                json_schema=schema,
-            )
-            try:
-                self._call(request, chat, names, items, keys, resp)
-                return
-            except ModelError as exc:
-                last = exc  # try the fallback model
-            except UnavailableError as exc:
-                if getattr(exc, "status", None) is None or int(getattr(exc, "status", 0)) < 500:
-                    self._stop(str(exc))
-                last = exc
-            except (AuthError, QuotaError, NoKeyError) as exc:
-                self._stop(str(exc))
-            except BadAnswerError as exc:
-                resp.notices.append(str(exc))
-                raise _Stop(str(exc)) from None
-        raise _Stop(str(last) if last else "the service did not answer")
-
-    def _stop(self, reason: str) -> NoReturn:
-        with self._lock:
-            if self._stopped is None:
-                self._stopped = reason
-        raise _Stop(self._stopped)
-
-    def _call(
-        self,
-        request: Request,
-        chat: Any,
-        names: tuple[str, ...],
-        items: list[Item],
-        keys: Mapping[tuple[str, str], str],
-        resp: Response,
-    ) -> None:
-        from .pricing import price_for, worst_case_micro
-
-        price = price_for(chat.model, self.settings.prices)
-        if not price.known and chat.model not in self._price_notices:
-            self._price_notices.add(chat.model)
-            self.warn(
-                f"no price known for model {chat.model}: counted as $0 (set [tool.symphony-assist.prices] to budget it)"
-            )
-        worst = worst_case_micro(price, chat.system + chat.user, chat.max_tokens)
-        try:
-            with self._lock:
-                reservation = self.ledger.reserve(worst)
-        except BudgetError as exc:
-            self._stop(str(exc))
-        try:
-            completion = self.provider.complete(chat, deadline=self.deadline)
-        except BadAnswerError as exc:
-            # A truncated or refused answer is still billed: settle what the provider reported, and log
-            # the request, so the stats' spend stays equal to the ledger's.
-            billed = getattr(exc, "completion", None)
-            if billed is None:
-                with self._lock:
-                    self.ledger.release(reservation)
-            else:
-                self._bill(reservation, price, billed, names, items, resp)
-            raise
-        except BaseException:
-            with self._lock:
-                self.ledger.release(reservation)
-            raise
-        actual = self._bill(reservation, price, completion, names, items, resp)
-        if request.plain:
-            answers = {items[0].id: {"answer": completion.content}}
-            per_template: dict[tuple[str, str], dict[str, Any]] = {(items[0].id, names[0]): answers[items[0].id]}
-        else:
-            from .schema import parse_results
-
-            parsed, dropped = parse_results(request.frame, completion.content)
-            if dropped:
-                resp.notices.append(f"{dropped} malformed item(s) or finding(s) of the model's answer dropped")
-            per_template = _split(request.frame, names, items, parsed)
-        per_template, leaked = _redact_answers(per_template)
-        if leaked:
-            resp.redactions += leaked
-            resp.notices.append(f"{leaked} secret(s) in the model's answer redacted")
-        share = actual // max(1, len(per_template))
-        for (item_id, name), data in per_template.items():
-            resp.results[(item_id, name)] = ItemResult(item_id, name, data, "api", completion.model)
-            self.cache.set(
-                keys[(item_id, name)],
-                {"data": data, "model": completion.model, "cost_micro": share},
-                ttl=self.settings.cache_ttl or None,
-            )
-            self.stats.record("api", template=name, model=completion.model, items=1)
-
-    def _bill(
-        self,
-        reservation: Reservation,
-        price: Price,
-        completion: Completion,
-        names: tuple[str, ...],
-        items: list[Item],
-        resp: Response,
-    ) -> int:
-        """Settle `reservation` with what `completion` cost and log the request; returns the cost."""
-        from .pricing import cost_micro
-
-        actual = cost_micro(price, completion.prompt_tokens, completion.completion_tokens, completion.cached_tokens)
-        with self._lock:
-            self.ledger.settle(reservation, actual)
-            resp.api_requests += 1
-            resp.prompt_tokens += completion.prompt_tokens
-            resp.completion_tokens += completion.completion_tokens
-            resp.cached_tokens += completion.cached_tokens
-            resp.cost_micro += actual
-            if completion.model not in resp.models:
-                resp.models.append(completion.model)
-        self.stats.record(
-            "request",
-            template=",".join(names),
-            model=completion.model,
-            items=len(items),
-            prompt_tokens=completion.prompt_tokens,
-            completion_tokens=completion.completion_tokens,
-            cached_tokens=completion.cached_tokens,
-            cost_micro=actual,
-            latency_ms=round(completion.latency * 1000, 1),
-            key=completion.key_alias,
-        )
-        return actual
-
-
-def _split(
-    frame: str, names: tuple[str, ...], items: list[Item], parsed: list[dict[str, Any]]
-) -> dict[tuple[str, str], dict[str, Any]]:
-    """One answer document → data per (item, template). Unknown ids are ignored (never trusted)."""
-    ids = {it.id for it in items}
-    out: dict[tuple[str, str], dict[str, Any]] = {}
-    for entry in parsed:
-        item_id = entry.get("id")
-        if item_id not in ids:
-            continue
-        if frame == "findings":
-            per: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
-            for f in entry["findings"]:
-                checklist = f.pop("checklist", "")
-                per[checklist if checklist in per else names[0]].append(f)
-            for n in names:
-                out[(item_id, n)] = {"findings": per[n]}
-        else:
-            data = {k: v for k, v in entry.items() if k != "id"}
-            for n in names:
-                out[(item_id, n)] = data
-    return out
-
-
-def _redact_answers(
-    answers: Mapping[tuple[str, str], dict[str, Any]],
-) -> tuple[dict[tuple[str, str], dict[str, Any]], int]:
-    """Model output redacted like the input, before it is cached or shown (RELIABILITY.md §3.2): the
-    model never sees a secret of ours, but may still write one. Returns the answers and the count."""
-    from ..redact import redact
-
-    count = 0
-
-    def clean(value: Any) -> Any:
-        nonlocal count
-        if isinstance(value, str):
-            try:
-                text, found = redact(value)
-            except SecretScanError:
-                return "[withheld: the secret scan failed on this text]"
-            count += len(found)
-            return text
-        if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [clean(v) for v in value]
-        return value
-
-    return {key: clean(data) for key, data in answers.items()}, count
 
 
 def make_provider(settings: Settings) -> Provider:
