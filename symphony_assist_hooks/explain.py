@@ -269,16 +269,9 @@ def explain_failures(
         report = Report(
             kind="pytest",
             explanations=tuple(explanations),
-            cache_hits=resp.cache_hits,
-            api_requests=resp.api_requests,
             local_answers=sum(e.source == "local" for e in explanations),
-            prompt_tokens=resp.prompt_tokens,
-            completion_tokens=resp.completion_tokens,
-            cost_usd=resp.cost_usd,
-            saved_usd=resp.saved_usd,
-            redactions=resp.redactions,
-            fallback_reason=resp.fallback_reason,
             notices=tuple(resp.notices) + tuple(notices),
+            **resp.usage(),
         )
         return _with_left_out(report, left_out, max_failures)
     finally:

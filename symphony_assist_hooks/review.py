@@ -405,19 +405,12 @@ def review_changes(
         findings=tuple(findings),
         hunks=len(collected.items) + len(collected.trivial),
         files=len(changes.files),
-        cache_hits=resp.cache_hits,
-        api_requests=resp.api_requests,
         local_answers=local_answers,
-        prompt_tokens=resp.prompt_tokens,
-        completion_tokens=resp.completion_tokens,
-        cost_usd=resp.cost_usd,
-        saved_usd=resp.saved_usd,
-        redactions=resp.redactions,
         dropped=counters["dropped"],
         suppressed=suppressed,
-        fallback_reason=resp.fallback_reason,
         skipped=dict(changes.skipped),
         notices=tuple(dict.fromkeys(notices + resp.notices)),
+        **resp.usage(),
     )
 
 

@@ -65,6 +65,19 @@ class Response:
     models: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
 
+    def usage(self) -> dict[str, Any]:
+        """What a `findings.Report` says about this response: requests, tokens, money, fallback."""
+        return {
+            "cache_hits": self.cache_hits,
+            "api_requests": self.api_requests,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "cost_usd": self.cost_usd,
+            "saved_usd": self.saved_usd,
+            "redactions": self.redactions,
+            "fallback_reason": self.fallback_reason,
+        }
+
     def get(self, item_id: str, template: str) -> ItemResult:
         return self.results[(item_id, template)]
 
