@@ -312,6 +312,13 @@ SPECS: tuple[Spec, ...] = (
     ),
     Spec("offline", (_P + "OFFLINE",), _bool, False, "1 = never call the network."),
     Spec(
+        "replay",
+        (_P + "REPLAY",),
+        _bool,
+        True,
+        "0 = always run a staged review, never print the kept result of an identical, fully cached one.",
+    ),
+    Spec(
         "server_url",
         (_P + "SERVER_URL",),
         _url,
@@ -383,6 +390,7 @@ class Settings:
     timeout: float = 30.0
     deadline: float = 60.0
     offline: bool = False
+    replay: bool = True
     server_url: str | None = None
     server_token: Secret | None = None
     temperature: float = 0.0

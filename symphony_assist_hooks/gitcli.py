@@ -3,7 +3,8 @@
 Every call pins the output format against the user's git config (`diff.noprefix`, `diff.mnemonicPrefix`,
 colour, `diff.external`, textconv drivers, `diff.relative`, `diff.submodule`, `diff.algorithm`) and keeps
 the caller's environment: under `git commit -a` git points `GIT_INDEX_FILE` at a temporary index, and
-the staged diff is that index (RELIABILITY.md §0.9). Errors become one `GitError` line quoting git.
+the staged diff is that index (RELIABILITY.md §0.9); both live in gitenv.py. Errors become one `GitError`
+line quoting git.
 
 Internal to `git.py`, which re-exports `repo_root` and `PathArg`. Callers elsewhere call `gitcli.run`
 through the module, so replacing that one attribute intercepts every git process.
@@ -17,45 +18,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import GitError
+from .gitenv import DIFF_OPTIONS, GLOBAL_OPTIONS, git_env
 
 __all__ = ["DIFF_OPTIONS", "PathArg", "repo_root", "run"]
 
 PathArg = str | os.PathLike[str]
-
-
-# Pin everything the user's config could change in the output (RELIABILITY.md §7, "User git config").
-_GLOBAL = (
-    "-c", "core.quotepath=off",
-    "-c", "diff.noprefix=false",
-    "-c", "diff.mnemonicPrefix=false",
-    "-c", "color.ui=never",
-    "--no-pager",
-    "--literal-pathspecs",
-)  # fmt: skip
-DIFF_OPTIONS = (
-    "--no-color",
-    "--no-ext-diff",
-    "--no-textconv",
-    "--src-prefix=a/",
-    "--dst-prefix=b/",
-    "-M",
-    "--no-relative",
-    "--submodule=short",
-    "--diff-algorithm=default",
-    "--ignore-submodules=none",
-)
-# Environment variables that change diff output; everything else (GIT_INDEX_FILE, GIT_DIR, ...) is kept.
-_DROP_ENV = ("GIT_EXTERNAL_DIFF", "GIT_DIFF_OPTS")
-
-
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _DROP_ENV}
-    env["GIT_OPTIONAL_LOCKS"] = "0"  # never take index.lock: `git commit` holds it while hooks run
-    env["GIT_TERMINAL_PROMPT"] = "0"
-    index = env.get("GIT_INDEX_FILE")
-    if index and not os.path.isabs(index):  # relative to the hook's cwd; we may run git elsewhere
-        env["GIT_INDEX_FILE"] = os.path.abspath(index)
-    return env
 
 
 def _git_message(stderr: bytes) -> str:
@@ -75,9 +42,9 @@ def run(
     ok: tuple[int, ...] = (0,),
 ) -> tuple[int, bytes]:
     """Run git; return (exit code, stdout bytes). An exit code outside `ok` raises GitError."""
-    cmd: list[str | bytes] = ["git", *_GLOBAL, *args]
+    cmd: list[str | bytes] = ["git", *GLOBAL_OPTIONS, *args]
     try:
-        proc = subprocess.run(cmd, cwd=cwd, input=stdin, capture_output=True, env=_env(), check=False)
+        proc = subprocess.run(cmd, cwd=cwd, input=stdin, capture_output=True, env=git_env(), check=False)
     except FileNotFoundError:
         if cwd is not None and not os.path.isdir(cwd):
             raise GitError(f"not inside a git work tree: {os.fspath(cwd)!r} is not a directory") from None

@@ -18,6 +18,7 @@ from . import gitcli
 from .diffmodel import Changes, FileDiff
 from .diffparse import SYMLINK, Entry, Section, diff_header, parse_raw, parse_section, section_hunks, split_sections
 from .gitcli import PathArg
+from .gitenv import raw_listing
 from .language import language_of
 from .sensitive import is_sensitive_path
 from .skiprules import content_reason, entry_reason, name_reason
@@ -125,7 +126,7 @@ def collect(
     cwd: PathArg | None,
     cached: bool,
 ) -> Changes:
-    _, raw = gitcli.run(["diff", *diff_args, "--raw", "-z", "--no-abbrev", *gitcli.DIFF_OPTIONS], cwd=root)
+    _, raw = gitcli.run(raw_listing(list(diff_args)), cwd=root)
     entries = parse_raw(raw)
     if paths:
         files, dirs = _rel_paths(root, cwd, paths)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,16 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     monkeypatch.delenv("GIT_DIR", raising=False)
     monkeypatch.delenv("GIT_WORK_TREE", raising=False)
     return home
+
+
+@pytest.fixture(autouse=True)
+def _no_pending_replay() -> Iterator[None]:
+    """A replay lookup belongs to one process run (entry.main): never carried from one test to the next."""
+    from symphony_assist_hooks import replay
+
+    replay.lookup.pending = None
+    yield
+    replay.lookup.pending = None
 
 
 from fakeserver import closed_port_url, fake_openai  # noqa: F401,E402

@@ -215,6 +215,17 @@ class Assistant:
         return self._stats
 
     @property
+    def recorded_events(self) -> list[dict[str, Any]]:
+        """The stats events this run recorded so far."""
+        return list(self._stats.events) if self._stats is not None else []
+
+    @property
+    def earliest_expiry(self) -> float | None:
+        """The soonest expiry (epoch seconds) among the cache entries this run was answered from, if known."""
+        expiry = getattr(self._cache, "earliest_expiry", None)
+        return float(expiry) if isinstance(expiry, int | float) else None
+
+    @property
     def provider(self) -> Provider:
         if self._provider is None:
             self._provider = make_provider(self.settings)

@@ -92,7 +92,8 @@ _DBNAME = "cache.db"
 _MODE_RAW = 1  # value held in the row
 _MODE_BINARY = 2  # value held in a file under the directory; MODE_PICKLE (4) is never read
 _SELECT = (
-    "SELECT mode, filename, value FROM Cache WHERE key = ? AND raw = 1 AND (expire_time IS NULL OR expire_time > ?)"
+    "SELECT mode, filename, value, expire_time FROM Cache"
+    " WHERE key = ? AND raw = 1 AND (expire_time IS NULL OR expire_time > ?)"
 )
 _SELECT_ALL = (
     "SELECT key, expire_time, mode, filename, value FROM Cache"
@@ -131,6 +132,7 @@ class DiskCache:
         self._off = False  # could not be repaired: behave like a NullCache
         self._writes_off = False  # the database refuses writes (read-only file, ...)
         self._writes_paused_until = 0.0  # monotonic; set after a lock timeout
+        self.earliest_expiry: float | None = None  # the soonest expiry among the hits served (replay.py)
         self._identity = self._prepare()
 
     # ------------------------------------------------------------------------------------- internals
@@ -296,7 +298,13 @@ class DiskCache:
         except Exception as exc:
             self._failed(exc, "read", generation)
             return None
-        return self._fetch(*rows[0]) if rows else None
+        if not rows:
+            return None
+        mode, filename, value, expire_at = rows[0]
+        found = self._fetch(mode, filename, value)
+        if found is not None and isinstance(expire_at, int | float):
+            self.earliest_expiry = min(self.earliest_expiry or expire_at, expire_at)
+        return found
 
     def set(self, key: str, value: Mapping[str, Any], ttl: int | None = None) -> None:
         ttl = self.ttl if ttl is None else ttl

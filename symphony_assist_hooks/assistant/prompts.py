@@ -118,18 +118,27 @@ def _cached_registry(project_root: Path | None, user_dir: Path | None) -> Regist
         found += _dir_templates(folder, "built-in" if folder.resolve() == builtin else "plugin")
     if user_dir is not None:
         found += _dir_templates(user_dir, "user")
-    if project_root is not None:
-        found += _dir_templates(project_root / ".symphony-assist" / "templates", "repository")
+    repository = project_template_dir(project_root)
+    if repository is not None:
+        found += _dir_templates(repository, "repository")
     return Registry(found)
+
+
+def user_template_dir() -> Path:
+    """Where a user's own templates live: `<user config dir>/templates`."""
+    from ..config import user_dirs
+
+    return user_dirs()[1] / "templates"
+
+
+def project_template_dir(project_root: Path | None) -> Path | None:
+    """Where a repository's templates live: `.symphony-assist/templates` under its project root."""
+    return None if project_root is None else project_root / ".symphony-assist" / "templates"
 
 
 def load_registry(project_root: Path | None = None, user_dir: Path | None = None) -> Registry:
     """The registry for a repository (`project_root`) and a user config dir (`<dir>/templates`)."""
-    if user_dir is None:
-        from ..config import user_dirs
-
-        user_dir = user_dirs()[1]
-    return _cached_registry(project_root, user_dir / "templates")
+    return _cached_registry(project_root, user_dir / "templates" if user_dir is not None else user_template_dir())
 
 
 def _nonce(items: Sequence[Item]) -> str:

@@ -10,6 +10,7 @@ from ..assistant.cache import export_cache, import_cache, open_cache
 from ..config import Settings
 from ..console import Console
 from ..errors import EXIT_OK, UsageError
+from ..replaywriter import drop_all
 
 
 def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
@@ -19,6 +20,7 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
             console.print(json.dumps(cache.info(), indent=2, default=str))
         elif args.action == "clear":
             console.print(f"removed {cache.clear()} cached answers")
+            drop_all(settings.resolved_cache_dir)
         else:
             if not args.file:
                 raise UsageError(f"cache {args.action} needs a FILE")
@@ -29,6 +31,7 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
                 if not path.is_file():
                     raise UsageError(f"cache import: no such file {path}")
                 console.print(f"imported {import_cache(cache, path)} answers from {path}")
+                drop_all(settings.resolved_cache_dir)  # a kept review may rest on an entry just replaced
     finally:
         cache.close()
     return EXIT_OK

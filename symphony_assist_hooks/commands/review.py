@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .. import replaywriter
+from ..assistant import Assistant
 from ..config import Settings
 from ..console import Console
 from ..errors import EXIT_FINDINGS, EXIT_OK
@@ -90,10 +92,13 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     from ..progress import stderr_progress
 
     progress = stderr_progress(console, "hunks")  # None unless stderr is a terminal or a CI log (#11)
+    chunks = replaywriter.capture(console)  # after the progress line took the real stderr
     warn = progress.wrap(console.notice) if progress is not None else console.notice
+    assistant = Assistant(settings, warn=warn, progress=progress)
     try:
-        report = review_changes(settings, opts, warn=warn, progress=progress)
+        report = review_changes(settings, opts, assistant=assistant)
     finally:
+        assistant.close()
         if progress is not None:
             progress.close()  # erase the status line before anything else is printed
     if report.fallback_reason:
@@ -110,7 +115,13 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
         console.notice("nothing to review", None)
     if args.fail_closed and report.fallback_reason:
         console.error(f"--fail-closed: {report.fallback_reason}")
-    return exit_code(report, settings.fail_on, args.fail_closed)
+    code = exit_code(report, settings.fail_on, args.fail_closed)
+    if chunks is not None:  # replay.py: the next identical run prints this without running
+        files_written = any(dest is not None for _, dest in formats)
+        replaywriter.record(
+            settings, opts, files_written=files_written, report=report, assistant=assistant, chunks=chunks, code=code
+        )
+    return code
 
 
 __all__ = ["exit_code", "options", "run"]

@@ -1,0 +1,23 @@
+"""The `symphony-assist` command's entry point: a replayed review first, else the full command line.
+
+This module and what it imports (replay.py, gitenv.py and the package's `__init__`) stay on `os`, `sys`
+and `time`: a pre-commit hook re-run on unchanged, fully cached staged changes is answered here
+(replay.py) before argparse, typing or any of the review machinery is loaded.
+"""
+
+from __future__ import annotations
+
+import sys
+
+__all__ = ["main"]
+
+
+def main() -> int:
+    from .replay import replay
+
+    code = replay(sys.argv[1:])
+    if code is not None:
+        return code
+    from .cli import main as cli_main
+
+    return cli_main()

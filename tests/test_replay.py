@@ -1,0 +1,379 @@
+"""Replay (replay.py, replaywriter.py): a fully cached staged review printed again without being run.
+
+In process, `replay.replay(argv)` then `cli.main(argv)` is exactly what entry.main does; the
+fresh-process tests go through `python -m symphony_assist_hooks` (entry.main) and check what it imported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fakeserver import FakeOpenAI
+from gitrepo import GitRepo
+from responders import answering, finding, numbered_lines
+
+from symphony_assist_hooks import replay, replaywriter
+from symphony_assist_hooks.assistant.prompts import _cached_registry
+from symphony_assist_hooks.cli import main
+from symphony_assist_hooks.config import load_settings, user_dirs
+from symphony_assist_hooks.plugins import builtin_template_dir
+
+RISKY = 'import os\n\n\ndef clean(path):\n    os.system("rm -rf " + path)\n'
+
+
+def _flag_system(item_id: str, label: str, content: str) -> list[dict[str, object]]:
+    return [
+        finding(local, rule="command-injection", severity="high", checklist="security", title="os.system with input")
+        for local, added, text in numbered_lines(content)
+        if added and "os.system" in text
+    ]
+
+
+@pytest.fixture
+def keyed(fake_openai: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeOpenAI:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-" + secrets.token_hex(16))
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.url)
+    monkeypatch.setenv("SYMPHONY_ASSIST_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("SYMPHONY_ASSIST_TIMEOUT", "5")
+    fake_openai.responder = answering(findings=_flag_system)
+    return fake_openai
+
+
+@pytest.fixture
+def staged(git_repo: GitRepo) -> GitRepo:
+    git_repo.commit_files(
+        {"README.md": "demo\n", "pkg/tool.py": "X = 1\n", "pyproject.toml": "[project]\nname = 'demo'\n"}
+    )
+    git_repo.write("pkg/tool.py", RISKY)
+    git_repo.add("pkg/tool.py")
+    return git_repo
+
+
+class Run:
+    def __init__(self, code: int, out: str, err: str, replayed: bool) -> None:
+        self.code, self.out, self.err, self.replayed = code, out, err, replayed
+
+
+def hook(capsys: pytest.CaptureFixture[str], *argv: str) -> Run:
+    """What entry.main does, in process: a replay, else the full command (which may record one)."""
+    args = ["review", *argv]
+    code = replay.replay(args)
+    replayed = code is not None
+    if code is None:
+        code = main(args)
+    out, err = capsys.readouterr()
+    return Run(code, out, err, replayed)
+
+
+def records(tmp_path: Path) -> list[Path]:
+    folder = tmp_path / "cache" / replay.SUBDIR
+    return sorted(folder.iterdir()) if folder.is_dir() else []
+
+
+def primed(capsys: pytest.CaptureFixture[str], keyed: FakeOpenAI) -> Run:
+    """A first run (asks the model), then a second (all cached: records). Returns the second."""
+    first = hook(capsys)
+    assert first.code == 1 and not first.replayed
+    assert len(keyed.chat_requests) == 1
+    second = hook(capsys)
+    assert second.code == 1 and not second.replayed
+    assert len(keyed.chat_requests) == 1
+    return second
+
+
+def test_a_fully_cached_review_is_replayed_exactly(
+    staged: GitRepo, keyed: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    second = primed(capsys, keyed)
+    assert "pkg/tool.py:5: high [command-injection]" in second.out
+    assert len(records(tmp_path)) == 1
+    third = hook(capsys)
+    assert third.replayed
+    assert (third.code, third.out, third.err) == (second.code, second.out, second.err)
+    assert len(keyed.chat_requests) == 1
+
+
+def test_the_first_run_asking_the_model_records_nothing(
+    staged: GitRepo, keyed: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert not hook(capsys).replayed
+    assert records(tmp_path) == []  # a request was made: only an all-cached run is kept
+
+
+def test_a_replay_records_the_same_stats_events_under_a_new_run(
+    staged: GitRepo, keyed: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    primed(capsys, keyed)
+    log = tmp_path / "cache" / "stats.jsonl"
+    before = [json.loads(line) for line in log.read_text().splitlines()]
+    assert hook(capsys).replayed
+    after = [json.loads(line) for line in log.read_text().splitlines()]
+    cached = [e for e in before if e["source"] == "cache"]
+    added = after[len(before) :]
+    assert cached and len(added) == len(cached)
+    strip = lambda e: {k: v for k, v in e.items() if k not in ("ts", "run")}  # noqa: E731
+    assert [strip(e) for e in added] == [strip(e) for e in cached[-len(added) :]]
+    assert {e["run"] for e in added}.isdisjoint({e["run"] for e in before})
+    assert min(e["ts"] for e in added) >= max(e["ts"] for e in before)
+    assert main(["stats", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["total"]["cache"] == 2 * sum(e["items"] for e in cached)
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["staged content", "pyproject setting", "environment", "baseline", "repository template", "gitattributes"],
+)
+def test_anything_the_result_depends_on_ends_the_replay(
+    change: str,
+    staged: GitRepo,
+    keyed: FakeOpenAI,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    primed(capsys, keyed)
+    assert hook(capsys).replayed
+    asked = len(keyed.chat_requests)
+    if change == "staged content":
+        staged.write("pkg/tool.py", RISKY + "\n\ndef more(path):\n    os.system('ls ' + path)\n")
+        staged.add("pkg/tool.py")
+    elif change == "pyproject setting":
+        staged.write("pyproject.toml", '[tool.symphony-assist]\nfail_on = "never"\n')
+    elif change == "environment":
+        monkeypatch.setenv("SYMPHONY_ASSIST_FAIL_ON", "never")
+    elif change == "baseline":
+        assert main(["baseline", "--output", ".symphony-assist/baseline.json"]) == 0
+        capsys.readouterr()
+        asked = len(keyed.chat_requests)  # `baseline` reviewed every file: only the hook run counts
+    elif change == "repository template":  # overrides the built-in one: a new prompt, so a new request
+        staged.write(".symphony-assist/templates/code_review.md.j2", "---\ndescription: ours\n---\nLook for typos.\n")
+        _cached_registry.cache_clear()  # one process per run in real life
+    elif change == "gitattributes":
+        staged.write(".gitattributes", "*.py -diff\n")  # the file becomes binary: skipped
+    run = hook(capsys)
+    assert not run.replayed
+    if change in ("pyproject setting", "environment", "baseline", "gitattributes"):
+        assert run.code == 0  # the change took effect: nothing fails the commit any more
+    if change == "gitattributes":
+        assert "pkg/tool.py:5" not in run.out
+    assert len(keyed.chat_requests) == asked + (change in ("staged content", "repository template"))
+
+
+def test_cache_clear_and_import_drop_every_record(
+    staged: GitRepo, keyed: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    primed(capsys, keyed)
+    assert main(["cache", "export", str(tmp_path / "export.jsonl")]) == 0
+    assert main(["cache", "import", str(tmp_path / "export.jsonl")]) == 0
+    assert records(tmp_path) == []
+    assert not hook(capsys).replayed  # reviewed again from the cache, and kept again
+    assert len(records(tmp_path)) == 1
+    assert main(["cache", "clear"]) == 0
+    assert records(tmp_path) == []
+    assert not hook(capsys).replayed
+    assert len(keyed.chat_requests) == 2  # the cleared answers were asked for again
+
+
+@pytest.mark.parametrize(
+    ("argv", "env"),
+    [
+        (["--no-cache"], {}),
+        (["--format", "json=report.json"], {}),
+        ([], {"SYMPHONY_ASSIST_REPLAY": "0"}),
+    ],
+)
+def test_runs_that_are_never_kept(
+    argv: list[str],
+    env: dict[str, str],
+    staged: GitRepo,
+    keyed: FakeOpenAI,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    for _ in range(3):
+        assert not hook(capsys, *argv).replayed
+    assert records(tmp_path) == []
+
+
+def test_a_fallback_is_never_kept(
+    staged: GitRepo, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SYMPHONY_ASSIST_CACHE_DIR", str(tmp_path / "cache"))  # no key: local analyzers answer
+    for _ in range(3):
+        run = hook(capsys)
+        assert not run.replayed
+        assert "local analyzers answered" in run.err
+    assert records(tmp_path) == []
+
+
+def test_a_pyproject_cache_dir_elsewhere_is_never_kept(
+    staged: GitRepo,
+    keyed: FakeOpenAI,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SYMPHONY_ASSIST_CACHE_DIR")
+    staged.write("pyproject.toml", f'[tool.symphony-assist]\ncache_dir = "{tmp_path / "elsewhere"}"\n')
+    for _ in range(3):
+        assert not hook(capsys).replayed  # the fast path looks where the environment says
+    assert not (tmp_path / "elsewhere" / replay.SUBDIR).exists()
+
+
+def test_changes_staged_while_the_review_runs_get_no_record(
+    staged: GitRepo, keyed: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    primed(capsys, keyed)
+    for path in records(tmp_path):
+        path.unlink()
+    assert replay.replay(["review"]) is None  # looked up under the listing staged now
+    staged.write("README.md", "changed meanwhile\n")
+    staged.add("README.md")
+    main(["review"])
+    assert records(tmp_path) == []
+
+
+def test_an_expired_or_damaged_record_runs_the_review(
+    staged: GitRepo, keyed: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    primed(capsys, keyed)
+    [path] = records(tmp_path)
+    fields = replay.fields(path.read_bytes())
+    assert float(fields[1]) > 0  # expires with the cache entries (LLM_CACHE_TTL)
+    fields[1] = b"1.0"
+    path.write_bytes(replay.pack(fields))
+    assert not hook(capsys).replayed  # expired; the review ran and kept a fresh record
+    assert float(replay.fields(path.read_bytes())[1]) > 1.0
+    path.write_bytes(path.read_bytes()[:-7])
+    run = hook(capsys)
+    assert not run.replayed and run.code == 1
+    assert hook(capsys).replayed
+
+
+def test_records_hold_no_key_and_are_private(
+    staged: GitRepo, keyed: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    primed(capsys, keyed)
+    [path] = records(tmp_path)
+    assert os.environ["OPENAI_API_KEY"].encode() not in path.read_bytes()
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert path.parent.stat().st_mode & 0o777 == 0o700
+
+
+def test_the_key_counts_secrets_by_presence_and_settings_by_value(
+    staged: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    listing = replay.staged_listing()
+    assert listing is not None and b"pkg/tool.py" in listing
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-one-" + secrets.token_hex(8))
+    first = replay.replay_key(["review"], listing)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-two-" + secrets.token_hex(8))
+    assert replay.replay_key(["review"], listing) == first
+    monkeypatch.delenv("OPENAI_API_KEY")
+    assert replay.replay_key(["review"], listing) != first
+    monkeypatch.setenv("SYMPHONY_ASSIST_FAIL_ON", "low")
+    with_setting = replay.replay_key(["review"], listing)
+    assert with_setting != replay.replay_key(["review", "--fail-on", "low"], listing)
+    assert with_setting != replay.replay_key(["review"], listing + b"x")
+
+
+def test_the_fast_path_finds_the_cache_dir_the_settings_resolve(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert replay.cache_dir() == str(user_dirs()[0])
+    monkeypatch.setenv("SYMPHONY_ASSIST_CACHE_DIR", "~/elsewhere")
+    assert replay.cache_dir() == os.path.abspath(load_settings().resolved_cache_dir)
+
+
+def test_outside_a_repository_nothing_is_looked_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert replay.staged_listing() is None
+    assert replay.replay(["review"]) is None
+    assert replay.lookup.pending is None
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["query", "x"], ["review", "--help"], ["review", "--rev", "A..B"], ["--version"], ["review", "--pre-commit"]],
+)
+def test_other_commands_never_ask_git(argv: list[str], staged: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PRE_COMMIT_FROM_REF", "a" * 40)  # pre-push names a range
+    monkeypatch.setenv("PRE_COMMIT_TO_REF", "b" * 40)
+    monkeypatch.setattr(replay, "staged_listing", lambda: pytest.fail("git was asked"))
+    assert replay.replay(argv) is None
+
+
+def test_dependencies_cover_what_a_review_reads(staged: GitRepo, tmp_path: Path) -> None:
+    settings = load_settings()
+    deps = replaywriter.dependencies(settings, str(staged.path), ["pkg/tool.py"], [str(tmp_path / "b.json")])
+    package = Path(replay.__file__).parent
+    assert str(builtin_template_dir() / "code_review.md.j2") in deps
+    assert str(package / "replay.py") in deps
+    assert str(staged.path / "pyproject.toml") in deps
+    assert str(staged.path / ".symphony-assist" / "baseline.json") in deps
+    assert str(tmp_path / "b.json") in deps
+    assert str(staged.path / "pkg" / ".gitattributes") in deps
+    assert str(staged.path / ".gitattributes") in deps
+    assert str(staged.path / ".git" / "info" / "attributes") in deps
+    assert str(staged.path / ".git" / "config") in deps
+    assert any(p.endswith("site-packages") for p in deps)
+
+
+def test_records_beyond_the_limit_are_pruned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(replaywriter, "KEEP", 3)
+    folder = tmp_path / "replay"
+    for i in range(5):
+        assert replaywriter._write(folder, f"k{i}", b"x")
+        os.utime(folder / f"k{i}", ns=(i * 10**9, i * 10**9))
+    replaywriter._prune(folder)
+    assert sorted(p.name for p in folder.iterdir()) == ["k2", "k3", "k4"]
+
+
+PROBE = """
+import json, sys
+sys.argv = ["symphony-assist", *sys.argv[1:]]
+from symphony_assist_hooks.entry import main
+before = set(sys.modules)
+rc = main()
+print(json.dumps({"rc": rc, "loaded": sorted(set(sys.modules) - before)}), file=sys.stderr)
+"""
+
+
+HEAVY = ("openai", "httpx2", "httpx", "pydantic", "jinja2", "redis", "genai_prices", "bandit", "detect_secrets")
+
+
+def test_a_replay_in_a_fresh_process_imports_almost_nothing(
+    staged: GitRepo, keyed: FakeOpenAI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def fresh(**env: str) -> tuple[dict[str, object], str]:
+        proc = subprocess.run(
+            [sys.executable, "-c", PROBE, "review"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env={**os.environ, **env},
+        )
+        *_, last = proc.stderr.strip().splitlines()
+        return json.loads(last), proc.stdout
+
+    first, _ = fresh()
+    assert first["rc"] == 1 and "argparse" in first["loaded"]  # asked the model
+    _, out = fresh()  # answered from the cache, and kept
+    third, again = fresh()
+    assert third["rc"] == 1
+    assert again == out and "pkg/tool.py:5: high [command-injection]" in again
+    assert set(third["loaded"]) <= {"symphony_assist_hooks.replay", "symphony_assist_hooks.gitenv", "_sha256"}
+    assert len(keyed.chat_requests) == 1
+    full, again = fresh(SYMPHONY_ASSIST_REPLAY="0")  # the whole review, every hunk a cache hit
+    assert full["rc"] == 1 and again == out
+    assert "argparse" in full["loaded"]
+    assert not [m for m in HEAVY if m in full["loaded"]]
