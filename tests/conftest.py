@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from fakeserver import FakeOpenAI
 
 _KEY_VARS = (
     "OPENAI_API_KEY",
@@ -55,5 +60,16 @@ def _no_pending_replay() -> Iterator[None]:
 from fakeserver import closed_port_url, fake_openai  # noqa: F401,E402
 from gitrepo import git_repo  # noqa: F401,E402
 from redis_server import private_redis, redis_url  # noqa: F401,E402
+
+
+@pytest.fixture
+def keyed(fake_openai: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeOpenAI:  # noqa: F811
+    """The fake server with a fake key, a per-test cache dir (`<tmp_path>/cache`) and a short timeout."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-" + secrets.token_hex(16))
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.url)
+    monkeypatch.setenv("SYMPHONY_ASSIST_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("SYMPHONY_ASSIST_TIMEOUT", "5")
+    return fake_openai
+
 
 pytest_plugins = ["hardening.matrix"]  # the hardening markers and matrix count (#10); see tests/hardening/matrix.py

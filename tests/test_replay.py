@@ -36,13 +36,10 @@ def _flag_system(item_id: str, label: str, content: str) -> list[dict[str, objec
 
 
 @pytest.fixture
-def keyed(fake_openai: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeOpenAI:
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-" + secrets.token_hex(16))
-    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.url)
-    monkeypatch.setenv("SYMPHONY_ASSIST_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("SYMPHONY_ASSIST_TIMEOUT", "5")
-    fake_openai.responder = answering(findings=_flag_system)
-    return fake_openai
+def flagging(keyed: FakeOpenAI) -> FakeOpenAI:
+    """`keyed` (conftest.py), answering with a finding on each added os.system line."""
+    keyed.responder = answering(findings=_flag_system)
+    return keyed
 
 
 @pytest.fixture
@@ -76,40 +73,40 @@ def records(tmp_path: Path) -> list[Path]:
     return sorted(folder.iterdir()) if folder.is_dir() else []
 
 
-def primed(capsys: pytest.CaptureFixture[str], keyed: FakeOpenAI) -> Run:
+def primed(capsys: pytest.CaptureFixture[str], fake: FakeOpenAI) -> Run:
     """A first run (asks the model), then a second (all cached: records). Returns the second."""
     first = hook(capsys)
     assert first.code == 1 and not first.replayed
-    assert len(keyed.chat_requests) == 1
+    assert len(fake.chat_requests) == 1
     second = hook(capsys)
     assert second.code == 1 and not second.replayed
-    assert len(keyed.chat_requests) == 1
+    assert len(fake.chat_requests) == 1
     return second
 
 
 def test_a_fully_cached_review_is_replayed_exactly(
-    staged: GitRepo, keyed: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    staged: GitRepo, flagging: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    second = primed(capsys, keyed)
+    second = primed(capsys, flagging)
     assert "pkg/tool.py:5: high [command-injection]" in second.out
     assert len(records(tmp_path)) == 1
     third = hook(capsys)
     assert third.replayed
     assert (third.code, third.out, third.err) == (second.code, second.out, second.err)
-    assert len(keyed.chat_requests) == 1
+    assert len(flagging.chat_requests) == 1
 
 
 def test_the_first_run_asking_the_model_records_nothing(
-    staged: GitRepo, keyed: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    staged: GitRepo, flagging: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert not hook(capsys).replayed
     assert records(tmp_path) == []  # a request was made: only an all-cached run is kept
 
 
 def test_a_replay_records_the_same_stats_events_under_a_new_run(
-    staged: GitRepo, keyed: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    staged: GitRepo, flagging: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    primed(capsys, keyed)
+    primed(capsys, flagging)
     log = tmp_path / "cache" / "stats.jsonl"
     before = [json.loads(line) for line in log.read_text().splitlines()]
     assert hook(capsys).replayed
@@ -133,14 +130,14 @@ def test_a_replay_records_the_same_stats_events_under_a_new_run(
 def test_anything_the_result_depends_on_ends_the_replay(
     change: str,
     staged: GitRepo,
-    keyed: FakeOpenAI,
+    flagging: FakeOpenAI,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    primed(capsys, keyed)
+    primed(capsys, flagging)
     assert hook(capsys).replayed
-    asked = len(keyed.chat_requests)
+    asked = len(flagging.chat_requests)
     if change == "staged content":
         staged.write("pkg/tool.py", RISKY + "\n\ndef more(path):\n    os.system('ls ' + path)\n")
         staged.add("pkg/tool.py")
@@ -151,7 +148,7 @@ def test_anything_the_result_depends_on_ends_the_replay(
     elif change == "baseline":
         assert main(["baseline", "--output", ".symphony-assist/baseline.json"]) == 0
         capsys.readouterr()
-        asked = len(keyed.chat_requests)  # `baseline` reviewed every file: only the hook run counts
+        asked = len(flagging.chat_requests)  # `baseline` reviewed every file: only the hook run counts
     elif change == "repository template":  # overrides the built-in one: a new prompt, so a new request
         staged.write(".symphony-assist/templates/code_review.md.j2", "---\ndescription: ours\n---\nLook for typos.\n")
         _cached_registry.cache_clear()  # one process per run in real life
@@ -163,13 +160,13 @@ def test_anything_the_result_depends_on_ends_the_replay(
         assert run.code == 0  # the change took effect: nothing fails the commit any more
     if change == "gitattributes":
         assert "pkg/tool.py:5" not in run.out
-    assert len(keyed.chat_requests) == asked + (change in ("staged content", "repository template"))
+    assert len(flagging.chat_requests) == asked + (change in ("staged content", "repository template"))
 
 
 def test_cache_clear_and_import_drop_every_record(
-    staged: GitRepo, keyed: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    staged: GitRepo, flagging: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    primed(capsys, keyed)
+    primed(capsys, flagging)
     assert main(["cache", "export", str(tmp_path / "export.jsonl")]) == 0
     assert main(["cache", "import", str(tmp_path / "export.jsonl")]) == 0
     assert records(tmp_path) == []
@@ -178,7 +175,7 @@ def test_cache_clear_and_import_drop_every_record(
     assert main(["cache", "clear"]) == 0
     assert records(tmp_path) == []
     assert not hook(capsys).replayed
-    assert len(keyed.chat_requests) == 2  # the cleared answers were asked for again
+    assert len(flagging.chat_requests) == 2  # the cleared answers were asked for again
 
 
 @pytest.mark.parametrize(
@@ -193,7 +190,7 @@ def test_runs_that_are_never_kept(
     argv: list[str],
     env: dict[str, str],
     staged: GitRepo,
-    keyed: FakeOpenAI,
+    flagging: FakeOpenAI,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -218,7 +215,7 @@ def test_a_fallback_is_never_kept(
 
 def test_a_pyproject_cache_dir_elsewhere_is_never_kept(
     staged: GitRepo,
-    keyed: FakeOpenAI,
+    flagging: FakeOpenAI,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -231,9 +228,9 @@ def test_a_pyproject_cache_dir_elsewhere_is_never_kept(
 
 
 def test_changes_staged_while_the_review_runs_get_no_record(
-    staged: GitRepo, keyed: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    staged: GitRepo, flagging: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    primed(capsys, keyed)
+    primed(capsys, flagging)
     for path in records(tmp_path):
         path.unlink()
     assert replay.replay(["review"]) is None  # looked up under the listing staged now
@@ -244,9 +241,9 @@ def test_changes_staged_while_the_review_runs_get_no_record(
 
 
 def test_an_expired_or_damaged_record_runs_the_review(
-    staged: GitRepo, keyed: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    staged: GitRepo, flagging: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    primed(capsys, keyed)
+    primed(capsys, flagging)
     [path] = records(tmp_path)
     fields = replay.fields(path.read_bytes())
     assert float(fields[1]) > 0  # expires with the cache entries (LLM_CACHE_TTL)
@@ -261,9 +258,9 @@ def test_an_expired_or_damaged_record_runs_the_review(
 
 
 def test_records_hold_no_key_and_are_private(
-    staged: GitRepo, keyed: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    staged: GitRepo, flagging: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    primed(capsys, keyed)
+    primed(capsys, flagging)
     [path] = records(tmp_path)
     assert os.environ["OPENAI_API_KEY"].encode() not in path.read_bytes()
     assert path.stat().st_mode & 0o777 == 0o600
@@ -351,7 +348,7 @@ HEAVY = ("openai", "httpx2", "httpx", "pydantic", "jinja2", "redis", "genai_pric
 
 
 def test_a_replay_in_a_fresh_process_imports_almost_nothing(
-    staged: GitRepo, keyed: FakeOpenAI, capsys: pytest.CaptureFixture[str]
+    staged: GitRepo, flagging: FakeOpenAI, capsys: pytest.CaptureFixture[str]
 ) -> None:
     def fresh(**env: str) -> tuple[dict[str, object], str]:
         proc = subprocess.run(
@@ -372,7 +369,7 @@ def test_a_replay_in_a_fresh_process_imports_almost_nothing(
     assert third["rc"] == 1
     assert again == out and "pkg/tool.py:5: high [command-injection]" in again
     assert set(third["loaded"]) <= {"symphony_assist_hooks.replay", "symphony_assist_hooks.gitenv", "_sha256"}
-    assert len(keyed.chat_requests) == 1
+    assert len(flagging.chat_requests) == 1
     full, again = fresh(SYMPHONY_ASSIST_REPLAY="0")  # the whole review, every hunk a cache hit
     assert full["rc"] == 1 and again == out
     assert "argparse" in full["loaded"]

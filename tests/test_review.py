@@ -24,15 +24,6 @@ def run(user_input):
 """
 
 
-@pytest.fixture
-def keyed(fake_openai: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeOpenAI:
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-" + secrets.token_hex(16))
-    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.url)
-    monkeypatch.setenv("SYMPHONY_ASSIST_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("SYMPHONY_ASSIST_TIMEOUT", "5")
-    return fake_openai
-
-
 def _flag_shell(item_id: str, label: str, content: str) -> list[dict[str, object]]:
     """The scripted model flags any line containing shell=True, at its hunk-local L number."""
     out = []
