@@ -1,7 +1,8 @@
 """The one subprocess wrapper through which every git command runs (`run`), and `repo_root`.
 
 Every call pins the output format against the user's git config (`diff.noprefix`, `diff.mnemonicPrefix`,
-colour, `diff.external`, textconv drivers, `diff.relative`, `diff.submodule`, `diff.algorithm`) and keeps
+colour, `diff.external`, textconv drivers, `diff.relative`, `diff.submodule`, `diff.algorithm`,
+`diff.indentHeuristic`, `diff.interHunkContext`, `diff.suppressBlankEmpty`) and keeps
 the caller's environment: under `git commit -a` git points `GIT_INDEX_FILE` at a temporary index, and
 the staged diff is that index (RELIABILITY.md §0.9); both live in gitenv.py. Errors become one `GitError`
 line quoting git.

@@ -17,6 +17,7 @@ GLOBAL_OPTIONS = (
     "-c", "diff.noprefix=false",
     "-c", "diff.mnemonicPrefix=false",
     "-c", "color.ui=never",
+    "-c", "diff.suppressBlankEmpty=false",
     "--no-pager",
     "--literal-pathspecs",
 )  # fmt: skip
@@ -30,6 +31,8 @@ DIFF_OPTIONS = (
     "--no-relative",
     "--submodule=short",
     "--diff-algorithm=default",
+    "--indent-heuristic",
+    "--inter-hunk-context=0",
     "--ignore-submodules=none",
 )
 

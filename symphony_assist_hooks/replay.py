@@ -2,27 +2,31 @@
 
 A pre-commit hook runs again and again on the same staged changes (a commit refused by another hook and
 retried, a message edited, `git commit --amend` of the message only). When a review of the staged
-changes was answered entirely from the cache (no request, no fallback, no warning), `record` keeps
-what it printed, its exit code and its stats events in `<cache dir>/replay/<key>`, where the key is a
-SHA-256 of everything the result depends on that can be read in a few syscalls:
+changes was answered entirely from the cache (no request, no fallback, no warning or notice, nothing
+written but stdout and stderr), replaywriter.py keeps what it printed, its exit code and its stats events
+in `<cache dir>/replay/<key>`, where the key is a SHA-256 of everything the result depends on that can
+be read in a few syscalls:
 
-* the package version, the command line, the working directory, whether stdout and stderr are
-  terminals, and the environment variables the tool or git reads (secret-looking ones by presence
-  only: no key or token goes into the hash);
+* the package version and location, the interpreter, the command line, the working directory, whether
+  stdout and stderr are terminals, and the environment variables the tool or git reads (secret-looking
+  ones by presence only, URLs without user, password or query: no key or token goes into the hash);
 * the staged changes themselves: `git diff --cached --raw -z` lists every changed path with both
   modes and both blob ids, so any staged byte changes the key.
 
-The record also lists files that could change the result without changing the key, each with its
-(mtime, size, inode): this package's own files, every `pyproject.toml` on the way up to the project
-root, the template folders and their files, the baseline, `.gitattributes` and git's config files, and
-the folders on `sys.path` (a plugin installed). It expires with the soonest cache entry it was built from.
+The record also lists what could change the result without changing the key, stamped before the run
+(`stamp`): this package's files, every `pyproject.toml` on the way up to the project root, the template
+folders and their files, the baseline, `.gitattributes`, git's config files (includes too) and ruff's,
+the `site-packages` folders (a plugin installed), and the cache's generation file, which every store,
+clear, import or repair rewrites (so an answer replaced by `--no-cache` ends the replay). A record
+expires with the soonest cache entry it was built from.
 
 `replay` (called by entry.py before anything else is imported) computes the key with one git process,
-and when a record matches and nothing it lists has changed, prints the output again, appends the same
-stats events (with the current time and a new run id) and returns the exit code. It imports only `os`,
-`sys`, `time` and the SHA-256 primitive. Anything else (no record, a damaged or stale one, a command that
-is not a plain staged review) returns None and the review runs normally; `cache clear` and `cache import`
-delete every record, `--no-cache` and `SYMPHONY_ASSIST_REPLAY=0` bypass them.
+and when a record matches and nothing it lists has changed, prints the output again chunk by chunk
+(stdout and stderr may share one pipe), appends the same stats events (with the current time and a
+new run id) and returns the exit code. It imports only `os`, `sys`, `time` and the SHA-256 primitive.
+Anything else (no record, a damaged or stale one, a command that is not a plain staged review, `git -c`
+settings in the environment) returns None and the review runs normally; `cache clear` and `cache
+import` delete every record, `--no-cache` and `SYMPHONY_ASSIST_REPLAY=0` bypass them.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ import time
 from . import __version__
 from .gitenv import GLOBAL_OPTIONS, STAGED_RAW, git_env
 
-__all__ = ["Pending", "cache_dir", "lookup", "replay", "stamp"]
+__all__ = ["Pending", "cache_dir", "key_environment", "lookup", "replay", "stamp", "unchanged"]
 
 MAGIC = b"symphony-assist-replay 1"
 SUBDIR = "replay"
@@ -62,7 +66,7 @@ class Pending:
 
 
 class _Lookup:
-    """This process's lookup: set by `replay` on a miss, read by replaywriter.record."""
+    """This process's lookup: set by `replay` on a miss, read by replaywriter.start."""
 
     pending: Pending | None = None
 
@@ -79,6 +83,8 @@ def replay(argv: list[str]) -> int | None:
         return None
     if "--pre-commit" in argv and os.environ.get("PRE_COMMIT_FROM_REF") and os.environ.get("PRE_COMMIT_TO_REF"):
         return None  # pre-push: a range is reviewed, not the index
+    if os.environ.get("GIT_CONFIG_PARAMETERS") or os.environ.get("GIT_CONFIG_COUNT"):
+        return None  # `git -c …` config in the environment: may hold a credential, never put in a key
     where = cache_dir()
     listing = staged_listing()
     if where is None or listing is None:
@@ -88,16 +94,16 @@ def replay(argv: list[str]) -> int | None:
     try:
         with open(os.path.join(where, SUBDIR, key), "rb") as fh:
             record = parse(fh.read())
-    except (OSError, ValueError):
+    except (OSError, ValueError, IndexError):  # no record, or a damaged one
         return None
     if record is None:
         return None
     code, chunks, events = record
     try:
-        for to_err, text in chunks:
-            (sys.stderr if to_err else sys.stdout).write(text)
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for to_err, text in chunks:  # each flushed: stdout and stderr may share one pipe (pre-commit)
+            stream = sys.stderr if to_err else sys.stdout
+            stream.write(text)
+            stream.flush()
     except BrokenPipeError:
         return 0  # as cli.main: a reader that went away is not an error
     append_stats(where, events)
@@ -152,32 +158,71 @@ def staged_listing() -> bytes | None:
     return b"".join(chunks) if os.waitstatus_to_exitcode(status) == 0 else None
 
 
-def replay_key(argv: list[str], listing: bytes) -> str:
-    """SHA-256 over everything in the key (see the module docstring), each part length-prefixed."""
+def key_environment() -> list[str]:
+    """`NAME=value` of the variables in the key. A secret-looking name counts by presence only, a URL
+    without its user, password and query; GIT_INDEX_FILE not at all (the listing is that index's, and
+    `git commit <paths>` names a new temporary index every time)."""
     env = []
-    for name, value in sorted(os.environ.items()):
-        if name in ENV_NAMES or name.startswith(ENV_PREFIXES):
-            secret = any(mark in name.upper() for mark in SECRET_MARKS)
-            env.append(f"{name}={'<set>' if secret and value else value}")
-    texts = [__version__, os.getcwd(), *argv, "\0", *env, f"tty={os.isatty(1)},{os.isatty(2)}"]
-    try:  # the builtin module: hashlib would load OpenSSL first (~2 ms)
-        new = getattr(__import__("_sha256"), "sha256")  # noqa: B009 - no stub for the private module
-    except ImportError:  # Python 3.12 renamed it
-        new = getattr(__import__("hashlib"), "sha256")  # noqa: B009
-    h = new()
-    for data in (MAGIC, *(os.fsencode(t) for t in texts)):
-        h.update(b"%d:" % len(data) + data)
-    h.update(listing)
-    return str(h.hexdigest())
+    for name, raw in sorted(os.environ.items()):
+        if name == "GIT_INDEX_FILE" or not (name in ENV_NAMES or name.startswith(ENV_PREFIXES)):
+            continue
+        value = raw
+        if raw and any(mark in name.upper() for mark in SECRET_MARKS):
+            value = "<set>"
+        elif "://" in raw:
+            scheme, _, rest = raw.partition("://")
+            host, slash, path = rest.partition("/")
+            value = f"{scheme}://{host.rpartition('@')[2]}{slash}{path.partition('?')[0]}"
+        env.append(f"{name}={value}")
+    return env
 
 
-def stamp(path: str) -> bytes:
-    """What `record` remembers of a file it depends on: mtime, size and inode, or `-` for none."""
+def _sha256_hex(parts: list[bytes]) -> str:
+    """SHA-256 of the parts, each length-prefixed, without importing hashlib where a builtin has it."""
+    for module in ("_sha256", "_sha2", "hashlib"):  # hashlib loads OpenSSL first (~2 ms); 3.12 has _sha2
+        try:
+            h = __import__(module).sha256()
+        except (ImportError, AttributeError):
+            continue
+        for data in parts:
+            h.update(b"%d:" % len(data) + data)
+        return str(h.hexdigest())
+    raise ImportError("no sha256")  # pragma: no cover - hashlib always has it
+
+
+def replay_key(argv: list[str], listing: bytes) -> str:
+    """SHA-256 over everything in the key (see the module docstring)."""
+    here = os.path.dirname(os.path.abspath(__file__))  # another install of the same version is another key
+    texts = [__version__, here, sys.executable, os.getcwd(), *argv, "\0", *key_environment()]
+    texts.append(f"tty={os.isatty(1)},{os.isatty(2)}")
+    return _sha256_hex([MAGIC, *(os.fsencode(t) for t in texts), listing])
+
+
+def stamp(path: str, kind: str = "stat") -> bytes:
+    """What a record remembers of a path it depends on; `-` when there is none. By `kind`:
+
+    * `stat`: `<mtime_ns>.<size>.<inode>` (a file's content, a folder's entries);
+    * `kind`: only `dir` or `file` (the `.git` that ends the search for pyproject.toml: git writes into
+      it on every commit);
+    * `content`: `=` and the bytes (a small file rewritten on every change, such as the cache's
+      generation file: an mtime could repeat within one clock tick).
+    """
     try:
+        if kind == "content":
+            with open(path, "rb") as fh:
+                return b"=" + fh.read(256)
         st = os.stat(path)
     except OSError:
         return b"-"
+    if kind == "kind":
+        return b"dir" if os.path.isdir(path) else b"file"
     return b"%d.%d.%d" % (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def unchanged(path: str, stamped: bytes) -> bool:
+    """Whether `path` still has the stamp a record holds (its kind read off the stamp)."""
+    kind = "content" if stamped[:1] == b"=" else "kind" if stamped in (b"dir", b"file") else "stat"
+    return stamp(path, kind) == stamped
 
 
 # ----------------------------------------------------------------------------------------- records
@@ -218,14 +263,16 @@ def parse(data: bytes) -> Record | None:
         return None
     at = 4
     for _ in range(deps):
-        if stamp(os.fsdecode(f[at])) != f[at + 1]:
+        if not unchanged(os.fsdecode(f[at]), f[at + 1]):
             return None
         at += 2
     count = int(f[at])
     events = f[at + 1 : at + 1 + count]
     at += 1 + count
+    if len(events) != count or (len(f) - at) % 2:
+        return None  # cut short
     chunks: list[tuple[bool, str]] = []
-    for i in range(at, len(f) - 1, 2):
+    for i in range(at, len(f), 2):
         if f[i] not in (b"out", b"err"):
             return None
         chunks.append((f[i] == b"err", f[i + 1].decode("utf-8", "surrogatepass")))

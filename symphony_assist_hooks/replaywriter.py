@@ -1,9 +1,11 @@
 """Recording a replay (see replay.py): which runs qualify, what their result depends on, the write.
 
-Only a staged review whose every item came from the disk cache qualifies: no request, no fallback, no
-warning, nothing written but stdout and stderr, no third-party plugin, no remote server, and the same
-cache dir the fast path looks in. The staged listing is read again before writing: changes staged
-while the review ran get no record.
+`start` (before the review runs) decides whether the run could qualify at all (a staged review,
+looked up by entry.py and missed, the disk cache in the folder the fast path looks in, no remote
+server) and stamps every dependency; `Recorder.finish` (after) writes the record only when the run
+asked nothing, fell back nowhere, warned and noticed nothing, wrote no file, loaded no third-party
+plugin, touched no dependency within `RACY_NS` of its start, and the staged listing is still the one
+looked up.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import io
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -25,9 +28,10 @@ if TYPE_CHECKING:
     from .findings import Report
     from .review import ReviewOptions
 
-__all__ = ["KEEP", "capture", "dependencies", "drop_all", "record"]
+__all__ = ["KEEP", "Recorder", "dependencies", "drop_all", "start"]
 
 KEEP = 256  # records kept per cache dir; the oldest beyond this go when one is written
+RACY_NS = 100_000_000  # 0.1 s: well over a file-time clock tick (1-10 ms)
 Chunks = list[tuple[bool, str]]
 
 
@@ -62,71 +66,83 @@ class _Tee(io.TextIOBase):
         return getattr(self._inner, "errors", None)
 
 
-def capture(console: Console) -> Chunks | None:
-    """When `replay` looked this run up and missed: keep what the console prints from now on."""
-    if replay.lookup.pending is None:
-        return None
-    chunks: Chunks = []
-    console.out = _Tee(console.out, False, chunks)
-    console.err = _Tee(console.err, True, chunks)
-    return chunks
+class Recorder:
+    """One staged review being watched for `replay`: started before it runs, finished after.
 
+    `start` stamps every dependency first, so an edit made while the review runs leaves a stale stamp
+    (the next run reviews again); `finish` writes the record only if the run qualified.
+    """
 
-def _qualifies(
-    settings: Settings, opts: ReviewOptions, files_written: bool, report: Report, assistant: Assistant
-) -> bool:
-    from .plugins import has_third_party_plugins
+    def __init__(self, pending: replay.Pending, deps: list[tuple[str, bytes]], started_ns: int) -> None:
+        self.pending = pending
+        self.deps = deps
+        self.started_ns = started_ns
+        self.chunks: Chunks = []
 
-    pending = replay.lookup.pending
-    return (
-        pending is not None
-        and settings.replay
-        and opts.source == "staged"
-        and opts.use_cache
-        and not files_written
-        and settings.cache_backend == "disk"
-        and settings.server_url is None
-        and os.path.abspath(settings.resolved_cache_dir) == pending.cache_dir
-        and report.api_requests == 0
-        and report.local_answers == 0
-        and not report.fallback_reason
-        and not assistant.warnings
-        and not os.environ.get("GITHUB_STEP_SUMMARY")  # the run appended to a file
-        and not has_third_party_plugins()
-    )
+    def capture(self, console: Console) -> None:
+        """Keep what the console prints from now on (in order across stdout and stderr)."""
+        console.out = _Tee(console.out, False, self.chunks)
+        console.err = _Tee(console.err, True, self.chunks)
 
+    def finish(self, report: Report, assistant: Assistant, *, files_written: bool, code: int) -> bool:
+        """Write the record when the run qualifies (module docstring); True when written."""
+        from .plugins import has_third_party_plugins
 
-def record(
-    settings: Settings,
-    opts: ReviewOptions,
-    *,
-    files_written: bool,
-    report: Report,
-    assistant: Assistant,
-    chunks: Chunks,
-    code: int,
-) -> bool:
-    """Keep this run's result for `replay` when it qualifies (module docstring); True when written."""
-    pending = replay.lookup.pending
-    if pending is None or not _qualifies(settings, opts, files_written, report, assistant):
+        if (
+            files_written
+            or report.api_requests
+            or report.local_answers
+            or report.fallback_reason
+            or report.notices  # e.g. a local analyzer that failed this time
+            or assistant.warnings
+            or has_third_party_plugins()
+            or self._racy()
+            or replay.staged_listing() != self.pending.listing  # something was staged meanwhile
+        ):
+            return False
+        expires = assistant.earliest_expiry or 0.0
+        parts = [replay.MAGIC, repr(expires).encode(), str(code).encode(), str(len(self.deps)).encode()]
+        for path, stamped in self.deps:
+            parts += [os.fsencode(path), stamped]
+        events = [_event_body(e) for e in assistant.recorded_events]
+        parts += [str(len(events)).encode(), *events]
+        for to_err, text in self.chunks:
+            parts += [b"err" if to_err else b"out", text.encode("utf-8", "surrogatepass")]
+        return _write(Path(self.pending.cache_dir) / replay.SUBDIR, self.pending.key, replay.pack(parts))
+
+    def _racy(self) -> bool:
+        """A dependency modified within RACY_NS of the start: a later edit in the same clock tick would
+        keep its stamp (git's "racily clean" problem), so such a run is not kept."""
+        for _, stamped in self.deps:
+            head = stamped.split(b".", 1)[0]
+            if head.isdigit() and int(head) >= self.started_ns - RACY_NS:
+                return True
         return False
-    if replay.staged_listing() != pending.listing:
-        return False  # something was staged while the review ran
+
+
+def start(settings: Settings, opts: ReviewOptions) -> Recorder | None:
+    """A Recorder when this process looked the run up and missed, and the run could qualify; else None."""
+    pending = replay.lookup.pending
+    if (
+        pending is None
+        or not settings.replay
+        or opts.source != "staged"
+        or not opts.use_cache
+        or settings.cache_backend != "disk"
+        or settings.server_url is not None
+        or os.path.abspath(settings.resolved_cache_dir) != pending.cache_dir
+    ):
+        return None
     from . import git
     from .diffparse import parse_raw
 
-    root = str(git.repo_root())
+    started = time.time_ns()
     changed = [e.path for e in parse_raw(pending.listing)]
-    deps = dependencies(settings, root, changed, [str(opts.baseline)] if opts.baseline else [])
-    expires = assistant.earliest_expiry or 0.0
-    parts = [replay.MAGIC, repr(expires).encode(), str(code).encode(), str(len(deps)).encode()]
-    for path in deps:
-        parts += [os.fsencode(path), replay.stamp(path)]
-    events = [_event_body(e) for e in assistant.recorded_events]
-    parts += [str(len(events)).encode(), *events]
-    for to_err, text in chunks:
-        parts += [b"err" if to_err else b"out", text.encode("utf-8", "surrogatepass")]
-    return _write(Path(pending.cache_dir) / replay.SUBDIR, pending.key, replay.pack(parts))
+    extra = [str(opts.baseline)] if opts.baseline else []
+    deps = [
+        (path, replay.stamp(path, kind)) for path, kind in dependencies(settings, str(git.repo_root()), changed, extra)
+    ]
+    return Recorder(pending, deps, started)
 
 
 def _event_body(event: dict[str, Any]) -> bytes:
@@ -136,38 +152,68 @@ def _event_body(event: dict[str, Any]) -> bytes:
     return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
 
 
-def dependencies(settings: Settings, root: str, changed: Sequence[str], extra: Iterable[str]) -> list[str]:
-    """Files whose change could change a staged review's result without changing its key."""
-    from . import gitcli
+def dependencies(settings: Settings, root: str, changed: Sequence[str], extra: Iterable[str]) -> list[tuple[str, str]]:
+    """(path, stamp kind) of what could change a staged review's result without changing its key."""
     from .analyzers.code_review import find_ruff
+    from .assistant.cache import SUBDIR
+    from .assistant.diskstore import generation_file
     from .assistant.prompts import project_template_dir, user_template_dir
     from .commands.review import DEFAULT_BASELINE
     from .plugins import builtin_template_dir
 
-    out: list[str] = []
+    out: list[tuple[str, str]] = [(str(generation_file(settings.resolved_cache_dir / SUBDIR)), "content")]
+    files: list[str] = []
     package = os.path.dirname(os.path.abspath(__file__))
-    for folder, dirs, files in os.walk(package):
+    for folder, dirs, names in os.walk(package):
         dirs[:] = [d for d in dirs if d != "__pycache__"]
-        out += [os.path.join(folder, f) for f in files if not f.endswith((".pyc", ".pyo"))]
-    # find_project_root's walk: each pyproject.toml it looked for, and where it stopped
+        files += [os.path.join(folder, f) for f in names if not f.endswith((".pyc", ".pyo"))]
+    # find_project_root's walk: each pyproject.toml it looked for, and the .git that stopped it
     here = Path.cwd().resolve()
     for up in (here, *here.parents):
-        out += [str(up / "pyproject.toml"), str(up / ".git")]
+        files.append(str(up / "pyproject.toml"))
+        out.append((str(up / ".git"), "kind"))
         if (up / "pyproject.toml").is_file() or (up / ".git").exists():
             break
     for templates in (builtin_template_dir(), user_template_dir(), project_template_dir(settings.project_root)):
         if templates is not None:
-            out.append(str(templates))
+            files.append(str(templates))
             if templates.is_dir():
-                out += [str(p) for p in sorted(templates.iterdir())]
-    out.append(os.path.join(root, DEFAULT_BASELINE))
-    out += [os.path.abspath(p) for p in extra]
-    # git attributes (a `-diff` attribute makes a file binary) and the config that can point elsewhere
-    _, found = gitcli.run(["rev-parse", "--git-path", "config", "--git-path", "info/attributes"], cwd=root)
-    out += [os.path.join(root, p) for p in found.decode("utf-8", "surrogateescape").splitlines()]
+                files += [str(p) for p in sorted(templates.iterdir())]
+    files.append(os.path.join(root, DEFAULT_BASELINE))
+    files += [os.path.abspath(p) for p in extra]
+    files += _git_files(root)
+    # per changed folder and up: git attributes, and ruff's configuration (the local code_review analyzer)
+    for folder in sorted({os.path.dirname(p) for p in changed}):
+        for d in _ancestors(folder):
+            files += [os.path.join(root, d, f) for f in (".gitattributes", "pyproject.toml", "ruff.toml", ".ruff.toml")]
+    xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    files += [os.path.join(xdg, "ruff", "ruff.toml"), os.path.join(xdg, "ruff", "pyproject.toml")]
+    files += (find_ruff() or [])[:1]
+    # a plugin installed (its entry points are read from these folders' *.dist-info)
+    files += [p for p in sys.path if os.path.basename(p) in ("site-packages", "dist-packages") and os.path.isdir(p)]
+    out += [(os.path.normpath(p), "stat") for p in files]
+    return list(dict.fromkeys(out))
+
+
+def _git_files(root: str) -> list[str]:
+    """git's configuration files (every one that sets something, and where new ones would go) and the
+    attributes files outside the work tree (a `-diff` attribute makes a file binary)."""
+    from . import gitcli
+
+    def text(raw: bytes) -> str:
+        return raw.decode("utf-8", "surrogateescape")
+
+    _, found = gitcli.run(
+        ["rev-parse", "--git-path", "config", "--git-path", "config.worktree", "--git-path", "info/attributes"],
+        cwd=root,
+    )
+    out = [os.path.join(root, p) for p in text(found).splitlines()]
+    _, listed = gitcli.run(["config", "--list", "--show-origin", "--name-only", "-z"], cwd=root)
+    origins = text(listed).split("\0")[::2]
+    out += [os.path.join(root, o.removeprefix("file:")) for o in origins if o.startswith("file:")]
     code, custom = gitcli.run(["config", "--path", "--get", "core.attributesFile"], cwd=root, ok=(0, 1))
     if code == 0 and custom.strip():
-        out.append(os.path.join(root, custom.decode("utf-8", "surrogateescape").strip()))
+        out.append(os.path.join(root, text(custom).strip()))
     home = os.path.expanduser("~")
     xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
     out += [
@@ -175,20 +221,8 @@ def dependencies(settings: Settings, root: str, changed: Sequence[str], extra: I
         os.path.join(xdg, "git", "config"),
         os.path.join(xdg, "git", "attributes"),
     ]
-    # per changed folder and up: git attributes, and ruff's configuration (the local code_review analyzer)
-    for folder in sorted({os.path.dirname(p) for p in changed}):
-        for d in _ancestors(folder):
-            out += [
-                os.path.join(root, d, name) for name in (".gitattributes", "pyproject.toml", "ruff.toml", ".ruff.toml")
-            ]
-    out += [
-        os.path.join(xdg, "ruff", "ruff.toml"),
-        os.path.join(xdg, "ruff", "pyproject.toml"),
-        *(find_ruff() or [])[:1],
-    ]
-    # a plugin installed (its entry points are read from these folders' *.dist-info)
-    out += [p for p in sys.path if os.path.basename(p) in ("site-packages", "dist-packages") and os.path.isdir(p)]
-    return list(dict.fromkeys(os.path.normpath(p) for p in out))
+    out += ["/etc/gitconfig", *(os.environ.get(v, "") for v in ("GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM"))]
+    return [p for p in out if p]
 
 
 def _ancestors(rel: str) -> list[str]:

@@ -11,6 +11,7 @@ import os
 import secrets
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,12 @@ def _flag_system(item_id: str, label: str, content: str) -> list[dict[str, objec
         for local, added, text in numbered_lines(content)
         if added and "os.system" in text
     ]
+
+
+@pytest.fixture(autouse=True)
+def _no_racy_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests write files and review within milliseconds; the racy-write rule has its own test."""
+    monkeypatch.setattr(replaywriter, "RACY_NS", 0)
 
 
 @pytest.fixture
@@ -308,20 +315,147 @@ def test_other_commands_never_ask_git(argv: list[str], staged: GitRepo, monkeypa
     assert replay.replay(argv) is None
 
 
-def test_dependencies_cover_what_a_review_reads(staged: GitRepo, tmp_path: Path) -> None:
+def test_dependencies_cover_what_a_review_reads(
+    staged: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    included = tmp_path / "included.gitconfig"
+    included.write_text("[diff]\n\tinterHunkContext = 3\n")
+    staged.run("config", "include.path", str(included))
+    monkeypatch.setenv("SYMPHONY_ASSIST_CACHE_DIR", str(tmp_path / "cache"))
     settings = load_settings()
-    deps = replaywriter.dependencies(settings, str(staged.path), ["pkg/tool.py"], [str(tmp_path / "b.json")])
+    deps = dict(replaywriter.dependencies(settings, str(staged.path), ["pkg/tool.py"], [str(tmp_path / "b.json")]))
     package = Path(replay.__file__).parent
-    assert str(builtin_template_dir() / "code_review.md.j2") in deps
-    assert str(package / "replay.py") in deps
-    assert str(staged.path / "pyproject.toml") in deps
-    assert str(staged.path / ".symphony-assist" / "baseline.json") in deps
-    assert str(tmp_path / "b.json") in deps
-    assert str(staged.path / "pkg" / ".gitattributes") in deps
-    assert str(staged.path / ".gitattributes") in deps
-    assert str(staged.path / ".git" / "info" / "attributes") in deps
-    assert str(staged.path / ".git" / "config") in deps
-    assert any(p.endswith("site-packages") for p in deps)
+    stat = {p for p, kind in deps.items() if kind == "stat"}
+    assert str(builtin_template_dir() / "code_review.md.j2") in stat
+    assert str(package / "replay.py") in stat
+    assert str(staged.path / "pyproject.toml") in stat
+    assert str(staged.path / ".symphony-assist" / "baseline.json") in stat
+    assert str(tmp_path / "b.json") in stat
+    assert {str(staged.path / "pkg" / ".gitattributes"), str(staged.path / ".gitattributes")} <= stat
+    assert str(staged.path / "pkg" / "ruff.toml") in stat
+    assert str(staged.path / ".git" / "info" / "attributes") in stat
+    assert {str(staged.path / ".git" / "config"), str(included)} <= stat  # include.path targets too
+    assert any(p.endswith("site-packages") for p in stat)
+    assert deps[str(staged.path / ".git")] == "kind"  # git writes into it on every commit
+    assert deps[str(tmp_path / "cache" / "responses.generation")] == "content"
+
+
+def test_stamps_of_each_kind(tmp_path: Path) -> None:
+    f = tmp_path / "f"
+    assert replay.stamp(str(f)) == replay.stamp(str(f), "kind") == replay.stamp(str(f), "content") == b"-"
+    f.write_text("one")
+    assert replay.stamp(str(f), "kind") == b"file" and replay.stamp(str(tmp_path), "kind") == b"dir"
+    assert replay.stamp(str(f), "content") == b"=one"
+    for kind in ("stat", "kind", "content"):
+        assert replay.unchanged(str(f), replay.stamp(str(f), kind))
+    before = replay.stamp(str(f))
+    st = f.stat()
+    f.write_text("two")  # same size
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 1))
+    assert not replay.unchanged(str(f), before)
+    assert replay.unchanged(str(f), b"file")  # only its kind is watched
+    assert not replay.unchanged(str(f), b"=one")
+
+
+def test_a_change_to_the_cache_ends_the_replay(
+    staged: GitRepo, flagging: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--no-cache` stores a new answer under the same key: the kept review is not printed again."""
+    primed(capsys, flagging)
+    assert hook(capsys).replayed
+    flagging.responder = answering()  # the model changed its mind: no finding
+    fresh = hook(capsys, "--no-cache")
+    assert fresh.code == 0 and len(flagging.chat_requests) == 2
+    again = hook(capsys)
+    assert not again.replayed
+    assert again.code == 0 and "command-injection" not in again.out
+
+
+def test_a_run_with_notices_is_never_kept(
+    staged: GitRepo,
+    flagging: FakeOpenAI,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from symphony_assist_hooks import review
+
+    real = review._local_review
+
+    def failing(templates: list[str], targets: list[object], notices: list[str]) -> list[object]:
+        notices.append("ruff failed on pkg/notes.py: timed out")
+        return list(real(templates, targets, notices))
+
+    monkeypatch.setattr(review, "_local_review", failing)
+    staged.write("pkg/notes.py", "# only a comment\n")  # a comment-only hunk: the local analyzers
+    staged.add("pkg/notes.py")
+    primed(capsys, flagging)
+    run = hook(capsys)
+    assert not run.replayed and "ruff failed" in run.err
+    assert records(tmp_path) == []
+
+
+def test_a_run_writing_a_default_file_is_never_kept(
+    staged: GitRepo, flagging: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for _ in range(3):
+        assert not hook(capsys, "--format", "sarif").replayed  # sarif goes to its default file
+    assert records(tmp_path) == []
+
+
+def test_an_edit_just_before_the_run_is_never_kept(
+    staged: GitRepo, flagging: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    primed(capsys, flagging)
+    for path in records(tmp_path):
+        path.unlink()
+    replaywriter.RACY_NS = 10**9  # the autouse fixture restores 0 afterwards
+    staged.write("pyproject.toml", "[project]\nname = 'demo2'\n")  # now: within the racy window
+    assert not hook(capsys).replayed
+    assert records(tmp_path) == []
+
+
+def test_a_git_commit_does_not_end_the_replay(
+    staged: GitRepo, flagging: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """git writes into .git (index.lock, logs) on every commit; only the staged listing matters."""
+    primed(capsys, flagging)
+    (staged.path / ".git" / "index.lock.test").write_text("")
+    (staged.path / ".git" / "index.lock.test").unlink()
+    assert hook(capsys).replayed
+
+
+def test_the_key_ignores_the_index_file_name_and_url_credentials(
+    staged: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    listing = b"x"
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://user:pw-one@gw.example/v1?token=a")
+    first = replay.replay_key(["review"], listing)
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://user:pw-two@gw.example/v1?token=b")
+    monkeypatch.setenv("GIT_INDEX_FILE", ".git/next-index-1234.lock")
+    assert replay.replay_key(["review"], listing) == first
+    assert "OPENAI_BASE_URL=https://gw.example/v1" in replay.key_environment()
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://gw.example/v2")
+    assert replay.replay_key(["review"], listing) != first
+
+
+def test_git_config_in_the_environment_rules_a_replay_out(staged: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GIT_CONFIG_PARAMETERS", "'http.extraheader'='Authorization: x'")
+    monkeypatch.setattr(replay, "staged_listing", lambda: pytest.fail("git was asked"))
+    assert replay.replay(["review"]) is None
+
+
+def test_a_record_cut_anywhere_is_ignored(
+    staged: GitRepo, flagging: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    primed(capsys, flagging)
+    [path] = records(tmp_path)
+    whole = path.read_bytes()
+    for cut in range(0, len(whole), max(1, len(whole) // 200)):
+        path.write_bytes(whole[:cut])
+        assert replay.replay(["review"]) is None, cut
+    path.write_bytes(whole)
+    assert hook(capsys).replayed
 
 
 def test_records_beyond_the_limit_are_pruned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -362,6 +496,7 @@ def test_a_replay_in_a_fresh_process_imports_almost_nothing(
         *_, last = proc.stderr.strip().splitlines()
         return json.loads(last), proc.stdout
 
+    backdate(staged.path)
     first, _ = fresh()
     assert first["rc"] == 1 and "argparse" in first["loaded"]  # asked the model
     _, out = fresh()  # answered from the cache, and kept
@@ -374,3 +509,37 @@ def test_a_replay_in_a_fresh_process_imports_almost_nothing(
     assert full["rc"] == 1 and again == out
     assert "argparse" in full["loaded"]
     assert not [m for m in HEAVY if m in full["loaded"]]
+
+
+def test_a_replay_keeps_the_order_of_stdout_and_stderr_on_one_pipe(git_repo: GitRepo, tmp_path: Path) -> None:
+    """As under pre-commit, which reads both streams from one pipe: the notice stays after the summary."""
+    git_repo.commit_files({"README.md": "demo\n"})  # nothing staged: a summary, then "nothing to review"
+    backdate(tmp_path)
+    env = {**os.environ, "SYMPHONY_ASSIST_CACHE_DIR": str(tmp_path / "cache")}
+
+    def run() -> bytes:
+        proc = subprocess.run(
+            [sys.executable, "-m", "symphony_assist_hooks", "review"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+        assert proc.returncode == 0
+        return proc.stdout
+
+    full = run()
+    assert full.index(b"nothing to review") > full.index(b"hunks reviewed")
+    assert records(tmp_path)  # nothing asked, nothing cached: kept at once
+    assert run() == full  # replayed
+
+
+def backdate(*roots: Path) -> None:
+    """Every file and folder under `roots` modified 10 s ago: out of the racy window of a fresh process."""
+    past = time.time_ns() - 10 * 10**9
+    for root in roots:
+        for folder, dirs, files in os.walk(root):
+            for name in [*dirs, *files]:
+                os.utime(os.path.join(folder, name), ns=(past, past), follow_symlinks=False)
+        os.utime(root, ns=(past, past))

@@ -119,8 +119,8 @@ def emit(
     console: Console,
     *,
     extra: Mapping[str, Annotator] | None = None,
-) -> None:
-    """Render each format and write it to its PATH, its default file, or stdout.
+) -> list[Path]:
+    """Render each format and write it to its PATH, its default file, or stdout; the files written.
 
     Every name is checked before anything is written; two formats may not write the same file.
     Files never get colour. An annotator with `render_summary` (github) also appends to
@@ -144,17 +144,23 @@ def emit(
             destinations[key] = name
         resolved.append((name, annotator, dest))
 
-    summary_written = False
+    written: list[Path] = []
     for name, annotator, dest in resolved:
         if dest is None:
             console.out.write(_encodable(annotator.render(report, ctx)))
             console.out.flush()
         else:
             _write_file(dest, _encodable(annotator.render(report, replace(ctx, color=False))), name)
-        if ctx.step_summary is not None and isinstance(annotator, StepSummaryAnnotator) and not summary_written:
-            summary_written = True
+            written.append(dest)
+        if (
+            ctx.step_summary is not None
+            and isinstance(annotator, StepSummaryAnnotator)
+            and ctx.step_summary not in written
+        ):
+            written.append(ctx.step_summary)
             try:
                 with open(ctx.step_summary, "a", encoding="utf-8", newline="") as fh:
                     fh.write(_encodable(annotator.render_summary(report, replace(ctx, color=False))))
             except OSError as exc:
                 console.notice(f"cannot append to the step summary {ctx.step_summary}: {exc.strerror or exc}")
+    return written

@@ -45,7 +45,7 @@ from .codec import decode, encode
 if TYPE_CHECKING:
     from .cache import CacheEntry
 
-__all__ = ["LOCK_TIMEOUT", "WRITE_BACKOFF", "DiskCache", "ensure_private_dir"]
+__all__ = ["LOCK_TIMEOUT", "WRITE_BACKOFF", "DiskCache", "ensure_private_dir", "generation_file"]
 
 LOCK_TIMEOUT = 1.0  # seconds a cache operation may wait for another process's write lock
 WRITE_BACKOFF = 5.0  # seconds writes are skipped after a lock timeout
@@ -75,6 +75,13 @@ def ensure_private_dir(path: Path, warn: Warn) -> None:
         os.chmod(path, 0o700)
         if st.st_mode & 0o002:
             warn(f"cache: {path} was writable by every user; restricted it to its owner (0700)")
+
+
+def generation_file(directory: Path) -> Path:
+    """A file beside the cache at `directory`, rewritten with a new random token before every change
+    to it (a store, a clear, an import, a repair): a kept review (replay.py) is checked against it, so
+    it never outlives an answer it was built from."""
+    return directory.with_name(directory.name + ".generation")
 
 
 def _reason(exc: BaseException) -> str:
@@ -215,10 +222,16 @@ class DiskCache:
             f"cache: {self.path} was corrupted ({_reason(exc)}); moved it to {target.name} and started a fresh cache",
         )
 
+    def _changing(self) -> None:
+        """Announce a change to this cache (see `generation_file`); never fails the change."""
+        with contextlib.suppress(OSError):
+            generation_file(self.path).write_bytes(os.urandom(8).hex().encode())
+
     def _repair(self, exc: BaseException, generation: int) -> None:
         with self._lock:
             if generation != self._generation:
                 return  # another thread repaired it already
+            self._changing()
             self._generation += 1
             self._close_connections()
             self._quarantine(exc)
@@ -280,6 +293,7 @@ class DiskCache:
                 expire = expire_at - time.time()
                 if expire <= 0:
                     return False
+            self._changing()
             dc.set(key, blob, expire=expire, retry=False)
         except Exception as exc:
             self._failed(exc, "write", generation)
@@ -343,6 +357,7 @@ class DiskCache:
             with self._lock:
                 self._writes_paused_until = 0.0  # asked for explicitly: try even after a timeout
                 dc = self._write_cache()
+            self._changing()
             return 0 if dc is None else int(dc.clear(retry=False))
         except Exception as exc:
             dc_module = sys.modules.get("diskcache")

@@ -92,7 +92,9 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     from ..progress import stderr_progress
 
     progress = stderr_progress(console, "hunks")  # None unless stderr is a terminal or a CI log (#11)
-    chunks = replaywriter.capture(console)  # after the progress line took the real stderr
+    recorder = replaywriter.start(settings, opts)  # replay.py: keep this result if it qualifies
+    if recorder is not None:
+        recorder.capture(console)  # after the progress line took the real stderr
     warn = progress.wrap(console.notice) if progress is not None else console.notice
     assistant = Assistant(settings, warn=warn, progress=progress)
     try:
@@ -110,17 +112,14 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     from .. import git
 
     ctx = RenderContext.from_env(color=console.color_out, root=git.repo_root())
-    emit(report, formats, ctx, console, extra=plugin_annotators())
+    written = emit(report, formats, ctx, console, extra=plugin_annotators())
     if not report.hunks and not report.findings:
         console.notice("nothing to review", None)
     if args.fail_closed and report.fallback_reason:
         console.error(f"--fail-closed: {report.fallback_reason}")
     code = exit_code(report, settings.fail_on, args.fail_closed)
-    if chunks is not None:  # replay.py: the next identical run prints this without running
-        files_written = any(dest is not None for _, dest in formats)
-        replaywriter.record(
-            settings, opts, files_written=files_written, report=report, assistant=assistant, chunks=chunks, code=code
-        )
+    if recorder is not None:  # the next identical run prints this without running
+        recorder.finish(report, assistant, files_written=bool(written), code=code)
     return code
 
 
