@@ -15,7 +15,13 @@ __all__ = ["main"]
 def main() -> int:
     from .replay import replay
 
-    code = replay(sys.argv[1:])
+    try:
+        code = replay(sys.argv[1:])
+    except KeyboardInterrupt:
+        from .errors import EXIT_INTERRUPTED
+
+        sys.stderr.write("symphony-assist: interrupted\n")
+        return EXIT_INTERRUPTED
     if code is not None:
         return code
     from .cli import main as cli_main

@@ -57,12 +57,13 @@ _OFF = frozenset({"0", "false", "no", "off"})
 class Pending:
     """A staged review this process looked up and did not find: what `record` files its result under."""
 
-    __slots__ = ("cache_dir", "key", "listing")
+    __slots__ = ("cache_dir", "key", "listing", "looked_ns")
 
-    def __init__(self, key: str, listing: bytes, cache_dir: str) -> None:
+    def __init__(self, key: str, listing: bytes, cache_dir: str, looked_ns: int) -> None:
         self.key = key
         self.listing = listing
         self.cache_dir = cache_dir
+        self.looked_ns = looked_ns  # when the lookup began: a dependency modified after it is suspect
 
 
 class _Lookup:
@@ -85,12 +86,13 @@ def replay(argv: list[str]) -> int | None:
         return None  # pre-push: a range is reviewed, not the index
     if os.environ.get("GIT_CONFIG_PARAMETERS") or os.environ.get("GIT_CONFIG_COUNT"):
         return None  # `git -c …` config in the environment: may hold a credential, never put in a key
+    looked = time.time_ns()
     where = cache_dir()
     listing = staged_listing()
     if where is None or listing is None:
         return None
     key = replay_key(argv, listing)
-    lookup.pending = Pending(key, listing, where)
+    lookup.pending = Pending(key, listing, where, looked)
     try:
         with open(os.path.join(where, SUBDIR, key), "rb") as fh:
             record = parse(fh.read())
@@ -154,7 +156,10 @@ def staged_listing() -> bytes | None:
             chunks.append(chunk)
     finally:
         os.close(read_fd)
-    _, status = os.waitpid(pid, 0)
+    try:
+        _, status = os.waitpid(pid, 0)
+    except ChildProcessError:  # SIGCHLD ignored by whoever started us: the status is gone
+        return None
     return b"".join(chunks) if os.waitstatus_to_exitcode(status) == 0 else None
 
 
@@ -228,7 +233,8 @@ def unchanged(path: str, stamped: bytes) -> bool:
 # ----------------------------------------------------------------------------------------- records
 # A record is a sequence of fields, each `<length>:<bytes>\n`: MAGIC, expiry (epoch seconds, 0 =
 # none), exit code, the number of dependencies and their (path, stamp) pairs, the number of stats
-# events and their JSON bodies without `ts` and `run`, then (stream, text) output chunks to the end.
+# events and their JSON bodies without `ts` and `run`, then (stream, text) output chunks, then END.
+END = b"end"
 
 
 def fields(data: bytes) -> list[bytes]:
@@ -256,8 +262,9 @@ Record = tuple[int, list[tuple[bool, str]], list[bytes]]
 def parse(data: bytes) -> Record | None:
     """(exit code, output chunks as (to stderr?, text), stats event bodies) of a fresh record, else None."""
     f = fields(data)
-    if not f or f[0] != MAGIC:
+    if len(f) < 5 or f[0] != MAGIC or f[-1] != END:
         return None
+    f.pop()
     expires, code, deps = float(f[1]), int(f[2]), int(f[3])
     if expires and expires <= time.time():
         return None

@@ -2,19 +2,19 @@
 
 `start` (before the review runs) decides whether the run could qualify at all (a staged review,
 looked up by entry.py and missed, the disk cache in the folder the fast path looks in, no remote
-server) and stamps every dependency; `Recorder.finish` (after) writes the record only when the run
-asked nothing, fell back nowhere, warned and noticed nothing, wrote no file, loaded no third-party
-plugin, touched no dependency within `RACY_NS` of its start, and the staged listing is still the one
-looked up.
+server, no third-party plugin) and reads the cache's generation token; `Recorder.finish` (after)
+writes the record only when the run asked nothing, fell back nowhere, warned and noticed nothing,
+wrote no file, the cache did not change meanwhile, no dependency was modified since its lookup began
+(less `RACY_NS`), and the staged listing is still the one looked up.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import site
 import sys
 import tempfile
-import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .findings import Report
     from .review import ReviewOptions
 
-__all__ = ["KEEP", "Recorder", "dependencies", "drop_all", "start"]
+__all__ = ["KEEP", "RACY_NS", "Recorder", "dependencies", "drop_all", "generation_path", "start"]
 
 KEEP = 256  # records kept per cache dir; the oldest beyond this go when one is written
 RACY_NS = 100_000_000  # 0.1 s: well over a file-time clock tick (1-10 ms)
@@ -69,14 +69,16 @@ class _Tee(io.TextIOBase):
 class Recorder:
     """One staged review being watched for `replay`: started before it runs, finished after.
 
-    `start` stamps every dependency first, so an edit made while the review runs leaves a stale stamp
-    (the next run reviews again); `finish` writes the record only if the run qualified.
+    A dependency modified after the lookup began (`Pending.looked_ns`, less `RACY_NS` for the clock's
+    tick) rules the record out, so stamps taken after the run are the ones the run read; the cache's
+    generation token is read at the start and must not have changed by the end.
     """
 
-    def __init__(self, pending: replay.Pending, deps: list[tuple[str, bytes]], started_ns: int) -> None:
+    def __init__(self, pending: replay.Pending, settings: Settings, opts: ReviewOptions, generation: bytes) -> None:
         self.pending = pending
-        self.deps = deps
-        self.started_ns = started_ns
+        self.settings = settings
+        self.opts = opts
+        self.generation = generation
         self.chunks: Chunks = []
 
     def capture(self, console: Console) -> None:
@@ -86,8 +88,6 @@ class Recorder:
 
     def finish(self, report: Report, assistant: Assistant, *, files_written: bool, code: int) -> bool:
         """Write the record when the run qualifies (module docstring); True when written."""
-        from .plugins import has_third_party_plugins
-
         if (
             files_written
             or report.api_requests
@@ -95,33 +95,57 @@ class Recorder:
             or report.fallback_reason
             or report.notices  # e.g. a local analyzer that failed this time
             or assistant.warnings
-            or has_third_party_plugins()
-            or self._racy()
-            or replay.staged_listing() != self.pending.listing  # something was staged meanwhile
+            or replay.stamp(generation_path(self.settings), "content") != self.generation  # the cache changed
         ):
             return False
+        from . import git
+        from .diffparse import parse_raw
+
+        changed = [e.path for e in parse_raw(self.pending.listing)]
+        extra = [str(self.opts.baseline)] if self.opts.baseline else []
+        found = dependencies(self.settings, str(git.repo_root()), changed, extra)
+        if found is None:
+            return False
+        deps = [(path, self.generation if kind == "content" else replay.stamp(path, kind)) for path, kind in found]
+        if _racy(deps, self.pending.looked_ns) or replay.staged_listing() != self.pending.listing:
+            return False  # edited, or staged, while the review ran
         expires = assistant.earliest_expiry or 0.0
-        parts = [replay.MAGIC, repr(expires).encode(), str(code).encode(), str(len(self.deps)).encode()]
-        for path, stamped in self.deps:
+        parts = [replay.MAGIC, repr(expires).encode(), str(code).encode(), str(len(deps)).encode()]
+        for path, stamped in deps:
             parts += [os.fsencode(path), stamped]
         events = [_event_body(e) for e in assistant.recorded_events]
         parts += [str(len(events)).encode(), *events]
         for to_err, text in self.chunks:
             parts += [b"err" if to_err else b"out", text.encode("utf-8", "surrogatepass")]
+        parts.append(replay.END)
         return _write(Path(self.pending.cache_dir) / replay.SUBDIR, self.pending.key, replay.pack(parts))
 
-    def _racy(self) -> bool:
-        """A dependency modified within RACY_NS of the start: a later edit in the same clock tick would
-        keep its stamp (git's "racily clean" problem), so such a run is not kept."""
-        for _, stamped in self.deps:
-            head = stamped.split(b".", 1)[0]
-            if head.isdigit() and int(head) >= self.started_ns - RACY_NS:
-                return True
-        return False
+
+def _racy(deps: list[tuple[str, bytes]], looked_ns: int) -> bool:
+    """A dependency modified since RACY_NS before the lookup: its content may not be what the run read,
+    or a later edit in the same clock tick would keep its stamp (git's "racily clean" files)."""
+    for _, stamped in deps:
+        head = stamped.split(b".", 1)[0]
+        if head.isdigit() and int(head) >= looked_ns - RACY_NS:
+            return True
+    return False
+
+
+def generation_path(settings: Settings) -> str:
+    """The disk cache's generation file (assistant/diskstore.py) for these settings."""
+    from .assistant.cache import SUBDIR
+    from .assistant.diskstore import generation_file
+
+    return str(generation_file(settings.resolved_cache_dir / SUBDIR))
 
 
 def start(settings: Settings, opts: ReviewOptions) -> Recorder | None:
-    """A Recorder when this process looked the run up and missed, and the run could qualify; else None."""
+    """A Recorder when this process looked the run up and missed, and the run could qualify; else None.
+
+    Cheap: the checks that need no file, and one read of the cache's generation token.
+    """
+    from .plugins import has_third_party_plugins
+
     pending = replay.lookup.pending
     if (
         pending is None
@@ -131,18 +155,11 @@ def start(settings: Settings, opts: ReviewOptions) -> Recorder | None:
         or settings.cache_backend != "disk"
         or settings.server_url is not None
         or os.path.abspath(settings.resolved_cache_dir) != pending.cache_dir
+        or os.environ.get("GITHUB_STEP_SUMMARY")  # the github format would append to it
+        or has_third_party_plugins()
     ):
         return None
-    from . import git
-    from .diffparse import parse_raw
-
-    started = time.time_ns()
-    changed = [e.path for e in parse_raw(pending.listing)]
-    extra = [str(opts.baseline)] if opts.baseline else []
-    deps = [
-        (path, replay.stamp(path, kind)) for path, kind in dependencies(settings, str(git.repo_root()), changed, extra)
-    ]
-    return Recorder(pending, deps, started)
+    return Recorder(pending, settings, opts, replay.stamp(generation_path(settings), "content"))
 
 
 def _event_body(event: dict[str, Any]) -> bytes:
@@ -152,16 +169,20 @@ def _event_body(event: dict[str, Any]) -> bytes:
     return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
 
 
-def dependencies(settings: Settings, root: str, changed: Sequence[str], extra: Iterable[str]) -> list[tuple[str, str]]:
-    """(path, stamp kind) of what could change a staged review's result without changing its key."""
+def dependencies(
+    settings: Settings, root: str, changed: Sequence[str], extra: Iterable[str]
+) -> list[tuple[str, str]] | None:
+    """(path, stamp kind) of what could change a staged review's result without changing its key;
+    None when something could that no file shows (a git config included only on some branch)."""
     from .analyzers.code_review import find_ruff
-    from .assistant.cache import SUBDIR
-    from .assistant.diskstore import generation_file
     from .assistant.prompts import project_template_dir, user_template_dir
     from .commands.review import DEFAULT_BASELINE
     from .plugins import builtin_template_dir
 
-    out: list[tuple[str, str]] = [(str(generation_file(settings.resolved_cache_dir / SUBDIR)), "content")]
+    git_files = _git_files(root)
+    if git_files is None:
+        return None
+    out: list[tuple[str, str]] = [(generation_path(settings), "content")]
     files: list[str] = []
     package = os.path.dirname(os.path.abspath(__file__))
     for folder, dirs, names in os.walk(package):
@@ -181,7 +202,7 @@ def dependencies(settings: Settings, root: str, changed: Sequence[str], extra: I
                 files += [str(p) for p in sorted(templates.iterdir())]
     files.append(os.path.join(root, DEFAULT_BASELINE))
     files += [os.path.abspath(p) for p in extra]
-    files += _git_files(root)
+    files += git_files
     # per changed folder and up: git attributes, and ruff's configuration (the local code_review analyzer)
     for folder in sorted({os.path.dirname(p) for p in changed}):
         for d in _ancestors(folder):
@@ -189,15 +210,18 @@ def dependencies(settings: Settings, root: str, changed: Sequence[str], extra: I
     xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
     files += [os.path.join(xdg, "ruff", "ruff.toml"), os.path.join(xdg, "ruff", "pyproject.toml")]
     files += (find_ruff() or [])[:1]
-    # a plugin installed (its entry points are read from these folders' *.dist-info)
+    # a plugin installed (its entry points are read from these folders' *.dist-info), the user's too
     files += [p for p in sys.path if os.path.basename(p) in ("site-packages", "dist-packages") and os.path.isdir(p)]
+    if site.ENABLE_USER_SITE:
+        files.append(site.getusersitepackages())
     out += [(os.path.normpath(p), "stat") for p in files]
     return list(dict.fromkeys(out))
 
 
-def _git_files(root: str) -> list[str]:
-    """git's configuration files (every one that sets something, and where new ones would go) and the
-    attributes files outside the work tree (a `-diff` attribute makes a file binary)."""
+def _git_files(root: str) -> list[str] | None:
+    """git's configuration files (every one that sets something, every include target, and where new
+    ones would go) and the attributes files outside the work tree (a `-diff` attribute makes a file
+    binary). None when a config is included only on some branch: no file shows a branch switch."""
     from . import gitcli
 
     def text(raw: bytes) -> str:
@@ -214,6 +238,13 @@ def _git_files(root: str) -> list[str]:
     code, custom = gitcli.run(["config", "--path", "--get", "core.attributesFile"], cwd=root, ok=(0, 1))
     if code == 0 and custom.strip():
         out.append(os.path.join(root, text(custom).strip()))
+    code, includes = gitcli.run(["config", "--path", "-z", "--get-regexp", r"^include(if)?\."], cwd=root, ok=(0, 1))
+    for entry in text(includes).split("\0") if code == 0 else []:
+        name, _, value = entry.partition("\n")
+        if name.lower().startswith("includeif.onbranch:"):
+            return None
+        if name.endswith(".path") and value:
+            out.append(os.path.join(root, os.path.expanduser(value)))
     home = os.path.expanduser("~")
     xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
     out += [
@@ -221,7 +252,8 @@ def _git_files(root: str) -> list[str]:
         os.path.join(xdg, "git", "config"),
         os.path.join(xdg, "git", "attributes"),
     ]
-    out += ["/etc/gitconfig", *(os.environ.get(v, "") for v in ("GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM"))]
+    out += ["/etc/gitconfig", "/etc/gitattributes"]
+    out += [os.environ.get(v, "") for v in ("GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM")]
     return [p for p in out if p]
 
 

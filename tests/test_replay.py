@@ -454,8 +454,33 @@ def test_a_record_cut_anywhere_is_ignored(
     for cut in range(0, len(whole), max(1, len(whole) // 200)):
         path.write_bytes(whole[:cut])
         assert replay.replay(["review"]) is None, cut
+    fields = replay.fields(whole)
+    for end in range(len(fields)):  # cut at a field boundary: still damaged
+        path.write_bytes(replay.pack(fields[:end]))
+        assert replay.replay(["review"]) is None, end
     path.write_bytes(whole)
     assert hook(capsys).replayed
+
+
+def test_an_ignored_sigchld_or_a_ctrl_c_never_gives_a_traceback(
+    staged: GitRepo, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import signal
+
+    from symphony_assist_hooks import entry
+
+    previous = signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # inherited from a careless parent
+    try:
+        assert replay.staged_listing() is None  # git's status is gone: no fast path, no crash
+    finally:
+        signal.signal(signal.SIGCHLD, previous)
+
+    def interrupted(argv: list[str]) -> int | None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(replay, "replay", interrupted)
+    assert entry.main() == 130
+    assert capsys.readouterr().err == "symphony-assist: interrupted\n"
 
 
 def test_records_beyond_the_limit_are_pruned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -503,7 +528,7 @@ def test_a_replay_in_a_fresh_process_imports_almost_nothing(
     third, again = fresh()
     assert third["rc"] == 1
     assert again == out and "pkg/tool.py:5: high [command-injection]" in again
-    assert set(third["loaded"]) <= {"symphony_assist_hooks.replay", "symphony_assist_hooks.gitenv", "_sha256"}
+    assert set(third["loaded"]) <= {"symphony_assist_hooks.replay", "symphony_assist_hooks.gitenv", "_sha256", "_sha2"}
     assert len(flagging.chat_requests) == 1
     full, again = fresh(SYMPHONY_ASSIST_REPLAY="0")  # the whole review, every hunk a cache hit
     assert full["rc"] == 1 and again == out
@@ -543,3 +568,12 @@ def backdate(*roots: Path) -> None:
             for name in [*dirs, *files]:
                 os.utime(os.path.join(folder, name), ns=(past, past), follow_symlinks=False)
         os.utime(root, ns=(past, past))
+
+
+def test_a_config_included_on_some_branch_is_never_kept(
+    staged: GitRepo, flagging: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    staged.run("config", "includeIf.onbranch:main.path", str(tmp_path / "main.gitconfig"))
+    for _ in range(3):
+        assert not hook(capsys).replayed  # a branch switch changes the config without touching a file
+    assert records(tmp_path) == []

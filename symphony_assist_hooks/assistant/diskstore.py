@@ -223,9 +223,14 @@ class DiskCache:
         )
 
     def _changing(self) -> None:
-        """Announce a change to this cache (see `generation_file`); never fails the change."""
+        """Announce a change to this cache (see `generation_file`), before it and again after it: a run
+        that read the old answer while the change was being made sees a new token either way. Atomic
+        (a reader never sees half a token); never fails the change."""
+        target = generation_file(self.path)
+        tmp = target.with_name(f"{target.name}.{os.getpid()}.{threading.get_ident()}")
         with contextlib.suppress(OSError):
-            generation_file(self.path).write_bytes(os.urandom(8).hex().encode())
+            tmp.write_bytes(os.urandom(8).hex().encode())
+            os.replace(tmp, target)
 
     def _repair(self, exc: BaseException, generation: int) -> None:
         with self._lock:
@@ -235,6 +240,7 @@ class DiskCache:
             self._generation += 1
             self._close_connections()
             self._quarantine(exc)
+            self._changing()
             try:
                 self._identity = self._prepare()
             except Exception as again:
@@ -294,7 +300,10 @@ class DiskCache:
                 if expire <= 0:
                     return False
             self._changing()
-            dc.set(key, blob, expire=expire, retry=False)
+            try:
+                dc.set(key, blob, expire=expire, retry=False)
+            finally:
+                self._changing()
         except Exception as exc:
             self._failed(exc, "write", generation)
             return False
@@ -358,7 +367,10 @@ class DiskCache:
                 self._writes_paused_until = 0.0  # asked for explicitly: try even after a timeout
                 dc = self._write_cache()
             self._changing()
-            return 0 if dc is None else int(dc.clear(retry=False))
+            try:
+                return 0 if dc is None else int(dc.clear(retry=False))
+            finally:
+                self._changing()
         except Exception as exc:
             dc_module = sys.modules.get("diskcache")
             if dc_module is not None and isinstance(exc, dc_module.Timeout):
