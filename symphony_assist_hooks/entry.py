@@ -9,12 +9,23 @@ from __future__ import annotations
 
 import sys
 
-__all__ = ["main"]
+__all__ = ["main", "tolerant_streams"]
+
+
+def tolerant_streams() -> None:
+    """stdout and stderr that replace what their encoding cannot show (PYTHONIOENCODING=ascii, a legacy
+    console code page) instead of failing the hook on a "·" in the summary or a name in a finding."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "").replace("_", "")
+        reconfigure = getattr(stream, "reconfigure", None)
+        if encoding != "utf8" and reconfigure is not None:
+            reconfigure(errors="replace")
 
 
 def main() -> int:
     from .replay import replay
 
+    tolerant_streams()
     try:
         code = replay(sys.argv[1:])
     except KeyboardInterrupt:

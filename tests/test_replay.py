@@ -577,3 +577,18 @@ def test_a_config_included_on_some_branch_is_never_kept(
     for _ in range(3):
         assert not hook(capsys).replayed  # a branch switch changes the config without touching a file
     assert records(tmp_path) == []
+
+
+def test_an_ascii_terminal_gets_replacements_not_a_traceback(git_repo: GitRepo, tmp_path: Path) -> None:
+    git_repo.commit_files({"README.md": "demo\n"})
+    backdate(tmp_path)
+    env = {**os.environ, "SYMPHONY_ASSIST_CACHE_DIR": str(tmp_path / "cache"), "PYTHONIOENCODING": "ascii"}
+    outs = []
+    for _ in range(2):  # the whole review, then its replay
+        proc = subprocess.run(
+            [sys.executable, "-m", "symphony_assist_hooks", "review"], capture_output=True, env=env, timeout=120
+        )
+        assert proc.returncode == 0, proc.stderr
+        outs.append(proc.stdout)
+    assert b"0 hunks reviewed ? " in outs[0]  # "·" replaced
+    assert outs[1] == outs[0] and records(tmp_path)
