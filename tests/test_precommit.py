@@ -127,6 +127,69 @@ def test_try_repo_end_to_end(
     assert "more.py:5" in pushed.stdout
 
 
+def _snapshot(dest: Path) -> str:
+    """This working tree (committed or not, ignored files left out) as a git repository of its own, for
+    a `.pre-commit-config.yaml` to point at (what `try-repo` does for itself); its commit id."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, check=True
+    ).stdout
+    for rel in filter(None, listed.decode().split("\0")):
+        if (ROOT / rel).is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, dest / rel)
+    repo = GitRepo(dest)
+    repo.add()
+    return repo.commit("snapshot")
+
+
+@pytest.mark.slow
+def test_git_commit_through_pre_commit_install(
+    git_repo: GitRepo, fake_openai: FakeOpenAI, hook_env: dict[str, str], closed_port_url: str, tmp_path: Path
+) -> None:
+    """Issue #3's "done when", literally: `pre-commit install`, then `git commit` three times."""
+    source = tmp_path / "symphony-assist-src"
+    rev = _snapshot(source)
+    config = f"repos:\n- repo: {source}\n  rev: {rev}\n  hooks:\n  - id: symphony-assist\n    verbose: true\n"
+    git_repo.commit_files({"README.md": "demo\n", ".pre-commit-config.yaml": config})
+    installed = _pre_commit(git_repo, ["install"], hook_env)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    fake = make("github-pat-classic", random.Random(11))
+    git_repo.write("tool.py", RISKY + f"\nTOKEN = {fake.text!r}\n")
+    git_repo.add("tool.py")
+    fake_openai.responder = answering(findings=_flag_system)
+
+    def commit(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["git", "commit", "-m", "change"], cwd=git_repo.path, env=env, capture_output=True, text=True,
+            timeout=600, check=False,
+        )  # fmt: skip
+
+    first = commit(hook_env)
+    out = first.stdout + first.stderr
+    assert first.returncode != 0, out  # blocked
+    assert "tool.py:5: critical [command-injection]" in out
+    assert "tool.py:7: critical [secret]" in out
+    assert len(fake_openai.chat_requests) == 1
+    sent = "".join(r.text for r in fake_openai.requests)
+    assert all(value not in sent for value in fake.secrets)
+
+    again = commit(hook_env)  # the same staged changes: no tokens, and the result is kept (replay.py)
+    assert again.returncode != 0
+    assert "tool.py:5: critical [command-injection]" in again.stdout + again.stderr
+    assert len(fake_openai.chat_requests) == 1
+    third = commit(hook_env)
+    assert third.returncode != 0 and len(fake_openai.chat_requests) == 1
+    assert list((Path(hook_env["SYMPHONY_ASSIST_CACHE_DIR"]) / "replay").iterdir())
+
+    git_repo.write("tool.py", "def ok(x):\n    return x + 1\n")  # fixed; and the network is gone
+    git_repo.add("tool.py")
+    down = commit(dict(hook_env, OPENAI_BASE_URL=closed_port_url))
+    out = down.stdout + down.stderr
+    assert down.returncode == 0, out
+    assert "local analyzers answered" in out
+    assert git_repo.run("log", "--oneline").count("\n") == 2
+
+
 def test_range_from_env() -> None:
     assert range_from_env({}) is None
     assert range_from_env({"PRE_COMMIT_FROM_REF": "abc", "PRE_COMMIT_TO_REF": "def"}) == "abc...def"
