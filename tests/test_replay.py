@@ -369,6 +369,8 @@ def test_a_change_to_the_cache_ends_the_replay(
     again = hook(capsys)
     assert not again.replayed
     assert again.code == 0 and "command-injection" not in again.out
+    assert (tmp_path / "cache" / "responses.generation").is_file()
+    assert not (tmp_path / "cache" / "scans.generation").exists()  # the scan memo announces nothing
 
 
 def test_a_run_with_notices_is_never_kept(

@@ -250,7 +250,9 @@ def open_cache(settings: Settings, warn: Warn, *, subdir: str = SUBDIR, local_on
     directory = settings.resolved_cache_dir / subdir
     local: ExportableCache
     try:
-        local = DiskCache(directory, size_limit=settings.cache_size_limit, ttl=settings.cache_ttl, warn=warn)
+        local = DiskCache(
+            directory, size_limit=settings.cache_size_limit, ttl=settings.cache_ttl, warn=warn, announce=not local_only
+        )
     except OSError as exc:
         why = exc.strerror or str(exc) or type(exc).__name__
         shared = settings.cache_backend == "redis"

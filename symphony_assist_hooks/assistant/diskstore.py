@@ -123,9 +123,18 @@ class DiskCache:
     backend: str = "disk"
 
     def __init__(
-        self, directory: Path, *, size_limit: int, ttl: int, warn: Warn, timeout: float = LOCK_TIMEOUT
+        self,
+        directory: Path,
+        *,
+        size_limit: int,
+        ttl: int,
+        warn: Warn,
+        timeout: float = LOCK_TIMEOUT,
+        announce: bool = True,
     ) -> None:
+        """`announce=False`: no generation file (a memo no kept review depends on)."""
         self.path = directory
+        self._announce = announce
         self.size_limit = size_limit
         self.ttl = ttl
         self.timeout = timeout
@@ -226,6 +235,8 @@ class DiskCache:
         """Announce a change to this cache (see `generation_file`), before it and again after it: a run
         that read the old answer while the change was being made sees a new token either way. Atomic
         (a reader never sees half a token); never fails the change."""
+        if not self._announce:
+            return
         target = generation_file(self.path)
         tmp = target.with_name(f"{target.name}.{os.getpid()}.{threading.get_ident()}")
         with contextlib.suppress(OSError):
