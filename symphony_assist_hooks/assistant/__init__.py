@@ -208,9 +208,9 @@ class Assistant:
                 path = None
             sink = None
             if self.settings.cache_backend == "redis":  # the team's stream, besides this machine's file
-                from .redis.stats import redis_stats
+                from .redis.stats import SpooledStats
 
-                sink = redis_stats(self.settings, self.warn)
+                sink = SpooledStats(self.settings, self.warn, path.with_name("stats-spool.jsonl") if path else None)
             self._stats = StatsLog(path, self.run_id, sink=sink)
         return self._stats
 

@@ -31,6 +31,8 @@ class StatsSink(Protocol):
 
     def send(self, event: dict[str, Any]) -> None: ...
 
+    def flush(self) -> None: ...
+
     def read(self) -> Iterable[dict[str, Any]] | None: ...
 
 
@@ -62,7 +64,9 @@ class StatsLog:
             self.error = f"stats not recorded: {exc.strerror or exc}"
 
     def flush(self) -> None:
-        """Events are written as they are recorded; the sink may batch (it flushes on read and exit)."""
+        """Events are written to the file as they are recorded; the sink may batch: it sends now."""
+        if self.sink is not None:
+            self.sink.flush()
 
     def read(self) -> Iterator[dict[str, Any]]:
         if self.sink is not None:

@@ -845,6 +845,40 @@ def test_the_disk_backend_never_imports_redis(tmp_path: Path) -> None:
     assert json.loads(proc.stdout) == []
 
 
+QUERY_PROBE = """
+import json, sys
+from symphony_assist_hooks.cli import main
+rc = main(["query", "What is a mutex?", "--json"])
+print(json.dumps({"rc": rc, "redis": "redis" in sys.modules}), file=sys.stderr)
+"""
+
+
+def test_a_local_hit_in_team_mode_spools_its_stats_instead_of_importing_redis(
+    query_env: Any, redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    from symphony_assist_hooks.cli import main
+
+    monkeypatch.setenv("LLM_CACHE_URL", redis_url)
+    monkeypatch.setenv("SYMPHONY_ASSIST_CACHE_DIR", str(tmp_path / "laptop"))
+
+    def fresh() -> dict[str, Any]:
+        proc = subprocess.run([sys.executable, "-c", QUERY_PROBE], capture_output=True, text=True, timeout=120)
+        return json.loads(proc.stderr.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+    assert fresh() == {"rc": 0, "redis": True}  # a miss: asked, cached on Redis and on this disk
+    stream = client(redis_url)
+    assert stream.xlen(PREFIX + "stats") == 2  # sent when the run ended
+    assert fresh() == {"rc": 0, "redis": False}  # this machine's copy: redis never imported
+    spool = tmp_path / "laptop" / "stats-spool.jsonl"
+    assert [json.loads(line)["source"] for line in spool.read_text().splitlines()] == ["cache"]
+    assert stream.xlen(PREFIX + "stats") == 2
+    assert main(["stats", "--json"]) == 0  # talks to Redis: sends the spool first
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["total"]["api"], doc["total"]["cache"]) == (1, 1)
+    assert stream.xlen(PREFIX + "stats") == 3
+    assert not spool.exists() and not list(spool.parent.glob("stats-spool.jsonl.*"))
+
+
 # ------------------------------------------------------------------------------------- end to end
 @pytest.fixture
 def query_env(fake_openai: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:

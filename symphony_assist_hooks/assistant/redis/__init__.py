@@ -22,7 +22,8 @@ One module per component, each documenting its keys and semantics; all share one
   disk cache (a local hit needs neither redis nor the server);
 * ledger.py, `RedisLedger`: ``ledger:reservations``, ``ledger:spend``, ``ledger:meta`` (no TTL), the
   budget's rules as Lua scripts on the server's clock, failing closed;
-* stats.py, `RedisStats`: ``stats``, a capped stream of usage events, sent in batches;
+* stats.py, `RedisStats`: ``stats``, a capped stream of usage events, sent in batches; `SpooledStats`
+  keeps a local hit's events in a spool file until a run that loads redis anyway sends them;
 * connection.py: the shared client, timeouts (``min(2 s, LLM timeout)``), and holding an unreachable
   server down for 30 s so that one run pays one timeout.
 
