@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-__all__ = ["StatsLog", "StatsSink", "Summary", "summarize"]
+__all__ = ["StatsLog", "StatsSink", "Summary", "append_event", "summarize"]
 
 
 class StatsSink(Protocol):
@@ -34,6 +34,17 @@ class StatsSink(Protocol):
     def flush(self) -> None: ...
 
     def read(self) -> Iterable[dict[str, Any]] | None: ...
+
+
+def append_event(path: Path, event: dict[str, Any]) -> None:
+    """One event as one JSON line, in one O_APPEND write (lines of concurrent processes never interleave);
+    the file is created 0600. OSError when it cannot be written."""
+    line = (json.dumps(event, separators=(",", ":"), sort_keys=True) + "\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
 
 
 class StatsLog:
@@ -53,13 +64,8 @@ class StatsLog:
             self.sink.send(event)
         if self.path is None:
             return
-        line = (json.dumps(event, separators=(",", ":"), sort_keys=True) + "\n").encode()
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                os.write(fd, line)
-            finally:
-                os.close(fd)
+            append_event(self.path, event)
         except OSError as exc:
             self.error = f"stats not recorded: {exc.strerror or exc}"
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from ...config import mask_url
+from ..stats import append_event
 from .connection import PREFIX, TIMEOUT_CAP, Server, get_server, redis_errors, redis_timeout
 
 if TYPE_CHECKING:
@@ -178,13 +179,8 @@ class SpooledStats:
 
     def send(self, event: dict[str, Any]) -> None:
         if self._real is None and "redis" not in sys.modules and self._spool is not None:
-            line = (json.dumps(event, separators=(",", ":"), sort_keys=True) + "\n").encode()
             try:
-                fd = os.open(self._spool, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-                try:
-                    os.write(fd, line)
-                finally:
-                    os.close(fd)
+                append_event(self._spool, event)
                 return
             except OSError:
                 pass  # no spool: send it now
