@@ -7,6 +7,7 @@ and `time`: a pre-commit hook re-run on unchanged, fully cached staged changes i
 
 from __future__ import annotations
 
+import os
 import sys
 
 __all__ = ["main", "tolerant_streams"]
@@ -14,7 +15,12 @@ __all__ = ["main", "tolerant_streams"]
 
 def tolerant_streams() -> None:
     """stdout and stderr that replace what their encoding cannot show (PYTHONIOENCODING=ascii, a legacy
-    console code page) instead of failing the hook on a "·" in the summary or a name in a finding."""
+    console code page) instead of failing the hook on a "·" in the summary or a name in a finding; a
+    closed one (`>&-`) becomes os.devnull: the exit code still says what was found."""
+    if sys.stdout is None:
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - lives as long as the process
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
     for stream in (sys.stdout, sys.stderr):
         encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "").replace("_", "")
         reconfigure = getattr(stream, "reconfigure", None)

@@ -594,3 +594,14 @@ def test_an_ascii_terminal_gets_replacements_not_a_traceback(git_repo: GitRepo, 
         outs.append(proc.stdout)
     assert b"0 hunks reviewed ? " in outs[0]  # "·" replaced
     assert outs[1] == outs[0] and records(tmp_path)
+
+
+def test_closed_standard_streams_are_not_a_traceback(git_repo: GitRepo, tmp_path: Path) -> None:
+    git_repo.commit_files({"README.md": "demo\n"})
+    git_repo.write("app.py", 'import os\n\n\ndef clean(path):\n    os.system("rm -rf " + path)\n')
+    git_repo.add("app.py")
+    env = {**os.environ, "SYMPHONY_ASSIST_CACHE_DIR": str(tmp_path / "cache")}
+    for fail_on, expected in (("high", 1), ("never", 0)):  # no key: local analyzers; a crash would exit 1
+        cmd = f"'{sys.executable}' -m symphony_assist_hooks review --fail-on {fail_on} >&- 2>&-; echo rc=$?"
+        proc = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, env=env, timeout=120)
+        assert proc.stdout.strip() == f"rc={expected}", proc.stdout + proc.stderr
