@@ -333,6 +333,13 @@ SPECS: tuple[Spec, ...] = (
         "Bearer token for the symphony-assist server.",
         pyproject=False,
     ),
+    Spec(
+        "server_hosts",
+        (_P + "SERVER_HOSTS",),
+        _csv,
+        (),
+        "Host names `serve` also answers to (a reverse proxy in front); makes the token required.",
+    ),
     Spec("temperature", (_P + "TEMPERATURE",), _number(float, 0, 2), 0.0, "Sampling temperature."),
     Spec(
         "max_tokens",
@@ -393,6 +400,7 @@ class Settings:
     replay: bool = True
     server_url: str | None = None
     server_token: Secret | None = None
+    server_hosts: tuple[str, ...] = ()
     temperature: float = 0.0
     max_tokens: int = 800
     max_request_tokens: int = 24_000

@@ -401,6 +401,25 @@ def test_host_and_origin_checks(api: Api) -> None:
     assert api.fake.requests == []
 
 
+def test_behind_a_reverse_proxy_the_named_hosts_are_served_with_the_token(
+    start: Callable[..., Api], tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    """A loopback bind behind nginx/caddy: the proxy's Host names are accepted, and the token required."""
+    settings, _ = server_settings(
+        tmp_path, fake_openai, SYMPHONY_ASSIST_SERVER_TOKEN="", SYMPHONY_ASSIST_SERVER_HOSTS="review.team.example"
+    )
+    with pytest.raises(UsageError, match="SYMPHONY_ASSIST_SERVER_TOKEN"):
+        create_app(settings)  # reachable from the network through the proxy: a token is required
+    api = start(SYMPHONY_ASSIST_SERVER_HOSTS="Review.Team.Example, other.example")
+    for host in ("review.team.example", "review.team.example:443", "other.example", f"127.0.0.1:{api.port}"):
+        assert api.call("GET", "/healthz", token=True, headers={"Host": host}).status_code == 200, host
+        assert api.call("GET", "/healthz", headers={"Host": host}).status_code == 401, host
+    resp = api.call("GET", "/healthz", token=True, headers={"Host": "evil.example"})
+    assert resp.status_code == 400  # DNS rebinding through another name: still refused
+    assert resp.json()["error"]["code"] == "bad_host"
+    assert api.call("GET", "/docs", token=True, headers={"Host": "review.team.example"}).status_code == 404
+
+
 def test_json_only_and_size_limits(api: Api) -> None:
     plain = api.call("POST", "/assistant/query", content=b'{"prompt": "x"}', headers={"Content-Type": "text/plain"})
     assert plain.status_code == 415

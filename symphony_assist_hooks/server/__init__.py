@@ -34,6 +34,8 @@ Security (RELIABILITY.md §4), enforced by one ASGI middleware (`guard.Guard`) b
   a token such a server answers loopback clients only. Compared with `secrets.compare_digest` on bytes.
 - DNS rebinding: unless public, the Host header must be 127.0.0.1, localhost or [::1] with the
   listening port (else 400); a non-local Origin is refused with 403 (no CORS headers are ever sent).
+  Behind a reverse proxy, `SYMPHONY_ASSIST_SERVER_HOSTS` names the Host values it sends: those and the
+  loopback ones are accepted, the server counts as public (token on every endpoint, no docs).
 - JSON only (415), bodies up to 1 MiB (413), a token bucket per client address (429), and failed
   token checks throttled per client (429: a handful per minute, then every token is refused until
   the bucket refills, the right one too, so throttling is no oracle). Run uvicorn without
@@ -82,9 +84,13 @@ __all__ = ["MAX_BODY_BYTES", "MIN_TOKEN_LENGTH", "Limits", "create_app", "is_loo
 def create_app(settings: Settings | None = None, *, public: bool = False, limits: Limits | None = None) -> FastAPI:
     """The API over `settings` (default: from the environment). `public=True` (a non-loopback bind)
     needs `settings.server_token`, requires it on every endpoint, drops the Host check and the docs.
+    `settings.server_hosts` (a reverse proxy in front of a loopback bind) makes it public too, and the
+    Host header must then be one of those names or a loopback one.
 
     Raises UsageError for a missing (public) or short token."""
     settings = settings if settings is not None else load_settings()
+    hosts = frozenset(h.strip().lower() for h in settings.server_hosts if h.strip())
+    public = public or bool(hosts)
     check_token(settings, public)
     core = Core(settings)
 
@@ -105,7 +111,12 @@ def create_app(settings: Settings | None = None, *, public: bool = False, limits
         responses=ERRORS,
     )
     app.add_middleware(
-        Guard, token=settings.server_token, public=public, limits=limits or Limits(), scrub=scrubber(settings)
+        Guard,
+        token=settings.server_token,
+        public=public,
+        limits=limits or Limits(),
+        scrub=scrubber(settings),
+        hosts=hosts,
     )
     add_handlers(app)
     add_routes(app, core, public=public)

@@ -106,9 +106,18 @@ class Guard:
     """Host/Origin checks, rate limits, the bearer token, JSON only, size limits, and no tracebacks."""
 
     def __init__(
-        self, app: ASGIApp, *, token: Secret | None, public: bool, limits: Limits, scrub: Callable[[str], str]
+        self,
+        app: ASGIApp,
+        *,
+        token: Secret | None,
+        public: bool,
+        limits: Limits,
+        scrub: Callable[[str], str],
+        hosts: frozenset[str] = frozenset(),
     ):
+        """`hosts`: the names a reverse proxy sends in Host (with or without a port); empty = any when public."""
         self.app = app
+        self.hosts = hosts
         self.token = token.reveal().encode() if token is not None else None
         self.public = public
         self.limits = limits
@@ -149,7 +158,12 @@ class Guard:
         server = scope.get("server") or (None, None)
         local_host, port = server[0], server[1]
         public = self.public or not is_loopback(local_host)
-        if not public and headers.get("host", "").lower() not in loopback_authorities(port):
+        host = headers.get("host", "").lower()
+        if self.hosts and host not in loopback_authorities(port):
+            name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+            if name not in self.hosts and host not in self.hosts:
+                raise ApiError(400, "bad_host", "the Host header must be one of SYMPHONY_ASSIST_SERVER_HOSTS")
+        elif not public and host not in loopback_authorities(port):
             raise ApiError(400, "bad_host", "the Host header must name this loopback server (127.0.0.1:<port>)")
         origin = headers.get("origin")
         if origin is not None and not local_origin(origin, port):
