@@ -134,7 +134,7 @@ def _racy(deps: list[tuple[str, bytes]], looked_ns: int) -> bool:
 def generation_path(settings: Settings) -> str:
     """The disk cache's generation file (assistant/diskstore.py) for these settings."""
     from .assistant.cache import SUBDIR
-    from .assistant.diskstore import generation_file
+    from .assistant.cachedir import generation_file
 
     return str(generation_file(settings.resolved_cache_dir / SUBDIR))
 
@@ -267,7 +267,7 @@ def _ancestors(rel: str) -> list[str]:
 
 
 def _write(folder: Path, key: str, data: bytes) -> bool:
-    from .assistant.diskstore import ensure_private_dir
+    from .assistant.cachedir import ensure_private_dir
 
     try:
         ensure_private_dir(folder, lambda _message: None)

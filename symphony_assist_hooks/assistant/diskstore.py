@@ -32,7 +32,6 @@ import errno
 import os
 import shutil
 import sqlite3
-import stat
 import sys
 import threading
 import time
@@ -40,6 +39,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .cachedir import announce_change, ensure_private_dir, generation_file
 from .codec import decode, encode
 
 if TYPE_CHECKING:
@@ -51,37 +51,6 @@ LOCK_TIMEOUT = 1.0  # seconds a cache operation may wait for another process's w
 WRITE_BACKOFF = 5.0  # seconds writes are skipped after a lock timeout
 
 Warn = Callable[[str], None]
-
-
-def ensure_private_dir(path: Path, warn: Warn) -> None:
-    """Make `path` a directory only its owner can use, or raise OSError.
-
-    Creates it (and a missing parent) 0700. An existing directory we own with group/other bits is
-    chmod-ed to 0700 (with a warning if it was world-writable). One owned by another user is refused
-    with PermissionError: whoever can write it could plant entries (RELIABILITY.md §6.2).
-    """
-    if not path.parent.exists():
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path.mkdir(mode=0o700, exist_ok=True)  # FileExistsError when a file is in the way
-    st = path.stat()
-    if not stat.S_ISDIR(st.st_mode):
-        raise NotADirectoryError(f"{path} is not a directory")
-    getuid = getattr(os, "getuid", None)
-    if getuid is None:  # Windows: ACLs, not mode bits
-        return
-    if st.st_uid != getuid():
-        raise PermissionError(f"{path} belongs to uid {st.st_uid}, not to this user")
-    if st.st_mode & 0o077:
-        os.chmod(path, 0o700)
-        if st.st_mode & 0o002:
-            warn(f"cache: {path} was writable by every user; restricted it to its owner (0700)")
-
-
-def generation_file(directory: Path) -> Path:
-    """A file beside the cache at `directory`, rewritten with a new random token before every change
-    to it (a store, a clear, an import, a repair): a kept review (replay.py) is checked against it, so
-    it never outlives an answer it was built from."""
-    return directory.with_name(directory.name + ".generation")
 
 
 def _reason(exc: BaseException) -> str:
@@ -235,13 +204,8 @@ class DiskCache:
         """Announce a change to this cache (see `generation_file`), before it and again after it: a run
         that read the old answer while the change was being made sees a new token either way. Atomic
         (a reader never sees half a token); never fails the change."""
-        if not self._announce:
-            return
-        target = generation_file(self.path)
-        tmp = target.with_name(f"{target.name}.{os.getpid()}.{threading.get_ident()}")
-        with contextlib.suppress(OSError):
-            tmp.write_bytes(os.urandom(8).hex().encode())
-            os.replace(tmp, target)
+        if self._announce:
+            announce_change(self.path)
 
     def _repair(self, exc: BaseException, generation: int) -> None:
         with self._lock:
