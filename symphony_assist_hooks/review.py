@@ -6,7 +6,7 @@ finding that does not point at a line of its own hunk is dropped and counted (ha
 injected locations never reach an annotation).
 
 Secrets in added lines are always reported locally (rule `secret`, critical) when the security
-template runs, with or without a network. Hunks whose added lines are only comments or whitespace
+template runs, with or without a network (localscan.py). Hunks whose added lines are only comments or whitespace
 go to the local analyzers instead of the model.
 """
 
@@ -22,9 +22,9 @@ from . import git
 from .assistant import Assistant, Item, Request, Response
 from .config import Settings
 from .findings import Finding, Report, Severity, fingerprint
+from .localscan import injection_findings, scan_hunks, secret_findings
 
 if TYPE_CHECKING:
-    from .assistant.cache import Cache
     from .progress import ProgressCallback
 
 __all__ = ["ReviewOptions", "collect_changes", "review_changes"]
@@ -149,121 +149,6 @@ def _plugin_analyzers() -> dict[str, Any]:
     return {str(args[0]): args[1] for args in registered("register_analyzers")}
 
 
-@dataclass(frozen=True)
-class _HunkScan:
-    """What the local scanners found on one hunk's added lines (new-file line numbers)."""
-
-    secrets: tuple[tuple[int, str], ...]  # (line, kind), reportable ones only
-    attempts: tuple[tuple[int, str, str], ...]  # (line, kind, excerpt) of prompt-injection attempts
-
-
-def _scan_hunks(hunks: Sequence[git.Hunk], memo: Cache | None) -> list[_HunkScan]:
-    """Secrets and injection attempts on every hunk's added lines.
-
-    Remembered per hunk (hunk-local lines, keyed by the hunk's position-independent text and the
-    rules' versions) in this machine's scan memo, so a repeat run compiles and runs no scanner.
-    """
-    from .assistant import content_hash
-    from .policy import INJECTION_POLICY_VERSION, REDACTION_POLICY_VERSION
-
-    out: list[_HunkScan] = []
-    for h in hunks:
-        key = content_hash(
-            f"review-scan\0{REDACTION_POLICY_VERSION}\0{INJECTION_POLICY_VERSION}\0{h.path}\0{h.local_text()}"
-        )
-        known = memo.get(key) if memo is not None else None
-        if known is not None and isinstance(known.get("s"), list) and isinstance(known.get("a"), list):
-            try:
-                secrets = tuple((_absolute(h, int(n)), str(k)) for n, k in known["s"])
-                attempts = tuple((_absolute(h, int(n)), str(k), str(e)) for n, k, e in known["a"])
-                out.append(_HunkScan(secrets, attempts))
-                continue
-            except (TypeError, ValueError):
-                pass  # a damaged memo entry: scan again
-        scan = _scan_hunk(h)
-        out.append(scan)
-        if memo is not None:
-            memo.set(key, {
-                "s": [[h.to_local(n), k] for n, k in scan.secrets],
-                "a": [[h.to_local(n), k, e] for n, k, e in scan.attempts],
-            })  # fmt: skip
-    return out
-
-
-def _absolute(hunk: git.Hunk, local: int) -> int:
-    line = hunk.to_absolute(local)
-    if line is None:
-        raise ValueError(local)
-    return line
-
-
-def _scan_hunk(h: git.Hunk) -> _HunkScan:
-    from .injection import find_attempts
-    from .redact import find_secrets, reportable
-
-    secrets: list[tuple[int, str]] = []
-    attempts: list[tuple[int, str, str]] = []
-    for ln in h.lines:
-        if ln.kind != "+" or ln.new_no is None:
-            continue
-        secrets += [(ln.new_no, m.kind) for m in find_secrets(ln.text) if reportable(m.kind, h.path)]
-        attempts += [(ln.new_no, a.kind, a.excerpt) for a in find_attempts(ln.text)]
-    return _HunkScan(tuple(secrets), tuple(attempts))
-
-
-def _secret_findings(hunks: Sequence[git.Hunk], scans: Sequence[_HunkScan]) -> list[Finding]:
-    """Hard-coded secrets on added lines: found locally, reported without ever sending them."""
-    out = []
-    for h, scan in zip(hunks, scans, strict=True):
-        for line, kind in scan.secrets:
-            out.append(
-                Finding(
-                    path=h.path,
-                    line=line,
-                    end_line=line,
-                    severity=Severity.CRITICAL,
-                    rule="secret",
-                    title=f"hard-coded secret ({kind})",
-                    message="A credential is committed in this line. It was redacted before anything was sent.",
-                    suggestion="Remove it, rotate it, and load it from the environment or a secret store.",
-                    source="local",
-                    template="security",
-                    fingerprint=fingerprint(h.path, "secret", kind),
-                )
-            )
-    return out
-
-
-def _injection_findings(
-    hunks: Sequence[git.Hunk], scans: Sequence[_HunkScan], template: str
-) -> tuple[list[Finding], list[git.Hunk]]:
-    """Prompt-injection attempts on added lines, and the hunks that carry them (see injection.py)."""
-    out: list[Finding] = []
-    flagged: list[git.Hunk] = []
-    for h, scan in zip(hunks, scans, strict=True):
-        texts = {ln.new_no: ln.text for ln in h.lines if ln.new_no is not None}
-        for line, kind, excerpt in scan.attempts:
-            out.append(
-                Finding(
-                    path=h.path,
-                    line=line,
-                    end_line=line,
-                    severity=Severity.MEDIUM,
-                    rule="prompt-injection",
-                    title=f"text addressed to an AI reviewer ({kind})",
-                    message=f"This line tries to instruct the reviewing model: {excerpt!r}. The model's "
-                    "answer for this hunk is not trusted on its own: the local analyzers checked it too.",
-                    suggestion="Remove the instruction, or confirm it is intended (e.g. test data).",
-                    source="local",
-                    template=template,
-                    fingerprint=fingerprint(h.path, "prompt-injection", texts.get(line, "")),
-                )
-            )
-        if scan.attempts:
-            flagged.append(h)
-    return out, flagged
-
-
 def _map_api_findings(
     data: Mapping[str, Any], hunk: git.Hunk, template: str, source: str, counters: dict[str, int]
 ) -> list[Finding]:
@@ -356,10 +241,10 @@ def review_changes(
     collected = _hunk_items(changes)
     all_hunks = list(collected.hunks.values()) + collected.trivial
     findings: list[Finding] = []
-    scans = _scan_hunks(all_hunks, assistant.scans)
+    scans = scan_hunks(all_hunks, assistant.scans)
     if "security" in opts.templates:
-        findings += _secret_findings(all_hunks, scans)
-    injected, suspicious = _injection_findings(all_hunks, scans, opts.templates[0] if opts.templates else "security")
+        findings += secret_findings(all_hunks, scans)
+    injected, suspicious = injection_findings(all_hunks, scans, opts.templates[0] if opts.templates else "security")
     findings += injected
     local_only = collected.trivial + suspicious  # a hunk that tries to instruct the model is also checked locally
     if local_only:
