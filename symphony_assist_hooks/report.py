@@ -18,16 +18,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import time
-from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .assistant.stats import Bucket, Summary, summarize
 from .charts import Series, cap_in_scale, day_chart, fmt_count, fmt_money, fmt_pct, nice, ranking
+from .reportdata import MAX_DAYS, Event, cap_of, days_of, saved_tokens, template_costs, top_runs
 
 if TYPE_CHECKING:
     from .assistant import Assistant
@@ -35,11 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_DAYS", "dashboard_html", "days_of", "render_html", "write_html"]
 
-MAX_DAYS = 90  # the charts show at most this many days, the most recent ones
 TOP = 8  # templates and models listed
-TOP_RUNS = 10
-
-Event = Mapping[str, Any]
 
 
 def write_html(
@@ -64,94 +59,6 @@ def dashboard_html(assistant: Assistant, *, since: float | None = None) -> str:
     except Exception as exc:  # an unreadable ledger is one line on the page, never a failed page
         budget = {"error": str(exc)}
     return render_html(summarize(events), budget, assistant.settings, events=events)
-
-
-def days_of(summary: Summary, limit: int = MAX_DAYS) -> list[str]:
-    """Every UTC day from the first to the last one with events (gaps filled), at most the last `limit`."""
-    if not summary.by_day:
-        return []
-    keys = sorted(summary.by_day)
-    last = date.fromisoformat(keys[-1])
-    start = max(date.fromisoformat(keys[0]), last - timedelta(days=max(1, limit) - 1))
-    return [(start + timedelta(days=i)).isoformat() for i in range((last - start).days + 1)]
-
-
-def cap_of(budget: Mapping[str, Any], period: str, configured: float | None) -> int | None:
-    """The cap (micro-dollars) of `period` as the ledger reports it, else as configured; None = no cap."""
-    info = budget.get(period)
-    if isinstance(info, Mapping) and "cap" in info:
-        return None if info["cap"] is None else int(info["cap"])
-    return None if configured is None else round(configured * 1_000_000)
-
-
-# ------------------------------------------------------------------------------------------ data
-@dataclass
-class _Run:
-    run: str
-    start: float
-    requests: int = 0
-    answers: int = 0
-    cached: int = 0
-    tokens: int = 0
-    cost: int = 0
-    templates: set[str] = field(default_factory=set)
-
-
-def _runs(events: Iterable[Event]) -> list[_Run]:
-    runs: dict[str, _Run] = {}
-    for e in events:
-        name = str(e.get("run") or "?")
-        ts = float(e.get("ts", 0))
-        r = runs.setdefault(name, _Run(name, ts))
-        r.start = min(r.start, ts)
-        if e.get("template"):
-            r.templates.update(str(e["template"]).split(","))
-        if e.get("source") == "request":
-            r.requests += 1
-            r.tokens += int(e.get("prompt_tokens", 0)) + int(e.get("completion_tokens", 0))
-            r.cost += int(e.get("cost_micro", 0))
-        else:
-            r.answers += int(e.get("items", 1))
-            r.cached += int(e.get("items", 1)) if e.get("source") == "cache" else 0
-    return sorted(runs.values(), key=lambda r: (-r.cost, -r.start))[:TOP_RUNS]
-
-
-def _template_costs(summary: Summary, events: Sequence[Event] | None) -> dict[str, int]:
-    """Cost per template; a request that carried several checklists is split evenly between them."""
-    if events is None:
-        return {k: b.cost_micro for k, b in summary.by_template.items()}
-    out: dict[str, int] = defaultdict(int)
-    for e in events:
-        if e.get("source") == "request" and e.get("template"):
-            names = str(e["template"]).split(",")
-            for n in names:
-                out[n] += int(e.get("cost_micro", 0)) // len(names)
-    return out
-
-
-def _saved_tokens(summary: Summary, events: Sequence[Event] | None) -> dict[str, int]:
-    """Tokens the cache saved per day: an event's `saved_tokens` when it carries one, else its saved cost
-    divided by what a token of that model cost in this history (the overall average for an unseen model)."""
-    rates: dict[str, float] = {}
-    for name, b in [("", summary.total), *summary.by_model.items()]:
-        tokens = b.prompt_tokens + b.completion_tokens
-        if tokens and b.cost_micro:
-            rates[name] = b.cost_micro / tokens
-    out: dict[str, int] = defaultdict(int)
-    if events is None:
-        for day, b in summary.by_day.items():
-            out[day] = round(b.saved_micro / rates[""]) if "" in rates else 0
-        return out
-    for e in events:
-        if e.get("source") != "cache":
-            continue
-        day = datetime.fromtimestamp(float(e.get("ts", 0)), UTC).strftime("%Y-%m-%d")
-        if "saved_tokens" in e:
-            out[day] += int(e["saved_tokens"])
-            continue
-        rate = rates.get(str(e.get("model", "")), rates.get(""))
-        out[day] += round(int(e.get("saved_micro", 0)) / rate) if rate else 0
-    return out
 
 
 # ------------------------------------------------------------------------------------------ page
@@ -282,7 +189,7 @@ def render_html(
         running = (running if d[:7] == month else 0) + day[d].cost_micro
         month = d[:7]
         month_to_date[d] = running
-    saved_tokens = _saved_tokens(summary, events)
+    saved = saved_tokens(summary, events)
     t = summary.total
     generated = datetime.fromtimestamp(time.time() if now is None else now, UTC).strftime("%Y-%m-%d %H:%M UTC")
     period = f"{days[0]} to {days[-1]} (UTC)" if days else "no usage recorded yet"
@@ -296,7 +203,7 @@ def render_html(
         (f"{t.fallback_rate:.1%}", f"fallback rate ({t.local_items:,} local)"),
         (f"{t.requests:,}", "requests sent"),
         (fmt_count(t.prompt_tokens + t.completion_tokens), "tokens sent"),
-        (fmt_count(sum(saved_tokens.values())), "tokens saved (est.)"),
+        (fmt_count(sum(saved.values())), "tokens saved (est.)"),
     ]
     kpi_html = "".join(f'<div class="kpi"><b>{escape(v)}</b><span>{escape(k)}</span></div>' for v, k in kpis)
     kpi_html += _budget_kpi(budget, "day", "today") + _budget_kpi(budget, "month", "this month")
@@ -337,7 +244,7 @@ def render_html(
                 days,
                 [
                     Series("sent", "tokens sent", {d: b.prompt_tokens + b.completion_tokens for d, b in day.items()}),
-                    Series("saved", "tokens saved", {d: saved_tokens.get(d, 0) for d in days}),
+                    Series("saved", "tokens saved", {d: saved.get(d, 0) for d in days}),
                 ],
                 fmt_count,
             ),
@@ -357,7 +264,7 @@ def render_html(
             + _reasons(summary.fallback_reasons),
             "Share of answers the local analyzers gave because the service could not (no key, budget, outage).",
         ),
-        _figure("templates", "Top templates by cost", ranking("templates", _top(_template_costs(summary, events)))),
+        _figure("templates", "Top templates by cost", ranking("templates", _top(template_costs(summary, events)))),
         _figure(
             "models",
             "Top models by cost",
@@ -393,7 +300,7 @@ def _runs_section(events: Sequence[Event] | None) -> str:
     head = '<section class="card" id="runs"><h2>Most expensive runs</h2>'
     if events is None:
         return head + '<p class="empty">Run details need the raw events (stats --html passes them).</p></section>'
-    runs = [r for r in _runs(events) if r.cost > 0]
+    runs = [r for r in top_runs(events) if r.cost > 0]
     if not runs:
         return head + '<p class="empty">No spend recorded.</p></section>'
     rows = [
