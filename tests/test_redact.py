@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from symphony_assist_hooks import redact as redact_module
+from symphony_assist_hooks import secretheuristics, secretrules
 from symphony_assist_hooks.errors import SecretScanError
 from symphony_assist_hooks.git import parse_patch
 from symphony_assist_hooks.redact import (
@@ -279,7 +280,8 @@ STDLIB_SAMPLE = ("argparse", "subprocess", "json", "pathlib", "dataclasses", "te
 # `password="..."` in a comment, and that would be a true positive.
 OWN_SAMPLE = ("symphony_assist_hooks.git", "symphony_assist_hooks.gitcli", "symphony_assist_hooks.gitdiff",
               "symphony_assist_hooks.diffparse", "symphony_assist_hooks.skiprules", "symphony_assist_hooks.diffmodel",
-              "symphony_assist_hooks.redact", "symphony_assist_hooks.config", "symphony_assist_hooks.errors",
+              "symphony_assist_hooks.redact", "symphony_assist_hooks.secretrules",
+              "symphony_assist_hooks.secretheuristics", "symphony_assist_hooks.config", "symphony_assist_hooks.errors",
               "symphony_assist_hooks.review", "symphony_assist_hooks.assistant", "gitrepo")  # fmt: skip
 
 
@@ -360,8 +362,8 @@ def test_a_failing_rule_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None:
         raise RuntimeError("boom")
         yield (0, 0)
 
-    rules = (redact_module._Rule("broken", broken), *redact_module._RULES)
-    monkeypatch.setattr(redact_module, "_RULES", rules)
+    rules = (secretrules.Rule("broken", broken), *secretrules.RULES)
+    monkeypatch.setattr(secretrules, "RULES", rules)
     with pytest.raises(SecretScanError, match=r"secret scan failed: .*nothing was sent"):
         redact("anything")
     assert SecretScanError("x").exit_code == 6
@@ -405,13 +407,14 @@ def test_no_catastrophic_backtracking_on_long_lines() -> None:
 def _rules_digest() -> str:
     """A hash of every pattern and keyword the rules use: what decides what is redacted."""
     parts: list[str] = []
-    for rule in redact_module._RULES:
+    for rule in secretrules.RULES:
         parts.append(f"{rule.kind}|{rule.keywords}|{rule.fold}")
         for cell in rule.find.__closure__ or ():
             value = cell.cell_contents
             if isinstance(value, (str, int, frozenset)) or value is None:
                 parts.append(repr(sorted(value) if isinstance(value, frozenset) else value))
-    for name, value in sorted(vars(redact_module).items()):
+    names = {**vars(redact_module), **vars(secretrules), **vars(secretheuristics)}  # module-level patterns
+    for name, value in sorted(names.items()):
         if name == "_TEST_FILE":
             continue  # decides which findings are reported, not what is redacted
         if isinstance(value, re.Pattern):
