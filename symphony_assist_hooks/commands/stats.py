@@ -115,7 +115,7 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
             if info:
                 say(f"budget {period:<11} {_usd(info.get('spent'))} of {_usd(info.get('cap'))}")
     if summary.by_day:
-        from ..report import cap_of
+        from ..reportdata import cap_of
 
         for line in spend_chart(summary, cap_of(budget, "day", settings.budget_daily)):
             say(line)
