@@ -766,9 +766,9 @@ def test_a_server_without_usage_is_billed_by_estimate(tmp_path: Path) -> None:
     ],
 )
 def test_the_service_is_named_without_credentials_or_path(base_url: str | None, shown: str) -> None:
-    from symphony_assist_hooks.assistant.provider import _origin
+    from symphony_assist_hooks.assistant.faults import origin
 
-    assert _origin(base_url) == shown
+    assert origin(base_url) == shown
 
 
 # ------------------------------------------------------------------------------- import weight
