@@ -879,6 +879,18 @@ def test_a_local_hit_in_team_mode_spools_its_stats_instead_of_importing_redis(
     assert not spool.exists() and not list(spool.parent.glob("stats-spool.jsonl.*"))
 
 
+def test_a_spool_waits_while_redis_is_unreachable(tmp_path: Path, warnings: Warnings) -> None:
+    spool = tmp_path / "stats-spool.jsonl"
+    spool.write_text(json.dumps({"run": "r", "source": "cache", "items": 2}) + "\n")
+    sink = redis_stats_mod.SpooledStats(team(f"redis://:{PASSWORD}@127.0.0.1:1/0", tmp_path), warnings, spool)
+    log = StatsLog(tmp_path / "s.jsonl", "r", sink=sink)
+    assert [e["source"] for e in log.read()] == []  # the team's stream unreachable: this machine's file
+    assert len(warnings) == 1 and "unreachable" in warnings[0]
+    assert [json.loads(line)["items"] for line in spool.read_text().splitlines()] == [2]  # kept for later
+    assert spool.stat().st_mode & 0o777 == 0o600
+    assert not list(tmp_path.glob("stats-spool.jsonl.*"))
+
+
 # ------------------------------------------------------------------------------------- end to end
 @pytest.fixture
 def query_env(fake_openai: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:

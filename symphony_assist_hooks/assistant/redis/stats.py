@@ -220,6 +220,13 @@ class SpooledStats:
                 continue  # a torn line after a crash
             if isinstance(event, dict):
                 real.send(event)
+        real.error = None
         real.flush()
         with contextlib.suppress(OSError):
+            if real.error is not None:  # Redis unreachable: back into the spool for a later run
+                fd = os.open(self._spool, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+                try:
+                    os.write(fd, data if data.endswith(b"\n") else data + b"\n")
+                finally:
+                    os.close(fd)
             claimed.unlink()
