@@ -14,7 +14,6 @@ import io
 import os
 import site
 import sys
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -267,6 +266,8 @@ def _ancestors(rel: str) -> list[str]:
 
 
 def _write(folder: Path, key: str, data: bytes) -> bool:
+    import tempfile  # only when a record is written: not on every review's import path
+
     from .assistant.cachedir import ensure_private_dir
 
     try:
