@@ -285,17 +285,18 @@ def review_changes(
     if findings:
         findings, suppressed = _suppress(findings, opts.baseline, files)
     local_answers = len({r.item_id for r in resp.results.values() if r.source in ("local", "none")})
+    usage = resp.usage()
+    usage["dropped"] += counters["dropped"]  # dropped by validation (schema) + dropped here (not in the hunk)
     return Report(
         kind="review",
         findings=tuple(findings),
         hunks=len(collected.items) + len(collected.trivial),
         files=len(changes.files),
         local_answers=local_answers,
-        dropped=counters["dropped"],
         suppressed=suppressed,
         skipped=dict(changes.skipped),
         notices=tuple(dict.fromkeys(notices + resp.notices)),
-        **resp.usage(),
+        **usage,
     )
 
 

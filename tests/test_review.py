@@ -107,6 +107,28 @@ def test_hallucinated_lines_are_dropped(
     assert doc["summary"]["dropped"] >= 1
 
 
+@pytest.mark.hardening_faults
+def test_every_finding_validation_drops_is_counted_as_stderr_says(
+    git_repo: GitRepo, keyed: FakeOpenAI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Line 0, a negative line, a line beyond the hunk and oversized strings: all dropped, all counted."""
+    git_repo.commit_files({"seed.txt": "x\n"})
+    git_repo.write("a.py", "def a():\n    return 1\n")
+    git_repo.add("a.py")
+    long_title = {**finding(1, rule="long-title"), "title": "t" * 301}
+    long_message = {**finding(1, rule="long-message"), "message": "m" * 4001}
+    bad = [finding(0), finding(-5), finding(9999), long_title, long_message]
+    keyed.responder = answering(findings=lambda *_: [*bad, finding(1, rule="real")])
+    assert main(["review", "--format", "json", "--fail-on", "never"]) == 0
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)
+    assert [f["rule"] for f in doc["findings"] if f["source"] == "api"] == ["real"]
+    assert doc["summary"]["dropped"] == len(bad)
+    assert "4 malformed item(s) or finding(s) of the model's answer dropped" in captured.err  # the 5th: not in the hunk
+    assert main(["review", "--fail-on", "never"]) == 0  # text summary, from the cache: only line 9999 is left to drop
+    assert "1 dropped" in capsys.readouterr().out
+
+
 @pytest.mark.hardening_hostile_input
 def test_secrets_never_reach_the_server_and_are_findings(
     git_repo: GitRepo, keyed: FakeOpenAI, capsys: pytest.CaptureFixture[str]

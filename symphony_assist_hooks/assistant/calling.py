@@ -260,6 +260,8 @@ def call(
 
         parsed, dropped = parse_results(request.frame, completion.content)
         if dropped:
+            with assistant._lock:
+                resp.dropped += dropped
             resp.notices.append(f"{dropped} malformed item(s) or finding(s) of the model's answer dropped")
         per_template = split(request.frame, names, items, parsed)
     per_template, leaked = redact_answers(per_template)

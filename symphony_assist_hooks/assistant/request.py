@@ -61,6 +61,7 @@ class Response:
     saved_micro: int = 0
     cache_hits: int = 0
     redactions: int = 0
+    dropped: int = 0  # items and findings of the model's answers that failed validation
     fallback_reason: str | None = None
     models: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
@@ -75,6 +76,7 @@ class Response:
             "cost_usd": self.cost_usd,
             "saved_usd": self.saved_usd,
             "redactions": self.redactions,
+            "dropped": self.dropped,
             "fallback_reason": self.fallback_reason,
         }
 
