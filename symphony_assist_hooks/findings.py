@@ -56,7 +56,8 @@ _WS = re.compile(r"\s+")
 def fingerprint(path: str, rule: str, line_content: str) -> str:
     """Stable across edits elsewhere in the file: path, rule and the normalised line, not its number."""
     norm = _WS.sub(" ", line_content).strip()
-    return hashlib.sha256(f"{path}\0{rule}\0{norm}".encode()).hexdigest()[:32]
+    # surrogatepass: a file name that is not UTF-8 (git output decoded with surrogateescape) is fingerprinted too
+    return hashlib.sha256(f"{path}\0{rule}\0{norm}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 @dataclass(frozen=True)

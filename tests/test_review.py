@@ -130,6 +130,46 @@ def test_every_finding_validation_drops_is_counted_as_stderr_says(
 
 
 @pytest.mark.hardening_hostile_input
+def test_a_file_name_that_is_not_utf8_is_reviewed_and_shown_safely(
+    git_repo: GitRepo,
+    keyed: FakeOpenAI,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Bytes invalid in UTF-8 in a staged path: the request goes out with a visible escape, the commit passes."""
+    git_repo.commit_files({"seed.txt": "x\n"})
+    raw_name = b"caf\xe9-\xff.py"
+    git_repo.write(raw_name, RISKY)
+    git_repo.add(raw_name)
+    keyed.responder = answering(findings=_flag_shell)
+    sarif, gitlab, github = tmp_path / "out.sarif", tmp_path / "out.gitlab.json", tmp_path / "github.txt"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary.md"))
+    code = main(["review", "--fail-on", "never", "--format", "json", "--format", f"sarif={sarif}",
+                 "--format", f"gitlab={gitlab}", "--format", f"github={github}",
+                 "--format", f"rdjsonl={tmp_path / 'out.rdjsonl'}"])  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "Traceback" not in captured.err and "UnicodeEncodeError" not in captured.err
+    assert len(keyed.chat_requests) == 1  # the request was sent
+    sent = keyed.chat_requests[0].body["messages"][-1]["content"]
+    assert "caf\\xe9-\\xff.py" in sent  # shown to the model as an escape
+    doc = json.loads(captured.out)
+    found = [f for f in doc["findings"] if f["rule"] == "shell-injection"]
+    assert [f["source"] for f in found] == ["api"] and found[0]["line"] == 5
+    results = json.loads(sarif.read_text(encoding="utf-8"))["runs"][0]["results"]
+    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results}
+    assert uris == {"caf%E9-%FF.py"}  # the file's own bytes, percent-encoded
+    assert json.loads(gitlab.read_text(encoding="utf-8"))
+    assert "shell-injection" in github.read_text(encoding="utf-8")
+    assert "shell-injection" in (tmp_path / "summary.md").read_text(encoding="utf-8")
+    assert main(["review", "--fail-on", "never"]) == 0  # the text report, from the cache
+    out = capsys.readouterr().out
+    assert ":5: critical [shell-injection]" in out
+    assert "\udcff" not in out and "\udce9" not in out
+
+
+@pytest.mark.hardening_hostile_input
 def test_secrets_never_reach_the_server_and_are_findings(
     git_repo: GitRepo, keyed: FakeOpenAI, capsys: pytest.CaptureFixture[str]
 ) -> None:

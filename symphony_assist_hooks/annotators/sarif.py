@@ -100,11 +100,19 @@ def _rule(rule_id: str, findings: list[Finding]) -> dict[str, Any]:
     }
 
 
+def _path_bytes(path: str) -> bytes:
+    """The file name's own bytes, so a name that is not UTF-8 (surrogateescape) percent-encodes as it is."""
+    try:
+        return path.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate no file system name decodes to
+        return path.encode("utf-8", "replace")
+
+
 def _location(uri: str, f: Finding) -> dict[str, Any]:
     start = max(f.line, 1)
     return {
         "physicalLocation": {
-            "artifactLocation": {"uri": quote(uri, safe="/"), "uriBaseId": "%SRCROOT%"},
+            "artifactLocation": {"uri": quote(_path_bytes(uri), safe="/"), "uriBaseId": "%SRCROOT%"},
             "region": {"startLine": start, "endLine": max(f.end_line, start)},
         }
     }

@@ -30,7 +30,7 @@ class _Budget:
         self.limit = limit
 
     def add(self, text: str, *, force: bool = False) -> bool:
-        n = len(text.encode("utf-8")) + 1
+        n = len(text.encode("utf-8", "replace")) + 1  # as written: lone surrogates are replaced
         if not force and self.size + n > self.limit - _RESERVE:
             return False
         self.parts.append(text)

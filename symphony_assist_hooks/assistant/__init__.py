@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -90,6 +91,25 @@ def cache_key(
 
 def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def wire_text(text: str) -> str:
+    """`text` as valid UTF-8 for a request: a lone surrogate becomes a visible escape.
+
+    A byte that is not UTF-8 in a file name (git output decoded with surrogateescape) becomes `\\xff`,
+    any other lone surrogate `\\udXXX`; without this the HTTP client raises UnicodeEncodeError.
+    """
+    if not _SURROGATE.search(text):
+        return text
+
+    def escape(m: re.Match[str]) -> str:
+        code = ord(m.group())
+        return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
+
+    return _SURROGATE.sub(escape, text)
 
 
 @dataclass
@@ -319,7 +339,10 @@ class Assistant:
 
         out: list[_Prepared] = []
         total = 0
-        for it in items:
+        for given in items:
+            it = given
+            if _SURROGATE.search(it.label) or _SURROGATE.search(it.content):  # only valid UTF-8 is sent
+                it = Item(it.id, wire_text(it.content), wire_text(it.label))
             raw = content_hash(f"{SCAN_FORMAT}\0{REDACTION_POLICY_VERSION}\0{it.label}\0{it.content}")
             memo = self.scans.get(raw)
             if memo is not None and isinstance(memo.get("sha"), str) and isinstance(memo.get("label"), str):
