@@ -29,8 +29,8 @@ def _usd(text: str) -> float:
         value = float(text.strip().lstrip("$"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an amount in USD such as 0.25, got {text!r}") from None
-    if value < 0 or math.isnan(value):
-        raise argparse.ArgumentTypeError(f"expected a non-negative amount in USD, got {text!r}")
+    if not 0 <= value < math.inf:  # also NaN, inf, 1e400
+        raise argparse.ArgumentTypeError(f"expected a finite, non-negative amount in USD, got {text!r}")
     return value
 
 
@@ -39,8 +39,8 @@ def _nonneg_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value < 0 or math.isnan(value):
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    if not 0 <= value < math.inf:  # also NaN, inf, 1e400
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
     return value
 
 
@@ -169,6 +169,9 @@ _COMMAND_MODULE = {
 }
 
 
+_NUMERIC_FLAGS = {"temperature": "--temperature", "max_tokens": "--max-tokens", "budget_run": "--max-cost"}
+
+
 def _cli_settings(args: argparse.Namespace) -> dict[str, Any]:
     """The settings a command line overrides (None = not given)."""
     cli: dict[str, Any] = {"offline": True if args.offline else None}
@@ -188,6 +191,12 @@ def _cli_settings(args: argparse.Namespace) -> dict[str, Any]:
             raise ConfigError("--context", value, "--context", "an integer from 0 to 20")
         else:
             cli[name] = value
+    from .specs import SPECS  # stdlib only
+
+    specs = {s.name: s for s in SPECS}
+    for setting, flag in _NUMERIC_FLAGS.items():  # a flag obeys the range its setting has everywhere else
+        if cli.get(setting) is not None:
+            specs[setting].parse(setting, repr(cli[setting]), flag)
     return cli
 
 

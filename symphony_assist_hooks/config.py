@@ -145,7 +145,7 @@ def _read_pyproject(root: Path | None) -> tuple[dict[str, Any], Path | None]:
 
 
 def _parse_prices(raw: Any, source: str) -> dict[str, dict[str, float]]:
-    allowed = "a table of model = {input = USD/Mtok, output = USD/Mtok, cached = USD/Mtok}"
+    allowed = "a table of model = {input = USD/Mtok, output = USD/Mtok, cached = USD/Mtok}, each from 0 to 1000000"
     if not isinstance(raw, dict):
         raise ConfigError("prices", raw, source, allowed)
     out: dict[str, dict[str, float]] = {}
@@ -157,7 +157,7 @@ def _parse_prices(raw: Any, source: str) -> dict[str, dict[str, float]]:
             entry["cached"] = float(spec["cached"] if "cached" in spec else spec["input"])
         except (TypeError, ValueError):
             raise ConfigError(f"prices.{model}", spec, source, allowed) from None
-        if any(v < 0 for v in entry.values()):
+        if not all(0 <= v <= 1_000_000 for v in entry.values()):  # also NaN and inf (TOML has both)
             raise ConfigError(f"prices.{model}", spec, source, allowed)
         out[str(model)] = entry
     return out
@@ -206,6 +206,8 @@ def load_settings(
                 break
         if cli.get(spec.name) is not None:
             value, source = cli[spec.name], "command line"
+            if isinstance(value, int | float) and not isinstance(value, bool):  # typed by a caller: same range
+                spec.parse(spec.name, repr(value), source)
         values[spec.name] = value
         sources[spec.name] = source
 

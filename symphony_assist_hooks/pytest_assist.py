@@ -10,6 +10,7 @@ is imported by the assistant only on a cache miss.
 from __future__ import annotations
 
 import inspect
+import math
 import os
 import sys
 from pathlib import Path
@@ -211,7 +212,7 @@ def _usd(text: str, name: str) -> float:
         value = float(text.strip().lstrip("$"))
     except ValueError:
         value = -1.0
-    if not value >= 0:  # also NaN
+    if not 0 <= value < math.inf:  # also NaN, inf and 1e400
         raise ValueError(f"ini {name} = {text!r}: expected an amount in USD such as 0.25")
     return value
 

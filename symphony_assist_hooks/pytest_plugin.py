@@ -25,6 +25,7 @@ The assistant never changes an outcome or the exit status: every fault becomes o
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
@@ -56,7 +57,7 @@ def _usd(text: str) -> float:
         value = float(text.strip().lstrip("$"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an amount in USD such as 0.25, got {text!r}") from None
-    if not value >= 0:  # also NaN
+    if not 0 <= value < math.inf:  # also NaN, inf and 1e400
         raise argparse.ArgumentTypeError(f"expected a non-negative amount in USD, got {text!r}")
     return value
 

@@ -8,7 +8,6 @@ what is allowed. Deciding which source wins is `config.load_settings`'s job, not
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,8 +38,10 @@ def _bool(name: str, raw: str, source: str) -> bool:
     raise ConfigError(name, raw, source, "1/0, true/false, yes/no or on/off")
 
 
-def _number(kind: type, lo: float, hi: float | None, *, optional: bool = False) -> Parser:
-    allowed = f"{'an integer' if kind is int else 'a number'} >= {lo}" + (f" and <= {hi}" if hi else "")
+def _number(kind: type, lo: float, hi: float, *, optional: bool = False) -> Parser:
+    """A whole number or a finite number in [lo, hi]: inf, nan and 1e400 are refused here, not by a traceback
+    later (an infinite budget overflows the micro-dollar ledger, an infinite TTL the cache's expiry time)."""
+    allowed = f"{'an integer' if kind is int else 'a number'} >= {lo} and <= {hi}"
     if optional:
         allowed += " (or empty for no limit)"
 
@@ -50,9 +51,9 @@ def _number(kind: type, lo: float, hi: float | None, *, optional: bool = False) 
             return None
         try:
             value = kind(text)
-        except ValueError:
+        except (ValueError, OverflowError):  # int('9' * 5000) is a ValueError too
             raise ConfigError(name, raw, source, allowed) from None
-        if value < lo or (hi is not None and value > hi) or math.isnan(value):  # NaN
+        if not lo <= value <= hi:  # False for NaN; inf is out of every range
             raise ConfigError(name, raw, source, allowed)
         return value
 
@@ -113,6 +114,7 @@ class Spec:
 
 
 _P = "SYMPHONY_ASSIST_"
+_USD_MAX = 1_000_000  # a budget cap above this is a typo; "no cap" is an empty value
 SEVERITIES = ("critical", "high", "medium", "low", "info", "never")
 
 SPECS: tuple[Spec, ...] = (
@@ -159,7 +161,7 @@ SPECS: tuple[Spec, ...] = (
     Spec(
         "cache_ttl",
         ("LLM_CACHE_TTL",),
-        _number(int, 0, None),
+        _number(int, 0, 10**9),
         86400,
         "Seconds a cached answer stays valid (0 = forever).",
         aliases=("llm_cache_ttl",),
@@ -190,28 +192,28 @@ SPECS: tuple[Spec, ...] = (
     Spec(
         "cache_size_limit",
         (_P + "CACHE_SIZE_LIMIT",),
-        _number(int, 1 << 20, None),
+        _number(int, 1 << 20, 10**15),
         512 << 20,
         "Bytes the disk cache may use before it evicts the oldest answers.",
     ),
     Spec(
         "budget_monthly",
         (_P + "BUDGET_MONTHLY",),
-        _number(float, 0, None, optional=True),
+        _number(float, 0, _USD_MAX, optional=True),
         10.0,
         "USD per calendar month (UTC).",
     ),
     Spec(
         "budget_daily",
         (_P + "BUDGET_DAILY",),
-        _number(float, 0, None, optional=True),
+        _number(float, 0, _USD_MAX, optional=True),
         None,
         "USD per UTC day (unset = no daily cap).",
     ),
     Spec(
         "budget_run",
         (_P + "BUDGET_RUN",),
-        _number(float, 0, None, optional=True),
+        _number(float, 0, _USD_MAX, optional=True),
         0.50,
         "USD per run (one command, hook or pytest session).",
     ),
@@ -283,7 +285,7 @@ SPECS: tuple[Spec, ...] = (
     Spec(
         "max_file_bytes",
         (_P + "MAX_FILE_BYTES",),
-        _number(int, 1, None),
+        _number(int, 1, 10**12),
         1 << 20,
         "Files larger than this are skipped.",
     ),

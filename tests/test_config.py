@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from symphony_assist_hooks.config import Secret, load_settings, mask_key
+from symphony_assist_hooks.config import SPECS, Secret, load_settings, mask_key
 from symphony_assist_hooks.errors import ConfigError
 
 
@@ -151,3 +151,83 @@ def test_broken_toml_of_ours_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[tool.symphony-assist]\ntimeout = "\n')
     with pytest.raises(ConfigError, match=r"pyproject\.toml"):
         load_settings(env={}, cwd=tmp_path)
+
+
+_NUMERIC_ENV = [(spec.name, spec.env[0]) for spec in SPECS if spec.parse.__qualname__.startswith("_number.")]
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "Infinity", "1e309", "1e400", "nan", "-1", "9" * 30])
+@pytest.mark.parametrize(("name", "var"), _NUMERIC_ENV)
+def test_non_finite_and_out_of_range_numbers_are_one_config_error(
+    tmp_path: Path, name: str, var: str, value: str
+) -> None:
+    with pytest.raises(ConfigError) as exc:
+        load_settings(env={var: value}, cwd=tmp_path)
+    msg = str(exc.value)
+    assert f"invalid value {value!r} for {name} (from {var}): expected " in msg
+    assert "\n" not in msg
+    assert exc.value.exit_code == 2
+
+
+def test_every_numeric_setting_is_checked() -> None:
+    names = {n for n, _ in _NUMERIC_ENV}
+    assert names >= {"budget_daily", "budget_monthly", "budget_run", "cache_ttl", "cache_size_limit", "timeout"}
+    assert names >= {"deadline", "temperature", "max_tokens", "max_request_tokens", "concurrency", "context_lines"}
+    assert "max_file_bytes" in names
+
+
+@pytest.mark.parametrize("toml", ["budget_daily = inf", "budget_monthly = nan", "cache_ttl = 9223372036854775807"])
+def test_non_finite_pyproject_numbers_name_the_key(tmp_path: Path, toml: str) -> None:
+    with pytest.raises(ConfigError, match=r"pyproject\.toml \[tool\.symphony-assist\] \w+\): expected "):
+        load_settings(env={}, cwd=_pyproject(tmp_path, toml))
+
+
+@pytest.mark.parametrize("price", ["inf", "nan", "1e300"])
+def test_non_finite_prices_are_refused(tmp_path: Path, price: str) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        f'[tool.symphony-assist.prices]\n"m" = {{input = {price}, output = 0.2}}\n', encoding="utf-8"
+    )
+    with pytest.raises(ConfigError, match=r"prices\.m"):
+        load_settings(env={}, cwd=tmp_path)
+
+
+def test_a_typed_command_line_value_obeys_the_same_range(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"for budget_run \(from command line\)"):
+        load_settings({"budget_run": float("inf")}, env={}, cwd=tmp_path)
+    assert load_settings({"budget_run": 0.25}, env={}, cwd=tmp_path).budget_run == 0.25
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "named"),
+    [
+        (["review"], {"SYMPHONY_ASSIST_BUDGET_DAILY": "inf"}, "(from SYMPHONY_ASSIST_BUDGET_DAILY)"),
+        (["config"], {"SYMPHONY_ASSIST_BUDGET_DAILY": "1e309"}, "(from SYMPHONY_ASSIST_BUDGET_DAILY)"),
+        (["config"], {"SYMPHONY_ASSIST_TIMEOUT": "nan"}, "(from SYMPHONY_ASSIST_TIMEOUT)"),
+        (["review", "--max-cost", "inf"], {}, "--max-cost"),
+        (["review", "--max-cost", "1e400"], {}, "--max-cost"),
+        (["review", "--max-cost", "5000000"], {}, "(from --max-cost)"),
+        (["review", "--temperature", "1e400"], {}, "--temperature"),
+        (["review", "--temperature", "5"], {}, "(from --temperature)"),
+        (["query", "--max-tokens", "999999999", "hi"], {}, "(from --max-tokens)"),
+    ],
+)
+def test_a_bad_number_is_one_line_and_exit_2_from_the_command(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    env: dict[str, str],
+    named: str,
+) -> None:
+    from symphony_assist_hooks.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SYMPHONY_ASSIST_CACHE_DIR", str(tmp_path / "cache"))
+    for var, value in env.items():
+        monkeypatch.setenv(var, value)
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1, captured.err
+    assert named in err[0]
+    assert "Traceback" not in captured.err and captured.out == ""
