@@ -15,7 +15,11 @@ refused), or `Fatal` (an error to raise now). The loop in provider.py acts on it
 |                                                   | left -> AuthError                                  |
 | insufficient_quota, credit_balance_exhausted,     | the other key at once, no retry (the SDK would     |
 | *_spend_limit_exceeded, organization_usage_limit_ | retry these like rate limits); none left ->        |
-| exceeded (as error code or type), HTTP 402        | QuotaError                                         |
+| exceeded, billing_* (billing_hard_limit_reached,  | QuotaError                                         |
+| billing_not_active…) (as error code or type),     |                                                    |
+| HTTP 402                                          |                                                    |
+| access_terminated, account_deactivated,           | the other key at once, no retry; none left ->      |
+| organization_deactivated (any status)             | AuthError                                          |
 | 404, 400 context_length_exceeded, other 4xx       | ModelError: the pipeline tries the fallback model  |
 | finish_reason length / content_filter, refusal,   | UnusableAnswerError (a BadAnswerError carrying the |
 | empty answer                                      | billed usage), no retry (chat.py)                  |
@@ -65,7 +69,10 @@ __all__ = [
 MAX_ATTEMPTS = 3  # tries per call for transient faults (key failovers are not counted)
 BACKOFF_BASE = 0.5  # seconds; doubled per retry, full jitter (same base and cap as the SDK)
 BACKOFF_CAP = 8.0
+# Quota, billing (billing_hard_limit_reached, billing_not_active, … : any billing_* code) and account
+# refusals come as HTTP 429 too, but waiting does not fix them: never retried.
 _QUOTA_CODES = frozenset({"insufficient_quota", "credit_balance_exhausted", "organization_usage_limit_exceeded"})
+_ACCOUNT_CODES = frozenset({"access_terminated", "account_deactivated", "organization_deactivated"})
 _KEYLIKE = re.compile(r"(?i)\b(?:bearer\s+\S+|sk-[\w\-*.]{4,})")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 
@@ -138,8 +145,10 @@ def _classify_status(exc: Any, model: str | None, where: str, scrub: Callable[[s
     code = str(exc.code or "")
     kind = str(exc.type or "")
     for value in (code, kind):
-        if value in _QUOTA_CODES or value.endswith("_spend_limit_exceeded"):
+        if value in _QUOTA_CODES or value.startswith("billing_") or value.endswith("_spend_limit_exceeded"):
             return Failover(value, quota=True)
+        if value in _ACCOUNT_CODES:
+            return Failover(value, quota=False)
     if status == 402:
         return Failover("HTTP 402", quota=True)
     if status in (401, 403):

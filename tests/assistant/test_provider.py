@@ -361,6 +361,11 @@ def test_rejected_primary_fails_over_to_secondary(rig: Rig, status: int) -> None
         ("organization_spend_limit_exceeded", "invalid_request_error"),
         ("project_spend_limit_exceeded", None),
         (None, "organization_usage_limit_exceeded"),
+        ("billing_hard_limit_reached", "invalid_request_error"),
+        ("billing_not_active", None),
+        (None, "billing_not_active"),
+        ("access_terminated", None),
+        ("account_deactivated", "invalid_request_error"),
     ],
 )
 @pytest.mark.hardening_faults
@@ -420,6 +425,28 @@ def test_single_key_out_of_quota(rig: Rig) -> None:
     with pytest.raises(QuotaError, match="the secondary key is out of quota"):
         provider.complete(REQ, deadline=soon())
     assert len(rig.fake.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("code", "error", "words"),
+    [
+        ("billing_hard_limit_reached", QuotaError, "the primary key is out of quota (billing_hard_limit_reached)"),
+        ("billing_not_active", QuotaError, "the primary key is out of quota (billing_not_active)"),
+        ("access_terminated", AuthError, "the primary key was rejected (access_terminated)"),
+    ],
+)
+@pytest.mark.hardening_faults
+def test_a_billing_429_on_the_only_key_is_never_retried_as_a_rate_limit(
+    rig: Rig, code: str, error: type[Exception], words: str
+) -> None:
+    rig.fake.fail(429, code=code, type="invalid_request_error", times=None, retry_after=0)
+    provider, _ = rig.provider(secondary=False)
+    with pytest.raises(error) as info:
+        provider.complete(REQ, deadline=soon())
+    assert str(info.value).startswith(words)
+    assert "rate limited" not in str(info.value)
+    assert len(rig.fake.requests) == 1
+    assert rig.waits == []
 
 
 @pytest.mark.hardening_faults

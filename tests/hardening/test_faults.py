@@ -362,6 +362,9 @@ def test_a_key_rejected_only_for_itself_fails_over_once_per_run(
         ("organization_spend_limit_exceeded", None),
         ("project_spend_limit_exceeded", None),
         ("organization_usage_limit_exceeded", None),
+        ("billing_hard_limit_reached", "invalid_request_error"),
+        ("billing_not_active", None),
+        ("access_terminated", None),
     ],
 )
 def test_every_billing_error_fails_over_without_a_retry(
@@ -378,6 +381,19 @@ def test_every_billing_error_fails_over_without_a_retry(
     _assert_answered(run, books, keys=["secondary"])
     assert fake.which_keys(**hook_env.keys) == ["primary", "secondary"]
     books.assert_settled(billed=[("gpt-4o-mini", 1000, 50)])
+
+
+def test_a_billing_hard_limit_on_the_only_key_falls_back_at_once_with_its_reason(
+    fake: FakeOpenAI, books: Books, hook_env: HookEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hook_env.single_key()
+    fake.fail(429, code="billing_hard_limit_reached", type="invalid_request_error", times=None, retry_after=0)
+    run = review(capsys)
+    _assert_fell_back(run, books, "the primary key is out of quota (billing_hard_limit_reached)")
+    assert "rate limited" not in run.err
+    assert len(fake.chat_requests) == 1  # not retried: waiting does not pay a bill
+    books.assert_settled()
+    assert review(capsys, "--no-cache", "--fail-closed").code == 4
 
 
 def test_a_refusal_is_a_notice_billed_once_and_never_retried(
