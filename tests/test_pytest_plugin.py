@@ -483,6 +483,10 @@ def test_the_options_and_their_help(pytester: pytest.Pytester) -> None:
     )
     assert pytester.runpytest("--assist-max-failures", "-1").ret == pytest.ExitCode.USAGE_ERROR
     assert pytester.runpytest("--assist-max-cost", "lots").ret == pytest.ExitCode.USAGE_ERROR
+    for endless in ("inf", "1e400", "nan"):  # a budget that never ends is a usage error, not a traceback later
+        result = pytester.runpytest("--assist-max-cost", endless)
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines([f"*--assist-max-cost*{endless}*"])
 
 
 def test_importing_the_entry_module_stays_light() -> None:
