@@ -218,3 +218,14 @@ def test_usage_errors_are_one_line(capsys: pytest.CaptureFixture[str], monkeypat
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 4
     assert "SYMPHONY_ASSIST_TIMEOUT" in err[2]
+
+
+def test_a_question_with_bytes_that_are_not_utf8_is_sent_with_escapes(
+    env: dict[str, str], fake_openai: FakeOpenAI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """argv decoded with surrogateescape (a Latin-1 terminal): the request is valid UTF-8, not a crash."""
+    question = b"what does caf\xe9 mean?".decode("utf-8", "surrogateescape")
+    assert main(["query", question, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["content"] == "answer to: what does caf\\xe9 mean?"
+    assert [content for _, _, content in items_of(fake_openai.chat_requests[0].body)] == ["what does caf\\xe9 mean?"]
