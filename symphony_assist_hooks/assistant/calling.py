@@ -199,6 +199,8 @@ def send(
         except BadAnswerError as exc:
             resp.notices.append(str(exc))
             raise Stop(str(exc)) from None
+        except ProviderError as exc:  # "the OpenAI client failed (…)": falls back like any fault, never blocks
+            stop(assistant, str(exc))
     raise Stop(str(last) if last else "the service did not answer")
 
 

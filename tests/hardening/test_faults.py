@@ -396,6 +396,18 @@ def test_a_billing_hard_limit_on_the_only_key_falls_back_at_once_with_its_reason
     assert review(capsys, "--no-cache", "--fail-closed").code == 4
 
 
+def test_an_unexpected_client_failure_falls_back_instead_of_blocking_the_commit(
+    fake: FakeOpenAI, books: Books, hook_env: HookEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hook_env.single_key()
+    hook_env.set(OPENAI_API_KEY_PRIMARY=hook_env.keys["primary"] + "\u00e9")  # no HTTP header can carry it
+    run = review(capsys)
+    _assert_fell_back(run, books, "the OpenAI client failed (UnicodeEncodeError)")
+    assert fake.chat_requests == []
+    books.assert_settled()
+    assert review(capsys, "--no-cache", "--fail-closed").code == 4
+
+
 def test_a_refusal_is_a_notice_billed_once_and_never_retried(
     fake: FakeOpenAI, books: Books, capsys: pytest.CaptureFixture[str]
 ) -> None:
