@@ -9,7 +9,8 @@ raw HTML, @mentions that notify people, or `|` that breaks a table (RELIABILITY.
   autolinks (`http://`, `www.`, e-mail) and @mentions — so those triggers are broken with a
   zero-width space (U+200B) that renders as nothing.
 - `code_span`: text inside a code span whose backtick fence is longer than any run in the text;
-  nothing inside a code span is linked or mentioned.
+  nothing inside a code span is linked or mentioned. Backslash escapes do not work there, so `##[`
+  gets a zero-width space too: a job that prints the summary file still shows no legacy command.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ def code_span(s: str, *, in_table: bool = False, limit: int = 300) -> str:
         s = s[: limit - 1] + "…"
     if not s:
         return ""
+    s = s.replace("##[", "##" + ZWSP + "[")
     if in_table:
         s = s.replace("|", "\\|")
     longest = max((len(run) for run in re.findall(r"`+", s)), default=0)
