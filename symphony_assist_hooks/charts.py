@@ -2,7 +2,8 @@
 
 Every data mark carries `data-series`, `data-day` (or `data-name`) and `data-value`, inside an
 `<svg data-chart=...>`; colours come from the page's CSS classes (`s-<series>`, `l-<series>`, `cap`),
-so the same markup reads in light and dark mode. All text passes through `html.escape`.
+so the same markup reads in light and dark mode. All text passes through `escape`: controls and
+invisible characters removed (`logsafe.clean`), then `html.escape`.
 """
 
 from __future__ import annotations
@@ -10,9 +11,18 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from html import escape
+from html import escape as html_escape
 
-__all__ = ["Series", "cap_in_scale", "day_chart", "fmt_count", "fmt_money", "fmt_pct", "nice", "ranking"]
+from .logsafe import clean
+
+__all__ = ["Series", "cap_in_scale", "day_chart", "escape", "fmt_count", "fmt_money", "fmt_pct", "nice", "ranking"]
+
+
+def escape(text: str) -> str:
+    """Text for HTML content or a quoted attribute: names in the stats log (a model name, a reason
+    quoting a server) are untrusted, so controls, escapes and invisibles go first, then `html.escape`."""
+    return html_escape(clean(str(text), keep_newlines=False))
+
 
 W, H = 480, 210
 LEFT, RIGHT, TOP_M, BOTTOM = 52, 10, 16, 28

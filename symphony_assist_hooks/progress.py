@@ -30,7 +30,8 @@ from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TextIO
 
-from .console import sanitize, use_color
+from .console import use_color
+from .logsafe import inert_line
 
 if TYPE_CHECKING:
     from .console import Console
@@ -228,7 +229,7 @@ class Progress:
         if tick.finished:
             return text + " - done"
         if tick.sending:
-            first = sanitize(tick.sending[0], keep_newlines=False)
+            first = inert_line(tick.sending[0])  # a file name: the repository chooses it
             more = f" (+{len(tick.sending) - 1} more)" if len(tick.sending) > 1 else ""
             text += f" - sending {first}{more}"
         return text

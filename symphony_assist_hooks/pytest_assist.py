@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .explain import Explained
     from .findings import Failure
 
@@ -303,40 +305,46 @@ def emit_formats(config: pytest.Config, result: Explained) -> None:
 
 def print_summary(tr: pytest.TerminalReporter, result: Explained | None, lines: list[str]) -> None:
     """The `symphony-assist` section: per failure its id, category, source, explanation and fix; what
-    was left out and why answers were local; then one line of cost and cache hits. Model text and test
-    ids go through `console.sanitize`."""
-    from .console import sanitize
+    was left out and why answers were local; then one line of cost and cache hits.
 
-    def one(text: str) -> str:
-        return sanitize(text, keep_newlines=False)
+    Model text, test ids and upstream error messages may land in a CI log: every line is written by
+    `say`, through `logsafe` (split on `\\n` only, invisibles removed, then no `::`/`##[` command left)."""
+    from .logsafe import inert_line, inert_lines
+
+    def say(text: str, **markup: bool) -> None:
+        for line in inert_lines(text):
+            tr.write_line(line, **markup)
 
     tr.write_sep("=", "symphony-assist", bold=True)
     if result is not None:
         report = result.report
         for e in report.explanations:
             where = {"api": "from the API", "cache": "from the cache"}.get(e.source, "local fallback")
-            tr.write_line(f"{one(e.test_id)} [{one(e.category)}] ({where})", bold=True)
-            _block(tr, "why: ", sanitize(e.explanation))
-            _block(tr, "fix: ", sanitize(e.fix))
+            say(f"{inert_line(e.test_id)} [{inert_line(e.category)}] ({where})", bold=True)
+            _block(say, "why: ", e.explanation)
+            _block(say, "fix: ", e.fix)
         for reason, count in report.skipped.items():
-            tr.write_line(f"{count} {one(reason)}: " + ", ".join(one(t) for t in result.not_explained))
+            say(f"{count} {inert_line(reason)}: " + ", ".join(inert_line(t) for t in result.not_explained))
         if report.fallback_reason:
-            tr.write_line(f"local fallback: {one(report.fallback_reason)}", yellow=True)
+            say(f"local fallback: {inert_line(report.fallback_reason)}", yellow=True)
         for notice in report.notices:
-            tr.write_line(one(notice), yellow=True)
+            say(inert_line(notice), yellow=True)
     for line in lines:
-        tr.write_line(one(line), yellow=True)
+        say(inert_line(line), yellow=True)
     if result is not None:
         r = result.report
-        tr.write_line(
+        say(
             f"cost ${r.cost_usd:.4f} · {r.api_requests} request(s) · {r.cache_hits} cache hit(s)"
             f" · saved ${r.saved_usd:.4f} · {r.local_answers} local answer(s)"
         )
 
 
-def _block(tr: pytest.TerminalReporter, label: str, text: str) -> None:
-    lines = [ln.rstrip() for ln in text.strip().splitlines()] or ["-"]
+def _block(say: Callable[[str], None], label: str, text: str) -> None:
+    """`text` indented under `label`; `say` makes each line inert (it splits on \\n only)."""
+    from .logsafe import clean
+
+    lines = [ln.rstrip() for ln in clean(text).strip().split("\n")]
     pad = " " * (len(label) + 2)
-    tr.write_line("  " + label + lines[0])
+    say("  " + label + (lines[0] or "-"))
     for ln in lines[1:]:
-        tr.write_line(pad + ln if ln else "")
+        say(pad + ln if ln else "")

@@ -200,4 +200,8 @@ class AssistPlugin:
             if self.result is not None:
                 emit_formats(self.config, self.result)
         except Exception as exc:
-            terminalreporter.write_line(f"symphony-assist: not available: {type(exc).__name__}: {exc}", yellow=True)
+            from .logsafe import inert_line
+
+            terminalreporter.write_line(
+                inert_line(f"symphony-assist: not available: {type(exc).__name__}: {exc}"), yellow=True
+            )

@@ -6,7 +6,8 @@ GET /assistant/dashboard; `dashboard_html(assistant)` reads the stats log and th
 The page fetches nothing: inline CSS, inline SVG charts, one line of inline JS (the `?theme=dark|light`
 override), and a Content-Security-Policy that forbids every network load (the script is allowed by its
 hash). Light and dark follow `prefers-color-scheme`; the grid collapses to one column on a narrow screen.
-Every name shown (template, model, run, fallback reason) comes from the stats log and is escaped.
+Every name shown (template, model, run, fallback reason) comes from the stats log and goes through
+`charts.escape` (controls and invisibles removed, then HTML-escaped).
 
 Every data mark carries data attributes (`data-series`, `data-day` or `data-name`, `data-value`) inside an
 `<svg data-chart=...>`, so a test (or a curious reader) can check the numbers behind the picture.
@@ -20,12 +21,11 @@ import hashlib
 import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .assistant.stats import Bucket, Summary, summarize
-from .charts import Series, cap_in_scale, day_chart, fmt_count, fmt_money, fmt_pct, nice, ranking
+from .charts import Series, cap_in_scale, day_chart, escape, fmt_count, fmt_money, fmt_pct, nice, ranking
 from .reportdata import MAX_DAYS, Event, cap_of, days_of, saved_tokens, template_costs, top_runs
 
 if TYPE_CHECKING:

@@ -314,7 +314,12 @@ def test_importing_progress_costs_only_the_standard_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip() == str(
-        ["symphony_assist_hooks", "symphony_assist_hooks.console", "symphony_assist_hooks.progress"]
+        [
+            "symphony_assist_hooks",
+            "symphony_assist_hooks.console",
+            "symphony_assist_hooks.logsafe",
+            "symphony_assist_hooks.progress",
+        ]
     )
 
 

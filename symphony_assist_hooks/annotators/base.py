@@ -18,8 +18,8 @@ from pathlib import Path, PurePosixPath
 from typing import Protocol, runtime_checkable
 
 from .. import __version__
-from ..console import sanitize
 from ..findings import Explanation, Finding, Report, Severity
+from ..logsafe import clean
 
 __all__ = [
     "Annotator",
@@ -27,7 +27,6 @@ __all__ = [
     "StepSummaryAnnotator",
     "clip",
     "explanation_finding",
-    "neutralize_line",
     "new_token",
     "one_line",
     "relative_path",
@@ -38,12 +37,6 @@ __all__ = [
 ]
 
 TOOL_NAME = "symphony-assist"
-GUTTER = "│ "
-# .NET Char.IsWhiteSpace: what the Actions runner's Trim()/TrimStart() remove.
-DOTNET_WHITESPACE = (
-    "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
-    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
-)
 
 
 class Annotator(Protocol):
@@ -136,15 +129,6 @@ def relative_path(path: str, workspace: Path | None) -> str | None:
     return p
 
 
-def neutralize_line(line: str) -> str:
-    """A log line the Actions runner will not execute (RELIABILITY.md §3.1): `##[` (legacy command,
-    matched anywhere) broken up, and a line whose text starts with `::` put behind a `│ ` gutter."""
-    line = line.replace("##[", "## [")
-    if line.lstrip(DOTNET_WHITESPACE + "\x1c\x1d\x1e\x1f").startswith("::"):
-        line = GUTTER + line
-    return line
-
-
 def sort_key(f: Finding) -> tuple[int, str, int, str]:
     """Most severe first, then by place: the order annotations are cut by."""
     return (-f.severity.rank, f.path, f.line, f.rule)
@@ -163,8 +147,10 @@ def clip(text: str, limit: int) -> str:
 
 
 def one_line(text: str, limit: int = 500) -> str:
-    """Untrusted text as one clean line: escapes and controls removed, whitespace collapsed."""
-    return clip(" ".join(sanitize(text, keep_newlines=False).split()), limit)
+    """Untrusted text as one clean line: escapes and invisibles removed, whitespace collapsed.
+
+    Clean, not yet inert: whatever prints it passes the final line through `logsafe.defuse`."""
+    return clip(" ".join(clean(text, keep_newlines=False).split()), limit)
 
 
 _SLUG = re.compile(r"[^a-z0-9._-]+")

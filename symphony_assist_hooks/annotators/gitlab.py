@@ -21,8 +21,8 @@ import hashlib
 import json
 from typing import Any
 
-from ..console import inert_json
 from ..findings import Finding, Report, Severity
+from ..logsafe import inert_json
 from .base import TOOL_NAME, RenderContext, one_line, relative_path, report_items
 
 __all__ = ["SEVERITY", "GitlabAnnotator", "to_code_quality"]

@@ -34,9 +34,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ..console import inert_json, sanitize
 from ..errors import UsageError
 from ..findings import Explanation, Finding, Report
+from ..logsafe import clean, inert_json
 from .base import TOOL_NAME, RenderContext, relative_path, severity_counts, sort_key
 
 __all__ = ["VERSION", "JsonAnnotator", "from_json", "to_document"]
@@ -51,7 +51,7 @@ _SUMMARY_INTS = (
 def _clean_finding(f: Finding, ctx: RenderContext) -> dict[str, Any]:
     d = f.to_dict()
     for key in ("rule", "title", "message", "suggestion", "source", "template", "fingerprint"):
-        d[key] = sanitize(d[key])
+        d[key] = clean(d[key])
     d["path"] = relative_path(f.path, ctx.workspace) or f.path
     return d
 
@@ -59,7 +59,7 @@ def _clean_finding(f: Finding, ctx: RenderContext) -> dict[str, Any]:
 def _clean_explanation(e: Explanation, ctx: RenderContext) -> dict[str, Any]:
     d = e.to_dict()
     for key in ("test_id", "category", "explanation", "fix", "source"):
-        d[key] = sanitize(d[key])
+        d[key] = clean(d[key])
     if e.path:
         d["path"] = relative_path(e.path, ctx.workspace) or e.path
     return d
@@ -75,15 +75,15 @@ def to_document(report: Report, ctx: RenderContext) -> dict[str, Any]:
     summary.update(
         cost_usd=report.cost_usd,
         saved_usd=report.saved_usd,
-        skipped={sanitize(k): v for k, v in sorted(report.skipped.items())},
-        fallback_reason=sanitize(report.fallback_reason) if report.fallback_reason else None,
-        notices=[sanitize(n) for n in report.notices],
+        skipped={clean(k): v for k, v in sorted(report.skipped.items())},
+        fallback_reason=clean(report.fallback_reason) if report.fallback_reason else None,
+        notices=[clean(n) for n in report.notices],
     )
     return {
         "version": VERSION,
         "tool": TOOL_NAME,
         "tool_version": ctx.tool_version,
-        "kind": sanitize(report.kind),
+        "kind": clean(report.kind),
         "summary": summary,
         "findings": [_clean_finding(f, ctx) for f in sorted(report.findings, key=sort_key)],
         "explanations": [_clean_explanation(e, ctx) for e in report.explanations],

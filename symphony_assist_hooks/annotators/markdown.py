@@ -9,14 +9,15 @@ raw HTML, @mentions that notify people, or `|` that breaks a table (RELIABILITY.
   autolinks (`http://`, `www.`, e-mail) and @mentions — so those triggers are broken with a
   zero-width space (U+200B) that renders as nothing.
 - `code_span`: text inside a code span whose backtick fence is longer than any run in the text;
-  nothing inside a code span is linked or mentioned.
+  nothing inside a code span is linked or mentioned. Backslash escapes do not work there, so `##[`
+  gets a zero-width space too: a job that prints the summary file still shows no legacy command.
 """
 
 from __future__ import annotations
 
 import re
 
-from ..console import sanitize
+from ..logsafe import clean
 
 __all__ = ["cell", "code_span", "paragraphs", "text"]
 
@@ -32,7 +33,7 @@ def _break_triggers(s: str) -> str:
 
 def text(s: str, limit: int = 2000) -> str:
     """One line of inert inline markdown (newlines become spaces)."""
-    s = " ".join(sanitize(s, keep_newlines=False).split())
+    s = " ".join(clean(s, keep_newlines=False).split())
     if len(s) > limit:
         s = s[: limit - 1] + "…"
     return _PUNCT.sub(r"\\\1", _break_triggers(s))
@@ -45,7 +46,7 @@ def cell(s: str, limit: int = 300) -> str:
 
 def paragraphs(s: str, limit: int = 4000) -> str:
     """Multi-line untrusted text as inert paragraphs; lines kept as hard breaks (`<br>`)."""
-    s = sanitize(s)
+    s = clean(s)
     if len(s) > limit:
         s = s[: limit - 1] + "…"
     blocks = re.split(r"\n\s*\n", s.strip())
@@ -59,11 +60,12 @@ def paragraphs(s: str, limit: int = 4000) -> str:
 
 def code_span(s: str, *, in_table: bool = False, limit: int = 300) -> str:
     """`s` in a code span that it cannot close; in a table `|` is written `\\|` as GFM requires."""
-    s = " ".join(sanitize(s, keep_newlines=False).split())
+    s = " ".join(clean(s, keep_newlines=False).split())
     if len(s) > limit:
         s = s[: limit - 1] + "…"
     if not s:
         return ""
+    s = s.replace("##[", "##" + ZWSP + "[")
     if in_table:
         s = s.replace("|", "\\|")
     longest = max((len(run) for run in re.findall(r"`+", s)), default=0)

@@ -16,8 +16,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..console import inert_json, sanitize
 from ..findings import Finding, Report, Severity
+from ..logsafe import clean, inert_json
 from .base import TOOL_NAME, RenderContext, clip, one_line, relative_path, report_items
 
 __all__ = ["SEVERITY", "RdjsonlAnnotator", "diagnostics"]
@@ -34,9 +34,9 @@ SEVERITY = {
 def _message(f: Finding) -> str:
     parts = [one_line(f.title, 500) or one_line(f.rule, 100)]
     if f.message.strip():
-        parts.append(sanitize(f.message).strip())
+        parts.append(clean(f.message).strip())
     if f.suggestion.strip():
-        parts.append("fix: " + sanitize(f.suggestion).strip())
+        parts.append("fix: " + clean(f.suggestion).strip())
     return clip("\n\n".join(parts), 8000)
 
 

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from ..console import inert_json, sanitize
 from ..findings import Finding, Report, Severity
+from ..logsafe import clean, inert_json
 from . import markdown as md
 from .base import TOOL_NAME, RenderContext, clip, one_line, relative_path, report_items
 
@@ -64,9 +64,9 @@ def _no_links(text: str) -> str:
 def _message(f: Finding) -> str:
     parts = [one_line(f.title, 1000) or _rule_id(f)]
     if f.message.strip():
-        parts.append(sanitize(f.message).strip())
+        parts.append(clean(f.message).strip())
     if f.suggestion.strip():
-        parts.append("Fix: " + sanitize(f.suggestion).strip())
+        parts.append("Fix: " + clean(f.suggestion).strip())
     return _no_links(clip("\n\n".join(parts), MESSAGE_LIMIT))
 
 

@@ -8,10 +8,10 @@ src/app.py:12: high [sql-injection] Query built from user input (api)
 symphony-assist: 1 finding (1 high) · 3 hunks reviewed · … · cost $0.0012 · …
 ```
 Pytest reports list each explanation (test id, category, source, explanation, fix) first. Every
-untrusted string (model text, file names, test ids) goes through `console.sanitize`; the only
+untrusted string (model text, file names, test ids) goes through `logsafe.clean`; the only
 escape sequences in the output are our own colours, and only when `ctx.color` is true. The text
-also lands in CI logs (pre-commit in a workflow), so no line may read as a workflow command:
-`##[` is broken up and a line starting with `::` gets a `│ ` gutter.
+also lands in CI logs (pre-commit in a workflow), so no line may read as a workflow command: every
+final line passes `logsafe.defuse` (`##[` broken up, a line starting with `::` behind a `│ ` gutter).
 `Report.notices` are not repeated here: the adapter prints them to stderr with `Console.notice`.
 """
 
@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from itertools import groupby
 
-from ..console import Console, sanitize
+from ..console import Console
 from ..findings import Explanation, Finding, Report, Severity
-from .base import RenderContext, neutralize_line, one_line, relative_path, summary_line
+from ..logsafe import clean, defuse
+from .base import RenderContext, one_line, relative_path, summary_line
 
 __all__ = ["SEVERITY_STYLE", "TextAnnotator"]
 
@@ -37,9 +38,10 @@ INDENT = "    "
 
 def _block(label: str, text: str) -> list[str]:
     """Indented multi-line text, `label` before its first line."""
-    lines = [ln.rstrip() for ln in sanitize(text).strip().splitlines()]
-    if not lines:
+    body = clean(text).strip()
+    if not body:
         return []
+    lines = [ln.rstrip() for ln in body.split("\n")]  # only \n: clean made every other separator a space
     pad = " " * len(label)
     return [INDENT + label + lines[0], *(INDENT + pad + ln if ln else "" for ln in lines[1:])]
 
@@ -72,4 +74,4 @@ class TextAnnotator:
             out.append("")
         out.append(summary_line(report))
         # Printed in CI logs too (pre-commit in a workflow): no line may read as a workflow command.
-        return "\n".join(map(neutralize_line, out)) + "\n"
+        return defuse("\n".join(out)) + "\n"

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from ..config import Secret, Settings
 from ..errors import AuthError, BadAnswerError, NoKeyError, ProviderError, QuotaError
+from ..logsafe import inert_line
 from .chat import ChatRequest, Completion, UnusableAnswerError, read_completion
 from .faults import (
     BACKOFF_BASE,
@@ -204,7 +205,7 @@ class OpenAIProvider:
                 if not isinstance(result, Retry):
                     return result
                 outcome = result
-            log.debug("%s: %s key, attempt %d: %s", self._where, alias, attempts, describe(outcome))
+            log.debug("%s: %s key, attempt %d: %s", self._where, alias, attempts, inert_line(describe(outcome)))
 
             if isinstance(outcome, Fatal):
                 raise outcome.error(outcome.message)

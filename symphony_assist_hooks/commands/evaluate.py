@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Settings
-from ..console import Console, sanitize
+from ..console import Console
 from ..errors import EXIT_FINDINGS, EXIT_OK, UsageError
 from ..evaluate import (
     BUILTIN,
@@ -35,6 +35,7 @@ from ..evaluate import (
     regressions,
     run_eval,
 )
+from ..logsafe import clean, inert_json
 
 __all__ = ["render", "run"]
 
@@ -112,7 +113,7 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     for notice in usage["notices"]:
         console.notice(notice)
     if args.json:
-        console.print(json.dumps(doc, indent=2, ensure_ascii=False))
+        console.print(inert_json(json.dumps(doc, indent=2, ensure_ascii=False)))
     else:
         for line in render(doc):
             console.print(line)
@@ -130,7 +131,7 @@ def _num(value: Any, width: int = 6) -> str:
 
 def _clean(text: Any) -> str:
     """Case ids, rules and categories may come from files or a model: nothing a terminal interprets."""
-    return sanitize(str(text), keep_newlines=False)
+    return clean(str(text), keep_newlines=False)
 
 
 def render(doc: Mapping[str, Any]) -> list[str]:

@@ -8,8 +8,9 @@ import time
 
 from ..assistant import make_provider
 from ..config import Settings
-from ..console import Console, inert_json, inert_line
+from ..console import Console
 from ..errors import EXIT_NO_KEY, EXIT_OK, EXIT_PROVIDER, ProviderError
+from ..logsafe import inert_json, inert_line
 from .keys import keyring
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from ..assistant import Assistant, Item, Request, Response
 from ..config import Settings
-from ..console import Console, inert_json, inert_line, inert_text
+from ..console import Console
 from ..errors import EXIT_BUDGET, EXIT_NO_KEY, EXIT_OK, EXIT_PROVIDER, UsageError
+from ..logsafe import inert, inert_json, inert_line
 
 MAX_BATCH = 500
 
@@ -95,7 +96,7 @@ def _print(
                 console.print(inert_line(f"[{it.id}] {it.content}"), "bold")
             if r.data is not None:
                 # The answer is model text and may land in a CI log: no line of it may run there.
-                console.print(inert_text(str(r.data.get("answer", ""))))
+                console.print(inert(str(r.data.get("answer", ""))))
             if len(items) > 1:
                 console.print()
     if unanswered:

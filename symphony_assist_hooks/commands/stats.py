@@ -10,8 +10,9 @@ from typing import Any
 from ..assistant import Assistant
 from ..assistant.stats import Bucket, Summary, summarize
 from ..config import Settings
-from ..console import Console, inert_json, inert_line
+from ..console import Console
 from ..errors import EXIT_OK, UsageError
+from ..logsafe import inert_json, inert_line
 
 
 def _since(text: str | None) -> float | None:

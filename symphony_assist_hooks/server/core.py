@@ -30,6 +30,7 @@ from ..assistant.provider import NO_KEY_MESSAGE, ChatRequest, OpenAIProvider, Un
 from ..assistant.stats import StatsLog, summarize
 from ..config import Settings, user_dirs
 from ..errors import AuthError, BudgetError, NoKeyError, ProviderError, QuotaError, SymphonyError, UsageError
+from ..logsafe import inert_line
 from ..review import ReviewOptions, review_changes
 from .diff import parse_diff
 from .errors import ApiError, reason_error
@@ -87,7 +88,7 @@ class Core:
         self._switch_lock = threading.Lock()
 
     def warn(self, message: str) -> None:
-        log.warning("%s", message)
+        log.warning("%s", inert_line(message))  # may quote an upstream error: the log may be a CI log
 
     def assistant(self) -> Assistant:
         return Assistant(

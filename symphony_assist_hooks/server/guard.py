@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..config import Secret, Settings
 from ..errors import UsageError
+from ..logsafe import inert, inert_line
 from .errors import ApiError
 
 __all__ = [
@@ -149,7 +150,8 @@ class Guard:
             await self.app(scope, receive, tracked)
         except Exception as exc:  # the last line of defence: a generic answer, a scrubbed log
             text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-            log.error("%s %s failed: %s", scope.get("method"), scope.get("path"), self.scrub(text))
+            where = inert_line(f"{scope.get('method')} {scope.get('path')}")  # the path is the client's
+            log.error("%s failed: %s", where, inert(self.scrub(text)))
             if not started:
                 await ApiError(500, "internal", "internal server error").response()(scope, receive, send)
 

@@ -28,9 +28,32 @@ HOSTILE_LINES = [
     "| table | breakers | \\| `code` ``` fence",
     "&lt;b&gt; &#64;everyone <!-- hidden --> <details open>",
     "$x^2$ and **bold** _em_ `tick",
+    # separators other than \n: a tool that splits on them (str.splitlines) would start a new line
+    "sep\u2028::add-mask::line-separator",
+    "para\u2029  ::error file=x.py::paragraph-separator",
+    "nel\x85::warning::next-line vt\x0b::notice::v ff\x0c::group::f fs\x1c::error::s",
+    # removing an invisible character must never create a command
+    "##\u200b[error]zero-width inside",
+    "#\u200e#[add-mask]lrm inside",
+    "\u061c::error::arabic letter mark first",
+    "##\u061c[warning]arabic letter mark inside",
+    "\ufeff::add-mask::bom first",
+    "\u2066::stop-commands::isolate first",
+    "##\x00[error]nul inside",
+    "\x00::add-mask::nul first",
+    f"{ESC}[0m::error::after a colour reset",
+    f"{ESC}[2K\r::add-mask::cr and erase-line",
+    "progress 50%\r##[error]cr overwrite",
+    "\xa0\u3000::group::unicode spaces first",
+    "%0A::error::%0D%0A##[error]%25 url-encoded",
+    "::ERROR::upper-case name",
 ]
+# A very long line with commands just after typical buffer sizes (a line is never split except on \n).
+LONG_LINE = "".join(
+    ("y" * (size - 7 * (i + 1))) + "::error::" + "##[warning]" for i, size in enumerate((1024, 4096, 8192, 65536))
+)
 HOSTILE = "\n".join(HOSTILE_LINES)
-CONTROL_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+CONTROL_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
 
 
 def hostile_finding(i: int = 0, severity: Severity = Severity.HIGH, path: str = "src/app.py") -> Finding:

@@ -14,12 +14,12 @@ from symphony_assist_hooks.annotators.github import (
     GithubAnnotator,
     escape_data,
     escape_property,
-    neutralize_line,
     select,
     stop_commands_block,
     workflow_command,
 )
 from symphony_assist_hooks.findings import Finding, Report, Severity
+from symphony_assist_hooks.logsafe import defuse as neutralize_line
 
 pytestmark = pytest.mark.hardening_hostile_output
 

@@ -14,9 +14,10 @@ from symphony_assist_hooks.annotators import RenderContext, emit
 from symphony_assist_hooks.annotators.gitlab import GitlabAnnotator
 from symphony_assist_hooks.annotators.jsonfmt import VERSION, JsonAnnotator, from_json
 from symphony_assist_hooks.annotators.rdjsonl import RdjsonlAnnotator
-from symphony_assist_hooks.console import Console, sanitize
+from symphony_assist_hooks.console import Console
 from symphony_assist_hooks.errors import UsageError
 from symphony_assist_hooks.findings import Explanation, Finding, Report, Severity
+from symphony_assist_hooks.logsafe import clean as sanitize
 
 CTX = RenderContext(workspace=Path("/repo"))
 

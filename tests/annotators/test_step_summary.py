@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from symphony_assist_hooks.annotators import RenderContext
 from symphony_assist_hooks.annotators import markdown as md
 from symphony_assist_hooks.annotators.github import GithubAnnotator
-from symphony_assist_hooks.console import sanitize
 from symphony_assist_hooks.findings import Finding, Report, Severity
+from symphony_assist_hooks.logsafe import clean as sanitize
 
 pytestmark = pytest.mark.hardening_hostile_output
 
