@@ -12,6 +12,8 @@ from ..console import Console, inert_json, inert_line
 from ..errors import EXIT_NO_KEY, EXIT_OK, EXIT_PROVIDER, ProviderError
 from .keys import keyring
 
+OFFLINE_NOTE = "offline (SYMPHONY_ASSIST_OFFLINE is set): no request made, the key was not tried"
+
 
 def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     ring = keyring(settings)
@@ -26,7 +28,8 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
         doc.update(works=False, error="no API key configured", models=[])
         code = EXIT_NO_KEY
     elif settings.offline:
-        doc.update(works=None, error="offline: SYMPHONY_ASSIST_OFFLINE is set", models=[])
+        # Not an error: offline mode asks nothing, so the key is not tried and the list stays empty.
+        doc.update(works=None, error=None, note=OFFLINE_NOTE, models=[])
         code = EXIT_OK
     else:
         try:
@@ -41,13 +44,15 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
         return code
     for k in keys:
         mark = "*" if k.get("active") else " "
-        shown = k.get("masked") or "not configured"
+        shown = k.get("key_hint") or "not configured"
         console.print(f"{mark} {k['alias']:<10} {shown}")
     console.print(f"models: primary {settings.model_primary}, fallback {settings.model_fallback}")
     if doc["works"]:
         console.print("key works; available models:")
         for m in doc["models"]:  # type: ignore[attr-defined]
             console.print(inert_line(f"  {m}"))  # model ids come from the server
+    elif doc.get("note"):
+        console.notice(str(doc["note"]))
     elif doc["error"]:
         console.error(str(doc["error"]))
     return code
