@@ -186,3 +186,135 @@ def test_serve_notice_has_one_prefix(
     err = capsys.readouterr().err.strip()
     assert err.startswith("symphony-assist: API on http://127.0.0.1:8765")
     assert err.count("symphony-assist") == 1
+
+
+# ------------------------------------------------------------------------------------------ usage
+def _events(now: float) -> list[dict[str, object]]:
+    """A history with a request shared by code_review and security (odd amounts, so a split has a
+    remainder), a request of one template, cache hits and local answers."""
+    shared = {"source": "request", "template": "code_review,security", "model": "gpt-4o-mini", "items": 3}
+    return [
+        shared | {"ts": now - 90, "run": "r1", "prompt_tokens": 1001, "completion_tokens": 333, "cost_micro": 3401},
+        {"ts": now - 89, "run": "r1", "source": "api", "template": "code_review", "model": "gpt-4o-mini", "items": 3},
+        {"ts": now - 89, "run": "r1", "source": "api", "template": "security", "model": "gpt-4o-mini", "items": 3},
+        shared | {"ts": now - 60, "run": "r2", "prompt_tokens": 777, "completion_tokens": 101, "cost_micro": 1717},
+        {"ts": now - 59, "run": "r2", "source": "api", "template": "code_review", "model": "gpt-4o-mini", "items": 3},
+        {"ts": now - 59, "run": "r2", "source": "api", "template": "security", "model": "gpt-4o-mini", "items": 3},
+        {
+            "ts": now - 30,
+            "run": "r3",
+            "source": "request",
+            "template": "general",
+            "model": "gpt-4o",
+            "items": 1,
+            "prompt_tokens": 50,
+            "completion_tokens": 20,
+            "cost_micro": 555,
+        },
+        {"ts": now - 29, "run": "r3", "source": "api", "template": "general", "model": "gpt-4o", "items": 1},
+        {
+            "ts": now - 20,
+            "run": "r4",
+            "source": "cache",
+            "template": "code_review",
+            "model": "gpt-4o-mini",
+            "items": 2,
+            "saved_micro": 1133,
+        },
+        {"ts": now - 10, "run": "r5", "source": "local", "template": "security", "items": 1, "reason": "offline"},
+    ]
+
+
+def _money(text: str) -> float:
+    return float(text.replace("$", "").replace(",", ""))
+
+
+def test_text_json_and_html_stats_agree_to_the_cent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import re
+    import time
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    monkeypatch.setenv("SYMPHONY_ASSIST_CACHE_DIR", str(cache))
+    monkeypatch.chdir(tmp_path)
+    (cache / "stats.jsonl").write_text("".join(json.dumps(e) + "\n" for e in _events(time.time())))
+    assert main(["stats", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert main(["stats", "--html", str(tmp_path / "r.html")]) == 0
+    text = capsys.readouterr().out
+    html = (tmp_path / "r.html").read_text()
+
+    # JSON: a shared request counts once in the totals and its cost is split exactly between templates.
+    total = doc["total"]
+    assert total["requests"] == 3
+    assert total["cost_usd"] == pytest.approx(0.005673)
+    by_t = doc["by_template"]
+    assert sum(b["requests"] for b in by_t.values()) == total["requests"]
+    assert round(sum(b["cost_usd"] for b in by_t.values()), 6) == total["cost_usd"]
+    assert sum(b["prompt_tokens"] for b in by_t.values()) == total["prompt_tokens"]
+    assert sum(b["items"] for b in by_t.values()) == total["items"]
+
+    # Text: the same totals and the same split.
+    assert re.search(r"^spend\s+\$([\d.]+)$", text, re.M).group(1) == f"{total['cost_usd']:.4f}"  # type: ignore[union-attr]
+    assert re.search(r"^requests\s+(\d+)$", text, re.M).group(1) == str(total["requests"])  # type: ignore[union-attr]
+    for name, b in by_t.items():
+        row = re.search(rf"^\s+{name}\s+(\d+) answers.*\$\s*([\d.]+) spent\s+\$\s*([\d.]+) saved$", text, re.M)
+        assert row, name
+        assert int(row.group(1)) == b["items"]
+        assert row.group(2) == f"{b['cost_usd']:.4f}"
+        assert row.group(3) == f"{b['saved_usd']:.4f}"
+
+    # HTML: the spent KPI and the per-template ranking carry the same amounts.
+    spent = re.search(r'<div class="kpi"><b>([^<]+)</b><span>spent</span>', html)
+    assert spent and round(_money(spent.group(1)), 2) == round(total["cost_usd"], 2)
+    ranking = html[html.index('data-chart="templates"') :]
+    ranking = ranking[: ranking.index("</svg>")]
+    drawn = {n: int(v) / 1e6 for n, v in re.findall(r'data-name="([^"]+)" data-value="(\d+)"', ranking)}
+    assert drawn == {n: b["cost_usd"] for n, b in by_t.items() if b["cost_usd"] > 0}
+    assert round(sum(drawn.values()), 6) == total["cost_usd"]
+
+
+def test_stats_text_has_the_seed_figures_and_no_run_spend(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import time
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    monkeypatch.setenv("SYMPHONY_ASSIST_CACHE_DIR", str(cache))
+    monkeypatch.setenv("SYMPHONY_ASSIST_BUDGET_DAILY", "2")
+    monkeypatch.chdir(tmp_path)
+    (cache / "stats.jsonl").write_text("".join(json.dumps(e) + "\n" for e in _events(time.time())))
+    assert main(["stats"]) == 0
+    text = capsys.readouterr().out
+    assert "Cached Responses" in text
+    assert "Est. Cost Savings  $0.0011" in text
+    assert "Efficiency         12.5% of answers served from the cache" in text  # 2 of 16 answers
+    assert "cache hit rate     12.5%" in text  # the existing figures stay
+    assert "budget run" not in text
+    assert "budget today       $0.0000 spent of $2.0000 cap" in text
+    assert "budget per run     $0.50 cap" in text
+    assert main(["stats", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["efficiency"] == 0.125
+    assert doc["estimated_savings_usd"] == pytest.approx(0.001133)
+    assert doc["budget"]["day"]["cap_usd"] == 2.0
+    assert doc["budget"]["day"]["cap"] == 2_000_000
+    assert "micro-dollars" in doc["budget"]["units"]
+
+
+def test_offline_eval_is_not_usage(env: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["query", "What is a mutex?"]) == 0
+    capsys.readouterr()
+    assert main(["stats", "--json"]) == 0
+    before = json.loads(capsys.readouterr().out)
+    assert main(["--offline", "eval", "--json"]) == 0
+    assert main(["eval", "--offline", "--json"]) == 0
+    capsys.readouterr()
+    assert main(["stats", "--json"]) == 0
+    after = json.loads(capsys.readouterr().out)
+    assert after["total"] == before["total"]
+    assert after["fallback_reasons"] == before["fallback_reasons"]
+    assert len(env.chat_requests) == 1
