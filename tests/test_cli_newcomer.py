@@ -318,3 +318,33 @@ def test_offline_eval_is_not_usage(env: FakeOpenAI, tmp_path: Path, capsys: pyte
     assert after["total"] == before["total"]
     assert after["fallback_reasons"] == before["fallback_reasons"]
     assert len(env.chat_requests) == 1
+
+
+def test_failed_http_tries_are_counted_and_labelled(keyed: FakeOpenAI, pytester: pytest.Pytester) -> None:
+    """Six failed tries (3 per model, two models) are not "0 request(s)"."""
+    keyed.fail(500, times=None)
+    pytester.makepyfile(test_one="def test_one():\n    assert 1 + 1 == 3\n")
+    result = pytester.runpytest("--assist", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    tried = len(keyed.chat_requests)
+    assert tried == 6
+    summary = [line for line in result.outlines if line.startswith("cost $")]
+    assert summary == [
+        "cost $0.0000 · 0 request(s) answered, 6 failed HTTP tries · 0 cache hit(s) · saved $0.0000 · 1 local answer(s)"
+    ]
+
+
+def test_retries_before_an_answer_count_as_failed_tries(keyed: FakeOpenAI, tmp_path: Path) -> None:
+    from symphony_assist_hooks.assistant import Assistant
+    from symphony_assist_hooks.config import load_settings
+
+    keyed.responder = answering(answer=lambda q: f"answer to: {q}")
+    keyed.fail(503, times=2)
+    assistant = Assistant(load_settings(cwd=tmp_path))
+    try:
+        resp = assistant.query("What is a mutex?")
+    finally:
+        assistant.close()
+    assert resp.get("q1", "general").source == "api"
+    assert (resp.api_requests, resp.failed_tries) == (1, 2)
+    assert len(keyed.chat_requests) == 3
