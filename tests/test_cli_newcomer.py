@@ -348,3 +348,30 @@ def test_retries_before_an_answer_count_as_failed_tries(keyed: FakeOpenAI, tmp_p
     assert resp.get("q1", "general").source == "api"
     assert (resp.api_requests, resp.failed_tries) == (1, 2)
     assert len(keyed.chat_requests) == 3
+
+
+def test_a_hook_run_has_the_shorter_deadline(
+    keyed: FakeOpenAI, git_repo: GitRepo, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A slow service: the hook (`review --pre-commit`) gives up at hook_deadline and falls back; the same
+    review run by hand (or in CI) keeps the longer deadline and gets the answer."""
+    from symphony_assist_hooks.commands.review import hook_settings
+    from symphony_assist_hooks.config import load_settings
+
+    defaults = load_settings(cwd=git_repo.path)
+    assert (defaults.deadline, defaults.hook_deadline) == (60.0, 20.0)
+    assert hook_settings(defaults).deadline == 20.0
+    git_repo.commit_files({"app.py": "x = 1\n"})
+    git_repo.write("app.py", "x = 1\ny = x + 1\n")
+    git_repo.add("app.py")
+    monkeypatch.setenv("SYMPHONY_ASSIST_HOOK_DEADLINE", "1")
+    monkeypatch.setenv("SYMPHONY_ASSIST_REPLAY", "0")
+    keyed.responder = answering()
+    keyed.delay(2.5, times=None)
+    assert main(["review", "--pre-commit", "--fail-on", "never", "--format", "json"]) == 0
+    hook = json.loads(capsys.readouterr().out)
+    assert "deadline" in hook["summary"]["fallback_reason"]
+    assert main(["review", "--staged", "--fail-on", "never", "--format", "json"]) == 0
+    by_hand = json.loads(capsys.readouterr().out)
+    assert by_hand["summary"]["fallback_reason"] is None
+    assert by_hand["summary"]["api_requests"] == 1
