@@ -37,7 +37,9 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
 
         from ..server import create_app
     except ImportError:
-        raise UsageError("serve needs the 'server' extra: pip install 'symphony-assist[server]'") from None
+        raise UsageError(
+            "serve needs the 'server' extra: pip install -e '.[server]' in a checkout (README: Installing)"
+        ) from None
     app = create_app(settings, public=public)
     host = f"[{args.host}]" if ":" in args.host else args.host
     console.notice(f"API on http://{host}:{args.port}" + ("" if public else " (docs at /docs)"))
