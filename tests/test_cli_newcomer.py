@@ -375,3 +375,15 @@ def test_a_hook_run_has_the_shorter_deadline(
     by_hand = json.loads(capsys.readouterr().out)
     assert by_hand["summary"]["fallback_reason"] is None
     assert by_hand["summary"]["api_requests"] == 1
+
+
+def test_models_offline_without_a_key_is_still_a_note(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["--offline", "models"]) == 0
+    captured = capsys.readouterr()
+    assert "error" not in captured.err
+    assert "not configured" in captured.out
+    assert main(["models"]) == 3  # online, no key: the documented exit code 3
+    assert "no API key configured" in capsys.readouterr().err

@@ -24,13 +24,14 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
         "fallback_model": settings.model_fallback,
         "base_url": settings.base_url,
     }
-    if not settings.has_key and not settings.server_url:
-        doc.update(works=False, error="no API key configured", models=[])
-        code = EXIT_NO_KEY
-    elif settings.offline:
-        # Not an error: offline mode asks nothing, so the key is not tried and the list stays empty.
+    if settings.offline:
+        # Not an error: offline mode asks nothing, so no key is tried and the list stays empty (the
+        # key lines still say which keys are configured).
         doc.update(works=None, error=None, note=OFFLINE_NOTE, models=[])
         code = EXIT_OK
+    elif not settings.has_key and not settings.server_url:
+        doc.update(works=False, error="no API key configured", models=[])
+        code = EXIT_NO_KEY
     else:
         try:
             models = make_provider(settings).list_models(deadline=time.monotonic() + settings.timeout)
