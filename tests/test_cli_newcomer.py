@@ -387,3 +387,11 @@ def test_models_offline_without_a_key_is_still_a_note(
     assert "not configured" in captured.out
     assert main(["models"]) == 3  # online, no key: the documented exit code 3
     assert "no API key configured" in capsys.readouterr().err
+
+
+def test_seed_query_with_the_security_template(env: FakeOpenAI, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["query", "Is hashing passwords with md5 safe?", "--template", "security", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["content"] == "answer to: Is hashing passwords with md5 safe?"
+    assert main(["templates"]) == 0
+    assert "security" in capsys.readouterr().out
