@@ -395,3 +395,26 @@ def test_seed_query_with_the_security_template(env: FakeOpenAI, capsys: pytest.C
     assert doc["content"] == "answer to: Is hashing passwords with md5 safe?"
     assert main(["templates"]) == 0
     assert "security" in capsys.readouterr().out
+
+
+def test_server_stats_say_the_unit_of_spent(
+    env: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from symphony_assist_hooks.config import load_settings
+    from symphony_assist_hooks.server.core import Core
+
+    assert main(["query", "What is a mutex?"]) == 0
+    capsys.readouterr()
+    core = Core(load_settings(cwd=tmp_path))
+    try:
+        doc = core.stats()
+    finally:
+        core.close()
+    month = doc["budget"]["month"]
+    assert month["spent"] > 0
+    assert month["spent_usd"] == round(month["spent"] / 1e6, 6)
+    assert "micro-dollars" in doc["budget"]["units"]
+    assert main(["stats", "--json"]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    assert cli["total"] == doc["total"]
+    assert cli["budget"]["month"]["spent_usd"] == month["spent_usd"]
