@@ -58,7 +58,28 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports a usage error as one line and exit code 2 (no usage dump)."""
 
     def error(self, message: str) -> Any:  # argparse's signature returns NoReturn
-        raise SymphonyError(f"{self.prog}: {message} (see --help)")
+        # The console already prefixes "symphony-assist: error:"; name only the subcommand, if any.
+        command = self.prog.removeprefix("symphony-assist").strip()
+        raise SymphonyError(f"{command + ': ' if command else ''}{message} (see --help)")
+
+
+def _global_flags(p: argparse.ArgumentParser, *, sub: bool) -> None:
+    """Options accepted on either side of the subcommand (`--offline review` and `review --offline`).
+
+    A subcommand's copy defaults to SUPPRESS so it never overwrites a value given before the subcommand.
+    """
+    p.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default=argparse.SUPPRESS if sub else "auto",
+        help="colour the output: auto (a terminal), always or never (default: auto)",
+    )
+    p.add_argument(
+        "--offline",
+        action="store_true",
+        default=argparse.SUPPRESS if sub else None,
+        help="never call the network: the local analyzers answer (SYMPHONY_ASSIST_OFFLINE=1)",
+    )
 
 
 def _model_flags(p: argparse.ArgumentParser) -> None:
@@ -75,17 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"symphony-assist {__version__}")
-    parser.add_argument("--color", choices=("auto", "always", "never"), default="auto")
-    parser.add_argument("--offline", action="store_true", default=None, help="never call the network")
+    _global_flags(parser, sub=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("query", help="ask a question (or a file of questions)")
-    p.add_argument("prompt", nargs="?", help="the question")
+    p.add_argument("prompt", nargs="?", help="the question; with --batch-file, the instruction shared by every line")
     p.add_argument("--template", default="general", help="template guiding the answer (default: general)")
     p.add_argument(
         "--batch-file",
         dest="batch_file",
-        help="one question per line, answered in as few requests as possible",
+        help="one question per line, answered in as few requests as possible (each answer cached alone)",
     )
     _model_flags(p)
     p.add_argument("--json", action="store_true", help="print {model, content, usage, cached}")
@@ -98,7 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--all-files", action="store_true", dest="all_files", help="every tracked file, whole")
     p.add_argument("paths", nargs="*", help="limit to these paths")
     p.add_argument("--template", dest="templates", help="comma-separated templates (default: code_review,security)")
-    p.add_argument("--fail-on", dest="fail_on", choices=("critical", "high", "medium", "low", "info", "never"))
+    p.add_argument(
+        "--fail-on",
+        dest="fail_on",
+        choices=("critical", "high", "medium", "low", "info", "never"),
+        help="lowest severity that exits 1 (default: high; never = always exit 0)",
+    )
     p.add_argument(
         "--format",
         dest="formats",
@@ -117,13 +142,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline", help="hide findings whose fingerprints are in this file")
     p.add_argument("--context", type=int, dest="context_lines", help="diff context lines (default 1)")
     _model_flags(p)
-    p.add_argument("--no-cache", action="store_true", dest="no_cache")
+    p.add_argument("--no-cache", action="store_true", dest="no_cache", help="do not answer from the cache")
     p.add_argument("--pre-commit", action="store_true", dest="pre_commit", help=argparse.SUPPRESS)
 
     p = sub.add_parser("baseline", help="record current findings so later runs hide them")
     p.add_argument("--rev", help="a revision range (default: all files)")
-    p.add_argument("--output", default=".symphony-assist/baseline.json")
-    p.add_argument("--template", dest="templates")
+    p.add_argument(
+        "--output", default=".symphony-assist/baseline.json", help="where to write it (default: %(default)s)"
+    )
+    p.add_argument("--template", dest="templates", help="comma-separated templates (default: code_review,security)")
 
     p = sub.add_parser("install-hook", help="install plain git hooks (without the pre-commit framework)")
     p.add_argument("--pre-push", action="store_true", dest="pre_push", help="install the pre-push hook too")
@@ -131,15 +158,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("templates", help="list prompt templates")
     p = sub.add_parser("models", help="the provider's models and the active key")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print {keys, primary_model, fallback_model, models, ...}")
     p = sub.add_parser("stats", help="usage, cache hit rate, spend against budgets, savings")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.add_argument("--since", help="only events since this date (YYYY-MM-DD)")
     p.add_argument("--html", help="write a self-contained HTML report to this path")
     p = sub.add_parser("switch-key", help="make the primary or secondary key the active one")
-    p.add_argument("alias", choices=("primary", "secondary"))
+    p.add_argument("alias", choices=("primary", "secondary"), help="primary or secondary")
     p = sub.add_parser("cache", help="inspect or manage the response cache")
-    p.add_argument("action", choices=("info", "clear", "export", "import"))
+    p.add_argument("action", choices=("info", "clear", "export", "import"), help="info, clear, export or import")
     p.add_argument("file", nargs="?", help="for export/import: the JSON-lines file")
     sub.add_parser("plugins", help="list loaded plugins")
     sub.add_parser("config", help="show every setting and where it came from (keys masked)")
@@ -156,8 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _model_flags(p)
     p = sub.add_parser("serve", help="run the HTTP API (extra 'server')")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, loopback only)")
+    p.add_argument("--port", type=int, default=8000, help="port to listen on (default: %(default)s)")
+    for subparser in sub.choices.values():
+        _global_flags(subparser, sub=True)
     return parser
 
 

@@ -66,6 +66,7 @@ class Settings:
     budget_run: float | None = 0.50
     timeout: float = 30.0
     deadline: float = 60.0
+    hook_deadline: float = 20.0
     offline: bool = False
     replay: bool = True
     server_url: str | None = None

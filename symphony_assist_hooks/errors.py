@@ -60,6 +60,7 @@ class SymphonyError(Exception):
     """Base of every error raised on purpose. str() is one line meant for the user."""
 
     exit_code = EXIT_USAGE
+    attempts = 0  # a provider's error: the HTTP requests it tried before giving up (failed ones too)
 
 
 class UsageError(SymphonyError):

@@ -140,6 +140,7 @@ class Report:
     files: int = 0
     cache_hits: int = 0
     api_requests: int = 0
+    failed_tries: int = 0  # HTTP requests tried without a usable answer
     local_answers: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0

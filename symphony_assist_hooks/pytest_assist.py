@@ -333,8 +333,12 @@ def print_summary(tr: pytest.TerminalReporter, result: Explained | None, lines: 
         say(inert_line(line), yellow=True)
     if result is not None:
         r = result.report
+        # Tries that got no answer are requests too: "0 request(s)" after six failed tries misled.
+        failed = f" answered, {r.failed_tries} failed HTTP tr{'y' if r.failed_tries == 1 else 'ies'}"
         say(
-            f"cost ${r.cost_usd:.4f} · {r.api_requests} request(s) · {r.cache_hits} cache hit(s)"
+            f"cost ${r.cost_usd:.4f} · {r.api_requests} request(s)"
+            + (failed if r.failed_tries else "")
+            + f" · {r.cache_hits} cache hit(s)"
             f" · saved ${r.saved_usd:.4f} · {r.local_answers} local answer(s)"
         )
 

@@ -11,7 +11,19 @@ from typing import Any
 
 from .assistant.stats import Summary
 
-__all__ = ["MAX_DAYS", "TOP_RUNS", "Event", "Run", "cap_of", "days_of", "saved_tokens", "template_costs", "top_runs"]
+__all__ = [
+    "MAX_DAYS",
+    "TOP_RUNS",
+    "Event",
+    "Run",
+    "budget_with_usd",
+    "cap_of",
+    "days_of",
+    "saved_tokens",
+    "stats_document",
+    "template_costs",
+    "top_runs",
+]
 
 MAX_DAYS = 90  # the charts show at most this many days, the most recent ones
 TOP_RUNS = 10
@@ -35,6 +47,41 @@ def cap_of(budget: Mapping[str, Any], period: str, configured: float | None) -> 
     if isinstance(info, Mapping) and "cap" in info:
         return None if info["cap"] is None else int(info["cap"])
     return None if configured is None else round(configured * 1_000_000)
+
+
+_AMOUNTS = ("spent", "reserved", "cap")
+UNITS = "budget amounts: spent, reserved and cap are micro-dollars (1e-6 USD); the *_usd fields are dollars"
+
+
+def budget_with_usd(budget: Mapping[str, Any]) -> dict[str, Any]:
+    """The ledger's status with each micro-dollar amount also given in dollars (`spent_usd` beside
+    `spent`), so nobody reads 1500 as $1500."""
+    out: dict[str, Any] = dict(budget)
+    for period in ("run", "day", "month"):
+        info = budget.get(period)
+        if isinstance(info, Mapping):
+            out[period] = dict(info) | {
+                f"{k}_usd": (None if info[k] is None else round(int(info[k]) / 1e6, 6)) for k in _AMOUNTS if k in info
+            }
+    months = budget.get("months")
+    if isinstance(months, Mapping):
+        out["months_usd"] = {m: round(int(v) / 1e6, 6) for m, v in months.items()}
+    if "error" not in budget:
+        out["units"] = UNITS
+    return out
+
+
+def stats_document(entries: int | None, budget: Mapping[str, Any], summary: Summary) -> dict[str, Any]:
+    """What `stats --json` prints and `GET /assistant/stats` answers: the summary (the same figures the
+    text and the HTML report show), the cache size and the budget with its amounts in dollars too."""
+    total = summary.total
+    return {
+        "cached_responses": entries,
+        "estimated_savings_usd": round(total.saved_micro / 1e6, 6),
+        "efficiency": round(total.hit_rate, 4),
+        "budget": budget_with_usd(budget),
+        **summary.as_dict(),
+    }
 
 
 @dataclass
@@ -68,17 +115,11 @@ def top_runs(events: Iterable[Event]) -> list[Run]:
     return sorted(runs.values(), key=lambda r: (-r.cost, -r.start))[:TOP_RUNS]
 
 
-def template_costs(summary: Summary, events: Sequence[Event] | None) -> dict[str, int]:
-    """Cost per template; a request that carried several checklists is split evenly between them."""
-    if events is None:
-        return {k: b.cost_micro for k, b in summary.by_template.items()}
-    out: dict[str, int] = defaultdict(int)
-    for e in events:
-        if e.get("source") == "request" and e.get("template"):
-            names = str(e["template"]).split(",")
-            for n in names:
-                out[n] += int(e.get("cost_micro", 0)) // len(names)
-    return out
+def template_costs(summary: Summary, events: Sequence[Event] | None = None) -> dict[str, int]:
+    """Cost per template, as `summarize` split it: a request that carried several checklists is split
+    evenly between them (to the micro-dollar), the same figures `stats` prints as text and JSON."""
+    del events  # the split is made once, in summarize
+    return {k: b.cost_micro for k, b in summary.by_template.items()}
 
 
 def saved_tokens(summary: Summary, events: Sequence[Event] | None) -> dict[str, int]:

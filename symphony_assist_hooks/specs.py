@@ -225,6 +225,13 @@ SPECS: tuple[Spec, ...] = (
         60.0,
         "Seconds a whole run may take before it falls back to local answers.",
     ),
+    Spec(
+        "hook_deadline",
+        (_P + "HOOK_DEADLINE",),
+        _number(float, 1, 3600),
+        20.0,
+        "The deadline of a git hook run (pre-commit, pre-push): a commit does not wait longer.",
+    ),
     Spec("offline", (_P + "OFFLINE",), _bool, False, "1 = never call the network."),
     Spec(
         "replay",

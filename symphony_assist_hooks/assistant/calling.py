@@ -243,15 +243,18 @@ def call(
         # A truncated or refused answer is still billed: settle what the provider reported, and log
         # the request, so the stats' spend stays equal to the ledger's.
         billed = getattr(exc, "completion", None)
+        with assistant._lock:
+            resp.failed_tries += max(0, exc.attempts - (0 if billed is None else 1))
         if billed is None:
             with assistant._lock:
                 assistant.ledger.release(reservation)
         else:
             bill(assistant, reservation, price, billed, names, items, resp)
         raise
-    except BaseException:
+    except BaseException as exc:
         with assistant._lock:
             assistant.ledger.release(reservation)
+            resp.failed_tries += int(getattr(exc, "attempts", 0))  # tries that got no usable answer
         raise
     actual = bill(assistant, reservation, price, completion, names, items, resp)
     if request.plain:
@@ -297,6 +300,7 @@ def bill(
     with assistant._lock:
         assistant.ledger.settle(reservation, actual)
         resp.api_requests += 1
+        resp.failed_tries += max(0, completion.attempts - 1)  # the retries before this answer
         resp.prompt_tokens += completion.prompt_tokens
         resp.completion_tokens += completion.completion_tokens
         resp.cached_tokens += completion.cached_tokens

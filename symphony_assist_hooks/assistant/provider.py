@@ -186,55 +186,59 @@ class OpenAIProvider:
         transient = 0  # tries that ended in a retryable fault
         last: Retry | None = None
         failures: dict[str, tuple[str, bool]] = {}  # alias -> (reason, is quota)
-        while True:
-            active = self._keys.active()
-            if active is None:
-                raise self._no_usable_key(failures)
-            alias, key = active
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise gave_up(transient, last, "the deadline was reached")
-            timeout = min(self._settings.timeout, left)
-            client = self._client(alias, key)
-            attempts += 1
-            # connect phase capped like the SDK's default: an unreachable host must not eat the read timeout
-            limits = httpx2.Timeout(timeout, connect=min(CONNECT_TIMEOUT, timeout))
-            outcome: Ok[Any] | Outcome = self._attempt(openai, call, client, limits, model)
-            if isinstance(outcome, Ok):
-                result = parse(outcome.value, alias, attempts)
-                if not isinstance(result, Retry):
-                    return result
-                outcome = result
-            log.debug("%s: %s key, attempt %d: %s", self._where, alias, attempts, inert_line(describe(outcome)))
-
-            if isinstance(outcome, Fatal):
-                raise outcome.error(outcome.message)
-            if isinstance(outcome, Failover):
-                failures[alias] = (outcome.reason, outcome.quota)
-                if self._keys.failover(failed=alias) is None:
+        try:
+            while True:
+                active = self._keys.active()
+                if active is None:
                     raise self._no_usable_key(failures)
-                continue
+                alias, key = active
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise gave_up(transient, last, "the deadline was reached")
+                timeout = min(self._settings.timeout, left)
+                client = self._client(alias, key)
+                attempts += 1
+                # connect phase capped like the SDK's default: an unreachable host must not eat the read timeout
+                limits = httpx2.Timeout(timeout, connect=min(CONNECT_TIMEOUT, timeout))
+                outcome: Ok[Any] | Outcome = self._attempt(openai, call, client, limits, model)
+                if isinstance(outcome, Ok):
+                    result = parse(outcome.value, alias, attempts)
+                    if not isinstance(result, Retry):
+                        return result
+                    outcome = result
+                log.debug("%s: %s key, attempt %d: %s", self._where, alias, attempts, inert_line(describe(outcome)))
 
-            transient += 1
-            last = outcome
-            if transient >= MAX_ATTEMPTS:
-                if outcome.malformed:
-                    raise BadAnswerError(f"the service sent {transient} malformed responses ({outcome.problem})")
-                raise gave_up(transient, outcome, None)
-            left = deadline - time.monotonic()
-            if outcome.retry_after is not None:
-                if outcome.retry_after > left:  # never sleep minutes inside a git hook
-                    raise ServiceUnavailableError(
-                        f"service unavailable ({outcome.problem}): it asks to wait {outcome.retry_after:g} s, "
-                        f"more than the {max(left, 0):.1f} s left before the deadline",
-                        outcome.status,
-                    )
-                wait = outcome.retry_after
-            else:
-                wait = self._random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (transient - 1)))
-            if wait >= left:
-                raise gave_up(transient, outcome, "no time left before the deadline")
-            self._sleep(wait)
+                if isinstance(outcome, Fatal):
+                    raise outcome.error(outcome.message)
+                if isinstance(outcome, Failover):
+                    failures[alias] = (outcome.reason, outcome.quota)
+                    if self._keys.failover(failed=alias) is None:
+                        raise self._no_usable_key(failures)
+                    continue
+
+                transient += 1
+                last = outcome
+                if transient >= MAX_ATTEMPTS:
+                    if outcome.malformed:
+                        raise BadAnswerError(f"the service sent {transient} malformed responses ({outcome.problem})")
+                    raise gave_up(transient, outcome, None)
+                left = deadline - time.monotonic()
+                if outcome.retry_after is not None:
+                    if outcome.retry_after > left:  # never sleep minutes inside a git hook
+                        raise ServiceUnavailableError(
+                            f"service unavailable ({outcome.problem}): it asks to wait {outcome.retry_after:g} s, "
+                            f"more than the {max(left, 0):.1f} s left before the deadline",
+                            outcome.status,
+                        )
+                    wait = outcome.retry_after
+                else:
+                    wait = self._random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (transient - 1)))
+                if wait >= left:
+                    raise gave_up(transient, outcome, "no time left before the deadline")
+                self._sleep(wait)
+        except (ProviderError, NoKeyError) as exc:
+            exc.attempts = attempts  # the run's summary counts failed tries too
+            raise
 
     def _attempt(
         self,

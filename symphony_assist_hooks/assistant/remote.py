@@ -168,30 +168,34 @@ class RemoteProvider:
         blocks so they chain nothing that could hold the token."""
         attempts = 0
         last: _Transient | None = None
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise self._gave_up(attempts, last, "the deadline was reached")
-            attempts += 1
-            reply = self._attempt(method, path, body, left)
-            outcome = self._judge(reply) if isinstance(reply, _Reply) else reply
-            if isinstance(outcome, dict):
-                return outcome, attempts
-            if isinstance(outcome, ProviderError | NoKeyError):
-                raise outcome
-            last = outcome
-            if attempts >= MAX_ATTEMPTS:
-                if outcome.malformed:
-                    raise BadAnswerError(
-                        f"the symphony-assist server at {self.where} sent {attempts} malformed responses"
-                    )
-                raise self._gave_up(attempts, outcome, None)
-            wait = outcome.retry_after
-            if wait is None:
-                wait = self._random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempts - 1)))
-            if wait >= deadline - time.monotonic():
-                raise self._gave_up(attempts, outcome, "no time left before the deadline")
-            self._sleep(wait)
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise self._gave_up(attempts, last, "the deadline was reached")
+                attempts += 1
+                reply = self._attempt(method, path, body, left)
+                outcome = self._judge(reply) if isinstance(reply, _Reply) else reply
+                if isinstance(outcome, dict):
+                    return outcome, attempts
+                if isinstance(outcome, ProviderError | NoKeyError):
+                    raise outcome
+                last = outcome
+                if attempts >= MAX_ATTEMPTS:
+                    if outcome.malformed:
+                        raise BadAnswerError(
+                            f"the symphony-assist server at {self.where} sent {attempts} malformed responses"
+                        )
+                    raise self._gave_up(attempts, outcome, None)
+                wait = outcome.retry_after
+                if wait is None:
+                    wait = self._random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempts - 1)))
+                if wait >= deadline - time.monotonic():
+                    raise self._gave_up(attempts, outcome, "no time left before the deadline")
+                self._sleep(wait)
+        except (ProviderError, NoKeyError) as exc:
+            exc.attempts = attempts  # the run's summary counts failed tries too
+            raise
 
     def _attempt(self, method: str, path: str, body: bytes | None, left: float) -> _Reply | _Transient | ProviderError:
         import http.client

@@ -53,7 +53,8 @@ class ItemResult:
 @dataclass
 class Response:
     results: dict[tuple[str, str], ItemResult] = field(default_factory=dict)
-    api_requests: int = 0
+    api_requests: int = 0  # requests answered (billed)
+    failed_tries: int = 0  # HTTP requests tried that got no usable answer (retries, refused keys, outages)
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
@@ -71,6 +72,7 @@ class Response:
         return {
             "cache_hits": self.cache_hits,
             "api_requests": self.api_requests,
+            "failed_tries": self.failed_tries,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "cost_usd": self.cost_usd,

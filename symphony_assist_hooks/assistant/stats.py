@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-__all__ = ["StatsLog", "StatsSink", "Summary", "append_event", "summarize"]
+__all__ = ["StatsLog", "StatsSink", "Summary", "append_event", "shares", "split_event", "summarize"]
 
 
 class StatsSink(Protocol):
@@ -108,8 +108,8 @@ class Bucket:
     def add(self, e: dict[str, Any]) -> None:
         n = int(e.get("items", 1))
         src = e.get("source")
-        if src == "request":
-            self.requests += 1
+        if src in ("request", "request-share"):
+            self.requests += 1 if src == "request" else 0
             self.prompt_tokens += int(e.get("prompt_tokens", 0))
             self.completion_tokens += int(e.get("completion_tokens", 0))
             self.cached_tokens += int(e.get("cached_tokens", 0))
@@ -177,6 +177,32 @@ def _iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds") if ts is not None else None
 
 
+_SPLIT = ("items", "prompt_tokens", "completion_tokens", "cached_tokens", "cost_micro", "saved_micro")
+
+
+def shares(value: int, n: int) -> list[int]:
+    """`value` split into `n` whole parts that add up to it exactly (the first parts take the remainder)."""
+    base, rest = divmod(value, n)
+    return [base + (1 if i < rest else 0) for i in range(n)]
+
+
+def split_event(e: dict[str, Any], n: int) -> list[dict[str, Any]]:
+    """One event's share for each of `n` templates it served: a request that carried code_review and
+    security together counts once in the totals and half (to the micro-dollar) under each template, so
+    the per-template figures add up to the totals in text, JSON and HTML alike. The request itself goes
+    to the first template (a request count cannot be halved)."""
+    if n <= 1:
+        return [e]
+    parts = {k: shares(int(e.get(k, 1 if k == "items" else 0)), n) for k in _SPLIT}
+    out = []
+    for i in range(n):
+        part = dict(e) | {k: v[i] for k, v in parts.items()}
+        if e.get("source") == "request" and i > 0:
+            part["source"] = "request-share"  # tokens and cost, not another request
+        out.append(part)
+    return out
+
+
 def summarize(events: Iterable[dict[str, Any]], since: float | None = None) -> Summary:
     from datetime import UTC, datetime
 
@@ -189,8 +215,9 @@ def summarize(events: Iterable[dict[str, Any]], since: float | None = None) -> S
         s.last = ts if s.last is None else max(s.last, ts)
         s.total.add(e)
         if e.get("template"):
-            for t in str(e["template"]).split(","):
-                s.by_template[t].add(e)
+            names = str(e["template"]).split(",")
+            for t, share in zip(names, split_event(e, len(names)), strict=True):
+                s.by_template[t].add(share)
         if e.get("model"):
             s.by_model[str(e["model"])].add(e)
         s.by_day[datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")].add(e)

@@ -15,5 +15,7 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     for name, value in public.items():
         source = settings.sources.get(name, "")
         shown = "-" if value is None or value == () else value
+        if name == "cache_dir" and value is None:
+            shown = f"{settings.resolved_cache_dir} (the user cache dir)"
         console.print(f"{name:<{width}}  {shown!s:<28}  {source}")
     return EXIT_OK

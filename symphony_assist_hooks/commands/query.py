@@ -1,4 +1,6 @@
-"""`symphony-assist query`: one question, or a file of them answered in as few requests as possible."""
+"""`symphony-assist query`: one question, or a file of them answered in as few requests as possible.
+
+`query "INSTRUCTION" --batch-file FILE` asks every line of FILE under the shared INSTRUCTION."""
 
 from __future__ import annotations
 
@@ -26,8 +28,6 @@ def exit_code_for(reason: str) -> int:
 
 def _questions(args: argparse.Namespace) -> list[str]:
     if args.batch_file:
-        if args.prompt:
-            raise UsageError("give either PROMPT or --batch-file, not both")
         try:
             lines = Path(args.batch_file).read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
@@ -37,6 +37,11 @@ def _questions(args: argparse.Namespace) -> list[str]:
             raise UsageError(f"--batch-file {args.batch_file} has no questions (one per line)")
         if len(qs) > MAX_BATCH:
             raise UsageError(f"--batch-file has {len(qs)} questions; at most {MAX_BATCH} per run")
+        if args.prompt and args.prompt.strip():
+            # PROMPT is the batch's shared instruction: each line is asked with it, so each answer is
+            # cached on its own (instruction + line) and a later run of one of those lines is a hit.
+            instruction = args.prompt.strip()
+            return [f"{instruction}\n\n{q}" for q in qs]
         return qs
     if not args.prompt or not args.prompt.strip():
         raise UsageError("query needs a PROMPT or --batch-file FILE")
@@ -93,7 +98,8 @@ def _print(
     else:
         for it, r in answered:
             if len(items) > 1:
-                console.print(inert_line(f"[{it.id}] {it.content}"), "bold")
+                line = it.content.splitlines()[-1] if it.content else ""  # a batch line, without the instruction
+                console.print(inert_line(f"[{it.id}] {line}"), "bold")
             if r.data is not None:
                 # The answer is model text and may land in a CI log: no line of it may run there.
                 console.print(inert(str(r.data.get("answer", ""))))

@@ -80,9 +80,24 @@ def plugin_annotators() -> dict[str, Annotator] | None:
     return {str(args[0]): args[1] for args in registered("register_annotators")}
 
 
+def hook_settings(settings: Settings) -> Settings:
+    """A git hook run (`review --pre-commit`: the pre-commit framework's hooks and `install-hook`'s)
+    waits on the service at most `hook_deadline` (default 20 s), not the whole `deadline` (60 s) that
+    CI and `query` keep: a slow service must not hold a commit for a minute."""
+    if settings.hook_deadline >= settings.deadline:
+        return settings
+    from dataclasses import replace
+
+    sources = dict(settings.sources) | {"deadline": f"hook_deadline ({settings.sources.get('hook_deadline')})"}
+    return replace(settings, deadline=settings.hook_deadline, sources=sources)
+
+
 def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     from ..annotators import RenderContext, emit
     from ..assistant.prompts import load_registry
+
+    if getattr(args, "pre_commit", False):
+        settings = hook_settings(settings)
 
     registry = load_registry(settings.project_root)
     for name in settings.templates:
@@ -123,4 +138,4 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     return code
 
 
-__all__ = ["exit_code", "options", "run"]
+__all__ = ["exit_code", "hook_settings", "options", "run"]

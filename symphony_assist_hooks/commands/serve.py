@@ -37,10 +37,12 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
 
         from ..server import create_app
     except ImportError:
-        raise UsageError("serve needs the 'server' extra: pip install 'symphony-assist[server]'") from None
+        raise UsageError(
+            "serve needs the 'server' extra: pip install -e '.[server]' in a checkout (README: Installing)"
+        ) from None
     app = create_app(settings, public=public)
     host = f"[{args.host}]" if ":" in args.host else args.host
-    console.notice(f"symphony-assist API on http://{host}:{args.port}" + ("" if public else " (docs at /docs)"))
+    console.notice(f"API on http://{host}:{args.port}" + ("" if public else " (docs at /docs)"))
     # proxy_headers off: the peer address keys the rate limits and must not come from a header.
     uvicorn.run(app, host=args.host, port=args.port, proxy_headers=False, server_header=False, log_level="info")
     return EXIT_OK

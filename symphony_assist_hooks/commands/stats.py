@@ -67,6 +67,23 @@ def spend_chart(summary: Summary, cap: int | None, *, days: int = 14, width: int
     return lines
 
 
+def budget_lines(budget: dict[str, Any], settings: Settings) -> list[str]:
+    """Spend against the caps that span runs (today, this month), and the per-run cap as the setting it
+    is: outside a run there is no run spend to show."""
+    if "error" in budget:
+        return [f"budget             unreadable: {budget['error']}"]
+    out = []
+    for period, label in (("day", "today"), ("month", "this month")):
+        info = budget.get(period) or {}
+        if info:
+            cap = info.get("cap")
+            of = f"of {_usd(cap)} cap" if cap is not None else "(no cap)"
+            out.append(f"budget {label:<11} {_usd(info.get('spent'))} spent {of}")
+    run_cap = "none" if settings.budget_run is None else f"${settings.budget_run:.2f}"
+    out.append(f"budget per run     {run_cap} cap per command, hook or pytest session (setting budget_run)")
+    return out
+
+
 def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     since = _since(args.since)
     assistant = Assistant(settings)
@@ -93,11 +110,17 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
         console.print(inert_line(line))
 
     if args.json:
-        doc = {"cached_responses": entries, "budget": budget, **summary.as_dict()}
+        from ..reportdata import stats_document
+
+        doc = stats_document(entries, budget, summary)
         console.print(inert_json(json.dumps(doc, indent=2, sort_keys=True, default=str)))
         return EXIT_OK
     t = summary.total.as_dict()
-    say(f"cached responses   {entries}")
+    # The seed's three headline figures first, then the detail. Every figure comes from `summary`
+    # (the same one --json prints and --html draws), so the three outputs agree to the micro-dollar.
+    say(f"Cached Responses   {entries if entries is not None else 'unknown'} (answers in the cache now)")
+    say(f"Est. Cost Savings  ${t['saved_usd']:.4f} (what the answers served from the cache would have cost)")
+    say(f"Efficiency         {t['hit_rate']:.1%} of answers served from the cache")
     say(f"answers            {t['items']} ({t['cache']} cache, {t['api']} api, {t['local']} local)")
     say(f"cache hit rate     {t['hit_rate']:.1%}")
     say(f"fallback rate      {t['fallback_rate']:.1%}")
@@ -108,13 +131,8 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     )
     say(f"spend              ${t['cost_usd']:.4f}")
     say(f"estimated savings  ${t['saved_usd']:.4f} (answers served from the cache)")
-    if "error" in budget:
-        say(f"budget             unreadable: {budget['error']}")
-    else:
-        for period in ("run", "day", "month"):
-            info = budget.get(period) or {}
-            if info:
-                say(f"budget {period:<11} {_usd(info.get('spent'))} of {_usd(info.get('cap'))}")
+    for line in budget_lines(budget, settings):
+        say(line)
     if summary.by_day:
         from ..reportdata import cap_of
 

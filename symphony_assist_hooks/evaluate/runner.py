@@ -125,6 +125,12 @@ def run_eval(
 
     settings = replace(settings, cache_dir=settings.resolved_cache_dir.absolute())  # cases run in other dirs
     asst = assistant if assistant is not None else Assistant(settings, warn=warn)
+    if assistant is None and asst.offline_reason():
+        # Only the local analyzers can answer: a measurement, not usage. Its events stay in memory so
+        # `stats` (fallback rate, answers) is the same after an offline eval as before it.
+        from ..assistant.stats import StatsLog
+
+        asst = Assistant(settings, warn=warn, run_id=asst.run_id, stats=StatsLog(None, asst.run_id))
     reason = asst.offline_reason()
     engine = "local" if reason else (options.model or settings.model_primary)
     docs: dict[str, dict[str, Any]] = {}

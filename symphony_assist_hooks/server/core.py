@@ -310,7 +310,9 @@ class Core:
         except BudgetError as exc:
             budget = {"error": str(exc)}
         entries = self.cache.info().get("entries")
-        return {"cached_responses": entries, "budget": budget, **summary.as_dict()}
+        from ..reportdata import stats_document
+
+        return stats_document(entries, budget, summary)
 
     def dashboard(self) -> str:
         """The usage report page (report.py) over the stats log and the shared ledger."""
