@@ -67,8 +67,9 @@ def price_for(model: str, overrides: Mapping[str, Mapping[str, float]]) -> Price
     """The price of `model`: `overrides` (Settings.prices) first, then genai-prices' bundled snapshot.
 
     `overrides` entries hold `input` and `output` and optionally `cached` (defaults to `input`), in USD
-    per million tokens. An override never lowers a price the snapshot knows (the trust boundary). Returns `Price(0, 0, 0, known=False)` for a model found nowhere. Lookups in the
-    snapshot are memoised per process.
+    per million tokens. An override never lowers a price the snapshot knows (the trust boundary).
+    Returns `Price(0, 0, 0, known=False)` for a model found nowhere. Lookups in the snapshot are memoised
+    per process.
     """
     for name in _candidates(model):
         entry = overrides.get(name)
