@@ -26,6 +26,8 @@ from symphony_assist_hooks.assistant.prompts import (
 from symphony_assist_hooks.assistant.request import Item
 from symphony_assist_hooks.cli import main
 
+pytestmark = pytest.mark.hardening_hostile_input  # a hostile repository is hostile input
+
 
 def _escapes(marker: Path) -> dict[str, str]:
     """name -> template text; each would create `marker` if it escaped the sandbox."""
@@ -63,6 +65,7 @@ def _escapes(marker: Path) -> dict[str, str]:
         "range-bomb": "{% for i in range(10**9) %}{% endfor %}",
         "repeat-bomb": "{{ 'x' * 10**10 }}",
         "power-bomb": "{{ 9 ** 9 ** 9 }}",
+        "power-bomb-2": "{{ 9 ** 999999999 }}",
         "undefined": "{{ nothing_here }}",
         "import": "{% import 'os' as os %}{{ os.system('true') }}",
         "include": "{% include '/etc/passwd' %}",
@@ -96,6 +99,30 @@ def test_a_repository_template_cannot_reach_python(tmp_path: Path, escape: str) 
     else:  # rendered inert: no Python object leaked into the prompt
         for leak in ("<function", "<class", "<built-in", "<module", "__globals__", "subprocess"):
             assert leak not in system, (escape, system[:300])
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("escape", sorted(_escapes(Path("m")).keys()))
+def test_the_sandbox_alone_stops_each_escape_even_with_jinja2s_default_globals(tmp_path: Path, escape: str) -> None:
+    """Defence in depth: with the sandbox's own globals (`cycler`, `lipsum`, `joiner`, `namespace`, a
+    bounded `range`) put back, the sandbox itself
+    must refuse (SecurityError) or leave the payload inert; removing the globals is not what stops it."""
+    import jinja2
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    from symphony_assist_hooks.assistant.prompts import _environment
+
+    marker = tmp_path / "escaped"
+    env = _environment()
+    env.globals.update(ImmutableSandboxedEnvironment().globals)  # the sandbox's own (range is safe_range)
+    env.globals.update(config={"SECRET": "x"}, request=object())
+    try:
+        out = env.from_string(_escapes(marker)[escape]).render()
+    except (jinja2.TemplateError, TypeError, ArithmeticError):
+        pass
+    else:
+        for leak in ("<function", "<class", "<built-in", "<module", "__globals__"):
+            assert leak not in out, (escape, out[:300])
     assert not marker.exists()
 
 

@@ -25,6 +25,8 @@ from responders import answering
 
 from symphony_assist_hooks.cli import main
 
+pytestmark = pytest.mark.hardening_hostile_input  # a hostile repository is hostile input
+
 WHY = "come only from the environment or the command line"
 
 
