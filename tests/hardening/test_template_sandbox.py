@@ -189,6 +189,18 @@ def test_a_symlinked_templates_folder_is_never_read(tmp_path: Path) -> None:
         render(reg, "findings", ["security"], [Item("h1", "x", "a.py")])
 
 
+def test_the_templates_listing_says_a_template_is_refused(
+    git_repo: GitRepo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    git_repo.write("pyproject.toml", "[project]\nname = 'x'\n")
+    (tmp_path / "outside.md.j2").write_text("{#- description: outside -#}\nx\n", encoding="utf-8")
+    (git_repo.path / ".symphony-assist" / "templates").mkdir(parents=True)
+    (git_repo.path / ".symphony-assist" / "templates" / "linked.md.j2").symlink_to(tmp_path / "outside.md.j2")
+    assert main(["templates"]) == 0
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("linked"))
+    assert "repository" in line and "refused: is a symlink" in line and "outside" not in line.split("refused")[0]
+
+
 def test_a_huge_repository_template_is_refused_unread(tmp_path: Path) -> None:
     repo = _repo_with(tmp_path, "security", "x" * (MAX_TEMPLATE_BYTES + 1))
     reg = load_registry(repo, tmp_path / "cfg")
