@@ -24,6 +24,7 @@ import functools
 import hashlib
 import re
 import secrets
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,39 +122,37 @@ def _refused(path: Path, source: str, problem: str) -> Template:
 
 def _repository_problem(path: Path, root: Path) -> str:
     """Why a repository template must not be read ("" when it may): the repository is data."""
-    if path.is_symlink():
-        return "is a symlink (a repository template is read only when it is a regular file)"
     try:
-        real = path.resolve(strict=True)
-        size = real.stat().st_size
+        st = path.lstat()
     except OSError as exc:
         return f"is unreadable ({exc.strerror})"
-    if not real.is_relative_to(root):
+    if stat.S_ISLNK(st.st_mode):
+        return "is a symlink (a repository template is read only when it is a regular file)"
+    if not stat.S_ISREG(st.st_mode):
+        return "is not a regular file"
+    if not path.resolve().is_relative_to(root):
         return "resolves outside the repository"
-    if size > MAX_TEMPLATE_BYTES:
-        return f"is {size} bytes (the limit is {MAX_TEMPLATE_BYTES})"
+    if st.st_size > MAX_TEMPLATE_BYTES:
+        return f"is {st.st_size} bytes (the limit is {MAX_TEMPLATE_BYTES})"
     return ""
 
 
 def _dir_templates(folder: Path, source: str, root: Path | None = None) -> list[Template]:
-    """Every `*.md.j2` in `folder`. With `root` (a repository's folder), symlinks and files that resolve
-    outside `root` or are too large are refused unread (rendering them names the path and the reason)."""
-    if root is not None:
-        real_root = root.resolve()
-        if folder.is_symlink() or not folder.resolve().is_relative_to(real_root):
-            folder_problem = "is in a folder that is a symlink or resolves outside the repository"
-            if not folder.is_dir():
-                return []
-            return [_refused(p, source, folder_problem) for p in sorted(folder.glob("*" + SUFFIX))]
+    """Every `*.md.j2` in `folder`. With `root` (a repository's folder), symlinks, non-files and files that
+    resolve outside `root` or are too large are refused unread (rendering them names the path and why)."""
     if not folder.is_dir():
         return []
+    names = sorted(folder.glob("*" + SUFFIX))
+    if root is None:
+        return [_load(p, source) for p in names if p.is_file()]
+    real_root = root.resolve()
+    if folder.is_symlink() or not folder.resolve().is_relative_to(real_root):
+        problem = "is in a folder that is a symlink or resolves outside the repository"
+        return [_refused(p, source, problem) for p in names]
     found: list[Template] = []
-    for p in sorted(folder.glob("*" + SUFFIX)):
-        problem = _repository_problem(p, real_root) if root is not None else ""
-        if problem:
-            found.append(_refused(p, source, problem))
-        elif p.is_file():
-            found.append(_load(p, source))
+    for p in names:
+        problem = _repository_problem(p, real_root)
+        found.append(_refused(p, source, problem) if problem else _load(p, source))
     return found
 
 

@@ -201,6 +201,14 @@ def test_the_templates_listing_says_a_template_is_refused(
     assert "repository" in line and "refused: is a symlink" in line and "outside" not in line.split("refused")[0]
 
 
+def test_a_fifo_named_like_a_template_is_refused_without_blocking(tmp_path: Path) -> None:
+    repo = _repo_with(tmp_path, "other", "x")
+    os.mkfifo(repo / ".symphony-assist" / "templates" / "security.md.j2")  # reading it would block forever
+    reg = load_registry(repo, tmp_path / "cfg")
+    with pytest.raises(TemplateRenderError, match="not a regular file"):
+        render(reg, "findings", ["security"], [Item("h1", "x", "a.py")])
+
+
 def test_a_huge_repository_template_is_refused_unread(tmp_path: Path) -> None:
     repo = _repo_with(tmp_path, "security", "x" * (MAX_TEMPLATE_BYTES + 1))
     reg = load_registry(repo, tmp_path / "cfg")
