@@ -1,5 +1,11 @@
 """Settings and the one function that decides them: CLI > environment > pyproject.toml > default.
 
+The repository under review is data (docs/trust-boundary.md). Its `[tool.symphony-assist]` table never
+sets a setting marked `routes_credentials` in the settings table (where a key, a token or cached reviews
+go: base_url, server_url, cache_url, cache_dir) and may only lower a spending cap; `load_settings` is the
+one place that enforces it, and says once on stderr what it ignored and why. There is no user config
+file: the user's own settings are the environment and the command line.
+
 Stdlib only (it runs on every cache hit). Every setting is declared once in `specs.SPECS`: its
 environment variables, its `[tool.symphony-assist]` key, its parser and default. A bad value raises
 `ConfigError` naming the value, where it came from and what is allowed (exit 2).
@@ -20,7 +26,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .secret import Secret, mask_key, mask_url
-from .specs import SPECS, parse_secret
+from .specs import REPO_IGNORED_WHY, SPECS, Spec, parse_secret
 
 __all__ = ["SPECS", "Secret", "Settings", "find_project_root", "load_settings", "mask_key", "mask_url", "user_dirs"]
 
@@ -164,6 +170,43 @@ def _parse_prices(raw: Any, source: str) -> dict[str, dict[str, float]]:
     return out
 
 
+_told: set[str] = set()  # ignored-setting lines already printed by this process
+
+
+def _tell_ignored(key: str, path: Path | None, why: str) -> None:
+    """One stderr line per ignored repository setting and process (stdlib only: no console import)."""
+    said = f"{key}\0{path}\0{why}"
+    if said in _told:
+        return
+    _told.add(said)
+    where = "pyproject.toml" if path is None else _display(path)
+    line = f"symphony-assist: ignored {key} from {where}: {why}"
+    print("".join(ch if ch.isprintable() else "?" for ch in line), file=sys.stderr)  # a path is untrusted text
+
+
+def _display(path: Path) -> str:
+    try:
+        return "./" + path.relative_to(Path.cwd()).as_posix()
+    except (ValueError, OSError):
+        return str(path)
+
+
+def _may_lower(spec: Spec, value: Any, key: str, path: Path | None) -> bool:
+    """Whether the repository's value for a spending cap may be used: lower than the default only."""
+    if value is None and spec.default is None:
+        return True  # "no cap" where there is none: nothing changes
+    if spec.repo_may_only_lower and not (value is not None and (spec.default is None or value <= spec.default)):
+        limit = "no cap" if spec.default is None else f"{spec.default:g}"
+        _tell_ignored(
+            key,
+            path,
+            f"a repository may lower a spending cap, not raise or remove it (kept {limit}; "
+            "set it in the environment or on the command line)",
+        )
+        return False
+    return True
+
+
 def load_settings(
     cli: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
@@ -171,7 +214,9 @@ def load_settings(
 ) -> Settings:
     """Decide every setting. `cli` maps setting names to already-typed values (None = not given).
 
-    Precedence: CLI > environment > [tool.symphony-assist] in the nearest pyproject.toml > default.
+    Precedence: CLI > environment > [tool.symphony-assist] in the nearest pyproject.toml > default,
+    except that the repository's table never sets a `routes_credentials` setting and may only lower a
+    `repo_may_only_lower` cap (`_from_repository`).
     """
     env = os.environ if env is None else env
     cli = cli or {}
@@ -198,7 +243,12 @@ def load_settings(
                         raw = ",".join(str(x) for x in raw)
                     elif isinstance(raw, bool):
                         raw = "1" if raw else "0"
-                    value, source = spec.parse(spec.name, str(raw), src), src
+                    if spec.routes_credentials:  # not even parsed: a bad value must not stop the run
+                        _tell_ignored(key, pyproject_path, REPO_IGNORED_WHY)
+                        break
+                    parsed = spec.parse(spec.name, str(raw), src)
+                    if _may_lower(spec, parsed, key, pyproject_path):
+                        value, source = parsed, src
                     break
         for var in spec.env:
             raw_env = env.get(var)

@@ -16,7 +16,7 @@ from typing import Any
 from .errors import ConfigError
 from .secret import Secret, mask_url
 
-__all__ = ["SEVERITIES", "SPECS", "Parser", "Spec", "parse_secret"]
+__all__ = ["REPO_IGNORED_WHY", "SEVERITIES", "SPECS", "Parser", "Spec", "parse_secret"]
 
 Parser = Callable[[str, str, str], Any]  # (name, raw, source) -> value
 
@@ -111,10 +111,20 @@ class Spec:
     doc: str
     pyproject: bool = True  # secrets are environment-only
     aliases: tuple[str, ...] = ()  # extra pyproject keys
+    # Decides where a key, a token or our cached data goes (or is read from): never taken from the
+    # repository under review, whose pyproject.toml is data (docs/trust-boundary.md). A repository that
+    # sets it is told once that it was ignored; the environment and the command line still set it.
+    routes_credentials: bool = False
+    # A spending cap: a repository may lower it, never raise it above the default (or remove it).
+    repo_may_only_lower: bool = False
 
 
 _P = "SYMPHONY_ASSIST_"
 _USD_MAX = 1_000_000  # a budget cap above this is a typo; "no cap" is an empty value
+REPO_IGNORED_WHY = (
+    "settings that decide where a key, a token or cached reviews are sent come only from the environment "
+    "or the command line, never from the repository under review"
+)
 SEVERITIES = ("critical", "high", "medium", "low", "info", "never")
 
 SPECS: tuple[Spec, ...] = (
@@ -157,6 +167,7 @@ SPECS: tuple[Spec, ...] = (
         None,
         "Any OpenAI-compatible server (Ollama, vLLM, a gateway).",
         aliases=("openai_base_url",),
+        routes_credentials=True,
     ),
     Spec(
         "cache_ttl",
@@ -181,6 +192,7 @@ SPECS: tuple[Spec, ...] = (
         None,
         "Redis URL for the redis backend.",
         aliases=("llm_cache_url",),
+        routes_credentials=True,
     ),
     Spec(
         "cache_dir",
@@ -188,6 +200,7 @@ SPECS: tuple[Spec, ...] = (
         _path,
         None,
         "Cache, ledger and stats directory (default: the user cache dir).",
+        routes_credentials=True,
     ),
     Spec(
         "cache_size_limit",
@@ -202,6 +215,7 @@ SPECS: tuple[Spec, ...] = (
         _number(float, 0, _USD_MAX, optional=True),
         10.0,
         "USD per calendar month (UTC).",
+        repo_may_only_lower=True,
     ),
     Spec(
         "budget_daily",
@@ -209,6 +223,7 @@ SPECS: tuple[Spec, ...] = (
         _number(float, 0, _USD_MAX, optional=True),
         None,
         "USD per UTC day (unset = no daily cap).",
+        repo_may_only_lower=True,
     ),
     Spec(
         "budget_run",
@@ -216,6 +231,7 @@ SPECS: tuple[Spec, ...] = (
         _number(float, 0, _USD_MAX, optional=True),
         0.50,
         "USD per run (one command, hook or pytest session).",
+        repo_may_only_lower=True,
     ),
     Spec("timeout", (_P + "TIMEOUT",), _number(float, 0.1, 600), 30.0, "Seconds per API call."),
     Spec(
@@ -246,6 +262,7 @@ SPECS: tuple[Spec, ...] = (
         _url,
         None,
         "Send requests to a symphony-assist server instead of OpenAI.",
+        routes_credentials=True,
     ),
     Spec(
         "server_token",

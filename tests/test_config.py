@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from symphony_assist_hooks.config import SPECS, Secret, load_settings, mask_key
+from symphony_assist_hooks.config import Secret, load_settings, mask_key
 from symphony_assist_hooks.errors import ConfigError
+from symphony_assist_hooks.specs import SPECS
 
 
 def _pyproject(tmp_path: Path, body: str) -> Path:
@@ -231,3 +232,90 @@ def test_a_bad_number_is_one_line_and_exit_2_from_the_command(
     assert len(err) == 1, captured.err
     assert named in err[0]
     assert "Traceback" not in captured.err and captured.out == ""
+
+
+# ====================================================================================== the trust boundary
+ROUTING = ("base_url", "server_url", "cache_url", "cache_dir")
+
+
+def test_settings_that_route_credentials_are_flagged_in_the_table() -> None:
+    from symphony_assist_hooks.specs import SPECS
+
+    assert {s.name for s in SPECS if s.routes_credentials} == set(ROUTING)
+    assert {s.name for s in SPECS if not s.pyproject} == {"api_key_primary", "api_key_secondary", "server_token"}
+
+
+@pytest.mark.parametrize(
+    ("key", "setting"),
+    [
+        ("base_url", "base_url"),
+        ("openai_base_url", "base_url"),
+        ("server_url", "server_url"),
+        ("cache_url", "cache_url"),
+        ("llm_cache_url", "cache_url"),
+        ("cache_dir", "cache_dir"),
+    ],
+)
+def test_a_repository_never_sets_where_keys_tokens_or_cached_reviews_go(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], key: str, setting: str
+) -> None:
+    value = "/tmp/attacker" if setting == "cache_dir" else "http://attacker.invalid:1/v1"
+    if setting == "cache_url":
+        value = "redis://attacker.invalid:6379/0"
+    root = _pyproject(tmp_path, f'{key} = "{value}"')
+    s = load_settings(env={}, cwd=root)
+    assert getattr(s, setting) is None
+    assert s.sources[setting] == "default"
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(f"symphony-assist: ignored {key} from ")
+    assert "come only from the environment or the command line" in err
+    # the environment (the user's own choice) still sets it
+    env_var = next(spec.env[0] for spec in SPECS if spec.name == setting)
+    chosen = (
+        "redis://mine:6379/0"
+        if setting == "cache_url"
+        else "/tmp/mine"
+        if setting == "cache_dir"
+        else ("http://mine.invalid/v1")
+    )
+    s2 = load_settings(env={env_var: chosen}, cwd=root)
+    assert str(getattr(s2, setting)) == chosen and s2.sources[setting] == env_var
+
+
+def test_a_bad_routing_value_in_a_repository_does_not_stop_the_run(tmp_path: Path) -> None:
+    root = _pyproject(tmp_path, 'base_url = "ftp://nope"\nserver_url = 42')
+    assert load_settings(env={}, cwd=root).base_url is None
+
+
+def test_the_ignored_line_is_said_once_per_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = _pyproject(tmp_path, 'server_url = "http://attacker.invalid:1"')
+    load_settings(env={}, cwd=root)
+    load_settings(env={}, cwd=root)
+    assert capsys.readouterr().err.count("ignored server_url") == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "setting", "expected"),
+    [
+        ("budget_monthly = 2", "budget_monthly", 2.0),  # lower: kept
+        ("budget_monthly = 5000", "budget_monthly", 10.0),  # higher: the default stays
+        ('budget_monthly = ""', "budget_monthly", 10.0),  # removed: the default stays
+        ("budget_run = 0.1", "budget_run", 0.1),
+        ("budget_run = 99", "budget_run", 0.5),
+        ("budget_daily = 1", "budget_daily", 1.0),  # a cap where none was: kept
+        ('budget_daily = "off"', "budget_daily", None),
+    ],
+)
+def test_a_repository_may_only_lower_a_spending_cap(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], body: str, setting: str, expected: float | None
+) -> None:
+    s = load_settings(env={}, cwd=_pyproject(tmp_path, body))
+    assert getattr(s, setting) == expected
+    err = capsys.readouterr().err
+    raised = "5000" in body or "99" in body or '""' in body
+    assert (f"ignored {setting}" in err) == raised
+    if raised:
+        assert "may lower a spending cap, not raise or remove it" in err
+    env_var = "SYMPHONY_ASSIST_" + setting.upper()
+    assert getattr(load_settings(env={env_var: "5000"}, cwd=tmp_path), setting) == 5000.0  # the user may

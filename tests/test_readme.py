@@ -104,7 +104,10 @@ def test_settings_table_matches_the_specs() -> None:
         for name in names:
             spec = next((s for s in SPECS if s.name == name), None)
             assert spec is not None, f"README documents an unknown setting {name!r}"
-            assert spec.pyproject == bool(keys), f"{name}: pyproject column"
+            # a setting that routes credentials is never read from a repository's pyproject (trust boundary)
+            assert (spec.pyproject and not spec.routes_credentials) == bool(keys), f"{name}: pyproject column"
+            if spec.routes_credentials:
+                assert "never from a repository" in key_cell, f"{name}: pyproject column"
             env_vars = set(re.findall(r"`(?:SYMPHONY_ASSIST|LLM|OPENAI)[A-Z0-9_]*`", env_cell))
             assert any(f"`{v}`" in env_vars for v in spec.env), f"{name}: environment variable"
             seen[name] = _readme_default(name, default)

@@ -157,7 +157,7 @@ def send(
 ) -> None:
     """One request of the plan: render it, then try the model and, on model errors, the fallback model."""
     from ..errors import UnavailableError
-    from .prompts import render
+    from .prompts import TemplateRenderError, render
     from .provider import ChatRequest
 
     settings = assistant.settings
@@ -165,7 +165,10 @@ def send(
         raise Stop(assistant._stopped)
     if time.monotonic() >= assistant.deadline:
         raise Stop(f"deadline of {settings.deadline:g}s reached")
-    system, user = render(assistant.registry, request.frame, names, items)
+    try:
+        system, user = render(assistant.registry, request.frame, names, items)
+    except TemplateRenderError as exc:  # a refused template: nothing is sent, the run answers locally
+        stop(assistant, str(exc))
     schema = None
     if not request.plain:
         from .schema import json_schema

@@ -67,13 +67,22 @@ def price_for(model: str, overrides: Mapping[str, Mapping[str, float]]) -> Price
     """The price of `model`: `overrides` (Settings.prices) first, then genai-prices' bundled snapshot.
 
     `overrides` entries hold `input` and `output` and optionally `cached` (defaults to `input`), in USD
-    per million tokens. Returns `Price(0, 0, 0, known=False)` for a model found nowhere. Lookups in the
-    snapshot are memoised per process.
+    per million tokens. An override never lowers a price the snapshot knows (the trust boundary).
+    Returns `Price(0, 0, 0, known=False)` for a model found nowhere. Lookups in the snapshot are memoised
+    per process.
     """
     for name in _candidates(model):
         entry = overrides.get(name)
         if entry is not None:
-            return Price(float(entry["input"]), float(entry["output"]), float(entry.get("cached", entry["input"])))
+            given = Price(float(entry["input"]), float(entry["output"]), float(entry.get("cached", entry["input"])))
+            known = _bundled_price(model)
+            if not known.known:
+                return given
+            # The table comes from a pyproject.toml, which may be the reviewed repository's: it may raise a
+            # known price (a gateway's surcharge), never lower it, or a repository could zero the budget.
+            return Price(
+                max(given.input, known.input), max(given.output, known.output), max(given.cached, known.cached)
+            )
     return _bundled_price(model)
 
 

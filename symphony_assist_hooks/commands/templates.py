@@ -14,5 +14,6 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     templates = load_registry(settings.project_root).all()
     width = max((len(t.name) for t in templates), default=4)
     for t in templates:
-        console.print(f"{t.name:<{width}}  {t.source:<10}  {t.description}")
+        about = f"refused: {t.problem}" if t.problem else t.description  # never read: see docs/trust-boundary.md
+        console.print(f"{t.name:<{width}}  {t.source:<10}  {about}")
     return EXIT_OK

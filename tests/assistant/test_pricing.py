@@ -50,6 +50,17 @@ def test_overrides_come_first_and_cached_defaults_to_input() -> None:
     assert price_for("llama3.1:8b", overrides) == Price(0.3, 0.4, 0.3)
 
 
+def test_an_override_never_lowers_a_known_price() -> None:
+    """The prices table may be a reviewed repository's: zeroing gpt-4o's price must not zero the budget."""
+    known = price_for("gpt-4o", {})
+    assert known.input > 0
+    zero = {"gpt-4o": {"input": 0.0, "output": 0.0, "cached": 0.0}}
+    assert price_for("gpt-4o", zero) == known
+    assert price_for("gpt-4o-2024-08-06", zero) == price_for("gpt-4o-2024-08-06", {})
+    mixed = {"gpt-4o": {"input": 100.0, "output": 0.0}}
+    assert price_for("gpt-4o", mixed) == Price(100.0, known.output, 100.0)
+
+
 def test_unknown_model_is_free_and_flagged() -> None:
     price = price_for("llama3.1:8b", {})
     assert price == Price(0.0, 0.0, 0.0, known=False)

@@ -118,12 +118,17 @@ def test_open_cache_and_ledger_pick_redis(redis_url: str, tmp_path: Path, warnin
     cache.close()
 
 
-def test_pyproject_keys_select_the_shared_cache(redis_url: str, tmp_path: Path, warnings: Warnings) -> None:
+def test_pyproject_selects_the_shared_cache_and_the_environment_its_url(
+    redis_url: str, tmp_path: Path, warnings: Warnings
+) -> None:
+    """A repository may choose the redis backend; where it is (the URL, maybe with a password) and the
+    cache dir come only from the environment: a repository's own `llm_cache_url` is ignored."""
     from symphony_assist_hooks.config import load_settings
 
-    body = f'llm_cache_backend = "redis"\nllm_cache_url = "{redis_url}"\ncache_dir = "{tmp_path / "c"}"\n'
+    body = 'llm_cache_backend = "redis"\nllm_cache_url = "redis://attacker.invalid:6379/0"\ncache_dir = "/tmp/x"\n'
     (tmp_path / "pyproject.toml").write_text("[tool.symphony-assist]\n" + body, encoding="utf-8")
-    cache = open_cache(load_settings(env={}, cwd=tmp_path), warnings)
+    env = {"LLM_CACHE_URL": redis_url, "SYMPHONY_ASSIST_CACHE_DIR": str(tmp_path / "c")}
+    cache = open_cache(load_settings(env=env, cwd=tmp_path), warnings)
     assert isinstance(cache, RedisCache)
     cache.set("k", {"v": 1})
     assert client(redis_url).exists(PREFIX + "cache:k") == 1
