@@ -111,6 +111,14 @@ class _NoConst:
 NOCONST: Any = _NoConst()
 
 
+class _SafeParser:
+    def __repr__(self) -> str:
+        return "<lxml parser with resolve_entities=False>"
+
+
+SAFE_PARSER: Any = _SafeParser()
+
+
 @dataclass(frozen=True)
 class V:
     """An abstract value."""
@@ -170,6 +178,7 @@ class TaintResult:
     hits: list[TaintHit] = field(default_factory=list)
     line_constant: dict[int, bool] = field(default_factory=dict)
     external_entities: bool = False  # some SAX/pulldom feature for external entities switched on
+    safe_xml_lines: set[int] = field(default_factory=set)  # lxml parse calls given a parser without entities
 
 
 # ------------------------------------------------------------------------------------------ tables
@@ -611,9 +620,9 @@ class _Frame:
     def _handler_return(self, node: ast.Return, value: V) -> None:
         body = value.items[0] if value.items else value
         if value.items is None and value.entries is None and not self.json_returns:
-            self.sink("xss", node, body, "returned from a request handler")
+            self.sink("xss", node, body, "the response body (returned from a handler)")
         elif value.items is not None and not self.json_returns and value.items:
-            self.sink("xss", node, body, "returned from a request handler")
+            self.sink("xss", node, body, "the response body (returned from a handler)")
 
     def _if(self, node: ast.If) -> None:
         test = self.ev(node.test)
@@ -703,8 +712,8 @@ class _Frame:
         elif isinstance(target, ast.Subscript):
             key = self.ev(target.slice)
             if self._is_session(target.value):
-                self.sink("trustbound", stmt, join(key, value), "stored in the session")
-                self.sink("weakrand", stmt, value, "stored in the session")
+                self.sink("trustbound", stmt, join(key, value), "the session")
+                self.sink("weakrand", stmt, value, "the session")
                 return
             self._store_item(target.value, key, value)
         elif isinstance(target, ast.Attribute):
@@ -963,6 +972,16 @@ class _Frame:
         everything = [*args, *kwargs.values(), *extra]
         if name in _XSS_FUNCTIONS | _REDIRECTS and not name.endswith(("Markup", "mark_safe")):
             return UNKNOWN  # a response object: its body was checked at this call
+        if name == "lxml.etree.XMLParser":
+            resolve, network = kwargs.get("resolve_entities"), kwargs.get("no_network")
+            if resolve is not None and resolve.is_const and not resolve.const:
+                if network is None or (network.is_const and network.const):
+                    return V(const=SAFE_PARSER)
+            return UNKNOWN
+        if name in {"lxml.etree.fromstring", "lxml.etree.parse", "lxml.etree.XML"}:
+            parser = kwargs.get("parser", args[1] if len(args) > 1 else UNKNOWN)
+            if parser.const is SAFE_PARSER:
+                self.a.result.safe_xml_lines.add(node.lineno)
 
         # mutation of a local list/dict
         if base is not None and method in _MUTATORS and isinstance(func, ast.Attribute):
@@ -1122,8 +1141,8 @@ class _Frame:
         if root is not None and root in self.env:
             self.env[root] = join(self.env[root].flat(), incoming) if incoming.kinds or base.kinds else UNKNOWN
         if self._is_session(target) and method in {"update", "setdefault", "__setitem__"}:
-            self.sink("trustbound", target, incoming, "stored in the session")
-            self.sink("weakrand", target, incoming, "stored in the session")
+            self.sink("trustbound", target, incoming, "the session")
+            self.sink("weakrand", target, incoming, "the session")
         return V(const=None)
 
     def _sinks(  # noqa: PLR0912
@@ -1227,7 +1246,7 @@ class _Frame:
             ):
                 self.a.hit("securecookie", node, "set_cookie", None)
             value = kwargs.get("value", args[1] if len(args) > 1 else UNKNOWN)
-            self.sink("weakrand", node, join(value, first), "set as a cookie")
+            self.sink("weakrand", node, join(value, first), "a cookie value")
 
 
 def _root_name(node: ast.expr) -> str | None:
