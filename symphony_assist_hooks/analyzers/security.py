@@ -497,9 +497,11 @@ def _disproved(issue: Any, flow: TaintResult, target: Target, taken: set[tuple[s
     if test_id == "B320" and any(n in flow.safe_xml_lines for n in lines):
         return True  # lxml with a parser built with resolve_entities=False
     if test_id in _DATA_CHECKS:
-        recorded = [flow.line_constant[n] for n in range(min(lines), max(lines) + 1) if n in flow.line_constant]
-        if recorded and all(recorded):
-            return True
+        category = next(c for c, ids in _SAME_AS_TAINT.items() if test_id in ids)
+        span = range(min(lines), max(lines) + 1)
+        recorded = [flow.line_proven[n] for n in span if n in flow.line_proven]
+        if recorded and all(category in proven for proven in recorded):
+            return True  # every value there is a constant, or went through a sanitiser for this category
     for category, ids in _SAME_AS_TAINT.items():
         if test_id in ids:
             rule = CATEGORIES[category][0]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import operator
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -101,6 +102,7 @@ CATEGORIES: dict[str, tuple[str, str, str]] = {
     ),
 }
 INJECTION = frozenset(CATEGORIES) - {"weakrand"}
+ALL = frozenset(CATEGORIES)
 
 
 class _NoConst:
@@ -130,13 +132,17 @@ class V:
     entries: tuple[tuple[Any, V], ...] | None = None  # a dict with constant keys
     request: bool = False  # the request object itself
     origin: int = 0  # line where the data entered
+    proven: frozenset[str] = frozenset()  # categories it is provably safe for (constant, or sanitised)
 
     @property
     def is_const(self) -> bool:
         return self.const is not NOCONST
 
+    def proven_for(self) -> frozenset[str]:
+        return ALL if self.is_const and not self.kinds else self.proven
+
     def flat(self) -> V:
-        return V(self.kinds, self.clean, origin=self.origin)
+        return V(self.kinds, self.clean, origin=self.origin, proven=self.proven_for())
 
 
 UNKNOWN = V()
@@ -144,16 +150,19 @@ USER = frozenset({"user"})
 
 
 def join(*values: V) -> V:
+    if not values:
+        return UNKNOWN
+    proven = frozenset.intersection(*(v.proven_for() for v in values))
     tainted = [v for v in values if v.kinds]
     if not tainted:
         consts = {repr(v.const) for v in values}
-        if values and len(consts) == 1 and values[0].is_const:
+        if len(consts) == 1 and values[0].is_const:
             return values[0]
-        return UNKNOWN
+        return V(proven=proven)
     kinds = frozenset().union(*(v.kinds for v in tainted))
     clean = frozenset.intersection(*(v.clean for v in tainted))
     origin = min((v.origin for v in tainted if v.origin), default=0)
-    return V(kinds, clean, origin=origin)
+    return V(kinds, clean, origin=origin, proven=proven)
 
 
 def _dirty(value: V, category: str) -> bool:
@@ -177,6 +186,7 @@ class TaintHit:
 class TaintResult:
     hits: list[TaintHit] = field(default_factory=list)
     line_constant: dict[int, bool] = field(default_factory=dict)
+    line_proven: dict[int, frozenset[str]] = field(default_factory=dict)  # categories every value there is safe for
     external_entities: bool = False  # some SAX/pulldom feature for external entities switched on
     safe_xml_lines: set[int] = field(default_factory=set)  # lxml parse calls given a parser without entities
 
@@ -279,6 +289,14 @@ _EXTERNAL_FEATURES = {
     "http://xml.org/sax/features/external-parameter-entities",
 }  # fmt: skip
 _SAFE_RANDOM = {"random.SystemRandom"}
+# A whole-value allow-list of word characters: r"[A-Za-z0-9_-]{1,64}", r"^\w+$", r"\d+".
+_ALLOW_PATTERN = re.compile(r"^\^?(\[(?:A-Z|a-z|0-9|_|-|\\w|\\d)+\]|\\w|\\d)(\+|\*|\{\d+(,\d*)?\})\$?(\\Z)?$")
+# Functions whose result is determined by their arguments (constant in, constant out; sanitised stays so).
+_PURE = {
+    "compile", "os.path.join", "posixpath.join", "base64.b64encode", "base64.b64decode", "base64.urlsafe_b64encode",
+    "base64.urlsafe_b64decode", "bytes.fromhex", "json.dumps", "sqlalchemy.text", "sqlalchemy.sql.text", "str",
+    "os.path.normpath", "urllib.parse.urljoin", "textwrap.dedent", "min", "max", "sorted", "list", "tuple",
+}  # fmt: skip
 _STR_METHODS = {
     "upper", "lower", "strip", "lstrip", "rstrip", "replace", "split", "join", "title", "capitalize", "format",
     "encode", "decode", "zfill", "center", "ljust", "rjust", "removeprefix", "removesuffix", "casefold",
@@ -464,6 +482,7 @@ class _Analysis:
         line = getattr(node, "lineno", 0)
         constant = value.is_const and not value.kinds
         self.result.line_constant[line] = self.result.line_constant.get(line, True) and constant
+        self.result.line_proven[line] = self.result.line_proven.get(line, ALL) & value.proven_for()
 
 
 class _Frame:
@@ -478,6 +497,7 @@ class _Frame:
         self.summary = summary
         self.returned = UNKNOWN
         self.handler = fn is not None and analysis.is_handler(fn)
+        self.normalised: set[str] = set()  # names assigned a realpath/abspath/resolve() result
         self.json_returns = analysis.fastapi and not self._html_response()
 
     def _html_response(self) -> bool:
@@ -640,7 +660,8 @@ class _Frame:
         for name, category in guarded:
             target = env_no if negated else env_yes
             if name in target:
-                target[name] = replace(target[name], clean=target[name].clean | {category})
+                value = target[name]
+                target[name] = replace(value, clean=value.clean | {category}, proven=value.proven_for() | {category})
         yes, yes_stop = self.branch(node.body, env_yes)
         no, no_stop = self.branch(node.orelse, env_no)
         if yes_stop and no_stop:
@@ -655,12 +676,18 @@ class _Frame:
         text = ast.unparse(test)
         names = [n.id for n in ast.walk(test) if isinstance(n, ast.Name)]
         out: list[tuple[str, str]] = []
-        if ".startswith(" in text and ("realpath" in text or "abspath" in text or "resolve" in text):
+        checked = [n for n in names if n in self.normalised]
+        if ".startswith(" in text and ("realpath" in text or "abspath" in text or "resolve" in text or checked):
             out += [(n, "pathtraver") for n in names]
         if "commonpath" in text or "is_relative_to" in text:
             out += [(n, "pathtraver") for n in names]
         if ".netloc" in text or "url_has_allowed_host_and_scheme" in text or "is_safe_url" in text:
             out += [(n, "redirect") for n in names]
+        if isinstance(test, ast.Call) and self.a.qualname(test.func) in {"re.fullmatch", "re.match"}:
+            pattern = self.ev(test.args[0]) if test.args else UNKNOWN
+            subject = test.args[1] if len(test.args) > 1 else None
+            if pattern.is_const and isinstance(subject, ast.Name) and _ALLOW_PATTERN.match(str(pattern.const)):
+                out += [(subject.id, c) for c in INJECTION]
         if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.In | ast.NotIn):
             container = self.ev(test.comparators[0])
             if container.is_const or container.items is not None:  # an allow-list of constants
@@ -701,6 +728,13 @@ class _Frame:
     def assign(self, target: ast.expr, value: V, stmt: ast.stmt) -> None:
         if isinstance(target, ast.Name):
             self.env[target.id] = value
+            source = getattr(stmt, "value", None)
+            if isinstance(source, ast.Call) and self.a.qualname(source.func).endswith(
+                ("realpath", "abspath", "resolve", "normpath")
+            ):
+                self.normalised.add(target.id)
+            else:
+                self.normalised.discard(target.id)
         elif isinstance(target, ast.Tuple | ast.List):
             elts = target.elts
             if value.items is not None and len(value.items) == len(elts):
@@ -782,7 +816,7 @@ class _Frame:
                     return V(const=format(inner.const))
                 except Exception:  # noqa: BLE001
                     return inner.flat()
-            return inner.flat() if inner.kinds else UNKNOWN
+            return inner.flat()
         if isinstance(node, ast.BinOp):
             value = self._binop(node.op, self.ev(node.left), self.ev(node.right), node)
             return value
@@ -855,7 +889,7 @@ class _Frame:
             else:
                 value = self.ev(node.elt).flat()
             self.env = saved
-            return value if value.kinds else UNKNOWN
+            return value
         if isinstance(node, ast.Await):
             return self.ev(node.value)
         if isinstance(node, ast.NamedExpr):
@@ -915,9 +949,8 @@ class _Frame:
                     return _list_value(list(base.items[slice(lower.const, upper.const, step.const)]))
                 except Exception:  # noqa: BLE001
                     pass
-        if base.kinds or key.kinds and base.entries is None:
-            return join(base.flat(), key.flat() if base.kinds else UNKNOWN) if base.kinds else UNKNOWN
-        return UNKNOWN
+        value = join(base.flat(), key.flat())
+        return value if base.kinds else V(proven=value.proven)
 
     def _binop(self, op: ast.operator, left: V, right: V, node: ast.AST) -> V:
         stringy = isinstance(left.const, str | bytes) or isinstance(right.const, str | bytes)
@@ -954,7 +987,7 @@ class _Frame:
         value = join(left.flat(), right.flat())
         if stringy or isinstance(op, ast.Mod):
             self.a.record(node, value)
-        return value if value.kinds else UNKNOWN
+        return value
 
     # -- calls -----------------------------------------------------------------------------------
     def _call(self, node: ast.Call) -> V:  # noqa: PLR0911, PLR0912
@@ -1001,22 +1034,23 @@ class _Frame:
         if name in _SANITISERS:
             joined = join(*everything)
             if name in {"flask.url_for", "django.urls.reverse"}:
-                return UNKNOWN
-            return replace(joined.flat(), clean=joined.clean | _SANITISERS[name]) if joined.kinds else UNKNOWN
+                return V(proven=INJECTION)
+            made_safe = _SANITISERS[name]
+            return replace(joined.flat(), clean=joined.clean | made_safe, proven=joined.proven_for() | made_safe)
         if name in _KILL_USER:
             joined = join(*everything, *([base] if base else []))
             folded = self._fold_builtin(name, args)
             if folded is not None:
                 return folded
             random = joined.kinds & {"random"}
-            return V(random, origin=joined.origin) if random else UNKNOWN
+            return V(random, origin=joined.origin if random else 0, proven=INJECTION)
         if name in {"str", "repr", "bytes", "format"} and len(args) == 1 and not kwargs:
             if args[0].is_const and not args[0].kinds:
                 try:
                     return V(const={"str": str, "repr": repr, "bytes": bytes, "format": format}[name](args[0].const))
                 except Exception:  # noqa: BLE001
                     return UNKNOWN
-            return args[0].flat() if args[0].kinds else UNKNOWN
+            return args[0].flat()
         if name in {"list", "tuple"} and len(args) == 1 and args[0].items is not None:
             return args[0]
         if name == "dict" and not args:
@@ -1059,7 +1093,8 @@ class _Frame:
         joined = join(*everything, *([base.flat()] if base is not None else []))
         if method == "format":
             self.a.record(node, joined)
-        return joined.flat() if joined.kinds else UNKNOWN
+        pure = name in _PURE or (base is not None and method in _STR_METHODS)
+        return joined.flat() if pure else replace(joined.flat(), proven=frozenset())
 
     def _fold_builtin(self, name: str, args: list[V]) -> V | None:
         if name in {"int", "float", "bool", "len", "abs", "round", "ord"} and len(args) == 1:
@@ -1088,8 +1123,8 @@ class _Frame:
         flowing = [args[i] for i in sorted(summary.returns) if i < len(args)]
         result = join(summary.ret, *flowing) if summary.ret.kinds else join(*flowing) if flowing else summary.ret
         if result.kinds:
-            return replace(result.flat(), clean=result.clean | summary.ret.clean)
-        return summary.ret if summary.ret.is_const else UNKNOWN
+            return replace(result.flat(), clean=result.clean | summary.ret.clean, proven=summary.ret.proven_for())
+        return summary.ret if summary.ret.is_const else V(proven=summary.ret.proven_for())
 
     def _mutate(self, target: ast.expr, method: str, base: V, args: list[V], kwargs: Mapping[str, V]) -> V:
         name = target.id if isinstance(target, ast.Name) and target.id in self.env else None
@@ -1257,14 +1292,15 @@ def _root_name(node: ast.expr) -> str | None:
 
 def _list_value(items: Iterable[V]) -> V:
     items = tuple(items)
-    joined = join(*items) if items else UNKNOWN
-    return V(joined.kinds, joined.clean, items=items, origin=joined.origin)
+    joined = join(*items) if items else V(const=())
+    return V(joined.kinds, joined.clean, items=items, origin=joined.origin, proven=joined.proven_for())
 
 
 def _dict_value(entries: Mapping[Any, V]) -> V:
     values = list(entries.values())
-    joined = join(*values) if values else UNKNOWN
-    return V(joined.kinds, joined.clean, entries=tuple(entries.items()), origin=joined.origin)
+    joined = join(*values) if values else V(const=())
+    return V(joined.kinds, joined.clean, entries=tuple(entries.items()), origin=joined.origin,
+             proven=joined.proven_for())  # fmt: skip
 
 
 def _concat(parts: Sequence[V], sep: str) -> V:
@@ -1273,8 +1309,7 @@ def _concat(parts: Sequence[V], sep: str) -> V:
             return V(const=sep.join(str(p.const) for p in parts))
         except Exception:  # noqa: BLE001
             return UNKNOWN
-    value = join(*(p.flat() for p in parts))
-    return value if value.kinds else UNKNOWN
+    return join(*(p.flat() for p in parts))
 
 
 def analyze_tree(tree: ast.Module) -> TaintResult:

@@ -125,6 +125,20 @@ CONSTANT = (
     ),  # fmt: skip
 )
 
+# Shapes at the edge of what a single-file analysis can know, kept in the corpus so the score shows them:
+# a regular-expression allow-list (provable), a sanitiser imported from another module (not provable here:
+# the data-flow analysis must assume the value is still tainted), and data that travels through a module-level
+# dict written by another function (not modelled: missed).
+HARD_SAFE = (
+    Flow("regex-allowlist", ('if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", param):', "    raise ValueError(param)",
+                             "bar = param"), (), ("import re",)),  # fmt: skip
+    Flow("imported-sanitiser", ("bar = clean_value(param)",), (), ("from app.validators import clean_value",)),
+)
+HARD_VULN = (
+    Flow("global-state", ("remember(param)", 'bar = STATE["last"]'),
+         ("STATE = {}", "", "", "def remember(value):", '    STATE["last"] = value')),  # fmt: skip
+)
+
 
 @dataclass(frozen=True)
 class Sink:
@@ -575,6 +589,16 @@ def _cases(category: Category) -> Iterator[tuple[str, bool, Source, Flow, Sink]]
                 source = fitting[(i + extra * 3) % len(fitting)]
                 flow = TAINTED[(i * 3 + extra) % len(TAINTED)]
                 yield f"safe-sanitised-{source.kind}-{i}-{flow.kind}", False, source, flow, sink
+        for i, flow in enumerate(HARD_SAFE):
+            source = sources[(i * 5 + 3) % len(sources)]
+            sink = _pick(category.vulnerable, source, i + 1)
+            if sink is not None:
+                yield f"safe-hard-{source.kind}-{flow.kind}", False, source, flow, sink
+        for i, flow in enumerate(HARD_VULN):
+            source = sources[(i * 3 + 1) % len(sources)]
+            sink = _pick(category.vulnerable, source, i + 2)
+            if sink is not None:
+                yield f"vuln-hard-{source.kind}-{flow.kind}", True, source, flow, sink
     for i, sink in enumerate(category.safe_api):
         fitting = [s for s in sources if sink.fits(s)]
         for extra in range(2 if category.taint else 3):
