@@ -227,6 +227,7 @@ class SecurityAnalyzer:
             if parsed:
                 evidence = _dataflow(parsed, result)
                 self._bandit([t for t, _ in parsed], secret_lines, result, evidence)
+                result.findings = _prefer_bandit(result.findings)
         for target in targets:
             self._patterns(target, result)
         return result
@@ -415,6 +416,8 @@ _SAME_AS_TAINT: dict[str, frozenset[str]] = {
     "deserialization": frozenset({"B301", "B302", "B506"}),
     "hash": frozenset({"B303", "B324"}),
 }
+_TAINT_WINS = {"cmdi", "sqli", "codei", "xss"}  # the data-flow finding says more (where the data came from)
+_API_IN_TESTS = {"deserialization", "securecookie", "weakrand"}
 _SAX = {"B317", "B319"}  # xml.sax / xml.dom.pulldom: external entities are off unless a feature turns them on
 _SEVERITY_OF = {
     "cmdi": Severity.HIGH,
@@ -463,7 +466,10 @@ def _dataflow(parsed: Sequence[tuple[Target, ast.Module]], result: Analysis) -> 
             continue
         out[target.path] = flow
         owners: dict[int, str] | None = None
+        in_test = is_test_path(target.path)
         for hit in flow.hits:
+            if in_test and hit.category in _API_IN_TESTS:
+                continue  # tests unpickle their own fixtures, set plain cookies on test clients, seed random
             if owners is None:
                 owners = enclosing_functions(tree)
             rule, title, suggestion = CATEGORIES[hit.category]
@@ -503,10 +509,25 @@ def _disproved(issue: Any, flow: TaintResult, target: Target, taken: set[tuple[s
         if recorded and all(category in proven for proven in recorded):
             return True  # every value there is a constant, or went through a sanitiser for this category
     for category, ids in _SAME_AS_TAINT.items():
-        if test_id in ids:
+        if test_id in ids and category in _TAINT_WINS:
             rule = CATEGORIES[category][0]
             if any((target.path, n, rule) in taken for n in lines) or any(
                 h.category == category and h.line in lines for h in flow.hits if h.line in target.changed_lines
             ):
                 return True
     return False
+
+
+def _prefer_bandit(findings: list[Finding]) -> list[Finding]:
+    """Drop an API-use data-flow finding (deserialisation, weak hash) where bandit reports the same line."""
+    from .taint import CATEGORIES
+
+    rule_category = {CATEGORIES[c][0]: c for c in _SAME_AS_TAINT if c not in _TAINT_WINS}
+    bandit = {
+        (f.path, f.line, category)
+        for f in findings
+        if f.rule.startswith("bandit/")
+        for category, ids in _SAME_AS_TAINT.items()
+        if f.rule.split("/", 1)[1] in ids
+    }
+    return [f for f in findings if not (f.rule in rule_category and (f.path, f.line, rule_category[f.rule]) in bandit)]

@@ -20,6 +20,7 @@ provable constant (then a bandit finding there is noise).
 from __future__ import annotations
 
 import ast
+import contextlib
 import operator
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -314,6 +315,10 @@ _CMPOPS: dict[type, Callable[[Any, Any], Any]] = {
     ast.GtE: operator.ge, ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
     ast.Is: operator.is_, ast.IsNot: operator.is_not,
 }  # fmt: skip
+_BUILTINS: dict[str, Callable[[Any], Any]] = {
+    "int": int, "float": float, "bool": bool, "len": len, "abs": abs, "round": round, "ord": ord,
+}  # fmt: skip
+_CONVERTERS: dict[str, Callable[[Any], Any]] = {"str": str, "repr": repr, "bytes": bytes, "format": format}
 _CONST_TYPES = (str, int, float, bool, bytes, type(None), tuple)
 _MAX_CONST = 10_000
 
@@ -438,13 +443,19 @@ class _Analysis:
             ann = ast.unparse(a.annotation) if a.annotation else ""
             if a.arg in {"request", "req"} or ann.endswith("Request"):
                 env[a.arg] = V(request=True)
-            elif not handler or a.arg in {"self", "cls"} or a.arg in typed:
-                env[a.arg] = UNKNOWN
-            elif ann in _SAFE_PARAM_TYPES:
-                env[a.arg] = UNKNOWN
-            elif a.arg in defaults and isinstance(defaults[a.arg], ast.Call) and self.qualname(
-                defaults[a.arg].func  # type: ignore[attr-defined]
-            ).endswith("Depends"):
+            elif (
+                not handler
+                or a.arg in {"self", "cls"}
+                or a.arg in typed
+                or ann in _SAFE_PARAM_TYPES
+                or (
+                    a.arg in defaults
+                    and isinstance(defaults[a.arg], ast.Call)
+                    and self.qualname(
+                        defaults[a.arg].func  # type: ignore[attr-defined]
+                    ).endswith("Depends")
+                )
+            ):
                 env[a.arg] = UNKNOWN
             else:
                 env[a.arg] = V(USER, origin=fn.node.lineno)
@@ -512,10 +523,8 @@ class _Frame:
 
     def run_body(self) -> None:
         assert self.fn is not None
-        try:
+        with contextlib.suppress(_Stop):
             self.block(self.fn.node.body)
-        except _Stop:
-            pass
 
     # -- sinks -----------------------------------------------------------------------------------
     def sink(self, category: str, node: ast.AST, value: V, sink: str) -> None:
@@ -556,7 +565,7 @@ class _Frame:
                 out[name] = join(*values)
         return out
 
-    def stmt(self, node: ast.stmt) -> None:  # noqa: PLR0912 - one branch per statement kind
+    def stmt(self, node: ast.stmt) -> None:
         if isinstance(node, ast.Assign):
             value = self.ev(node.value)
             for target in node.targets:
@@ -638,18 +647,17 @@ class _Frame:
         # function and class definitions are analysed on their own
 
     def _handler_return(self, node: ast.Return, value: V) -> None:
-        body = value.items[0] if value.items else value
-        if value.items is None and value.entries is None and not self.json_returns:
-            self.sink("xss", node, body, "the response body (returned from a handler)")
-        elif value.items is not None and not self.json_returns and value.items:
-            self.sink("xss", node, body, "the response body (returned from a handler)")
+        if self.json_returns or value.entries is not None or value.items == ():
+            return  # FastAPI encodes what a handler returns as JSON; Flask does that with a dict
+        body = value.items[0] if value.items else value  # (body, status) tuples
+        self.sink("xss", node, body, "the response body (returned from a handler)")
 
     def _if(self, node: ast.If) -> None:
         test = self.ev(node.test)
         if test.is_const and not test.kinds:
             try:
                 truth = bool(test.const)
-            except Exception:  # noqa: BLE001 - a constant whose truth raises: treat as unknown
+            except Exception:
                 truth = None
             if truth is not None:
                 self.block(node.body if truth else node.orelse)
@@ -767,7 +775,7 @@ class _Frame:
         if isinstance(container, ast.Name) and container.id in self.env:
             current = self.env[container.id]
             if current.entries is not None and key.is_const:
-                entries = dict(current.entries)
+                entries: dict[Any, V] = dict(current.entries)
                 try:
                     entries[key.const] = value
                 except TypeError:
@@ -797,7 +805,7 @@ class _Frame:
             self.env[root] = join(base.flat(), value)
 
     # -- expressions -----------------------------------------------------------------------------
-    def ev(self, node: ast.expr | None) -> V:  # noqa: PLR0911, PLR0912 - one branch per expression kind
+    def ev(self, node: ast.expr | None) -> V:
         if node is None:
             return V(const=None)
         if isinstance(node, ast.Constant):
@@ -814,7 +822,7 @@ class _Frame:
             if inner.is_const and node.format_spec is None and node.conversion == -1:
                 try:
                     return V(const=format(inner.const))
-                except Exception:  # noqa: BLE001
+                except Exception:
                     return inner.flat()
             return inner.flat()
         if isinstance(node, ast.BinOp):
@@ -832,11 +840,16 @@ class _Frame:
             operand = self.ev(node.operand)
             if operand.is_const:
                 try:
-                    op = {ast.Not: operator.not_, ast.USub: operator.neg, ast.UAdd: operator.pos}.get(type(node.op))
+                    ops: dict[type, Callable[[Any], Any]] = {
+                        ast.Not: operator.not_,
+                        ast.USub: operator.neg,
+                        ast.UAdd: operator.pos,
+                    }
+                    op = ops.get(type(node.op))
                     if op is not None:
                         return V(const=op(operand.const))
                     return V(const=~operand.const)
-                except Exception:  # noqa: BLE001
+                except Exception:
                     return UNKNOWN
             return operand.flat() if isinstance(node.op, ast.USub | ast.UAdd) and operand.kinds else UNKNOWN
         if isinstance(node, ast.Compare):
@@ -847,7 +860,7 @@ class _Frame:
                         _CMPOPS[type(op)](values[i].const, values[i + 1].const) for i, op in enumerate(node.ops)
                     )
                     return V(const=result)
-                except Exception:  # noqa: BLE001
+                except Exception:
                     return UNKNOWN
             return UNKNOWN
         if isinstance(node, ast.IfExp):
@@ -926,11 +939,11 @@ class _Frame:
         base = self.ev(node.value)
         key = self.ev(node.slice)
         if key.is_const:
-            if base.items is not None and isinstance(key.const, int) and not isinstance(key.const, bool):
-                if -len(base.items) <= key.const < len(base.items):
-                    return base.items[key.const]
+            index = key.const
+            if base.items is not None and type(index) is int and -len(base.items) <= index < len(base.items):
+                return base.items[index]
             if base.entries is not None:
-                entries = dict(base.entries)
+                entries: dict[Any, V] = dict(base.entries)
                 try:
                     if key.const in entries:
                         return entries[key.const]
@@ -940,15 +953,13 @@ class _Frame:
                 try:
                     result = base.const[key.const]
                     return V(const=result) if _safe_const(result) else UNKNOWN
-                except Exception:  # noqa: BLE001
+                except Exception:
                     return UNKNOWN
         if isinstance(node.slice, ast.Slice) and base.items is not None:
             lower, upper, step = (self.ev(node.slice.lower), self.ev(node.slice.upper), self.ev(node.slice.step))
             if all(v.is_const for v in (lower, upper, step)):
-                try:
+                with contextlib.suppress(Exception):
                     return _list_value(list(base.items[slice(lower.const, upper.const, step.const)]))
-                except Exception:  # noqa: BLE001
-                    pass
         value = join(base.flat(), key.flat())
         return value if base.kinds else V(proven=value.proven)
 
@@ -967,18 +978,18 @@ class _Frame:
                     return UNKNOWN
                 try:
                     result = fn(left.const, right.const)
-                except Exception:  # noqa: BLE001 - 1/0, "a" - 1: unknown, not a crash
+                except Exception:
                     return UNKNOWN
                 value = V(const=result) if _safe_const(result) else UNKNOWN
                 if stringy:
                     self.a.record(node, value)
                 return value
-            if isinstance(op, ast.Pow) and isinstance(left.const, int | float) and isinstance(right.const, int):
-                if abs(right.const) <= 64:
-                    try:
-                        return V(const=left.const**right.const)
-                    except Exception:  # noqa: BLE001
-                        return UNKNOWN
+            small = isinstance(right.const, int) and abs(right.const) <= 64
+            if isinstance(op, ast.Pow) and isinstance(left.const, int | float) and small:
+                try:
+                    return V(const=left.const**right.const)
+                except Exception:
+                    return UNKNOWN
             return UNKNOWN
         if isinstance(op, ast.Mod) and right.items is not None:
             right = join(*right.items) if right.items else UNKNOWN
@@ -990,7 +1001,7 @@ class _Frame:
         return value
 
     # -- calls -----------------------------------------------------------------------------------
-    def _call(self, node: ast.Call) -> V:  # noqa: PLR0911, PLR0912
+    def _call(self, node: ast.Call) -> V:
         func = node.func
         name = self.a.qualname(func)
         base: V | None = None
@@ -1007,9 +1018,9 @@ class _Frame:
             return UNKNOWN  # a response object: its body was checked at this call
         if name == "lxml.etree.XMLParser":
             resolve, network = kwargs.get("resolve_entities"), kwargs.get("no_network")
-            if resolve is not None and resolve.is_const and not resolve.const:
-                if network is None or (network.is_const and network.const):
-                    return V(const=SAFE_PARSER)
+            network_off = network is None or (network.is_const and network.const)
+            if resolve is not None and resolve.is_const and not resolve.const and network_off:
+                return V(const=SAFE_PARSER)
             return UNKNOWN
         if name in {"lxml.etree.fromstring", "lxml.etree.parse", "lxml.etree.XML"}:
             parser = kwargs.get("parser", args[1] if len(args) > 1 else UNKNOWN)
@@ -1047,8 +1058,9 @@ class _Frame:
         if name in {"str", "repr", "bytes", "format"} and len(args) == 1 and not kwargs:
             if args[0].is_const and not args[0].kinds:
                 try:
-                    return V(const={"str": str, "repr": repr, "bytes": bytes, "format": format}[name](args[0].const))
-                except Exception:  # noqa: BLE001
+                    convert: Callable[[Any], Any] = _CONVERTERS[name]
+                    return V(const=convert(args[0].const))
+                except Exception:
                     return UNKNOWN
             return args[0].flat()
         if name in {"list", "tuple"} and len(args) == 1 and args[0].items is not None:
@@ -1066,27 +1078,16 @@ class _Frame:
         # methods on values we know
         if base is not None:
             if method == "get" and base.entries is not None and args and args[0].is_const:
-                entries = dict(base.entries)
+                entries: dict[Any, V] = dict(base.entries)
                 try:
                     if args[0].const in entries:
                         return entries[args[0].const]
                 except TypeError:
                     pass
                 return args[1] if len(args) > 1 else V(const=None)
-            if base.is_const and not base.kinds and method in _STR_METHODS:
-                if all(a.is_const and not a.kinds for a in everything):
-                    try:
-                        result = getattr(base.const, method)(
-                            *(a.const for a in args), **{k: v.const for k, v in kwargs.items()}
-                        )
-                    except Exception:  # noqa: BLE001
-                        return UNKNOWN
-                    if isinstance(result, list):
-                        return _list_value([V(const=x) for x in result[:_MAX_CONST]])
-                    value = V(const=result) if _safe_const(result) else UNKNOWN
-                    if method == "format":
-                        self.a.record(node, value)
-                    return value
+            constant_args = all(a.is_const and not a.kinds for a in everything)
+            if base.is_const and not base.kinds and method in _STR_METHODS and constant_args:
+                return self._fold_method(node, base, method, args, kwargs)
             if method in {"keys", "values", "items", "copy"} and (base.entries is not None or base.items is not None):
                 values = [v for _, v in base.entries or ()] if base.entries is not None else list(base.items or ())
                 return join(*values).flat() if values else UNKNOWN
@@ -1096,14 +1097,27 @@ class _Frame:
         pure = name in _PURE or (base is not None and method in _STR_METHODS)
         return joined.flat() if pure else replace(joined.flat(), proven=frozenset())
 
+    def _fold_method(self, node: ast.Call, base: V, method: str, args: list[V], kwargs: Mapping[str, V]) -> V:
+        try:
+            bound: Callable[..., Any] = getattr(base.const, method)
+            result = bound(*(a.const for a in args), **{k: v.const for k, v in kwargs.items()})
+        except Exception:
+            return UNKNOWN
+        if isinstance(result, list):
+            return _list_value([V(const=x) for x in result[:_MAX_CONST]])
+        value = V(const=result) if _safe_const(result) else UNKNOWN
+        if method == "format":
+            self.a.record(node, value)
+        return value
+
     def _fold_builtin(self, name: str, args: list[V]) -> V | None:
         if name in {"int", "float", "bool", "len", "abs", "round", "ord"} and len(args) == 1:
             arg = args[0]
             if arg.is_const and not arg.kinds:
                 try:
-                    return V(const={"int": int, "float": float, "bool": bool, "len": len, "abs": abs, "round": round,
-                                    "ord": ord}[name](arg.const))  # fmt: skip
-                except Exception:  # noqa: BLE001
+                    convert: Callable[[Any], Any] = _BUILTINS[name]
+                    return V(const=convert(arg.const))
+                except Exception:
                     return UNKNOWN
             if name == "len" and arg.items is not None:
                 return V(const=len(arg.items))
@@ -1147,7 +1161,7 @@ class _Frame:
                     self.env[name] = _list_value(items)
                     return popped
         if base.entries is not None and name is not None:
-            entries = dict(base.entries)
+            entries: dict[Any, V] = dict(base.entries)
             if method in {"__setitem__", "setdefault"} and len(args) == 2 and args[0].is_const:
                 try:
                     if method == "__setitem__" or args[0].const not in entries:
@@ -1169,8 +1183,8 @@ class _Frame:
                     pass
         incoming = join(*args, *kwargs.values())
         if method in {"pop", "remove", "clear"}:
-            if name is not None and base.items is not None or base.entries is not None and name is not None:
-                self.env[name] = base.flat() if base.kinds else UNKNOWN  # type: ignore[index]
+            if (name is not None and base.items is not None) or (base.entries is not None and name is not None):
+                self.env[name] = base.flat() if base.kinds else UNKNOWN
             return base.flat() if base.kinds else UNKNOWN
         root = _root_name(target)
         if root is not None and root in self.env:
@@ -1180,7 +1194,7 @@ class _Frame:
             self.sink("weakrand", target, incoming, "the session")
         return V(const=None)
 
-    def _sinks(  # noqa: PLR0912
+    def _sinks(
         self, node: ast.Call, name: str, method: str, base: V | None, args: list[V], kwargs: Mapping[str, V]
     ) -> None:
         first = args[0] if args else UNKNOWN
@@ -1238,7 +1252,9 @@ class _Frame:
             self.sink("xpathi", node, expr, name or method)
         elif method in _LDAP_METHODS and not name.startswith(("re.", "regex.")) and base is not None:
             position = _LDAP_METHODS[method]
-            filt = kwargs.get("filterstr", kwargs.get("search_filter", args[position] if len(args) > position else None))
+            filt = kwargs.get(
+                "filterstr", kwargs.get("search_filter", args[position] if len(args) > position else None)
+            )
             if filt is not None or "search_base" in kwargs or args:
                 self.sink("ldapi", node, join(filt or UNKNOWN, kwargs.get("search_base", first)), method)
         elif name in _DESERIALISE or name in {"yaml.load", "yaml.load_all"}:
@@ -1307,7 +1323,7 @@ def _concat(parts: Sequence[V], sep: str) -> V:
     if all(p.is_const and not p.kinds for p in parts):
         try:
             return V(const=sep.join(str(p.const) for p in parts))
-        except Exception:  # noqa: BLE001
+        except Exception:
             return UNKNOWN
     return join(*(p.flat() for p in parts))
 

@@ -80,11 +80,17 @@ SOURCES = (
     Source("django-post", "django", _DJANGO, "def {fn}(request):", 'request.POST["field"]'),
     Source("flask-header", "flask", _FLASK, '@app.route("/{fn}")\ndef {fn}():', 'request.headers.get("X-Item", "")'),
     Source("script-env", "script", ("import os",), "def {fn}():", 'os.environ.get("TARGET", "")'),
-    Source("flask-json", "flask", _FLASK, '@app.route("/{fn}", methods=["POST"])\ndef {fn}():', 'request.get_json()["value"]'),
+    Source(
+        "flask-json",
+        "flask",
+        _FLASK,
+        '@app.route("/{fn}", methods=["POST"])\ndef {fn}():',
+        'request.get_json()["value"]',
+    ),
     Source("django-meta", "django", _DJANGO, "def {fn}(request):", 'request.META.get("HTTP_X_DATA", "")'),
     Source("script-input", "script", (), "def {fn}():", 'input("value: ")'),
     Source("flask-values", "flask", _FLASK, '@app.route("/{fn}")\ndef {fn}():', 'request.values.get("v", "")'),
-)  # fmt: skip
+)
 
 
 @dataclass(frozen=True)
@@ -120,9 +126,17 @@ CONSTANT = (
     Flow("overwrite", ("bar = param", 'bar = "fixed_value"')),
     Flow(
         "match-const",
-        ('guess = "ABC"', "match guess[1]:", '    case "A":', "        bar = param", '    case "B":',
-         '        bar = "bob"', "    case _:", "        bar = param"),
-    ),  # fmt: skip
+        (
+            'guess = "ABC"',
+            "match guess[1]:",
+            '    case "A":',
+            "        bar = param",
+            '    case "B":',
+            '        bar = "bob"',
+            "    case _:",
+            "        bar = param",
+        ),
+    ),
 )
 
 # Shapes at the edge of what a single-file analysis can know, kept in the corpus so the score shows them:
@@ -130,13 +144,20 @@ CONSTANT = (
 # the data-flow analysis must assume the value is still tainted), and data that travels through a module-level
 # dict written by another function (not modelled: missed).
 HARD_SAFE = (
-    Flow("regex-allowlist", ('if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", param):', "    raise ValueError(param)",
-                             "bar = param"), (), ("import re",)),  # fmt: skip
+    Flow(
+        "regex-allowlist",
+        ('if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", param):', "    raise ValueError(param)", "bar = param"),
+        (),
+        ("import re",),
+    ),
     Flow("imported-sanitiser", ("bar = clean_value(param)",), (), ("from app.validators import clean_value",)),
 )
 HARD_VULN = (
-    Flow("global-state", ("remember(param)", 'bar = STATE["last"]'),
-         ("STATE = {}", "", "", "def remember(value):", '    STATE["last"] = value')),  # fmt: skip
+    Flow(
+        "global-state",
+        ("remember(param)", 'bar = STATE["last"]'),
+        ("STATE = {}", "", "", "def remember(value):", '    STATE["last"] = value'),
+    ),
 )
 
 
@@ -211,7 +232,7 @@ CATEGORIES: tuple[Category, ...] = (
             _s(*_DB, "cursor.execute(\"SELECT * FROM users WHERE name = '%s'\" % bar)", imports=_SQL),
             _s(*_DB, 'conn.execute("DELETE FROM items WHERE id = " + bar)', imports=_SQL),
             _s(*_DB, "sql = \"SELECT id FROM t WHERE v = '{}'\".format(bar)", "cursor.execute(sql)", imports=_SQL),
-            _s(*_DB, "cursor.executescript(\"UPDATE t SET v = '\" + bar + \"'\")", imports=_SQL),
+            _s(*_DB, 'cursor.executescript("UPDATE t SET v = \'" + bar + "\'")', imports=_SQL),
             _s(
                 'engine = create_engine("sqlite://")',
                 "with engine.connect() as db:",
@@ -221,7 +242,7 @@ CATEGORIES: tuple[Category, ...] = (
         ),
         (
             _s(*_DB, 'cursor.execute("SELECT * FROM users WHERE id = " + str(int(bar)))', imports=_SQL),
-            _s(*_DB, "cursor.execute(f\"SELECT * FROM users WHERE score > {float(bar)}\")", imports=_SQL),
+            _s(*_DB, 'cursor.execute(f"SELECT * FROM users WHERE score > {float(bar)}")', imports=_SQL),
         ),
         (
             _s(*_DB, 'cursor.execute("SELECT * FROM users WHERE name = ?", (bar,))', imports=_SQL),
@@ -292,8 +313,11 @@ CATEGORIES: tuple[Category, ...] = (
         "xss",
         (
             _s(ret='return f"<p>Hello {bar}</p>"', fw="flask"),
-            _s(ret='return make_response("<h1>" + bar + "</h1>")', imports=("from flask import make_response",),
-               fw="flask"),  # fmt: skip
+            _s(
+                ret='return make_response("<h1>" + bar + "</h1>")',
+                imports=("from flask import make_response",),
+                fw="flask",
+            ),
             _s(ret='return Markup(f"<b>{bar}</b>")', imports=("from markupsafe import Markup",), fw="flask"),
             _s(ret='return HttpResponse(f"<p>{bar}</p>")', fw="django"),
             _s(
@@ -317,8 +341,11 @@ CATEGORIES: tuple[Category, ...] = (
             ),
         ),
         (
-            _s(ret='return render_template("page.html", value=bar)', imports=("from flask import render_template",),
-               fw="flask"),  # fmt: skip
+            _s(
+                ret='return render_template("page.html", value=bar)',
+                imports=("from flask import render_template",),
+                fw="flask",
+            ),
             _s(ret="return jsonify(value=bar)", imports=("from flask import jsonify",), fw="flask"),
             _s(ret='return {"value": bar}', fw="fastapi"),
             _s(ret='return HttpResponse(bar, content_type="text/plain")', fw="django"),
@@ -328,44 +355,85 @@ CATEGORIES: tuple[Category, ...] = (
     Category(
         "xpathi",
         (
-            _s("root = etree.fromstring(DOC)", "hits = root.xpath(f\"//user[@name='{bar}']\")", imports=_LXML,
-               module=_DOC),  # fmt: skip
-            _s("tree = etree.fromstring(DOC)", "ids = tree.xpath(\"//user[@name='\" + bar + \"']/id/text()\")",
-               imports=_LXML, module=_DOC),  # fmt: skip
-            _s("find = etree.XPath(\"//user[@name='%s']\" % bar)", "hits = find(etree.fromstring(DOC))",
-               imports=_LXML, module=_DOC),  # fmt: skip
+            _s(
+                "root = etree.fromstring(DOC)",
+                "hits = root.xpath(f\"//user[@name='{bar}']\")",
+                imports=_LXML,
+                module=_DOC,
+            ),
+            _s(
+                "tree = etree.fromstring(DOC)",
+                'ids = tree.xpath("//user[@name=\'" + bar + "\']/id/text()")',
+                imports=_LXML,
+                module=_DOC,
+            ),
+            _s(
+                "find = etree.XPath(\"//user[@name='%s']\" % bar)",
+                "hits = find(etree.fromstring(DOC))",
+                imports=_LXML,
+                module=_DOC,
+            ),
         ),
         (),
         (
-            _s("root = etree.fromstring(DOC)", 'hits = root.xpath("//user[@name=$name]", name=bar)', imports=_LXML,
-               module=_DOC),  # fmt: skip
-            _s('find = etree.XPath("//user[@name=$n]")', "hits = find(etree.fromstring(DOC), n=bar)", imports=_LXML,
-               module=_DOC),  # fmt: skip
-            _s("root = etree.fromstring(DOC)", 'hits = root.xpath("//user/id/text()")', "ok = bar in hits",
-               imports=_LXML, module=_DOC),  # fmt: skip
+            _s(
+                "root = etree.fromstring(DOC)",
+                'hits = root.xpath("//user[@name=$name]", name=bar)',
+                imports=_LXML,
+                module=_DOC,
+            ),
+            _s(
+                'find = etree.XPath("//user[@name=$n]")',
+                "hits = find(etree.fromstring(DOC), n=bar)",
+                imports=_LXML,
+                module=_DOC,
+            ),
+            _s(
+                "root = etree.fromstring(DOC)",
+                'hits = root.xpath("//user/id/text()")',
+                "ok = bar in hits",
+                imports=_LXML,
+                module=_DOC,
+            ),
         ),
     ),
     Category(
         "ldapi",
         (
             _s(*_LCONN, 'res = conn.search_s("dc=example,dc=org", ldap.SCOPE_SUBTREE, f"(uid={bar})")', imports=_LDAP),
-            _s(*_L3CONN, 'conn.search("dc=example,dc=org", "(&(objectClass=person)(cn=" + bar + "))")',
-               imports=_LDAP3),  # fmt: skip
-            _s(*_LCONN, 'filt = "(mail=%s)" % bar', 'res = conn.search_s("dc=example,dc=org", ldap.SCOPE_SUBTREE, filt)',
-               imports=_LDAP),  # fmt: skip
+            _s(*_L3CONN, 'conn.search("dc=example,dc=org", "(&(objectClass=person)(cn=" + bar + "))")', imports=_LDAP3),
+            _s(
+                *_LCONN,
+                'filt = "(mail=%s)" % bar',
+                'res = conn.search_s("dc=example,dc=org", ldap.SCOPE_SUBTREE, filt)',
+                imports=_LDAP,
+            ),
         ),
         (
-            _s(*_LCONN, 'res = conn.search_s("dc=example,dc=org", ldap.SCOPE_SUBTREE, f"(uid={escape_filter_chars(bar)})")',
-               imports=(*_LDAP, "from ldap.filter import escape_filter_chars")),  # fmt: skip
-            _s(*_L3CONN, 'conn.search("dc=example,dc=org", "(cn=" + escape_filter_chars(bar) + ")")',
-               imports=(*_LDAP3, "from ldap3.utils.conv import escape_filter_chars")),  # fmt: skip
-            _s(*_LCONN, 'filt = filter_format("(mail=%s)", [bar])',
-               'res = conn.search_s("dc=example,dc=org", ldap.SCOPE_SUBTREE, filt)',
-               imports=(*_LDAP, "from ldap.filter import filter_format")),  # fmt: skip
+            _s(
+                *_LCONN,
+                'res = conn.search_s("dc=example,dc=org", ldap.SCOPE_SUBTREE, f"(uid={escape_filter_chars(bar)})")',
+                imports=(*_LDAP, "from ldap.filter import escape_filter_chars"),
+            ),
+            _s(
+                *_L3CONN,
+                'conn.search("dc=example,dc=org", "(cn=" + escape_filter_chars(bar) + ")")',
+                imports=(*_LDAP3, "from ldap3.utils.conv import escape_filter_chars"),
+            ),
+            _s(
+                *_LCONN,
+                'filt = filter_format("(mail=%s)", [bar])',
+                'res = conn.search_s("dc=example,dc=org", ldap.SCOPE_SUBTREE, filt)',
+                imports=(*_LDAP, "from ldap.filter import filter_format"),
+            ),
         ),
         (
-            _s(*_LCONN, 'res = conn.search_s("dc=example,dc=org", ldap.SCOPE_SUBTREE, "(objectClass=person)")',
-               "found = [r for r in res if bar in str(r)]", imports=_LDAP),  # fmt: skip
+            _s(
+                *_LCONN,
+                'res = conn.search_s("dc=example,dc=org", ldap.SCOPE_SUBTREE, "(objectClass=person)")',
+                "found = [r for r in res if bar in str(r)]",
+                imports=_LDAP,
+            ),
         ),
     ),
     Category(
@@ -373,49 +441,103 @@ CATEGORIES: tuple[Category, ...] = (
         (
             _s(ret="return redirect(bar)", imports=("from flask import redirect",), fw="flask"),
             _s(ret='return redirect(f"{bar}/welcome")', imports=("from flask import redirect",), fw="flask"),
-            _s(ret="return HttpResponseRedirect(bar)", imports=("from django.http import HttpResponseRedirect",),
-               fw="django"),  # fmt: skip
-            _s(ret="return RedirectResponse(bar)", imports=("from fastapi.responses import RedirectResponse",),
-               fw="fastapi"),  # fmt: skip
+            _s(
+                ret="return HttpResponseRedirect(bar)",
+                imports=("from django.http import HttpResponseRedirect",),
+                fw="django",
+            ),
+            _s(
+                ret="return RedirectResponse(bar)",
+                imports=("from fastapi.responses import RedirectResponse",),
+                fw="fastapi",
+            ),
         ),
         (
-            _s('if urlparse(bar).netloc not in ("", "example.com"):', '    bar = "/"', ret="return redirect(bar)",
-               imports=("from flask import redirect", "from urllib.parse import urlparse"), fw="flask"),  # fmt: skip
-            _s(ret='return redirect(url_for("profile", name=bar))', imports=("from flask import redirect, url_for",),
-               fw="flask"),  # fmt: skip
-            _s('if bar not in ("/home", "/profile"):', '    bar = "/"', ret="return HttpResponseRedirect(bar)",
-               imports=("from django.http import HttpResponseRedirect",), fw="django"),  # fmt: skip
+            _s(
+                'if urlparse(bar).netloc not in ("", "example.com"):',
+                '    bar = "/"',
+                ret="return redirect(bar)",
+                imports=("from flask import redirect", "from urllib.parse import urlparse"),
+                fw="flask",
+            ),
+            _s(
+                ret='return redirect(url_for("profile", name=bar))',
+                imports=("from flask import redirect, url_for",),
+                fw="flask",
+            ),
+            _s(
+                'if bar not in ("/home", "/profile"):',
+                '    bar = "/"',
+                ret="return HttpResponseRedirect(bar)",
+                imports=("from django.http import HttpResponseRedirect",),
+                fw="django",
+            ),
         ),
         (
-            _s("seen = bool(bar)", ret='return redirect("/home")', imports=("from flask import redirect",),
-               fw="flask"),  # fmt: skip
-            _s("seen = bool(bar)", ret='return RedirectResponse("/home")',
-               imports=("from fastapi.responses import RedirectResponse",), fw="fastapi"),  # fmt: skip
+            _s("seen = bool(bar)", ret='return redirect("/home")', imports=("from flask import redirect",), fw="flask"),
+            _s(
+                "seen = bool(bar)",
+                ret='return RedirectResponse("/home")',
+                imports=("from fastapi.responses import RedirectResponse",),
+                fw="fastapi",
+            ),
         ),
         web_only=True,
     ),
     Category(
         "securecookie",
         (
-            _s('resp = make_response("ok")', 'resp.set_cookie("pref", bar)', ret="return resp", fw="flask",
-               imports=_RESP["flask"]),  # fmt: skip
-            _s('resp = make_response("ok")', 'resp.set_cookie("pref", bar, secure=False, httponly=True)',
-               ret="return resp", fw="flask", imports=_RESP["flask"]),  # fmt: skip
-            _s('response = HttpResponse("ok")', 'response.set_cookie("pref", bar, httponly=True)',
-               ret="return response", fw="django"),  # fmt: skip
-            _s('response = JSONResponse({"ok": True})', 'response.set_cookie("pref", bar, secure=True)',
-               ret="return response", fw="fastapi", imports=_RESP["fastapi"]),  # fmt: skip
+            _s(
+                'resp = make_response("ok")',
+                'resp.set_cookie("pref", bar)',
+                ret="return resp",
+                fw="flask",
+                imports=_RESP["flask"],
+            ),
+            _s(
+                'resp = make_response("ok")',
+                'resp.set_cookie("pref", bar, secure=False, httponly=True)',
+                ret="return resp",
+                fw="flask",
+                imports=_RESP["flask"],
+            ),
+            _s(
+                'response = HttpResponse("ok")',
+                'response.set_cookie("pref", bar, httponly=True)',
+                ret="return response",
+                fw="django",
+            ),
+            _s(
+                'response = JSONResponse({"ok": True})',
+                'response.set_cookie("pref", bar, secure=True)',
+                ret="return response",
+                fw="fastapi",
+                imports=_RESP["fastapi"],
+            ),
         ),
         (),
         (
-            _s('resp = make_response("ok")', 'resp.set_cookie("pref", bar, secure=True, httponly=True)',
-               ret="return resp", fw="flask", imports=_RESP["flask"]),  # fmt: skip
-            _s('response = HttpResponse("ok")',
-               'response.set_cookie("pref", bar, secure=True, httponly=True, samesite="Lax")',
-               ret="return response", fw="django"),  # fmt: skip
-            _s('response = JSONResponse({"ok": True})', "strict = 3 > 1",
-               'response.set_cookie("pref", bar, secure=strict, httponly=strict)', ret="return response",
-               fw="fastapi", imports=_RESP["fastapi"]),  # fmt: skip
+            _s(
+                'resp = make_response("ok")',
+                'resp.set_cookie("pref", bar, secure=True, httponly=True)',
+                ret="return resp",
+                fw="flask",
+                imports=_RESP["flask"],
+            ),
+            _s(
+                'response = HttpResponse("ok")',
+                'response.set_cookie("pref", bar, secure=True, httponly=True, samesite="Lax")',
+                ret="return response",
+                fw="django",
+            ),
+            _s(
+                'response = JSONResponse({"ok": True})',
+                "strict = 3 > 1",
+                'response.set_cookie("pref", bar, secure=strict, httponly=strict)',
+                ret="return response",
+                fw="fastapi",
+                imports=_RESP["fastapi"],
+            ),
         ),
         web_only=True,
         taint=False,
@@ -453,33 +575,59 @@ CATEGORIES: tuple[Category, ...] = (
             _s("obj = json.loads(bar)", imports=("import json",)),
             _s("obj = yaml.safe_load(bar)", imports=("import yaml",)),
             _s("obj = yaml.load(bar, Loader=yaml.SafeLoader)", imports=("import yaml",)),
-            _s("blob = pickle.dumps([1, 2])", 'obj = pickle.loads(b"\\x80\\x04K\\x01.")', "n = len(bar)",
-               imports=("import pickle",)),  # fmt: skip
+            _s(
+                "blob = pickle.dumps([1, 2])",
+                'obj = pickle.loads(b"\\x80\\x04K\\x01.")',
+                "n = len(bar)",
+                imports=("import pickle",),
+            ),
         ),
         taint=False,
     ),
     Category(
         "xxe",
         (
-            _s("parser = etree.XMLParser(resolve_entities=True)", "doc = etree.fromstring(bar.encode(), parser)",
-               imports=_LXML),  # fmt: skip
-            _s("parser = xml.sax.make_parser()", "parser.setFeature(feature_external_ges, True)",
-               "parser.parse(io.StringIO(bar))",
-               imports=("import io", "import xml.sax", "from xml.sax.handler import feature_external_ges")),  # fmt: skip
-            _s("parser = xml.sax.make_parser()", "parser.setFeature(xml.sax.handler.feature_external_ges, True)",
-               "events = pulldom.parseString(bar, parser=parser)",
-               imports=("import xml.sax", "import xml.sax.handler", "from xml.dom import pulldom")),  # fmt: skip
-            _s("parser = etree.XMLParser(no_network=False, resolve_entities=True)",
-               "tree = etree.parse(io.BytesIO(bar.encode()), parser)", imports=(*_LXML, "import io")),  # fmt: skip
+            _s(
+                "parser = etree.XMLParser(resolve_entities=True)",
+                "doc = etree.fromstring(bar.encode(), parser)",
+                imports=_LXML,
+            ),
+            _s(
+                "parser = xml.sax.make_parser()",
+                "parser.setFeature(feature_external_ges, True)",
+                "parser.parse(io.StringIO(bar))",
+                imports=("import io", "import xml.sax", "from xml.sax.handler import feature_external_ges"),
+            ),
+            _s(
+                "parser = xml.sax.make_parser()",
+                "parser.setFeature(xml.sax.handler.feature_external_ges, True)",
+                "events = pulldom.parseString(bar, parser=parser)",
+                imports=("import xml.sax", "import xml.sax.handler", "from xml.dom import pulldom"),
+            ),
+            _s(
+                "parser = etree.XMLParser(no_network=False, resolve_entities=True)",
+                "tree = etree.parse(io.BytesIO(bar.encode()), parser)",
+                imports=(*_LXML, "import io"),
+            ),
         ),
         (),
         (
-            _s("parser = etree.XMLParser(resolve_entities=False)", "doc = etree.fromstring(bar.encode(), parser)",
-               imports=_LXML),  # fmt: skip
-            _s("parser = xml.sax.make_parser()", "parser.parse(io.StringIO(bar))", imports=("import io", "import xml.sax")),
-            _s("parser = xml.sax.make_parser()", "parser.setFeature(feature_external_ges, False)",
-               "parser.parse(io.StringIO(bar))",
-               imports=("import io", "import xml.sax", "from xml.sax.handler import feature_external_ges")),  # fmt: skip
+            _s(
+                "parser = etree.XMLParser(resolve_entities=False)",
+                "doc = etree.fromstring(bar.encode(), parser)",
+                imports=_LXML,
+            ),
+            _s(
+                "parser = xml.sax.make_parser()",
+                "parser.parse(io.StringIO(bar))",
+                imports=("import io", "import xml.sax"),
+            ),
+            _s(
+                "parser = xml.sax.make_parser()",
+                "parser.setFeature(feature_external_ges, False)",
+                "parser.parse(io.StringIO(bar))",
+                imports=("import io", "import xml.sax", "from xml.sax.handler import feature_external_ges"),
+            ),
             _s("doc = defusedxml.ElementTree.fromstring(bar)", imports=("import defusedxml.ElementTree",)),
             _s("events = pulldom.parseString(bar)", imports=("from xml.dom import pulldom",)),
         ),
@@ -491,18 +639,27 @@ CATEGORIES: tuple[Category, ...] = (
             _s("digest = hashlib.md5(bar.encode()).hexdigest()", imports=("import hashlib",)),
             _s("digest = hashlib.sha1(bar.encode()).hexdigest()", imports=("import hashlib",)),
             _s('digest = hashlib.new("md5", bar.encode()).hexdigest()', imports=("import hashlib",)),
-            _s('algo = ["sha256", "md5"][1]', "digest = hashlib.new(algo, bar.encode()).hexdigest()",
-               imports=("import hashlib",)),  # fmt: skip
-            _s("digest = hashlib.new(ALGORITHM, bar.encode()).hexdigest()", imports=("import hashlib",),
-               module=('ALGORITHM = "sha1"',)),  # fmt: skip
+            _s(
+                'algo = ["sha256", "md5"][1]',
+                "digest = hashlib.new(algo, bar.encode()).hexdigest()",
+                imports=("import hashlib",),
+            ),
+            _s(
+                "digest = hashlib.new(ALGORITHM, bar.encode()).hexdigest()",
+                imports=("import hashlib",),
+                module=('ALGORITHM = "sha1"',),
+            ),
         ),
         (),
         (
             _s("digest = hashlib.sha256(bar.encode()).hexdigest()", imports=("import hashlib",)),
             _s('digest = hashlib.new("sha256", bar.encode()).hexdigest()', imports=("import hashlib",)),
             _s("etag = hashlib.md5(bar.encode(), usedforsecurity=False).hexdigest()", imports=("import hashlib",)),
-            _s('algo = ["md5", "sha256"][1]', "digest = hashlib.new(algo, bar.encode()).hexdigest()",
-               imports=("import hashlib",)),  # fmt: skip
+            _s(
+                'algo = ["md5", "sha256"][1]',
+                "digest = hashlib.new(algo, bar.encode()).hexdigest()",
+                imports=("import hashlib",),
+            ),
             _s('key = hashlib.pbkdf2_hmac("sha256", bar.encode(), b"salt-1234", 600000)', imports=("import hashlib",)),
         ),
         taint=False,
@@ -511,29 +668,68 @@ CATEGORIES: tuple[Category, ...] = (
 
 # Weak randomness: the secret comes from a generator, not from the request; the request only shapes the code.
 _RANDOM_VULN = (
-    _s("value = random.random()", 'session["token"] = str(value)[2:]', imports=("import random",
-       "from flask import session"), fw="flask"),  # fmt: skip
-    _s('token = "".join(random.choice(ALPHABET) for _ in range(16))', 'resp = make_response("ok")',
-       'resp.set_cookie("remember", token, secure=True, httponly=True)', ret="return resp",
-       imports=("import random", "import string", "from flask import make_response"),
-       module=("ALPHABET = string.ascii_letters + string.digits",), fw="flask"),  # fmt: skip
-    _s("code = random.randint(100000, 999999)", 'request.session["reset_code"] = code', imports=("import random",),
-       fw="django"),  # fmt: skip
-    _s('response = HttpResponse("ok")', 'response.set_cookie("sid", hex(random.getrandbits(64)), secure=True,'
-       " httponly=True)", ret="return response", imports=("import random",), fw="django"),  # fmt: skip
-    _s("nonce = make_nonce()", 'session["nonce"] = nonce', imports=("import random", "from flask import session"),
-       module=("def make_nonce():", "    return str(random.randrange(10**12))"), fw="flask"),  # fmt: skip
+    _s(
+        "value = random.random()",
+        'session["token"] = str(value)[2:]',
+        imports=("import random", "from flask import session"),
+        fw="flask",
+    ),
+    _s(
+        'token = "".join(random.choice(ALPHABET) for _ in range(16))',
+        'resp = make_response("ok")',
+        'resp.set_cookie("remember", token, secure=True, httponly=True)',
+        ret="return resp",
+        imports=("import random", "import string", "from flask import make_response"),
+        module=("ALPHABET = string.ascii_letters + string.digits",),
+        fw="flask",
+    ),
+    _s(
+        "code = random.randint(100000, 999999)",
+        'request.session["reset_code"] = code',
+        imports=("import random",),
+        fw="django",
+    ),
+    _s(
+        'response = HttpResponse("ok")',
+        'response.set_cookie("sid", hex(random.getrandbits(64)), secure=True, httponly=True)',
+        ret="return response",
+        imports=("import random",),
+        fw="django",
+    ),
+    _s(
+        "nonce = make_nonce()",
+        'session["nonce"] = nonce',
+        imports=("import random", "from flask import session"),
+        module=("def make_nonce():", "    return str(random.randrange(10**12))"),
+        fw="flask",
+    ),
 )
 _RANDOM_SAFE = (
-    _s('session["token"] = secrets.token_urlsafe(16)', imports=("import secrets", "from flask import session"),
-       fw="flask"),  # fmt: skip
-    _s("code = random.SystemRandom().randint(100000, 999999)", 'request.session["reset_code"] = code',
-       imports=("import random",), fw="django"),  # fmt: skip
-    _s('response = HttpResponse("ok")', 'response.set_cookie("sid", os.urandom(16).hex(), secure=True, httponly=True)',
-       ret="return response", imports=("import os",), fw="django"),  # fmt: skip
+    _s(
+        'session["token"] = secrets.token_urlsafe(16)',
+        imports=("import secrets", "from flask import session"),
+        fw="flask",
+    ),
+    _s(
+        "code = random.SystemRandom().randint(100000, 999999)",
+        'request.session["reset_code"] = code',
+        imports=("import random",),
+        fw="django",
+    ),
+    _s(
+        'response = HttpResponse("ok")',
+        'response.set_cookie("sid", os.urandom(16).hex(), secure=True, httponly=True)',
+        ret="return response",
+        imports=("import os",),
+        fw="django",
+    ),
     _s('session["nonce"] = str(uuid.uuid4())', imports=("import uuid", "from flask import session"), fw="flask"),
-    _s("rng = secrets.SystemRandom()", 'session["pin"] = rng.randint(1000, 9999)',
-       imports=("import secrets", "from flask import session"), fw="flask"),  # fmt: skip
+    _s(
+        "rng = secrets.SystemRandom()",
+        'session["pin"] = rng.randint(1000, 9999)',
+        imports=("import secrets", "from flask import session"),
+        fw="flask",
+    ),
 )
 
 
@@ -574,7 +770,13 @@ def _cases(category: Category) -> Iterator[tuple[str, bool, Source, Flow, Sink]]
             k = i + extra * len(sources)
             sink = _pick(category.vulnerable, source, k)
             if sink is not None:
-                yield f"vuln-{source.kind}-{TAINTED[k % len(TAINTED)].kind}", True, source, TAINTED[k % len(TAINTED)], sink
+                yield (
+                    f"vuln-{source.kind}-{TAINTED[k % len(TAINTED)].kind}",
+                    True,
+                    source,
+                    TAINTED[k % len(TAINTED)],
+                    sink,
+                )
     if category.taint:
         # safe: the same vulnerable sinks, fed a value that is constant by the time it gets there
         for i, flow in enumerate(CONSTANT):

@@ -111,8 +111,15 @@ def score(cases: Sequence[WebCase], flagged: Mapping[str, set[str]]) -> dict[str
         tp = sum(name in flagged.get(_path(c), set()) for c in vulnerable)
         fp = sum(name in flagged.get(_path(c), set()) for c in safe)
         tpr, fpr = _ratio(tp, len(vulnerable)), _ratio(fp, len(safe))
-        categories[name] = {"tp": tp, "fn": len(vulnerable) - tp, "fp": fp, "tn": len(safe) - fp, "tpr": tpr,
-                            "fpr": fpr, "score": round(tpr - fpr, 4)}  # fmt: skip
+        categories[name] = {
+            "tp": tp,
+            "fn": len(vulnerable) - tp,
+            "fp": fp,
+            "tn": len(safe) - fp,
+            "tpr": tpr,
+            "fpr": fpr,
+            "score": round(tpr - fpr, 4),
+        }
     overall = round(sum(c["score"] for c in categories.values()) / len(categories), 4) if categories else 0.0
     return {"overall": overall, "categories": categories}
 
@@ -131,8 +138,11 @@ def run_websec(cases: Sequence[WebCase] | None = None) -> dict[str, Any]:
         "cases": len(corpus),
         "vulnerable": sum(c.vulnerable for c in corpus),
         "safe": sum(not c.vulnerable for c in corpus),
-        "overall": {"ours": mine["overall"], "bandit": base["overall"],
-                    "margin": round(mine["overall"] - base["overall"], 4)},  # fmt: skip
+        "overall": {
+            "ours": mine["overall"],
+            "bandit": base["overall"],
+            "margin": round(mine["overall"] - base["overall"], 4),
+        },
         "categories": {
             name: {
                 "name": CATEGORY_NAMES[name],
@@ -153,7 +163,9 @@ def check_websec(doc: Mapping[str, Any], thresholds: Mapping[str, Any] | None) -
     problems: list[str] = []
     for name, row in doc["categories"].items():
         if row["ours"]["score"] < row["bandit"]["score"] - 1e-9:
-            problems.append(f"{name}: score {row['ours']['score']:+.3f} is below bandit's {row['bandit']['score']:+.3f}")
+            problems.append(
+                f"{name}: score {row['ours']['score']:+.3f} is below bandit's {row['bandit']['score']:+.3f}"
+            )
     floors = (thresholds or {}).get(SUITE)
     if not isinstance(floors, Mapping):
         return [*problems, f"thresholds.json has no '{SUITE}' entry; add one (see `eval --suite {SUITE} --json`)"]
