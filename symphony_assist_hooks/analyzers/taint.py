@@ -271,6 +271,12 @@ _REDIRECTS = {
     "django.http.HttpResponsePermanentRedirect", "fastapi.responses.RedirectResponse",
     "starlette.responses.RedirectResponse",
 }  # fmt: skip
+_RESPONSES = {  # what they send is a file, JSON or a template, not the argument as HTML
+    "flask.send_file", "flask.send_from_directory", "fastapi.responses.FileResponse",
+    "starlette.responses.FileResponse", "django.http.FileResponse", "flask.jsonify", "django.http.JsonResponse",
+    "fastapi.responses.JSONResponse",
+    "starlette.responses.JSONResponse", "flask.render_template", "django.shortcuts.render", "flask.abort",
+}  # fmt: skip
 _XPATH_FUNCTIONS = {"lxml.etree.XPath", "lxml.etree.ETXPath", "lxml.etree.XPathEvaluator"}
 _LDAP_METHODS = {"search_s": 2, "search_st": 2, "search_ext": 2, "search_ext_s": 2, "search": 1}
 _DESERIALISE = {
@@ -960,6 +966,10 @@ class _Frame:
             if all(v.is_const for v in (lower, upper, step)):
                 with contextlib.suppress(Exception):
                     return _list_value(list(base.items[slice(lower.const, upper.const, step.const)]))
+        if base.entries is not None and not key.is_const:  # one of the values (the key is not in the result)
+            return join(*(v for _, v in base.entries)).flat() if base.entries else UNKNOWN
+        if base.items is not None and not key.is_const and not isinstance(node.slice, ast.Slice):
+            return join(*base.items).flat() if base.items else UNKNOWN
         value = join(base.flat(), key.flat())
         return value if base.kinds else V(proven=value.proven)
 
@@ -1014,7 +1024,7 @@ class _Frame:
         extra = [self.ev(kw.value) for kw in node.keywords if not kw.arg]
         self._sinks(node, name, method, base, args, kwargs)
         everything = [*args, *kwargs.values(), *extra]
-        if name in _XSS_FUNCTIONS | _REDIRECTS and not name.endswith(("Markup", "mark_safe")):
+        if name in _XSS_FUNCTIONS | _REDIRECTS | _RESPONSES and not name.endswith(("Markup", "mark_safe")):
             return UNKNOWN  # a response object: its body was checked at this call
         if name == "lxml.etree.XMLParser":
             resolve, network = kwargs.get("resolve_entities"), kwargs.get("no_network")
@@ -1085,6 +1095,8 @@ class _Frame:
                 except TypeError:
                     pass
                 return args[1] if len(args) > 1 else V(const=None)
+            if method == "get" and base.entries is not None and args and not base.kinds:
+                return join(*(v for _, v in base.entries), args[1] if len(args) > 1 else V(const=None)).flat()
             constant_args = all(a.is_const and not a.kinds for a in everything)
             if base.is_const and not base.kinds and method in _STR_METHODS and constant_args:
                 return self._fold_method(node, base, method, args, kwargs)
