@@ -193,7 +193,8 @@ class TaintResult:
 
 
 # ------------------------------------------------------------------------------------------ tables
-_REQUEST_NAMES = {"flask.request", "request", "req"}
+_REQUEST_NAMES = {"flask.request", "quart.request", "bottle.request", "werkzeug.local.request"}
+_WEB_FRAMEWORKS = {"flask", "django", "fastapi", "starlette", "quart", "bottle", "werkzeug", "rest_framework"}
 _REQUEST_SOURCES = {
     "args", "form", "values", "json", "headers", "cookies", "files", "data", "GET", "POST", "COOKIES", "META",
     "FILES", "body", "query_params", "path_params", "path", "full_path", "url", "base_url", "query_string",
@@ -365,11 +366,13 @@ class _Analysis:
         self.module_env: dict[str, V] = {}
         self.fastapi = False
         self.seen_hits: set[tuple[str, int]] = set()
+        self._handlers: dict[int, bool] = {}
+        self.web = False  # the file imports a web framework
         self._collect(tree)
 
     # -- set-up ----------------------------------------------------------------------------------
     def _collect(self, tree: ast.Module) -> None:
-        for node in ast.walk(tree):
+        for node in _statements(tree.body):
             if isinstance(node, ast.Import):
                 for a in node.names:
                     self.aliases[(a.asname or a.name).split(".")[0]] = (a.asname and a.name) or a.name.split(".")[0]
@@ -378,6 +381,7 @@ class _Analysis:
                     self.aliases[a.asname or a.name] = f"{node.module}.{a.name}"
                 if node.module.split(".")[0] in {"fastapi", "starlette"}:
                     self.fastapi = True
+        self.web = any(target.split(".")[0] in _WEB_FRAMEWORKS for target in self.aliases.values())
         for stmt in tree.body:
             if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
                 self.functions[stmt.name] = _Function(stmt, "")
@@ -400,10 +404,17 @@ class _Analysis:
         module.block([s for s in self.tree.body if not isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef)])
         self.module_env = dict(module.env)
         for fn in self._all_functions(self.tree, ""):
-            env = self._entry_env(fn)
-            frame = _Frame(self, fn, env)
-            frame.run_body()
+            if self.is_handler(fn):
+                _Frame(self, fn, self._entry_env(fn)).run_body()
+            elif self.functions.get(fn.name) is not None and self.functions[fn.name].node is fn.node:
+                self.summary(fn.name)  # one run gives its findings and its summary
+            else:  # a method or a nested function: parameters are unknown data
+                _Frame(self, fn, self._marked(fn), summary=_Summary()).run_body()
         return self.result
+
+    @staticmethod
+    def _marked(fn: _Function) -> dict[str, V]:
+        return {p: V(frozenset({f"p{i}"})) for i, p in enumerate(fn.params)}
 
     def _all_functions(self, node: ast.AST, owner: str) -> Iterator[_Function]:
         for child in ast.iter_child_nodes(node):
@@ -416,12 +427,19 @@ class _Analysis:
                 yield from self._all_functions(child, owner)
 
     def is_handler(self, fn: _Function) -> bool:
+        key = id(fn.node)
+        if key not in self._handlers:
+            self._handlers[key] = self._is_handler(fn)
+        return self._handlers[key]
+
+    def _is_handler(self, fn: _Function) -> bool:
         for deco in fn.node.decorator_list:
             target = deco.func if isinstance(deco, ast.Call) else deco
             name = self.qualname(target)
             if name.rsplit(".", 1)[-1] in _ROUTE_DECORATORS and "." in name:
                 return True
-        return bool(fn.params) and fn.params[0] in {"request", "req"} and not fn.owner
+        # a Django-style view: a module-level function taking `request` first, in a file of a web framework
+        return self.web and bool(fn.params) and fn.params[0] in {"request", "req"} and not fn.owner
 
     def _route_ints(self, fn: _Function) -> set[str]:
         out: set[str] = set()
@@ -446,8 +464,8 @@ class _Analysis:
             if kd is not None:
                 defaults[a.arg] = kd
         for a in all_args:
-            ann = ast.unparse(a.annotation) if a.annotation else ""
-            if a.arg in {"request", "req"} or ann.endswith("Request"):
+            ann = self.qualname(a.annotation) if a.annotation is not None else ""
+            if self.web and (a.arg in {"request", "req"} or ann.endswith("Request")):
                 env[a.arg] = V(request=True)
             elif (
                 not handler
@@ -474,8 +492,7 @@ class _Analysis:
         if fn is None or self.is_handler(fn):
             return None
         self.summaries[name] = None  # recursion: no summary while computing one
-        env = {p: V(frozenset({f"p{i}"}), origin=0) for i, p in enumerate(fn.params)}
-        frame = _Frame(self, fn, env, summary=_Summary())
+        frame = _Frame(self, fn, self._marked(fn), summary=_Summary())
         frame.run_body()
         summary = frame.summary
         assert summary is not None
@@ -687,15 +704,16 @@ class _Frame:
         negated = False
         if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
             negated, test = True, test.operand
-        text = ast.unparse(test)
-        names = [n.id for n in ast.walk(test) if isinstance(n, ast.Name)]
+        nodes = list(ast.walk(test))
+        names = [n.id for n in nodes if isinstance(n, ast.Name)]
+        words = {n.attr for n in nodes if isinstance(n, ast.Attribute)} | set(names)
         out: list[tuple[str, str]] = []
         checked = [n for n in names if n in self.normalised]
-        if ".startswith(" in text and ("realpath" in text or "abspath" in text or "resolve" in text or checked):
+        if "startswith" in words and (words & {"realpath", "abspath", "resolve"} or checked):
             out += [(n, "pathtraver") for n in names]
-        if "commonpath" in text or "is_relative_to" in text:
+        if words & {"commonpath", "is_relative_to"}:
             out += [(n, "pathtraver") for n in names]
-        if ".netloc" in text or "url_has_allowed_host_and_scheme" in text or "is_safe_url" in text:
+        if words & {"netloc", "url_has_allowed_host_and_scheme", "is_safe_url"}:
             out += [(n, "redirect") for n in names]
         if isinstance(test, ast.Call) and self.a.qualname(test.func) in {"re.fullmatch", "re.match"}:
             pattern = self.ev(test.args[0]) if test.args else UNKNOWN
@@ -926,7 +944,7 @@ class _Frame:
             return self.env[node.id]
         if node.id in self.a.module_env:
             return self.a.module_env[node.id]
-        if self.a.qualname(node) in _REQUEST_NAMES and node.id != "req":
+        if self.a.qualname(node) in _REQUEST_NAMES:
             return V(request=True)
         return UNKNOWN
 
@@ -1310,6 +1328,20 @@ class _Frame:
                 self.a.hit("securecookie", node, "set_cookie", None)
             value = kwargs.get("value", args[1] if len(args) > 1 else UNKNOWN)
             self.sink("weakrand", node, join(value, first), "a cookie value")
+
+
+def _statements(body: Sequence[ast.stmt]) -> Iterator[ast.stmt]:
+    """Every statement, nested ones too, without walking into expressions."""
+    for stmt in body:
+        yield stmt
+        for name in ("body", "orelse", "finalbody"):
+            inner = getattr(stmt, name, None)
+            if isinstance(inner, list):
+                yield from _statements(inner)
+        for handler in getattr(stmt, "handlers", ()):
+            yield from _statements(handler.body)
+        for case in getattr(stmt, "cases", ()):
+            yield from _statements(case.body)
 
 
 def _root_name(node: ast.expr) -> str | None:
