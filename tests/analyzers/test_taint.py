@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 
 import pytest
@@ -349,3 +350,18 @@ def test_web_security_suite_beats_bandit_in_every_category() -> None:
     assert check_websec(doc, {}) == [
         "thresholds.json has no 'web-security' entry; add one (see `eval --suite web-security --json`)"
     ]
+
+
+def test_eval_web_security_suite_from_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from symphony_assist_hooks.cli import main
+
+    assert main(["--offline", "eval", "--suite", "web-security", "--check", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["suite"] == "web-security" and doc["check"] == {"passed": True, "problems": []}
+    assert doc["overall"]["margin"] >= 0.15
+    assert all(row["ours"]["score"] >= row["bandit"]["score"] for row in doc["categories"].values())
+    assert main(["--offline", "eval", "--suite", "web-security"]) == 0
+    text = capsys.readouterr().out
+    assert "command injection" in text and "(margin +" in text
+    assert main(["--offline", "eval", "--suite", "web-security", "--cases", "x"]) == 2
+    assert "drop --cases" in capsys.readouterr().err
