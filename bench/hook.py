@@ -133,8 +133,9 @@ def importtime(cmd: list[str], cwd: Path, env: dict[str, str]) -> list[tuple[str
 
 
 def heavy_imported(rows: list[tuple[str, int, int, int]]) -> list[str]:
-    tops = {name.split(".")[0] for name, *_ in rows}
-    return [h for h in HEAVY if h in tops]
+    names = {name for name, *_ in rows}
+    tops = {name.split(".")[0] for name in names}
+    return [h for h in HEAVY if h in tops or h in names]
 
 
 def import_breakdown(rows: list[tuple[str, int, int, int]], top: int = 12) -> dict[str, Any]:
