@@ -462,7 +462,8 @@ def _dataflow(parsed: Sequence[tuple[Target, ast.Module]], result: Analysis) -> 
     for target, tree in parsed:
         try:
             flow = analyze_tree(tree)
-        except RecursionError:
+        except Exception as exc:  # a bug in the analysis must not hide bandit's findings
+            result.notices.append(f"security: data-flow check failed on {target.path}: {type(exc).__name__}")
             continue
         out[target.path] = flow
         owners: dict[int, str] | None = None

@@ -147,7 +147,8 @@ class V:
 
 
 UNKNOWN = V()
-USER = frozenset({"user"})
+USER = frozenset({"user"})  # from a request: someone else's data
+LOCAL = frozenset({"local"})  # the command line, the environment, the terminal: the person running the program
 
 
 def join(*values: V) -> V:
@@ -171,7 +172,15 @@ def _dirty(value: V, category: str) -> bool:
         return False
     if category == "weakrand":
         return "random" in value.kinds
+    if category == "pathtraver":  # a path given on the command line is the user's own choice
+        return any(k not in {"random", "local"} for k in value.kinds)
     return any(k != "random" for k in value.kinds)
+
+
+def _from_source(value: V, category: str) -> bool:
+    """Whether data from a real source (not a helper's parameter marker) reaches a sink of `category`."""
+    sources = value.kinds & {"user", "local", "random"}
+    return bool(sources) and _dirty(replace(value, kinds=sources), category)
 
 
 @dataclass(frozen=True)
@@ -251,7 +260,9 @@ _SUBPROCESS = {
     "asyncio.create_subprocess_exec", "os.execv", "os.execvp", "os.execl", "os.execlp", "os.spawnl", "os.spawnv",
 }  # fmt: skip
 _SQL_METHODS = {"execute", "executemany", "executescript", "raw", "read_sql", "read_sql_query", "extra"}
-_SQL_FUNCTIONS = {"sqlalchemy.text", "sqlalchemy.sql.text", "django.db.models.expressions.RawSQL"}
+_SQL_FUNCTIONS = {
+    "sqlalchemy.text", "sqlalchemy.sql.text", "django.db.models.expressions.RawSQL", "django.db.models.RawSQL",
+}  # fmt: skip
 _CODE = {"eval", "exec", "compile", "builtins.eval", "builtins.exec", "builtins.compile"}
 _PATH_FUNCTIONS = {
     "open", "io.open", "codecs.open", "os.open", "os.remove", "os.unlink", "os.rmdir", "os.listdir", "os.mkdir",
@@ -401,7 +412,8 @@ class _Analysis:
 
     def run(self) -> TaintResult:
         module = _Frame(self, None, {})
-        module.block([s for s in self.tree.body if not isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef)])
+        with contextlib.suppress(_Stop):  # a script may `raise SystemExit` or call sys.exit() at top level
+            module.block([s for s in self.tree.body if not isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef)])
         self.module_env = dict(module.env)
         for fn in self._all_functions(self.tree, ""):
             if self.is_handler(fn):
@@ -557,7 +569,7 @@ class _Frame:
                     line = getattr(node, "lineno", 0)
                     end = getattr(node, "end_lineno", line) or line
                     self.summary.sinks.append((int(k[1:]), category, line, end, sink))
-        if _dirty(value, category) and (value.kinds & {"user", "random"}):
+        if _from_source(value, category):
             self.a.hit(category, node, sink, value)
 
     # -- statements ------------------------------------------------------------------------------
@@ -951,7 +963,7 @@ class _Frame:
     def _attribute(self, node: ast.Attribute) -> V:
         name = self.a.qualname(node)
         if name in {"sys.argv", "os.environ"}:
-            return V(USER, origin=node.lineno)
+            return V(LOCAL, origin=node.lineno)
         base = self.ev(node.value)
         if base.request and node.attr in _REQUEST_SOURCES:
             return V(USER, origin=node.lineno)
@@ -1060,7 +1072,7 @@ class _Frame:
             return self._mutate(func.value, method, base, args, kwargs)
         # sources
         if name in {"input", "builtins.input", "raw_input", "os.getenv", "os.environ.get", "sys.stdin.readline"}:
-            return V(USER, origin=node.lineno)
+            return V(LOCAL, origin=node.lineno)
         if base is not None and base.request and method in _REQUEST_METHODS | _REQUEST_SOURCES:
             return V(USER, origin=node.lineno)
         if name.startswith("random.") and not any(name.startswith(s) for s in _SAFE_RANDOM):
@@ -1155,7 +1167,7 @@ class _Frame:
 
     def _apply(self, summary: _Summary, node: ast.Call, args: list[V]) -> V:
         for index, category, line, end, sink in summary.sinks:
-            if index < len(args) and _dirty(args[index], category) and args[index].kinds & {"user", "random"}:
+            if index < len(args) and _from_source(args[index], category):
                 where = ast.Pass(lineno=line, end_lineno=end)
                 self.a.hit(category, where, f"{sink} (via the call at line {node.lineno})", args[index])
         if self.summary is not None:  # a helper calling a helper: pass our parameters' paths on

@@ -308,6 +308,7 @@ CATEGORIES: tuple[Category, ...] = (
             ),
             _s('data = open("/srv/files/index.txt").read()'),
         ),
+        web_only=True,  # a path from the command line or the environment is the user's own choice
     ),
     Category(
         "xss",

@@ -365,3 +365,18 @@ def test_eval_web_security_suite_from_the_command_line(capsys: pytest.CaptureFix
     assert "command injection" in text and "(margin +" in text
     assert main(["--offline", "eval", "--suite", "web-security", "--cases", "x"]) == 2
     assert "drop --cases" in capsys.readouterr().err
+
+
+def test_local_sources_are_not_path_traversal_but_still_injection() -> None:
+    script = "import os, sys\n"
+    assert _hits('def main():\n    open(sys.argv[1]).read()\n    os.system("ls " + sys.argv[1])\n', script) == {"cmdi"}
+
+
+def test_a_helper_parameter_is_not_a_source_even_mixed_with_local_data() -> None:
+    text = "import os\n\ndef load(name):\n    base = os.environ.get('HOME', '')\n    return open(os.path.join(base, name))\n"
+    assert _hits(text, "") == set()
+
+
+def test_module_level_exit_does_not_stop_the_analysis() -> None:
+    text = FLASK + "import os, sys\nif len(sys.argv) > 5:\n    sys.exit(1)\nraise SystemExit(0)\n"
+    assert _flow(text, "").hits == []
