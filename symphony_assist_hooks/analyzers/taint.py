@@ -1257,7 +1257,14 @@ class _Frame:
                     and str(head.const) in _SHELLS
                     and str(command.items[1].const) in {"-c", "/c", "-Command"}
                 ):
-                    self.sink("cmdi", node, join(*command.items[2:]), f"{name} through {head.const} -c")
+                    script = join(*command.items[2:])
+                    self.a.record(node, script)
+                    if "cmdi" not in script.proven_for() and not _from_source(script, "cmdi"):
+                        # what bandit says of shell=True with a non-literal command (B602), for the list form
+                        self.a.hit(
+                            "cmdi", node, f"{name} through {head.const} -c with a command built at run time", None
+                        )
+                    self.sink("cmdi", node, script, f"{name} through {head.const} -c")
                 else:
                     self.sink("cmdi", node, head, f"{name} (program name)")
             elif command.kinds:

@@ -380,3 +380,8 @@ def test_a_helper_parameter_is_not_a_source_even_mixed_with_local_data() -> None
 def test_module_level_exit_does_not_stop_the_analysis() -> None:
     text = FLASK + "import os, sys\nif len(sys.argv) > 5:\n    sys.exit(1)\nraise SystemExit(0)\n"
     assert _flow(text, "").hits == []
+
+
+def test_a_shell_list_with_a_dynamic_command_is_reported_like_shell_true() -> None:
+    text = "import subprocess\n\ndef run(x):\n    subprocess.run(['sh', '-c', f'echo {x}'])\n    subprocess.run(['sh', '-c', 'echo hi'])\n"
+    assert _review(text, "tools/run.py") == [(4, "taint/command-injection")]
