@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import textwrap
 
 import pytest
@@ -385,3 +386,12 @@ def test_module_level_exit_does_not_stop_the_analysis() -> None:
 def test_a_shell_list_with_a_dynamic_command_is_reported_like_shell_true() -> None:
     text = "import subprocess\n\ndef run(x):\n    subprocess.run(['sh', '-c', f'echo {x}'])\n    subprocess.run(['sh', '-c', 'echo hi'])\n"
     assert _review(text, "tools/run.py") == [(4, "taint/command-injection")]
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="3.12 parses PEP 701 f-strings")
+def test_newer_f_string_syntax_is_counted_once_per_run() -> None:
+    newer = 'x = {"a": 1}\nprint(f"{x["a"]}")\n'
+    targets = [Target.whole_file(f"m{i}.py", newer) for i in range(4)]
+    result = SecurityAnalyzer(find_secrets=lambda _: []).analyze(targets)
+    assert result.findings == []
+    assert len(result.notices) == 1 and result.notices[0].startswith("security: 4 Python file(s) not analysed")
