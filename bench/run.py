@@ -108,6 +108,12 @@ def _coverage(quick: bool) -> list[Row]:
     return rows
 
 
+def _websec(quick: bool) -> list[Row]:
+    from . import websec
+
+    return websec.run(quick)
+
+
 def _redis(quick: bool) -> list[Row]:
     """bench/redis_bench.py (a colleague's: the team-mode Redis backend against the disk), via its run()."""
     if not (HERE / "redis_bench.py").is_file():
@@ -130,6 +136,7 @@ BENCHMARKS: dict[str, tuple[Bench, str]] = {
     "throughput": (_throughput, "100 hunks on a miss with latency per call vs the ideal"),
     "scale": (_scale, "cache hit latency at 100k entries vs 1k; disk per entry"),
     "coverage": (_coverage, "offline analyzers' coverage (bench/coverage.py)"),
+    "websec": (_websec, "offline security review vs bandit on labelled web handlers; data-flow cost per commit"),
     "redis": (_redis, "redis backend (bench/redis_bench.py, when present)"),
 }
 

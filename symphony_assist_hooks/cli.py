@@ -173,6 +173,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="measure review quality on labelled cases")
     p.add_argument("--template", dest="templates", help="comma-separated templates to evaluate (default: all)")
     p.add_argument("--cases", help="a folder of *.case / *.jsonl files, or one file (default: the built-in suite)")
+    p.add_argument(
+        "--suite",
+        choices=("built-in", "web-security"),
+        help="web-security: the offline security review vs bandit on labelled web handlers (TPR-FPR per category)",
+    )
     p.add_argument("--baseline", help="the --json output of an earlier run: report what got better or worse")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.add_argument("--max-cost", type=_usd, dest="max_cost", help="USD the whole evaluation may spend")

@@ -13,7 +13,10 @@ import pytest
 from fakeserver import FakeOpenAI
 from responders import answering
 
-HEAVY = ("openai", "httpx2", "httpx", "pydantic", "jinja2", "redis", "tiktoken", "genai_prices", "git", "bandit")
+HEAVY = (
+    "openai", "httpx2", "httpx", "pydantic", "jinja2", "redis", "tiktoken", "genai_prices", "git", "bandit",
+    "symphony_assist_hooks.analyzers.taint",
+)  # fmt: skip
 
 PROBE = """
 import json, sys

@@ -2,8 +2,15 @@
 
 bandit runs in-process on temporary copies (its public `BanditManager.discover_files` / `run_tests`): about
 4 ms for five files once its ~90 ms import is paid, and the import happens only when a Python file changed.
-Its noisiest checks (every `import subprocess`, every `assert`, every `random` call) are dropped or narrowed to
-the cases that matter; messages are our own, because bandit's B105-B107 texts quote the password itself.
+Its noisiest checks (every `import subprocess`, every `assert`) are dropped or narrowed to the cases that
+matter; messages are our own, because bandit's B105-B107 texts quote the password itself.
+
+`taint.py` follows the data in each changed file (request data, `input()`, `sys.argv`, the environment and
+`random` values into command, SQL, code, path, XSS, XPath, LDAP, redirect, session and cookie sinks) and adds
+its findings. Bandit's findings are removed only with evidence from that analysis: every value at the flagged
+line is a provable constant (`os.system("ls " + ["a", x][0])`, an f-string without placeholders), or the
+finding is a SAX/pulldom parser and nothing in the file turns external entities on (off by default). A file
+the running Python cannot parse (3.12 f-string syntax under 3.11) is counted in one notice per run.
 """
 
 from __future__ import annotations
@@ -13,14 +20,17 @@ import logging
 import re
 import tempfile
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..findings import Finding, Severity
 from ..redact import reportable
 from .common import Analysis, Target, enclosing_functions, is_test_path, make_finding
+
+if TYPE_CHECKING:
+    from .taint import TaintResult
 
 __all__ = ["SecurityAnalyzer"]
 
@@ -57,7 +67,7 @@ _BANDIT: dict[str, tuple[str, str]] = {
     "B307": ("use of eval", "Use ast.literal_eval for literals, or parse the input explicitly."),
     "B308": ("mark_safe on dynamic content (XSS)", "Escape the content (format_html) instead of marking it safe."),
     "B310": ("urlopen on an unchecked URL scheme", "Allow only http/https schemes before opening the URL."),
-    "B311": ("non-cryptographic random used for a secret", "Use the `secrets` module (secrets.token_urlsafe)."),
+    "B311": ("non-cryptographic random number", "If the value is a secret, token or key, use the `secrets` module."),
     "B312": ("telnet use", "Use SSH instead of telnet."),
     "B321": ("FTP use", "Use SFTP/FTPS instead of plain FTP."),
     "B323": ("TLS certificate checks disabled", "Use ssl.create_default_context()."),
@@ -98,7 +108,6 @@ _PASSWORD_RULES = {"B105", "B106", "B107"}
 _AUTH_WORDS = re.compile(
     r"auth|admin|permi|role|is_staff|superuser|logged|owner|privileg|can_|allowed|token|csrf", re.I
 )
-_SECRET_WORDS = re.compile(r"token|passw|secret|salt|nonce|otp|api_?key|session|reset|verif|csrf", re.I)
 _RANK = {"LOW": 0, "MEDIUM": 1, "HIGH": 2}
 _SEVERITY = {  # (bandit severity, confidence) → ours
     (2, 2): Severity.HIGH,
@@ -212,7 +221,13 @@ class SecurityAnalyzer:
         secret_lines = self._secrets(targets, result)
         python = [t for t in targets if t.language == "python"]
         if python:
-            self._bandit(python, secret_lines, result)
+            parsed, unparsable = _parse(python)
+            if unparsable:
+                result.notices.append(_unparsable_notice(unparsable))
+            if parsed:
+                evidence = _dataflow(parsed, result)
+                self._bandit([t for t, _ in parsed], secret_lines, result, evidence)
+                result.findings = _prefer_bandit(result.findings)
         for target in targets:
             self._patterns(target, result)
         return result
@@ -257,7 +272,13 @@ class SecurityAnalyzer:
         return seen
 
     # -- bandit ----------------------------------------------------------------------------------------
-    def _bandit(self, targets: Sequence[Target], secret_lines: set[tuple[str, int]], result: Analysis) -> None:
+    def _bandit(
+        self,
+        targets: Sequence[Target],
+        secret_lines: set[tuple[str, int]],
+        result: Analysis,
+        evidence: Mapping[str, TaintResult] | None = None,
+    ) -> None:
         try:
             with warnings.catch_warnings():  # stevedore, loading bandit's plugins, warns about its own API
                 warnings.simplefilter("ignore", DeprecationWarning)
@@ -279,14 +300,20 @@ class SecurityAnalyzer:
                 manager = b_manager.BanditManager(b_config.BanditConfig(), "file")
             manager.discover_files(list(by_file))
             manager.run_tests()
-            for fname, reason in manager.skipped:
-                result.notices.append(f"security: bandit skipped {by_file[str(fname)].path}: {reason}")
+            skipped = [f"{by_file[str(fname)].path} ({reason})" for fname, reason in manager.skipped]
+            if skipped:
+                more = f" and {len(skipped) - 1} more" if len(skipped) > 1 else ""
+                result.notices.append(f"security: bandit skipped {len(skipped)} file(s): {skipped[0]}{more}")
             issues = list(manager.get_issue_list())
         owners: dict[str, dict[int, str]] = {}
+        taken = {(f.path, f.line, f.rule) for f in result.findings}
         for issue in issues:
             target = by_file[str(issue.fname)]
             if target.path not in owners:
                 owners[target.path] = _owners(target.text)
+            flow = (evidence or {}).get(target.path)
+            if flow is not None and _disproved(issue, flow, target, taken):
+                continue
             finding = _bandit_finding(issue, target, owners[target.path], secret_lines)
             if finding:
                 result.findings.append(finding)
@@ -350,11 +377,11 @@ def _bandit_finding(
     if test_id == "B101" and not _AUTH_WORDS.search(code):
         return None  # an invariant assert is fine; one that guards access is not
     owner = owners.get(int(issue.lineno))
-    if test_id == "B311" and not _SECRET_WORDS.search(f"{code} {owner or ''}"):
-        return None  # random for shuffling or sampling is fine; for a token it is not
     severity = _SEVERITY[(_RANK.get(str(issue.severity), 0), _RANK.get(str(issue.confidence), 0))]
-    if test_id in _PASSWORD_RULES | {"B101", "B311"}:
+    if test_id in _PASSWORD_RULES | {"B101"}:
         severity = Severity.MEDIUM
+    elif test_id == "B311":
+        severity = Severity.LOW  # the data-flow finding (MEDIUM) says when the value becomes a secret
     elif test_id == "B608" and re.search(r"\.(execute|executemany|raw|executescript)\s*\(", code):
         severity = Severity.HIGH
     title, suggestion = _BANDIT.get(test_id, (str(issue.test).replace("_", " "), ""))
@@ -377,3 +404,131 @@ def _bandit_finding(
         message=message,
         suggestion=suggestion,
     )
+
+
+# bandit checks about a value that the data-flow analysis can prove constant, by category (for de-duplication).
+_DATA_CHECKS = {"B102", "B301", "B302", "B307", "B308", "B602", "B604", "B605", "B608", "B609", "B703", "B704"}
+_SAME_AS_TAINT: dict[str, frozenset[str]] = {
+    "cmdi": frozenset({"B601", "B602", "B604", "B605", "B609"}),
+    "sqli": frozenset({"B608", "B610", "B611"}),
+    "codei": frozenset({"B102", "B307"}),
+    "xss": frozenset({"B308", "B703", "B704"}),
+    "deserialization": frozenset({"B301", "B302", "B506"}),
+    "hash": frozenset({"B303", "B324"}),
+}
+_TAINT_WINS = {"cmdi", "sqli", "codei", "xss"}  # the data-flow finding says more (where the data came from)
+_API_IN_TESTS = {"deserialization", "securecookie", "weakrand"}
+_SAX = {"B317", "B319"}  # xml.sax / xml.dom.pulldom: external entities are off unless a feature turns them on
+_SEVERITY_OF = {
+    "cmdi": Severity.HIGH,
+    "sqli": Severity.HIGH,
+    "codei": Severity.HIGH,
+    "deserialization": Severity.HIGH,
+    "xxe": Severity.HIGH,
+    "securecookie": Severity.LOW,
+}
+
+
+def _parse(targets: Sequence[Target]) -> tuple[list[tuple[Target, ast.Module]], list[tuple[Target, str]]]:
+    parsed: list[tuple[Target, ast.Module]] = []
+    failed: list[tuple[Target, str]] = []
+    for target in targets:
+        try:
+            parsed.append((target, ast.parse(target.text)))
+        except SyntaxError as exc:
+            failed.append((target, f"line {exc.lineno}: {exc.msg}"))
+        except ValueError as exc:
+            failed.append((target, str(exc)))
+    return parsed, failed
+
+
+def _unparsable_notice(failed: Sequence[tuple[Target, str]]) -> str:
+    import sys
+
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    first, why = failed[0]
+    more = f" and {len(failed) - 1} more" if len(failed) > 1 else ""
+    return (
+        f"security: {len(failed)} Python file(s) not analysed (bandit, data flow): Python {version} cannot parse "
+        f"them — newer syntax such as 3.12 f-strings, or a syntax error ({first.path}, {why}{more}); "
+        "ruff's findings still cover them"
+    )
+
+
+def _dataflow(parsed: Sequence[tuple[Target, ast.Module]], result: Analysis) -> dict[str, TaintResult]:
+    from .taint import CATEGORIES, analyze_tree
+
+    out: dict[str, TaintResult] = {}
+    for target, tree in parsed:
+        try:
+            flow = analyze_tree(tree)
+        except Exception as exc:  # a bug in the analysis must not hide bandit's findings
+            result.notices.append(f"security: data-flow check failed on {target.path}: {type(exc).__name__}")
+            continue
+        out[target.path] = flow
+        owners: dict[int, str] | None = None
+        in_test = is_test_path(target.path)
+        for hit in flow.hits:
+            if in_test and hit.category in _API_IN_TESTS:
+                continue  # tests unpickle their own fixtures, set plain cookies on test clients, seed random
+            if owners is None:
+                owners = enclosing_functions(tree)
+            rule, title, suggestion = CATEGORIES[hit.category]
+            owner = owners.get(hit.line)
+            where = f" in `{owner}`" if owner else ""
+            origin = f"data from line {hit.origin} reaches " if hit.origin else ""
+            finding = make_finding(
+                target,
+                hit.line,
+                end_line=hit.end_line,
+                rule=rule,
+                title=title,
+                severity=_SEVERITY_OF.get(hit.category, Severity.MEDIUM),
+                template=NAME,
+                message=f"{title}{where} ({target.path}:{hit.line}): {origin}{hit.sink}.",
+                suggestion=suggestion,
+            )
+            if finding:
+                result.findings.append(finding)
+    return out
+
+
+def _disproved(issue: Any, flow: TaintResult, target: Target, taken: set[tuple[str, int, str]]) -> bool:
+    """True when the data-flow analysis shows bandit's finding is a false positive or a duplicate."""
+    from .taint import CATEGORIES
+
+    test_id = str(issue.test_id)
+    lines = [int(n) for n in (issue.linerange or [issue.lineno])]
+    if test_id in _SAX and not flow.external_entities:
+        return True
+    if test_id == "B320" and any(n in flow.safe_xml_lines for n in lines):
+        return True  # lxml with a parser built with resolve_entities=False
+    if test_id in _DATA_CHECKS:
+        category = next(c for c, ids in _SAME_AS_TAINT.items() if test_id in ids)
+        span = range(min(lines), max(lines) + 1)
+        recorded = [flow.line_proven[n] for n in span if n in flow.line_proven]
+        if recorded and all(category in proven for proven in recorded):
+            return True  # every value there is a constant, or went through a sanitiser for this category
+    for category, ids in _SAME_AS_TAINT.items():
+        if test_id in ids and category in _TAINT_WINS:
+            rule = CATEGORIES[category][0]
+            if any((target.path, n, rule) in taken for n in lines) or any(
+                h.category == category and h.line in lines for h in flow.hits if h.line in target.changed_lines
+            ):
+                return True
+    return False
+
+
+def _prefer_bandit(findings: list[Finding]) -> list[Finding]:
+    """Drop an API-use data-flow finding (deserialisation, weak hash) where bandit reports the same line."""
+    from .taint import CATEGORIES
+
+    rule_category = {CATEGORIES[c][0]: c for c in _SAME_AS_TAINT if c not in _TAINT_WINS}
+    bandit = {
+        (f.path, f.line, category)
+        for f in findings
+        if f.rule.startswith("bandit/")
+        for category, ids in _SAME_AS_TAINT.items()
+        if f.rule.split("/", 1)[1] in ids
+    }
+    return [f for f in findings if not (f.rule in rule_category and (f.path, f.line, rule_category[f.rule]) in bandit)]

@@ -2,6 +2,11 @@
 
     symphony-assist [--offline] eval [--template NAME[,NAME]] [--model M] [--cases DIR|FILE] [--json]
                                      [--baseline previous.json] [--max-cost USD] [--check]
+    symphony-assist eval --suite web-security [--json] [--check]
+
+`--suite web-security` scores the offline security review and plain bandit on a generated corpus of labelled
+web handlers, per category (TPR - FPR, `evaluate/websec.py`); it never calls a model. With --check it exits 1
+when a category scores below bandit, or a figure is below the "web-security" entry of thresholds.json.
 
 Without --cases the built-in suite runs. --template picks the review templates for diff cases and the
 explain template for failing tests (default: the configured review templates, and `testing`); a case of
@@ -76,7 +81,30 @@ def _read_baseline(path: str) -> dict[str, Any]:
     return data
 
 
+def _run_websec(args: argparse.Namespace, console: Console) -> int:
+    from ..evaluate.websec import check_websec, render_websec, run_websec
+
+    if getattr(args, "cases", None) or getattr(args, "baseline", None):
+        raise UsageError("--suite web-security builds its own cases: drop --cases and --baseline")
+    doc = run_websec()
+    problems = check_websec(doc, load_thresholds(None)) if getattr(args, "check", False) else []
+    if getattr(args, "check", False):
+        doc["check"] = {"passed": not problems, "problems": problems}
+    for notice in doc["notices"]:
+        console.notice(notice)
+    if args.json:
+        console.print(json.dumps(doc, indent=2, ensure_ascii=False))
+    else:
+        for line in render_websec(doc):
+            console.print(line)
+    for problem in problems:
+        console.error(f"--check: {problem}")
+    return EXIT_FINDINGS if problems else EXIT_OK
+
+
 def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    if getattr(args, "suite", None) == "web-security":
+        return _run_websec(args, console)
     review, explain = _templates(args, settings)
     cases_arg = getattr(args, "cases", None)
     cases = load_cases(cases_arg)

@@ -22,10 +22,11 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "deserialization": (
         "bandit/b301", "bandit/b302", "bandit/b506", "bandit/b614", "bandit/b31[3-9]", "bandit/b320",
         "unsafe-deserialization", "*deserializ*", "*deserialis*", "*pickle*", "*yaml-load*", "*unsafe-yaml*",
-        "xxe", "*xml-external*", "*xml-entit*",
+        "xxe", "*xml-external*", "*xml-entit*", "taint/xxe",
     ),
     "crypto": (
-        "bandit/b303", "bandit/b304", "bandit/b305", "bandit/b324", "bandit/b311", "bandit/b413", "bandit/b505",
+        "taint/weak-hash", "taint/weak-random", "bandit/b303", "bandit/b304", "bandit/b305", "bandit/b324",
+        "bandit/b311", "bandit/b413", "bandit/b505",
         "weak-hash", "weak-*", "*md5*", "*sha1*", "*crypto*", "*cipher*", "*random*", "*ecb*", "*key-size*",
     ),
     "tls": (
@@ -48,7 +49,9 @@ FAMILIES: dict[str, tuple[str, ...]] = {
         "*remote-script*", "*untrusted-download*",
     ),
     "insecure-default": (
-        "bandit/b101", "bandit/b104", "bandit/b113", "bandit/b201", "assert-*", "*debug-mode*", "debug-enabled",
+        "taint/open-redirect", "taint/insecure-cookie", "taint/trust-boundary", "bandit/b101", "bandit/b104",
+        "bandit/b113", "bandit/b201", "*open-redirect*", "*insecure-cookie*", "*trust-boundary*", "assert-*",
+        "*debug-mode*", "debug-enabled",
         "*bind-all*", "*all-interfaces*", "*cors*", "*authoriz*", "*authentic*", "*access-control*",
         "missing-*check", "*privileged*", "insecure-default*", "*timeout*", "insecure-config*",
     ),
