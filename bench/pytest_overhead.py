@@ -38,7 +38,7 @@ from pathlib import Path
 
 HEAVY = (
     "openai", "httpx2", "httpx", "pydantic", "jinja2", "diskcache", "symphony_assist_hooks.assistant",
-    "symphony_assist_hooks.pytest_assist", "symphony_assist_hooks.explain", "symphony_assist_hooks.config",
+    "symphony_assist_hooks.explain.session", "symphony_assist_hooks.explain.requests", "symphony_assist_hooks.config",
 )  # fmt: skip
 
 CONFTEST = f"""

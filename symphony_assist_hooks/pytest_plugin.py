@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from .explain import Explained
+    from .explain.requests import Explained
 
 __all__ = ["PLUGIN_NAME", "REPORT_ATTR", "AssistPlugin", "pytest_addoption", "pytest_configure"]
 
@@ -139,7 +139,7 @@ class AssistPlugin:
         report = yield
         if report.failed and call.excinfo is not None:  # not xfail/skip; XPASS(strict) has no exception
             try:
-                from .pytest_assist import capture_failure
+                from .explain.session import capture_failure
 
                 data = capture_failure(item, call, report)
             except Exception as exc:  # never break the test run over context
@@ -178,7 +178,7 @@ class AssistPlugin:
             self.lines.append("session interrupted: nothing explained")
             return
         try:
-            from .pytest_assist import explain_session, write_report
+            from .explain.session import explain_session, write_report
 
             self.result = explain_session(self.config, self.failures, self.lines.append)
         except Exception as exc:  # like pastebin: a fault is one line, never a broken session
@@ -193,7 +193,7 @@ class AssistPlugin:
         if self.is_worker or (not self.failures and not self.lines):
             return
         try:
-            from .pytest_assist import emit_formats, print_summary
+            from .explain.session import emit_formats, print_summary
 
             print_summary(terminalreporter, self.result, self.lines)
             if self.result is not None:

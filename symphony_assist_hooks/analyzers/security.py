@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..findings import Finding, Severity
-from ..redact import reportable
+from ..scan.redact import reportable
 from .common import Analysis, Target, enclosing_functions, is_test_path, make_finding
 
 __all__ = ["SecurityAnalyzer"]
@@ -222,9 +222,11 @@ class SecurityAnalyzer:
         finder = self._find_secrets
         if finder is None:
             try:
-                from ..redact import find_secrets
+                from ..scan.redact import find_secrets
             except ImportError:
-                result.notices.append("security: secret scan skipped (symphony_assist_hooks.redact is not available)")
+                result.notices.append(
+                    "security: secret scan skipped (symphony_assist_hooks.scan.redact is not available)"
+                )
                 return set()
             finder = find_secrets
         seen: set[tuple[str, int]] = set()

@@ -22,15 +22,15 @@ from pathlib import Path
 from typing import Any
 
 from ..assistant import Assistant, cache_key
-from ..assistant.budget import Ledger, open_ledger
 from ..assistant.cache import Cache, open_cache
-from ..assistant.keys import KeyRing
+from ..assistant.ledger import Ledger, open_ledger
 from ..assistant.prompts import Registry, load_registry
 from ..assistant.provider import NO_KEY_MESSAGE, ChatRequest, OpenAIProvider, UnusableAnswerError
+from ..assistant.provider.keys import KeyRing
 from ..assistant.stats import StatsLog, summarize
 from ..config import Settings, user_dirs
 from ..errors import AuthError, BudgetError, NoKeyError, ProviderError, QuotaError, SymphonyError, UsageError
-from ..review import ReviewOptions, review_changes
+from ..review.pipeline import ReviewOptions, review_changes
 from .diff import parse_diff
 from .errors import ApiError, reason_error
 from .ledger import RequestLedger
@@ -118,7 +118,7 @@ class Core:
 
     def query_key(self, body: QueryIn) -> str:
         """The cache key `Assistant.query` files this question under (single-flight key)."""
-        from ..redact import REDACTION_POLICY_VERSION, redact
+        from ..scan.redact import REDACTION_POLICY_VERSION, redact
 
         template = body.template or "general"
         tmpl = self.registry.get(template)  # UsageError for an unknown template: 400
@@ -313,7 +313,7 @@ class Core:
 
     def dashboard(self) -> str:
         """The usage report page (report.py) over the stats log and the shared ledger."""
-        from ..report import dashboard_html
+        from ..report.html import dashboard_html
 
         return dashboard_html(self.assistant())  # not closed: the Assistant borrows the shared cache
 

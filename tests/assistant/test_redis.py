@@ -19,8 +19,9 @@ import pytest
 import redis
 from redis_server import RedisServer
 
-from symphony_assist_hooks.assistant.budget import Caps, DiskLedger, Ledger, open_ledger, periods
 from symphony_assist_hooks.assistant.cache import DiskCache, NullCache, export_cache, import_cache, open_cache
+from symphony_assist_hooks.assistant.ledger import Caps, DiskLedger, Ledger, open_ledger, periods
+from symphony_assist_hooks.assistant.ledger import redis as redis_ledger_mod
 from symphony_assist_hooks.assistant.redis import (
     PREFIX,
     RedisCache,
@@ -30,7 +31,6 @@ from symphony_assist_hooks.assistant.redis import (
     redis_stats,
 )
 from symphony_assist_hooks.assistant.redis import connection as redis_conn
-from symphony_assist_hooks.assistant.redis import ledger as redis_ledger_mod
 from symphony_assist_hooks.assistant.redis import stats as redis_stats_mod
 from symphony_assist_hooks.assistant.stats import StatsLog
 from symphony_assist_hooks.config import Settings
@@ -234,7 +234,7 @@ def test_a_local_hit_imports_no_redis_and_never_contacts_the_server(private_redi
     hit = run_machine(url, laptop, "get")
     assert hit["got"] == answer
     assert int(watcher.info("stats")["total_connections_received"]) == connections  # no connection opened
-    team_code = ("symphony_assist_hooks.assistant.redis.ledger", "symphony_assist_hooks.assistant.redis.stats")
+    team_code = ("symphony_assist_hooks.assistant.ledger.redis", "symphony_assist_hooks.assistant.redis.stats")
     assert [m for m in hit["modules"] if m.split(".")[0] == "redis" or m.startswith(team_code)] == []
 
     elsewhere = run_machine(url, runner, "get")  # another machine: a local miss, answered by Redis
