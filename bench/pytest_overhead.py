@@ -1,4 +1,4 @@
-"""What the installed pytest plugin costs a pytest run (PERFORMANCE.md §4, goals §10 items 5-6).
+"""What the installed pytest plugin costs a pytest run (docs/reference.md#pytest-plugin-overhead, #performance-goals).
 
     .venv/bin/python bench/pytest_overhead.py [-n RUNS] [--tests N] [--check]
 

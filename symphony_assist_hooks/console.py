@@ -115,7 +115,7 @@ class Console:
 
         `text` may quote untrusted text (a refusal, a server's error message, a file name): it is made
         one clean line, and `##[` is broken up, because the Actions runner reads stderr for workflow
-        commands too and executes a legacy `##[command]` anywhere in a line (RELIABILITY.md §3.1).
+        commands too and executes a legacy `##[command]` anywhere in a line (docs/reference.md#output-escaping).
         """
         line = inert_line(f"symphony-assist: {text}")
         self.err.write(self.paint(line, style, self.color_err) + "\n")

@@ -5,11 +5,12 @@ PYTEST_DONT_REWRITE (nothing here needs assertion rewriting; skipping it saves a
 The pytest11 entry point `symphony_assist` names this module, so pytest imports it on every run where the
 package is installed: it imports only the standard library and pytest and holds only the options and the
 hooks. pytest assertion-rewrites every module of our distribution a session imports (under
-PYTHONDONTWRITEBYTECODE it re-parses them on every run), so the work lives in `pytest_assist` and behind
-it the core, imported only when a test failed (PERFORMANCE.md §4, §9). `AssistPlugin` is registered only
-when --assist (or the ini key `assist`) is on; `-p no:symphony_assist` removes everything.
+PYTHONDONTWRITEBYTECODE it re-parses them on every run), so the work lives in `explain/session.py` and
+behind it the core, imported only when a test failed (docs/reference.md#pytest-plugin-overhead).
+`AssistPlugin` is registered only when --assist (or the ini key `assist`) is on; `-p no:symphony_assist`
+removes everything.
 
-Flow, pytest-xdist aware (CONVENTIONS.md §2.4):
+Flow, pytest-xdist aware (docs/reference.md#pytest-plugin-overhead):
 - `pytest_runtest_makereport`, in the process that ran the test (a worker under xdist), puts the
   failure's context on the report as JSON-serialisable data (`report.symphony_assist`): a traceback in
   pytest's short style whatever --tb says (so cache keys do not depend on it), the test's source and

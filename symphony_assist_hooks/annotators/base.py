@@ -137,7 +137,7 @@ def relative_path(path: str, workspace: Path | None) -> str | None:
 
 
 def neutralize_line(line: str) -> str:
-    """A log line the Actions runner will not execute (RELIABILITY.md §3.1): `##[` (legacy command,
+    """A log line the Actions runner will not execute (docs/reference.md#output-escaping): `##[` (legacy command,
     matched anywhere) broken up, and a line whose text starts with `::` put behind a `│ ` gutter."""
     line = line.replace("##[", "## [")
     if line.lstrip(DOTNET_WHITESPACE + "\x1c\x1d\x1e\x1f").startswith("::"):

@@ -2,10 +2,10 @@
 
 The runner (actions/runner `ActionCommand.cs`) executes a log line as a command when, after
 `TrimStart()`, it starts with `::` (V2) or — tried only if V2 fails — when it contains `##[`
-anywhere (legacy). Model text is therefore never printed raw (RELIABILITY.md §3):
+anywhere (legacy). Model text is therefore never printed raw (docs/reference.md#output-escaping):
 
 - In an annotation it is sanitized (no ANSI/OSC, controls, bidi) and escaped with the toolkit's
-  exact rules (CONVENTIONS.md §3.2), so it stays inside our one command line; `##[` is broken too.
+  exact rules (docs/reference.md#output-escaping), so it stays inside our one command line; `##[` is broken too.
 - Free text (pytest explanations) is wrapped in `::stop-commands::<token>` … `::<token>::` with
   a random per-run token, and every line gets a `│ ` gutter so no line can start with `::`.
 

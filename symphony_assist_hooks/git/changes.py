@@ -1,6 +1,6 @@
 """The only git access: the git CLI through one subprocess wrapper (`gitcli.run`), never GitPython.
 
-Stdlib only: this runs on the hook's cache-hit path (DESIGN.md, PERFORMANCE.md §5). Import from here;
+Stdlib only: this runs on the hook's cache-hit path (docs/reference.md#git-inputs). Import from here;
 the modules behind it are internal:
 
     git.py        this facade, and the readers: staged, revision_range, from_env, all_files,
@@ -12,7 +12,7 @@ the modules behind it are internal:
     diffmodel.py  Line, Hunk, FileDiff, Changes
     language.py   language_of
 
-How a diff is read (RELIABILITY.md §7):
+How a diff is read (docs/reference.md#git-inputs):
 1. `git rev-parse --is-inside-work-tree --show-toplevel`: not a repo, a bare repo, "dubious ownership"
    and a missing git become one `GitError` line (exit 2) that quotes git's own message.
 2. `git diff --raw -z` lists the changed files with modes and blob ids: exact paths (spaces, commas,
@@ -26,7 +26,7 @@ How a diff is read (RELIABILITY.md §7):
 Every call pins the output format against the user's git config (`diff.noprefix`, `diff.mnemonicPrefix`,
 colour, `diff.external`, textconv drivers, `diff.relative`, `diff.submodule`, `diff.algorithm`) and keeps
 the caller's environment: under `git commit -a` git points `GIT_INDEX_FILE` at a temporary index, and
-the staged diff is that index (RELIABILITY.md §0.9).
+the staged diff is that index (docs/reference.md#git-inputs).
 """
 
 from __future__ import annotations
@@ -158,7 +158,7 @@ def from_env(
 ) -> Changes | None:
     """The range pre-commit was asked for (`--from-ref/--to-ref`, pre-push), or None when not set.
 
-    pre-commit diffs `FROM...TO` (CONVENTIONS.md §1.5); an all-zero FROM (a new branch) means every
+    pre-commit diffs `FROM...TO` (docs/reference.md#git-inputs); an all-zero FROM (a new branch) means every
     file of TO.
     """
     env = os.environ if environ is None else environ

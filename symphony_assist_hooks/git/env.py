@@ -1,8 +1,8 @@
 """What every git process gets: options pinned against the user's git config, and the environment.
 
 Standard library `os` only: the replay path (replay.py) starts git with these before anything else
-is imported, and `gitcli.run` starts every other git process with the same (RELIABILITY.md §7, "User
-git config"; §0.9 for GIT_INDEX_FILE).
+is imported, and `gitcli.run` starts every other git process with the same (docs/reference.md#git-inputs:
+user git config, GIT_INDEX_FILE).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Every call pins the output format against the user's git config (`diff.noprefix`
 colour, `diff.external`, textconv drivers, `diff.relative`, `diff.submodule`, `diff.algorithm`,
 `diff.indentHeuristic`, `diff.interHunkContext`, `diff.suppressBlankEmpty`) and keeps
 the caller's environment: under `git commit -a` git points `GIT_INDEX_FILE` at a temporary index, and
-the staged diff is that index (RELIABILITY.md §0.9); both live in gitenv.py. Errors become one `GitError`
+the staged diff is that index (docs/reference.md#git-inputs); both live in gitenv.py. Errors become one `GitError`
 line quoting git.
 
 Internal to `git.py`, which re-exports `repo_root` and `PathArg`. Callers elsewhere call `gitcli.run`

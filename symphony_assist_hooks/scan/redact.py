@@ -16,10 +16,10 @@ assignments, URL userinfo, PEM blocks and an entropy rule for quoted values): th
 secretrules.py, the value heuristics it shares in secretheuristics.py; this module runs the table,
 merges the spans and replaces them. detect-secrets is NOT used here, only as a cross-check in
 tests/scan/test_redact.py, because measured on this project's reference machine it costs more than the
-whole cache-hit budget (PERFORMANCE.md §10: <= 60 ms per hook run): `import detect_secrets.core.scan`
+whole cache-hit budget (docs/reference.md#performance-goals: <= 60 ms per hook run): `import detect_secrets.core.scan`
 takes ~130 ms and loading its plugins another ~150 ms, while this module and its rules import in ~2 ms
 and scan 1k diff lines in a few ms. It also drops every finding for a path not on disk and reports
-partial spans (RELIABILITY.md §0.1-0.3), and it misses formats we catch (`github_pat_`, `sk_test_`,
+partial spans (docs/reference.md#secrets), and it misses formats we catch (`github_pat_`, `sk_test_`,
 URL credentials with unusual schemes, unquoted `.env` values).
 
 Stdlib only: redaction runs before the cache key is computed, i.e. on the cache-hit path.

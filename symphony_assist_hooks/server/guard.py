@@ -1,4 +1,4 @@
-"""The one ASGI middleware every request passes before any endpoint runs (RELIABILITY.md §4).
+"""The one ASGI middleware every request passes before any endpoint runs (docs/reference.md#http-server).
 
 In order: the Host header (DNS rebinding; loopback servers only), the Origin (no cross-site calls,
 no CORS headers ever), a token bucket per client address, the bearer token (switch-key always;

@@ -1,4 +1,4 @@
-"""git.py against real temporary repositories (RELIABILITY.md §7)."""
+"""git.py against real temporary repositories (docs/reference.md#git-inputs)."""
 
 from __future__ import annotations
 

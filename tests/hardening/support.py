@@ -23,7 +23,7 @@ __all__ = ["Books", "HookEnv", "fake_key"]
 
 
 def fake_key() -> str:
-    """A key-shaped value generated at run time (RELIABILITY.md: no literal token in the source)."""
+    """A key-shaped value generated at run time (docs/reference.md: no literal token in the source)."""
     return "sk-test-" + secrets.token_hex(16)
 
 

@@ -1,4 +1,4 @@
-"""Hostile input (diffs, prompts) and hostile output (model text) — RELIABILITY.md §2, §3, §7.
+"""Hostile input (diffs, prompts) and hostile output (model text) — docs/reference.md#prompt-injection, docs/reference.md#output-escaping, docs/reference.md#git-inputs
 
 Input: the diff parser and the model-output parser are fuzzed (hypothesis, a bounded number of
 examples, each timed); a corpus of prompt injections is planted next to a real vulnerability and

@@ -1,4 +1,4 @@
-"""Local state faults (RELIABILITY.md §6): the cache, the ledger, the disk, the clock and other processes.
+"""Local state faults (docs/reference.md#local-state): the cache, the ledger, the disk, the clock and other processes.
 
 The promises under test: a cache fault costs at most a paid call and never fails a run; a ledger that
 cannot prove the spend is under the cap allows no paid call (fail closed) but never blocks a commit

@@ -1,4 +1,4 @@
-"""Redaction: nothing secret leaves the machine (RELIABILITY.md §1).
+"""Redaction: nothing secret leaves the machine (docs/reference.md#secrets).
 
 The corpus is generated at run time (tests/fake_secrets.py). Set FAKE_SECRETS_SEED to replay a failure;
 every assertion message names the seed.
@@ -170,7 +170,7 @@ def detect_secrets_findings(text: str) -> list[tuple[str, str]]:
         f"@@ -0,0 +1,{len(lines)} @@\n" + "".join(f"+{ln}\n" for ln in lines)
     )
     with default_settings() as config:
-        # RELIABILITY.md §0.1: its default filter drops every finding when the path is not on disk
+        # docs/reference.md#secrets: its default filter drops every finding when the path is not on disk
         config.disable_filters("detect_secrets.filters.common.is_invalid_file")
         return [(s.type, s.secret_value or "") for s in scan_diff(diff)]
 
@@ -186,7 +186,7 @@ def detect_secrets_findings(text: str) -> list[tuple[str, str]]:
     ],
 )
 def test_partial_spans_reported_by_detect_secrets_are_widened(name: str, detector: str, rng: random.Random) -> None:
-    """RELIABILITY.md §0.2: redacting detect-secrets' `secret_value` would leak the rest of the secret."""
+    """docs/reference.md#secrets: redacting detect-secrets' `secret_value` would leak the rest of the secret."""
     fake = make(name, rng)
     partial = next(v for kind, v in detect_secrets_findings(fake.text) if kind == detector)
     full = fake.secrets[0] if name != "pem-rsa" else fake.text

@@ -20,7 +20,7 @@ The backends:
 * `NullCache` (below): no caching, when the disk cache cannot be used.
 
 This module and the disk backend import only the standard library on a hit, and nothing here ever
-imports openai, pydantic, jinja2, httpx2 or redis (PERFORMANCE.md §9).
+imports openai, pydantic, jinja2, httpx2 or redis (docs/reference.md#hit-path).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from typing import Any
 
 __all__ = ["decode", "encode"]
 
-COMPRESS_LEVEL = 6  # 2 KB of prose or diff shrinks to 0.34-0.48x (PERFORMANCE.md §2)
+COMPRESS_LEVEL = 6  # 2 KB of prose or diff shrinks to 0.34-0.48x (docs/reference.md#cache-storage)
 
 
 def encode(value: Mapping[str, Any]) -> bytes:

@@ -23,7 +23,7 @@ def ensure_private_dir(path: Path, warn: Warn) -> None:
 
     Creates it (and a missing parent) 0700. An existing directory we own with group/other bits is
     chmod-ed to 0700 (with a warning if it was world-writable). One owned by another user is refused
-    with PermissionError: whoever can write it could plant entries (RELIABILITY.md §6.2).
+    with PermissionError: whoever can write it could plant entries (docs/reference.md#local-state).
     """
     if not path.parent.exists():
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -13,14 +13,14 @@
 * Locks are short (`LOCK_TIMEOUT`): a write that cannot get the lock is skipped and further writes pause
   for `WRITE_BACKOFF` seconds, so a busy or stuck writer elsewhere never stalls a commit. Opening
   diskcache is bounded by the same timeout: its constructor otherwise retries a locked database for
-  up to 60 s (RELIABILITY.md §6.1).
+  up to 60 s (docs/reference.md#local-state).
 * A corrupted database (`sqlite3.DatabaseError`, on any read or write) is moved aside to
   `responses.corrupt-<UTC timestamp>` with one warning, and a fresh cache is built.
 * A database that refuses writes (read-only) keeps serving hits and stops writing, with one warning.
   A full disk skips writes with one warning; reads keep working. (An unusable directory raises
   OSError from the constructor: `open_cache` turns it into a `NullCache`.)
 * Eviction is diskcache's default least-recently-stored: a hit is a pure read (least-recently-used
-  would turn every hit into a write, 4-5x slower; PERFORMANCE.md §2).
+  would turn every hit into a write, 4-5x slower; docs/reference.md#cache-storage).
 
 This module imports only the standard library and codec.py: it is on every hit's import path.
 """

@@ -6,7 +6,7 @@ Keys are ``symphony-assist:cache:<sha256>``; values are the same zlib-compressed
 Two tiers, one contract (`Cache`, cache.py):
 
 * `get` asks this machine's disk cache first. A local hit answers at disk speed: it imports no redis
-  and opens no connection (PERFORMANCE.md §9). Only a local miss asks Redis; a hit found there is
+  and opens no connection (docs/reference.md#hit-path). Only a local miss asks Redis; a hit found there is
   not copied to the disk (a hit stays one read), so other machines' answers keep coming from Redis.
 * `set` writes Redis, then the local copy with the same TTL as an absolute expiry taken *before* the
   Redis write (less 2 ms: Redis keeps whole milliseconds), so the local copy never outlives the

@@ -10,12 +10,12 @@ Three caps (`Settings.budget_run`, `budget_daily`, `budget_monthly`, USD, None =
 `reserve(amount)` grants a reservation only if, for every capped period,
 ``committed + outstanding reservations + amount <= cap``, all checked in one atomic transaction, so
 parallel pre-commit hooks and pytest-xdist workers can never overspend together (a get-then-set
-ledger overspent 2.6-5.3x in RELIABILITY.md §0.6). `settle(res, actual)` removes the reservation and
+ledger overspent 2.6-5.3x in docs/reference.md#budget-ledger). `settle(res, actual)` removes the reservation and
 adds the real cost to the periods *it was reserved in*: a call reserved on Jan 31 23:59:59 UTC is
 January's, whenever its answer arrives. `release(res)` removes it without cost. A `0` amount (a free
 model) is always granted.
 
-Faults (RELIABILITY.md §6.2):
+Faults (docs/reference.md#local-state):
 
 * A reservation carries its owner's pid, host and an expiry. Each `reserve` first sweeps reservations
   that expired or whose owner process on this host is gone (kill -9), so a crash under-uses the budget

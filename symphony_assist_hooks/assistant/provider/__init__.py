@@ -1,10 +1,10 @@
 """Provider: one chat request in, one Completion out, or one ProviderError saying why not.
 
 `OpenAIProvider` talks to OpenAI or any OpenAI-compatible server (`base_url`) through the official
-SDK, imported lazily on the first call (`import openai` costs ~0.5 s: PERFORMANCE.md §1, §9; importing
+SDK, imported lazily on the first call (`import openai` costs ~0.5 s: docs/reference.md#hit-path; importing
 this module pulls in no openai, httpx2 or pydantic). The SDK's own retries are off (`max_retries=0`);
 one loop here decides, per fault, whether to retry, fail over to the other key or give up: the table
-is in faults.py (RELIABILITY.md §5). The records (`ChatRequest`, `Completion`) and the reading of an
+is in faults.py (docs/reference.md#provider-faults). The records (`ChatRequest`, `Completion`) and the reading of an
 answer are in chat.py; this module re-exports them.
 
 Keys: the only place a key is revealed is the SDK client's constructor. Error messages name key
@@ -61,7 +61,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-CONNECT_TIMEOUT = 5.0  # seconds, as the SDK's default (CONVENTIONS.md §6.4)
+CONNECT_TIMEOUT = 5.0  # seconds, as the SDK's default (docs/reference.md#formats)
 NO_KEY_MESSAGE = "no API key configured: set OPENAI_API_KEY (or OPENAI_API_KEY_PRIMARY / OPENAI_API_KEY_SECONDARY)"
 
 T = TypeVar("T")
@@ -261,7 +261,7 @@ class OpenAIProvider:
                     api_key=key.reveal(),
                     base_url=self._settings.base_url,
                     timeout=self._settings.timeout,
-                    max_retries=0,  # our loop retries: the SDK would retry quota errors (RELIABILITY.md §0.4)
+                    max_retries=0,  # our loop retries; the SDK retries quota errors (docs/reference.md#provider-faults)
                     http_client=self._http_client,
                 )
                 self._clients[alias] = client

@@ -1,4 +1,4 @@
-"""What went wrong with one request to OpenAI, and what the provider does about it (RELIABILITY.md §5).
+"""What went wrong with one request to OpenAI, and what the provider does about it (docs/reference.md#provider-faults).
 
 `classify` turns an SDK exception into one outcome: `Retry` (transient), `Failover` (the key was
 refused), or `Fatal` (an error to raise now). The loop in provider.py acts on it:
@@ -129,7 +129,7 @@ def classify(
     if isinstance(exc, openai.APIStatusError):
         return _classify_status(exc, model, where, scrub)
     if isinstance(exc, json.JSONDecodeError | UnicodeDecodeError | openai.APIResponseValidationError):
-        return Retry("malformed response (invalid JSON)", malformed=True)  # RELIABILITY.md §0.5
+        return Retry("malformed response (invalid JSON)", malformed=True)  # docs/reference.md#provider-faults
     return Fatal(ProviderError, f"the OpenAI client failed ({type(exc).__name__})")
 
 

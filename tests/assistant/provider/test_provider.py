@@ -174,7 +174,7 @@ def test_responder_scripts_answers_from_the_request(rig: Rig) -> None:
 
 
 def test_keep_alive_calls_are_fast(rig: Rig) -> None:
-    """PERFORMANCE.md §6: with Nagle on, each keep-alive request took 44 ms."""
+    """docs/reference.md#test-servers: with Nagle on, each keep-alive request took 44 ms."""
     provider, _ = rig.provider()
     provider.complete(REQ, deadline=soon())  # warm up: import, client, connection
     start = time.perf_counter()
@@ -642,7 +642,7 @@ def _no_key_in(text: str, *keys: str) -> None:
 def test_keys_never_appear_in_errors_or_logs(
     rig: Rig, caplog: pytest.LogCaptureFixture, closed_port_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """RELIABILITY.md §4/§5: no key in str/repr/traceback of any error, and none in DEBUG logs
+    """docs/reference.md#http-server, docs/reference.md#provider-faults: no key in str/repr/traceback of any error, and none in DEBUG logs
     (ours, the SDK's, httpx2's). The fake's 401 message echoes the whole key, as a careless gateway might."""
     monkeypatch.setenv("OPENAI_LOG", "debug")
     caplog.set_level(logging.DEBUG)
@@ -680,7 +680,7 @@ def test_keys_never_appear_in_errors_or_logs(
 
 # ------------------------------------------------------------------------------- MockTransport
 def test_official_api_via_mock_transport(tmp_path: Path) -> None:
-    """CONVENTIONS.md §6.8: an httpx2 MockTransport in place of the network; no base_url = the official
+    """docs/reference.md#formats: an httpx2 MockTransport in place of the network; no base_url = the official
     API, which gets `max_completion_tokens`. The primary is out of quota; the secondary answers."""
     import httpx2
 
@@ -773,7 +773,7 @@ def test_the_service_is_named_without_credentials_or_path(base_url: str | None, 
 
 # ------------------------------------------------------------------------------- import weight
 def test_importing_the_modules_imports_no_heavy_dependency() -> None:
-    """PERFORMANCE.md §9: a cache hit must not pay for openai, httpx2, pydantic or genai-prices."""
+    """docs/reference.md#hit-path: a cache hit must not pay for openai, httpx2, pydantic or genai-prices."""
     code = (
         "import json, sys\n"
         "import symphony_assist_hooks.assistant.provider, symphony_assist_hooks.assistant.provider.keys\n"
