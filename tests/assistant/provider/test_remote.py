@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -27,7 +28,7 @@ from symphony_assist_hooks.assistant.provider.remote import RemoteBudgetError, R
 from symphony_assist_hooks.cli import main
 from symphony_assist_hooks.config import load_settings
 from symphony_assist_hooks.errors import AuthError, BudgetError, UnavailableError
-from symphony_assist_hooks.server import Limits, create_app
+from symphony_assist_hooks.server import Limits, create_app, guard
 
 ORIGINAL = "def total(xs):\n    return sum(xs)\n"
 CHANGED = "def total(xs):\n    result = eval('sum(xs)')\n    return result\n"
@@ -234,12 +235,21 @@ def test_upstream_faults_map_back(remote: Callable[..., Remote], capsys: pytest.
     assert_no_key(r.keys, *r.outputs)
 
 
-def test_rate_limited_client_waits_and_retries(remote: Callable[..., Remote]) -> None:
+def test_rate_limited_client_waits_and_retries(remote: Callable[..., Remote], monkeypatch: pytest.MonkeyPatch) -> None:
+    # The server's token bucket reads an injected clock that moves only when the client sleeps: a busy
+    # machine (a slow request) cannot refill the bucket behind the test's back.
+    now = [1000.0]
+    monkeypatch.setattr(guard, "time", SimpleNamespace(monotonic=lambda: now[0]))
     remote(limits=Limits(burst=1, per_second=2))
     provider = RemoteProvider(load_settings())
     provider.list_models(deadline=time.monotonic() + 10)  # spends the only token
     slept: list[float] = []
-    provider._sleep = lambda s: (slept.append(s), time.sleep(s))[0]  # type: ignore[assignment]
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    provider._sleep = sleep  # type: ignore[method-assign]
     chat = ChatRequest("system", "user text", "gpt-4o-mini", 0.0, 50)
     done = provider.complete(chat, deadline=time.monotonic() + 10)
     assert done.content
