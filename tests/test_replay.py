@@ -532,9 +532,9 @@ def test_a_replay_in_a_fresh_process_imports_almost_nothing(
     assert third["rc"] == 1
     assert again == out and "pkg/tool.py:5: high [command-injection]" in again
     assert set(third["loaded"]) <= {
-        "symphony_assist_hooks.review",  # the package's __init__: a docstring only
+        "symphony_assist_hooks.review",  # the package __init__ alone: a docstring
         "symphony_assist_hooks.review.replay",
-        "symphony_assist_hooks.git",  # the package's __init__: a docstring only
+        "symphony_assist_hooks.git",  # the package __init__ alone: a docstring
         "symphony_assist_hooks.git.env",
         "_sha256",
         "_sha2",

@@ -32,7 +32,7 @@ from .request import Item, ItemResult, Request, Response
 if TYPE_CHECKING:
     from . import Assistant, Fallback, Pair, _Prepared
     from .batching import Chunk
-    from .ledger import Reservation
+    from .ledger.rules import Reservation
     from .pricing import Price
     from .provider import ChatRequest, Completion
 

@@ -20,8 +20,10 @@ import redis
 from redis_server import RedisServer
 
 from symphony_assist_hooks.assistant.cache import DiskCache, NullCache, export_cache, import_cache, open_cache
-from symphony_assist_hooks.assistant.ledger import Caps, DiskLedger, Ledger, open_ledger, periods
+from symphony_assist_hooks.assistant.ledger import Ledger, open_ledger
 from symphony_assist_hooks.assistant.ledger import redis as redis_ledger_mod
+from symphony_assist_hooks.assistant.ledger.disk import DiskLedger
+from symphony_assist_hooks.assistant.ledger.rules import Caps, periods
 from symphony_assist_hooks.assistant.redis import (
     PREFIX,
     RedisCache,
@@ -660,7 +662,7 @@ def test_a_reservation_expires(redis_url: str, tmp_path: Path, warnings: Warning
 HOLDER = """
 import sys, time
 from pathlib import Path
-from symphony_assist_hooks.assistant.budget import open_ledger
+from symphony_assist_hooks.assistant.ledger import open_ledger
 from symphony_assist_hooks.config import Settings
 
 s = Settings(cache_backend="redis", cache_url=sys.argv[1], cache_dir=Path(sys.argv[2]), budget_monthly=0.0001, budget_run=None)

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from symphony_assist_hooks.assistant.ledger import Caps, DiskLedger
+from symphony_assist_hooks.assistant.ledger.disk import DiskLedger
+from symphony_assist_hooks.assistant.ledger.rules import Caps
 from symphony_assist_hooks.assistant.pricing import cost_micro, price_for
 
 __all__ = ["Books", "HookEnv", "fake_key"]

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from ...errors import UsageError
+from ...errors import UsageError, Warn
 from .codec import decode, encode
 from .disk import LOCK_TIMEOUT, DiskCache, ensure_private_dir
 
@@ -56,7 +56,6 @@ __all__ = [
 
 SUBDIR = "responses"
 
-Warn = Callable[[str], None]
 CacheEntry = tuple[str, dict[str, Any], float | None]  # key, value, expire_at (epoch seconds) or None
 
 

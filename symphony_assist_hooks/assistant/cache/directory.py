@@ -10,12 +10,11 @@ import contextlib
 import os
 import stat
 import threading
-from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["announce_change", "ensure_private_dir", "generation_file"]
+from ...errors import Warn
 
-Warn = Callable[[str], None]
+__all__ = ["announce_change", "ensure_private_dir", "generation_file"]
 
 
 def ensure_private_dir(path: Path, warn: Warn) -> None:

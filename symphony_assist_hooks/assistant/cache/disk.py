@@ -35,10 +35,11 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ...errors import Warn
 from .codec import decode, encode
 from .directory import announce_change, ensure_private_dir, generation_file
 
@@ -49,8 +50,6 @@ __all__ = ["LOCK_TIMEOUT", "WRITE_BACKOFF", "DiskCache", "ensure_private_dir", "
 
 LOCK_TIMEOUT = 1.0  # seconds a cache operation may wait for another process's write lock
 WRITE_BACKOFF = 5.0  # seconds writes are skipped after a lock timeout
-
-Warn = Callable[[str], None]
 
 
 def _reason(exc: BaseException) -> str:

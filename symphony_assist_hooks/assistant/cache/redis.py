@@ -28,10 +28,11 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from ...config import mask_url
+from ...errors import Warn
 from ..redis.connection import PREFIX, TIMEOUT_CAP, get_server, redis_errors, redis_timeout, unreachable
 from .codec import decode, encode
 
@@ -45,8 +46,6 @@ __all__ = ["SCAN_COUNT", "RedisCache", "redis_cache"]
 
 SCAN_COUNT = 500
 _CLOCK_GRAIN = 0.002  # seconds: Redis keeps whole milliseconds; the local copy ends this much earlier
-
-Warn = Callable[[str], None]
 
 
 def _glob_escape(text: str) -> str:

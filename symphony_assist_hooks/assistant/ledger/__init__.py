@@ -37,30 +37,16 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .disk import LOCK_TIMEOUT, DiskLedger
-from .memory import MemoryLedger
-from .rules import MICRO, RESERVATION_LIFETIME, Caps, Reservation, Warn, format_usd, periods
-
-# redis/ledger.py borrows these helpers from here, where they were defined before ledgerbase.py.
-from .rules import _over as _over
-from .rules import _pid_alive as _pid_alive
-from .rules import close_reservation as close_reservation
+from ...errors import Warn
+from .disk import DiskLedger
+from .rules import RESERVATION_LIFETIME, Caps, Reservation
 
 if TYPE_CHECKING:
     from ...config import Settings
 
 __all__ = [
-    "LOCK_TIMEOUT",
-    "MICRO",
-    "RESERVATION_LIFETIME",
-    "Caps",
-    "DiskLedger",
     "Ledger",
-    "MemoryLedger",
-    "Reservation",
-    "format_usd",
     "open_ledger",
-    "periods",
 ]
 
 SUBDIR = "ledger"

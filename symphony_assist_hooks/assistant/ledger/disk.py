@@ -24,9 +24,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ...errors import BudgetError
+from ...errors import BudgetError, Warn
 from ..cache.disk import ensure_private_dir
-from .rules import RESERVATION_LIFETIME, Caps, Reservation, Warn, _BaseLedger, _Fault, _Txn
+from .rules import RESERVATION_LIFETIME, Caps, Reservation, _BaseLedger, _Fault, _Txn
 
 __all__ = ["LOCK_TIMEOUT", "SCHEMA_VERSION", "DiskLedger"]
 

@@ -10,7 +10,8 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator
 
-from .rules import RESERVATION_LIFETIME, Caps, Reservation, Warn, _BaseLedger, _Txn
+from ...errors import Warn
+from .rules import RESERVATION_LIFETIME, Caps, Reservation, _BaseLedger, _Txn
 
 __all__ = ["MemoryLedger"]
 

@@ -26,9 +26,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from ...config import mask_url
-from ...errors import BudgetError
+from ...errors import BudgetError, Warn
 from ..redis.connection import PREFIX, TIMEOUT_CAP, get_server, redis_errors, redis_timeout, unreachable
-from . import Caps, Reservation, _over, _pid_alive, close_reservation, format_usd, periods
+from .rules import Caps, Reservation, close_reservation, format_usd, over_cap, periods, pid_alive
 
 if TYPE_CHECKING:
     import redis
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 
 __all__ = ["RedisLedger", "redis_ledger"]
 
-Warn = Callable[[str], None]
 
 # ------------------------------------------------------------------------------------------ ledger
 # Lua 5.1 inside Redis has no os.date: the UTC civil date of an epoch (H. Hinnant's days -> y/m/d).
@@ -207,7 +206,7 @@ class RedisLedger:
                 pid = int(entry["pid"])
             except (ValueError, KeyError, TypeError):
                 continue  # the script decides about a malformed entry
-            if entry.get("host") == host and pid != me and rid.decode() not in self._open and not _pid_alive(pid):
+            if entry.get("host") == host and pid != me and rid.decode() not in self._open and not pid_alive(pid):
                 dead.append(rid.decode())
         return dead
 
@@ -218,7 +217,7 @@ class RedisLedger:
             run_refusal = None
             if self.caps.run is not None and amount > 0:
                 in_flight = sum(r.amount for r in self._open.values())
-                run_refusal = _over("run", self.caps.run, self._run_spent, in_flight, amount)
+                run_refusal = over_cap("run", self.caps.run, self._run_spent, in_flight, amount)
             rid = os.urandom(12).hex()
             try:
                 r, reserve, _ = self._client()
@@ -246,7 +245,7 @@ class RedisLedger:
                 )
             if status == 0:
                 name, cap, spent, reserved = reply[5:]
-                raise BudgetError(_over(str(name), int(cap), int(spent), int(reserved), amount) or str(name))
+                raise BudgetError(over_cap(str(name), int(cap), int(spent), int(reserved), amount) or str(name))
             if status == 2:
                 raise BudgetError(run_refusal or "budget: run cap reached")
             res = Reservation(rid, amount, str(day), str(month))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ...errors import BudgetError
+from ...errors import BudgetError, Warn
 
 if TYPE_CHECKING:
     from ...config import Settings
@@ -28,16 +28,15 @@ __all__ = [
     "RESERVATION_LIFETIME",
     "Caps",
     "Reservation",
-    "Warn",
     "close_reservation",
     "format_usd",
+    "over_cap",
     "periods",
+    "pid_alive",
 ]
 
 MICRO = 1_000_000  # micro-dollars per USD
 RESERVATION_LIFETIME = 600.0  # seconds before another process may reclaim a reservation
-
-Warn = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -86,7 +85,7 @@ def _hostname() -> str:
     return socket.gethostname()
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     """False only when we know the process is gone (or a zombie); unknown counts as alive."""
     if pid <= 0 or sys.platform == "win32":  # os.kill(pid, 0) would terminate it on Windows
         return True
@@ -177,7 +176,7 @@ class _BaseLedger:
         for rid, amount, pid, owner_host, expires_at in tx.reservations():
             if rid in self._open:
                 continue  # ours and still in flight
-            if expires_at <= now or (owner_host == host and pid != me and not _pid_alive(pid)):
+            if expires_at <= now or (owner_host == host and pid != me and not pid_alive(pid)):
                 tx.remove_reservation(rid)
                 freed += amount
                 count += 1
@@ -213,16 +212,16 @@ class _BaseLedger:
         """Why `amount` does not fit (the longest capped period it overflows), or None if it fits."""
         caps = self.caps
         if caps.month is not None:
-            refusal = _over("monthly", caps.month, tx.spent(month), tx.reserved(month=month), amount)
+            refusal = over_cap("monthly", caps.month, tx.spent(month), tx.reserved(month=month), amount)
             if refusal is not None:
                 return refusal
         if caps.day is not None:
-            refusal = _over("daily", caps.day, tx.spent(day), tx.reserved(day=day), amount)
+            refusal = over_cap("daily", caps.day, tx.spent(day), tx.reserved(day=day), amount)
             if refusal is not None:
                 return refusal
         if caps.run is not None:
             in_flight = sum(r.amount for r in self._open.values())
-            return _over("run", caps.run, self._run_spent, in_flight, amount)
+            return over_cap("run", caps.run, self._run_spent, in_flight, amount)
         return None
 
     def settle(self, res: Reservation, actual: int) -> None:
@@ -289,7 +288,7 @@ class _BaseLedger:
         """Release the storage. Open reservations stay until they expire or this process exits."""
 
 
-def _over(name: str, cap: int, spent: int, reserved: int, amount: int) -> str | None:
+def over_cap(name: str, cap: int, spent: int, reserved: int, amount: int) -> str | None:
     if spent + reserved + amount <= cap:
         return None
     in_flight = f", {format_usd(reserved)} reserved by calls in flight" if reserved else ""

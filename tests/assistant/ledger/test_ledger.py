@@ -16,15 +16,10 @@ from typing import Any
 
 import pytest
 
-from symphony_assist_hooks.assistant.ledger import (
-    Caps,
-    DiskLedger,
-    Ledger,
-    MemoryLedger,
-    format_usd,
-    open_ledger,
-    periods,
-)
+from symphony_assist_hooks.assistant.ledger import Ledger, open_ledger
+from symphony_assist_hooks.assistant.ledger.disk import DiskLedger
+from symphony_assist_hooks.assistant.ledger.memory import MemoryLedger
+from symphony_assist_hooks.assistant.ledger.rules import Caps, format_usd, periods
 from symphony_assist_hooks.config import Settings
 from symphony_assist_hooks.errors import EXIT_BUDGET, BudgetError
 
@@ -207,7 +202,7 @@ def test_the_clock_going_back_never_reopens_a_closed_month(tmp_path: Path) -> No
 WORKER = """
 import json, random, sys, time
 from pathlib import Path
-from symphony_assist_hooks.assistant.budget import open_ledger
+from symphony_assist_hooks.assistant.ledger import open_ledger
 from symphony_assist_hooks.config import Settings
 from symphony_assist_hooks.errors import BudgetError
 
@@ -271,7 +266,7 @@ def test_eight_processes_never_overspend_and_the_ledger_is_exact(tmp_path: Path)
 HOLDER = """
 import sys, time
 from pathlib import Path
-from symphony_assist_hooks.assistant.budget import open_ledger
+from symphony_assist_hooks.assistant.ledger import open_ledger
 from symphony_assist_hooks.config import Settings
 
 s = Settings(cache_dir=Path(sys.argv[1]), budget_monthly=float(sys.argv[2]), budget_run=None)

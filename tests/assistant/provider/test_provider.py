@@ -793,7 +793,7 @@ def test_no_key_fails_without_importing_the_sdk(tmp_path: Path) -> None:
         "from pathlib import Path\n"
         "from symphony_assist_hooks.config import Settings\n"
         "from symphony_assist_hooks.errors import NoKeyError\n"
-        "from symphony_assist_hooks.assistant.keys import KeyRing\n"
+        "from symphony_assist_hooks.assistant.provider.keys import KeyRing\n"
         "from symphony_assist_hooks.assistant.provider import ChatRequest, OpenAIProvider\n"
         f"keys = KeyRing(None, None, Path({str(tmp_path / 'state.json')!r}))\n"
         "provider = OpenAIProvider(Settings(base_url='http://127.0.0.1:9/v1'), keys)\n"
