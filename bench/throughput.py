@@ -67,7 +67,8 @@ def private_home(path: Path) -> Iterator[None]:
 def run(quick: bool, latency: float | None = None, repeats: int | None = None, hunks: int = HUNKS) -> list[Row]:
     from symphony_assist_hooks.assistant import Assistant, Item, Request
     from symphony_assist_hooks.assistant.pricing import estimate_tokens
-    from symphony_assist_hooks.config import Secret, Settings
+    from symphony_assist_hooks.config import Settings
+    from symphony_assist_hooks.config.keys import Secret
 
     latency = latency if latency is not None else (0.5 if quick else 1.0)
     repeats = repeats or (1 if quick else 3)

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from symphony_assist_hooks.config import Secret, load_settings, mask_key
+from symphony_assist_hooks.config import load_settings
+from symphony_assist_hooks.config.keys import Secret, mask_key
 from symphony_assist_hooks.errors import ConfigError
 
 

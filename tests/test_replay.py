@@ -21,8 +21,7 @@ from responders import answering, finding, numbered_lines
 
 from symphony_assist_hooks.assistant.prompts import _cached_registry
 from symphony_assist_hooks.cli import main
-from symphony_assist_hooks.config import load_settings, user_dirs
-from symphony_assist_hooks.plugins import builtin_template_dir
+from symphony_assist_hooks.config import builtin_template_dir, load_settings, user_dirs
 from symphony_assist_hooks.review import recorder as replaywriter
 from symphony_assist_hooks.review import replay
 

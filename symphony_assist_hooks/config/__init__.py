@@ -19,12 +19,20 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from .keys import Secret, mask_key, mask_url
+from .keys import Secret, mask_url
 from .specs import SPECS, parse_secret
 
-__all__ = ["SPECS", "Secret", "Settings", "find_project_root", "load_settings", "mask_key", "mask_url", "user_dirs"]
+__all__ = ["Settings", "builtin_template_dir", "find_project_root", "load_settings", "user_dirs"]
 
 APP = "symphony-assist"
+
+
+def builtin_template_dir() -> Path:
+    """Templates shipped in the wheel (`symphony_assist_hooks/templates`) or, in a source checkout,
+    the top-level `templates/` folder."""
+    package = Path(__file__).parent.parent
+    packaged = package / "templates"
+    return packaged if packaged.is_dir() else package.parent / "templates"
 
 
 def user_dirs() -> tuple[Path, Path]:

@@ -30,6 +30,7 @@ from ..errors import UsageError
 from ..findings import Finding, fingerprint
 
 __all__ = [
+    "DEFAULT_BASELINE",
     "apply_suppressions",
     "finding_key",
     "inline_rules",
@@ -38,6 +39,8 @@ __all__ = [
     "worktree_lines",
     "write_baseline",
 ]
+
+DEFAULT_BASELINE = ".symphony-assist/baseline.json"  # relative to the repository root
 
 BASELINE_VERSION = 1
 _MARKER = r"(?:#|//|--|/\*|\*|<!--)"

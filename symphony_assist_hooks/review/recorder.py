@@ -175,8 +175,8 @@ def dependencies(
     None when something could that no file shows (a git config included only on some branch)."""
     from ..analyzers.code_review import find_ruff
     from ..assistant.prompts import project_template_dir, user_template_dir
-    from ..cli.commands.review import DEFAULT_BASELINE
-    from ..plugins import builtin_template_dir
+    from ..config import builtin_template_dir
+    from .baseline import DEFAULT_BASELINE
 
     git_files = _git_files(root)
     if git_files is None:

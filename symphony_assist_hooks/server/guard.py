@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..config import Secret, Settings
+from ..config import Settings
+from ..config.keys import Secret
 from ..errors import UsageError
 from .errors import ApiError
 

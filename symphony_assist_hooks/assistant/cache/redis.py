@@ -31,7 +31,7 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
-from ...config import mask_url
+from ...config.keys import mask_url
 from ...errors import Warn
 from ..redis.connection import PREFIX, TIMEOUT_CAP, get_server, redis_errors, redis_timeout, unreachable
 from .codec import decode, encode

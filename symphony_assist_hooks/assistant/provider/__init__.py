@@ -24,7 +24,8 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
-from ...config import Secret, Settings
+from ...config import Settings
+from ...config.keys import Secret
 from ...errors import AuthError, BadAnswerError, NoKeyError, ProviderError, QuotaError
 from .faults import (
     BACKOFF_BASE,

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
-from ...config import Secret
+from ...config.keys import Secret
 from ...errors import ModelError, ProviderError, UnavailableError
 
 __all__ = [

@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ...config import Secret
+from ...config.keys import Secret
 from ...errors import SymphonyError, UsageError
 
 __all__ = ["ALIASES", "ENV_VARS", "KeyRing"]

@@ -69,7 +69,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from ...config import mask_url
+from ...config.keys import mask_url
 
 if TYPE_CHECKING:
     from ..cache.redis import RedisCache, redis_cache

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from ...config import mask_url
+from ...config.keys import mask_url
 from ...errors import Warn
 from ..stats import append_event
 from .connection import PREFIX, TIMEOUT_CAP, Server, get_server, redis_errors, redis_timeout

@@ -14,13 +14,12 @@ from ...errors import EXIT_FINDINGS, EXIT_OK
 from ...findings import Report, Severity
 from ...precommit import range_from_env
 from ...review import recorder as replaywriter
+from ...review.baseline import DEFAULT_BASELINE
 from ...review.pipeline import ReviewOptions, review_changes
 from .query import exit_code_for
 
 if TYPE_CHECKING:
     from ...annotators import Annotator
-
-DEFAULT_BASELINE = ".symphony-assist/baseline.json"
 
 
 def options(args: argparse.Namespace, settings: Settings) -> ReviewOptions:

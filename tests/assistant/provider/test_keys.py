@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from symphony_assist_hooks.assistant.provider.keys import KeyRing
-from symphony_assist_hooks.config import Secret
+from symphony_assist_hooks.config.keys import Secret
 from symphony_assist_hooks.errors import SymphonyError, UsageError
 
 

@@ -34,7 +34,8 @@ from symphony_assist_hooks.assistant.provider import (
     UnusableAnswerError,
 )
 from symphony_assist_hooks.assistant.provider.keys import KeyRing
-from symphony_assist_hooks.config import Secret, Settings
+from symphony_assist_hooks.config import Settings
+from symphony_assist_hooks.config.keys import Secret
 from symphony_assist_hooks.errors import (
     AuthError,
     BadAnswerError,
