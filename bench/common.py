@@ -1,6 +1,6 @@
 """Shared pieces of the benchmarks: result rows, whole-process A/B timing, isolated environments.
 
-Method (PERFORMANCE.md §0): every speed figure is a ratio against a baseline measured in the same run.
+Method (docs/reference.md#measuring): every speed figure is a ratio against a baseline measured in the same run.
 Two commands run alternately (A B A B …) after one warm-up of each; the ratio reported is the median
 of the per-pair ratios, and wall time runs from `Popen` until `os.wait4` returns, which also gives the
 child's peak RSS. Nothing here imports the package under test, so the runner stays cheap to import.
@@ -226,7 +226,7 @@ def ab(
 def isolated_env(home: Path, **extra: str) -> dict[str, str]:
     """This process's environment without keys, our settings or git overrides, with a private HOME.
 
-    PYTHONDONTWRITEBYTECODE is kept as the machine has it (PERFORMANCE.md §0): users and CI pay it too.
+    PYTHONDONTWRITEBYTECODE is kept as the machine has it (docs/reference.md#measuring): users and CI pay it too.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUB)}
     home.mkdir(parents=True, exist_ok=True)

@@ -275,8 +275,8 @@ _TRIVIAL = re.compile(r"^\s*(?:(?:#|//|--|/\*|\*|<!--).*)?$")  # as review.py: c
 
 def reviewable_hunks(repo: Path, rev: str | None) -> list[tuple[str, str]]:
     """(label, hunk text) of every hunk the review would send, cut by the package's own git module."""
-    from symphony_assist_hooks import git as sa_git
     from symphony_assist_hooks.config import Settings
+    from symphony_assist_hooks.git import changes as sa_git
 
     context = Settings().context_lines
     changes = sa_git.revision_range(rev, context=context, cwd=repo) if rev else sa_git.staged(context=context, cwd=repo)

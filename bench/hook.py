@@ -1,4 +1,4 @@
-"""The hook's re-run on an unchanged, fully cached staged diff of 50 files (PERFORMANCE.md §10 goal 1).
+"""The hook's re-run on an unchanged, fully cached staged diff of 50 files (docs/reference.md#performance-goals).
 
 A real temporary repository gets 50 committed Python modules; two places in each are then edited and
 staged (100 hunks). One priming run of `symphony-assist review` (the venv's console script) asks the
@@ -191,7 +191,7 @@ def run(quick: bool, pairs: int | None = None) -> list[Row]:
         hook = [str(BIN / "symphony-assist"), "review"]
         result: AB = ab(hook, [sys.executable, "-c", "pass"], pairs, cwd=repo, env=env, expect_a=(0, 1))
         # The same with compiled bytecode, as a wheel install has it: here the editable install under
-        # PYTHONDONTWRITEBYTECODE=1 recompiles our modules from source on every run (PERFORMANCE.md §0).
+        # PYTHONDONTWRITEBYTECODE=1 recompiles our modules from source on every run (docs/reference.md#measuring).
         env_pyc = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
         env_pyc["PYTHONPYCACHEPREFIX"] = str(base / "pycache")
         subprocess.run(hook, cwd=repo, env=env_pyc, capture_output=True, check=False)  # writes the .pyc files

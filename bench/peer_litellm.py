@@ -6,7 +6,7 @@ processes, alternately (litellm, ours, litellm, …); the figure is the median o
 litellm / ours. The fake server must receive no request during the timed runs (both were cache hits).
 
 litellm runs in its own throwaway venv under bench/.work/venvs (it pins openai < 3, which would
-downgrade the package's own). Pinned to 1.106.2, the version PERFORMANCE.md §3 measured, checked on
+downgrade the package's own). Pinned to 1.106.2, the version measured for docs/reference.md#measuring, checked on
 PyPI (never 1.82.7 or 1.82.8, which were compromised). A cache hit on a plain install crashes until
 fastapi, orjson and soundfile are installed too (litellm#42195), so they are. LITELLM_LOCAL_MODEL_COST_MAP
 keeps its import from fetching the price map from the network. Skipped in quick mode (the install

@@ -1,4 +1,4 @@
-"""What the installed pytest plugin costs a pytest run (PERFORMANCE.md §4, goals §10 items 5-6).
+"""What the installed pytest plugin costs a pytest run (docs/reference.md#pytest-plugin-overhead, #performance-goals).
 
     .venv/bin/python bench/pytest_overhead.py [-n RUNS] [--tests N] [--check]
 
@@ -38,7 +38,7 @@ from pathlib import Path
 
 HEAVY = (
     "openai", "httpx2", "httpx", "pydantic", "jinja2", "diskcache", "symphony_assist_hooks.assistant",
-    "symphony_assist_hooks.pytest_assist", "symphony_assist_hooks.explain", "symphony_assist_hooks.config",
+    "symphony_assist_hooks.explain.session", "symphony_assist_hooks.explain.requests", "symphony_assist_hooks.config",
 )  # fmt: skip
 
 CONFTEST = f"""

@@ -149,7 +149,8 @@ class _Drop:
 
 
 def _cycles(kind: str, url: str, directory: str, n: int, start: Any, out: Any) -> None:
-    from symphony_assist_hooks.assistant.budget import Caps, DiskLedger
+    from symphony_assist_hooks.assistant.ledger.disk import DiskLedger
+    from symphony_assist_hooks.assistant.ledger.rules import Caps
     from symphony_assist_hooks.assistant.redis import RedisLedger
 
     caps = Caps(run=None, day=10**15, month=10**15)

@@ -161,7 +161,7 @@ def run(quick: bool, large: int | None = None, rounds: int | None = None, gets: 
             f"{per_entry / 1024:.2f} KiB/entry ({large_info['bytes'] / 2**20:.1f} MiB for {large:,})",
             f"1k entries: {small_info['bytes'] / SMALL / 1024:.2f} KiB/entry",
             "",
-            "≤ 1.5 KiB/entry (PERFORMANCE.md §10 goal 8)",
+            "≤ 1.5 KiB/entry (docs/reference.md#performance-goals)",
             per_entry <= 1.5 * 1024,
             {"large": large_info, "small": small_info, "sets_per_s": round(large_info["sets_per_s"])},
         ),

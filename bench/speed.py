@@ -1,7 +1,7 @@
 """Start-up costs a user feels: `symphony-assist --help`, and pytest with the plugin installed but inactive.
 
 * `--help`: `symphony-assist --help` vs `python -c pass`, alternating whole processes; target: the median
-  of --help ≤ 1.5 × the median of `python -c pass` + 30 ms (PERFORMANCE.md §10 goal 4 allows 30 ms).
+  of --help ≤ 1.5 × the median of `python -c pass` + 30 ms (docs/reference.md#performance-goals allows 30 ms).
 * pytest: reuses bench/pytest_overhead.py (a colleague's script, run as a subprocess so its own method
   and output stay the reference); its A/B lines are parsed into rows. Quick mode runs only its first
   comparison (installed and inactive vs -p no:symphony_assist), through its functions.

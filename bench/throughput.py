@@ -11,7 +11,7 @@ so that about five hunks fit in a request (about 20 requests for 100 hunks), and
 
 It runs in this process through `Assistant.ask` with a fresh Assistant, cache and provider per repeat,
 so the client construction and every local step of a miss are inside the timing. The one-time imports
-of a miss (openai, pydantic, jinja2, the price table: ~0.6 s, PERFORMANCE.md §1) are paid once by a
+of a miss (openai, pydantic, jinja2, the price table: ~0.6 s, docs/reference.md#hit-path) are paid once by a
 warm-up request before timing: they are start-up, not throughput, and the hook benchmark covers them.
 HOME/XDG point at a temporary directory meanwhile, so the key state file never touches the real home.
 """
@@ -67,7 +67,8 @@ def private_home(path: Path) -> Iterator[None]:
 def run(quick: bool, latency: float | None = None, repeats: int | None = None, hunks: int = HUNKS) -> list[Row]:
     from symphony_assist_hooks.assistant import Assistant, Item, Request
     from symphony_assist_hooks.assistant.pricing import estimate_tokens
-    from symphony_assist_hooks.config import Secret, Settings
+    from symphony_assist_hooks.config import Settings
+    from symphony_assist_hooks.config.keys import Secret
 
     latency = latency if latency is not None else (0.5 if quick else 1.0)
     repeats = repeats or (1 if quick else 3)

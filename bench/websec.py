@@ -21,11 +21,11 @@ from .common import Row
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMIT = (
-    "symphony_assist_hooks/review.py",
-    "symphony_assist_hooks/config.py",
-    "symphony_assist_hooks/git.py",
-    "symphony_assist_hooks/report.py",
-    "symphony_assist_hooks/commands/evaluate.py",
+    "symphony_assist_hooks/review/pipeline.py",
+    "symphony_assist_hooks/config/__init__.py",
+    "symphony_assist_hooks/git/changes.py",
+    "symphony_assist_hooks/report/html.py",
+    "symphony_assist_hooks/cli/commands/evaluate.py",
 )
 TARGET_RATIO = 1.25
 TARGET_MARGIN = 0.15

@@ -19,14 +19,14 @@ _EXPORTS = {
     "Report": "symphony_assist_hooks.findings",
     "Request": "symphony_assist_hooks.assistant.request",
     "Response": "symphony_assist_hooks.assistant.request",
-    "ReviewOptions": "symphony_assist_hooks.review",
+    "ReviewOptions": "symphony_assist_hooks.review.pipeline",
     "Settings": "symphony_assist_hooks.config",
     "Severity": "symphony_assist_hooks.findings",
     "SymphonyError": "symphony_assist_hooks.errors",
     "hookimpl": "symphony_assist_hooks.hookspecs",
     "load_registry": "symphony_assist_hooks.assistant.prompts",
     "load_settings": "symphony_assist_hooks.config",
-    "review_changes": "symphony_assist_hooks.review",
+    "review_changes": "symphony_assist_hooks.review.pipeline",
 }
 
 __all__ = [
@@ -59,7 +59,7 @@ if TYPE_CHECKING:
     from .errors import SymphonyError
     from .findings import Explanation, Failure, Finding, Report, Severity
     from .hookspecs import hookimpl
-    from .review import ReviewOptions, review_changes
+    from .review.pipeline import ReviewOptions, review_changes
 
 
 def __getattr__(name: str) -> Any:

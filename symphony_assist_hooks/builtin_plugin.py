@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from .config import builtin_template_dir
 from .hookspecs import hookimpl
-from .plugins import builtin_template_dir
 
 
 @hookimpl

@@ -29,7 +29,7 @@ def tolerant_streams() -> None:
 
 
 def main() -> int:
-    from .replay import replay
+    from .review.replay import replay
 
     tolerant_streams()
     try:

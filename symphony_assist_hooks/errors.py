@@ -22,6 +22,8 @@ API key: keys live in `config.Secret`, whose str() and repr() are masked.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
@@ -53,7 +55,11 @@ __all__ = [
     "SymphonyError",
     "UnavailableError",
     "UsageError",
+    "Warn",
 ]
+
+# How the core reports a problem it survived (a fallback, a skipped write): one line, shown by the adapter.
+Warn = Callable[[str], None]
 
 
 class SymphonyError(Exception):

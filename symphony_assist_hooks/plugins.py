@@ -5,13 +5,12 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pluggy
 
-__all__ = ["builtin_template_dir", "get_plugin_manager", "has_third_party_plugins", "plugin_names", "registered"]
+__all__ = ["get_plugin_manager", "has_third_party_plugins", "plugin_names", "registered"]
 
 _GROUP_HEADER = "[symphony_assist]"  # hookspecs.PROJECT; pluggy stays unimported on the hit path
 
@@ -39,13 +38,6 @@ def has_third_party_plugins() -> bool:
             except OSError:
                 continue
     return False
-
-
-def builtin_template_dir() -> Path:
-    """Templates shipped in the wheel (`symphony_assist_hooks/templates`) or, in a source checkout,
-    the top-level `templates/` folder."""
-    packaged = Path(__file__).parent / "templates"
-    return packaged if packaged.is_dir() else Path(__file__).parent.parent / "templates"
 
 
 @functools.cache

@@ -5,11 +5,12 @@ PYTEST_DONT_REWRITE (nothing here needs assertion rewriting; skipping it saves a
 The pytest11 entry point `symphony_assist` names this module, so pytest imports it on every run where the
 package is installed: it imports only the standard library and pytest and holds only the options and the
 hooks. pytest assertion-rewrites every module of our distribution a session imports (under
-PYTHONDONTWRITEBYTECODE it re-parses them on every run), so the work lives in `pytest_assist` and behind
-it the core, imported only when a test failed (PERFORMANCE.md §4, §9). `AssistPlugin` is registered only
-when --assist (or the ini key `assist`) is on; `-p no:symphony_assist` removes everything.
+PYTHONDONTWRITEBYTECODE it re-parses them on every run), so the work lives in `explain/session.py` and
+behind it the core, imported only when a test failed (docs/reference.md#pytest-plugin-overhead).
+`AssistPlugin` is registered only when --assist (or the ini key `assist`) is on; `-p no:symphony_assist`
+removes everything.
 
-Flow, pytest-xdist aware (CONVENTIONS.md §2.4):
+Flow, pytest-xdist aware (docs/reference.md#pytest-plugin-overhead):
 - `pytest_runtest_makereport`, in the process that ran the test (a worker under xdist), puts the
   failure's context on the report as JSON-serialisable data (`report.symphony_assist`): a traceback in
   pytest's short style whatever --tb says (so cache keys do not depend on it), the test's source and
@@ -32,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from .explain import Explained
+    from .explain.requests import Explained
 
 __all__ = ["PLUGIN_NAME", "REPORT_ATTR", "AssistPlugin", "pytest_addoption", "pytest_configure"]
 
@@ -140,7 +141,7 @@ class AssistPlugin:
         report = yield
         if report.failed and call.excinfo is not None:  # not xfail/skip; XPASS(strict) has no exception
             try:
-                from .pytest_assist import capture_failure
+                from .explain.session import capture_failure
 
                 data = capture_failure(item, call, report)
             except Exception as exc:  # never break the test run over context
@@ -179,7 +180,7 @@ class AssistPlugin:
             self.lines.append("session interrupted: nothing explained")
             return
         try:
-            from .pytest_assist import explain_session, write_report
+            from .explain.session import explain_session, write_report
 
             self.result = explain_session(self.config, self.failures, self.lines.append)
         except Exception as exc:  # like pastebin: a fault is one line, never a broken session
@@ -194,7 +195,7 @@ class AssistPlugin:
         if self.is_worker or (not self.failures and not self.lines):
             return
         try:
-            from .pytest_assist import emit_formats, print_summary
+            from .explain.session import emit_formats, print_summary
 
             print_summary(terminalreporter, self.result, self.lines)
             if self.result is not None:

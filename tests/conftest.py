@@ -50,7 +50,7 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
 @pytest.fixture(autouse=True)
 def _no_pending_replay() -> Iterator[None]:
     """A replay lookup belongs to one process run (entry.main): never carried from one test to the next."""
-    from symphony_assist_hooks import replay
+    from symphony_assist_hooks.review import replay
 
     replay.lookup.pending = None
     yield

@@ -1,4 +1,4 @@
-"""Fake, format-correct secrets generated at run time (RELIABILITY.md §1.2).
+"""Fake, format-correct secrets generated at run time (docs/reference.md#secrets).
 
 No literal token is written here: every vendor prefix is built by concatenation ("gh" + "p_"), so this
 file never matches a secret scanner (the repository's own hook greps for e.g. `ghp_[A-Za-z0-9]{36}`).

@@ -1,6 +1,6 @@
 """A fake OpenAI-compatible HTTP server on 127.0.0.1, for tests that drive the real `openai` SDK.
 
-Stdlib only (`http.server`), HTTP/1.1 keep-alive, Nagle off (PERFORMANCE.md §6: without
+Stdlib only (`http.server`), HTTP/1.1 keep-alive, Nagle off (docs/reference.md#test-servers: without
 `disable_nagle_algorithm` every keep-alive request costs ~44 ms). Nothing here touches the internet.
 
 ```python
@@ -377,7 +377,7 @@ def _error_body(message: str, err_type: str, code: str | None) -> dict[str, Any]
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like the real API
-    disable_nagle_algorithm = True  # PERFORMANCE.md §6: 44 ms per request otherwise
+    disable_nagle_algorithm = True  # docs/reference.md#test-servers: 44 ms per request otherwise
     timeout = 10  # an idle keep-alive connection's thread ends after this
     server: _Server
 

@@ -355,7 +355,7 @@ def test_a_hook_run_has_the_shorter_deadline(
 ) -> None:
     """A slow service: the hook (`review --pre-commit`) gives up at hook_deadline and falls back; the same
     review run by hand (or in CI) keeps the longer deadline and gets the answer."""
-    from symphony_assist_hooks.commands.review import hook_settings
+    from symphony_assist_hooks.cli.commands.review import hook_settings
     from symphony_assist_hooks.config import load_settings
 
     defaults = load_settings(cwd=git_repo.path)

@@ -4,9 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from symphony_assist_hooks.config import Secret, load_settings, mask_key
+from symphony_assist_hooks.config import load_settings
+from symphony_assist_hooks.config.keys import Secret, mask_key
+from symphony_assist_hooks.config.specs import SPECS
 from symphony_assist_hooks.errors import ConfigError
-from symphony_assist_hooks.specs import SPECS
 
 
 def _pyproject(tmp_path: Path, body: str) -> Path:
@@ -239,7 +240,7 @@ ROUTING = ("base_url", "server_url", "cache_url", "cache_dir")
 
 
 def test_settings_that_route_credentials_are_flagged_in_the_table() -> None:
-    from symphony_assist_hooks.specs import SPECS
+    from symphony_assist_hooks.config.specs import SPECS
 
     assert {s.name for s in SPECS if s.routes_credentials} == set(ROUTING)
     assert {s.name for s in SPECS if not s.pyproject} == {"api_key_primary", "api_key_secondary", "server_token"}

@@ -24,8 +24,8 @@ def test_core_imports_no_adapter() -> None:
     code = (
         "import sys, symphony_assist_hooks.assistant as a; "
         "bad = [m for m in sys.modules if m in ('click', 'pytest', 'fastapi', 'uvicorn', 'git') "
-        "or m.startswith(('symphony_assist_hooks.cli', 'symphony_assist_hooks.git', 'symphony_assist_hooks.server', "
-        "'symphony_assist_hooks.pytest_plugin', 'symphony_assist_hooks.precommit', 'symphony_assist_hooks.commands'))]; "
+        "or m.startswith(('symphony_assist_hooks.cli', 'symphony_assist_hooks.git.changes', 'symphony_assist_hooks.server', "
+        "'symphony_assist_hooks.pytest_plugin', 'symphony_assist_hooks.precommit', 'symphony_assist_hooks.cli.commands'))]; "
         "print(bad)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -499,8 +499,8 @@ def test_importing_the_entry_module_stays_light() -> None:
         "diskcache",
         "symphony_assist_hooks.assistant",
         "symphony_assist_hooks.config",
-        "symphony_assist_hooks.explain",
-        "symphony_assist_hooks.pytest_assist",
+        "symphony_assist_hooks.explain.requests",
+        "symphony_assist_hooks.explain.session",
     )
     code = (
         f"import sys, symphony_assist_hooks.pytest_plugin\nprint(','.join(m for m in {heavy!r} if m in sys.modules))\n"
@@ -519,7 +519,7 @@ import sys
 
 def pytest_unconfigure(config):
     names = ("openai", "pydantic", "jinja2", "httpx2", "symphony_assist_hooks.assistant",
-             "symphony_assist_hooks.explain", "symphony_assist_hooks.config", "symphony_assist_hooks.pytest_assist")
+             "symphony_assist_hooks.explain.requests", "symphony_assist_hooks.config", "symphony_assist_hooks.explain.session")
     with open("loaded.txt", "w") as fh:
         fh.write(",".join(n for n in names if n in sys.modules))
 """

@@ -16,7 +16,7 @@ from fakeserver import FakeOpenAI
 from responders import answering
 
 from symphony_assist_hooks.cli import build_parser
-from symphony_assist_hooks.specs import SPECS
+from symphony_assist_hooks.config.specs import SPECS
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 OPTION = re.compile(r"--[a-z][a-z-]*")

@@ -19,11 +19,11 @@ from fakeserver import FakeOpenAI
 from gitrepo import GitRepo
 from responders import answering, finding, numbered_lines
 
-from symphony_assist_hooks import replay, replaywriter
 from symphony_assist_hooks.assistant.prompts import _cached_registry
 from symphony_assist_hooks.cli import main
-from symphony_assist_hooks.config import load_settings, user_dirs
-from symphony_assist_hooks.plugins import builtin_template_dir
+from symphony_assist_hooks.config import builtin_template_dir, load_settings, user_dirs
+from symphony_assist_hooks.review import recorder as replaywriter
+from symphony_assist_hooks.review import replay
 
 RISKY = 'import os\n\n\ndef clean(path):\n    os.system("rm -rf " + path)\n'
 
@@ -381,7 +381,7 @@ def test_a_run_with_notices_is_never_kept(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from symphony_assist_hooks import review
+    from symphony_assist_hooks.review import pipeline as review
 
     real = review._local_review
 
@@ -531,7 +531,14 @@ def test_a_replay_in_a_fresh_process_imports_almost_nothing(
     third, again = fresh()
     assert third["rc"] == 1
     assert again == out and "pkg/tool.py:5: high [command-injection]" in again
-    assert set(third["loaded"]) <= {"symphony_assist_hooks.replay", "symphony_assist_hooks.gitenv", "_sha256", "_sha2"}
+    assert set(third["loaded"]) <= {
+        "symphony_assist_hooks.review",  # the package __init__ alone: a docstring
+        "symphony_assist_hooks.review.replay",
+        "symphony_assist_hooks.git",  # the package __init__ alone: a docstring
+        "symphony_assist_hooks.git.env",
+        "_sha256",
+        "_sha2",
+    }
     assert len(flagging.chat_requests) == 1
     full, again = fresh(SYMPHONY_ASSIST_REPLAY="0")  # the whole review, every hunk a cache hit
     assert full["rc"] == 1 and again == out

@@ -35,9 +35,9 @@ import pytest
 from symphony_assist_hooks.assistant import stats as stats_module
 from symphony_assist_hooks.assistant.stats import StatsLog, summarize
 from symphony_assist_hooks.cli import main
-from symphony_assist_hooks.commands.stats import spend_chart
+from symphony_assist_hooks.cli.commands.stats import spend_chart
 from symphony_assist_hooks.config import Settings
-from symphony_assist_hooks.report import dashboard_html, days_of, render_html, write_html
+from symphony_assist_hooks.report.html import dashboard_html, days_of, render_html, write_html
 
 DAY0 = datetime(2025, 3, 1, 9, tzinfo=UTC).timestamp()
 DAYS = [f"2025-03-0{i}" for i in range(1, 8)]

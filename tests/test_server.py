@@ -29,10 +29,11 @@ from fakeserver import FakeOpenAI
 from responders import answering, finding
 from test_report import Marks, write_history
 
-from symphony_assist_hooks import git, gitcli
 from symphony_assist_hooks.cli import main
 from symphony_assist_hooks.config import Settings, load_settings
 from symphony_assist_hooks.errors import GitError, UsageError
+from symphony_assist_hooks.git import changes as git
+from symphony_assist_hooks.git import process as gitcli
 from symphony_assist_hooks.server import Limits, create_app
 from symphony_assist_hooks.server.diff import parse_diff
 
@@ -294,7 +295,7 @@ def test_review_never_reads_the_hosts_repository(api: Api, monkeypatch: pytest.M
     through git.py; nothing is patched into git.py either (the reader is passed to review_changes)."""
     for name in ("file_text", "file_texts"):
         fn = getattr(git, name)
-        assert (fn.__module__, fn.__qualname__) == ("symphony_assist_hooks.git", name)
+        assert (fn.__module__, fn.__qualname__) == ("symphony_assist_hooks.git.changes", name)
     calls: list[str] = []
 
     def refuse(name: str) -> Callable[..., Any]:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from ..explainers import TestingAnalyzer
 from ..findings import Finding, fingerprint
 from .code_review import CodeReviewAnalyzer
 from .common import Analysis, Analyzer, FailureAnalyzer, Target, language_of
 from .security import SecurityAnalyzer
-from .testing import TestingAnalyzer
 
 __all__ = [
     "Analysis",

@@ -72,7 +72,7 @@ def language_of(path: str) -> str:
     return _SUFFIXES.get(p.suffix.lower(), "")
 
 
-from ..redact import is_test_path  # noqa: E402 - one definition, shared with the review's secret policy
+from ..scan.redact import is_test_path  # noqa: E402 - one definition, shared with the review's secret policy
 
 
 @dataclass(frozen=True)

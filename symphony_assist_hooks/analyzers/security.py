@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..findings import Finding, Severity
-from ..redact import reportable
+from ..scan.redact import reportable
 from .common import Analysis, Target, enclosing_functions, is_test_path, make_finding
 
 if TYPE_CHECKING:
@@ -237,9 +237,11 @@ class SecurityAnalyzer:
         finder = self._find_secrets
         if finder is None:
             try:
-                from ..redact import find_secrets
+                from ..scan.redact import find_secrets
             except ImportError:
-                result.notices.append("security: secret scan skipped (symphony_assist_hooks.redact is not available)")
+                result.notices.append(
+                    "security: secret scan skipped (symphony_assist_hooks.scan.redact is not available)"
+                )
                 return set()
             finder = find_secrets
         seen: set[tuple[str, int]] = set()

@@ -1,4 +1,4 @@
-"""GitLab Code Quality report: a JSON array of Code Climate issues (CONVENTIONS.md §5.1).
+"""GitLab Code Quality report: a JSON array of Code Climate issues (docs/reference.md#formats).
 
 Each issue has `description` (title and message on one line), `check_name`
 (`symphony-assist/<rule>`), `fingerprint`, `severity`, and `location.path` +

@@ -1,7 +1,7 @@
 """Untrusted text made inert for GitHub-flavoured markdown (step summaries, SARIF help).
 
 Threat: model output rendered as markdown could add links, remote images (tracking pixels),
-raw HTML, @mentions that notify people, or `|` that breaks a table (RELIABILITY.md §3.2).
+raw HTML, @mentions that notify people, or `|` that breaks a table (docs/reference.md#output-escaping).
 
 - `text`/`cell`/`paragraphs`: every ASCII punctuation character is backslash-escaped (CommonMark
   allows it for all of them), so no emphasis, link, image, HTML, entity, heading, list or table

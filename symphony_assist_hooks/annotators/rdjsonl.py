@@ -1,4 +1,4 @@
-"""reviewdog Diagnostic JSON Lines (`rdjsonl`, CONVENTIONS.md §5.2): one Diagnostic per line.
+"""reviewdog Diagnostic JSON Lines (`rdjsonl`, docs/reference.md#formats): one Diagnostic per line.
 
 ```
 symphony-assist review --format rdjsonl | reviewdog -f=rdjsonl -reporter=github-pr-review

@@ -1,4 +1,4 @@
-"""SARIF 2.1.0 for GitHub code scanning (`upload-sarif`) and any SARIF viewer (CONVENTIONS.md §4).
+"""SARIF 2.1.0 for GitHub code scanning (`upload-sarif`) and any SARIF viewer (docs/reference.md#formats).
 
 One run; `tool.driver` is symphony-assist with one rule per distinct finding rule. Each result:
 `ruleId`/`ruleIndex`, `level` (critical/high → error, medium → warning, low/info → note),

@@ -38,8 +38,8 @@ from .stats import StatsLog
 
 if TYPE_CHECKING:
     from ..progress import ProgressCallback
-    from .budget import Ledger
     from .cache import Cache
+    from .ledger import Ledger
     from .provider import Provider
 
 __all__ = ["Assistant", "Fallback", "Item", "ItemResult", "Request", "Response", "cache_key"]
@@ -208,7 +208,7 @@ class Assistant:
     @property
     def ledger(self) -> Ledger:
         if self._ledger is None:
-            from .budget import open_ledger
+            from .ledger import open_ledger
 
             self._ledger = open_ledger(self.settings, warn=self.warn)
             self._owned.add(id(self._ledger))
@@ -286,13 +286,13 @@ class Assistant:
         try:
             prepared, resp.redactions = self._prepare(request.items)
         except SecretScanError as exc:
-            from .calling import finish
+            from .misses import finish
 
             unanswered = [(it, t) for it in request.items for t in request.templates]
             return finish(self, resp, unanswered, str(exc), fallback)
         frame_t = self.registry.frame(request.frame)
         templates = {name: self.registry.get(name) for name in request.templates}
-        from ..policy import REDACTION_POLICY_VERSION
+        from ..scan.policy import REDACTION_POLICY_VERSION
 
         keys: dict[tuple[str, str], str] = {}
         wanted: list[tuple[_Prepared, str]] = []
@@ -329,13 +329,13 @@ class Assistant:
             self.stats.record("cache", template=name, model=answered_by, items=count, saved_micro=saved)
         if not wanted:
             return resp  # all cache hits: nothing below this line is imported
-        from .calling import answer_misses
+        from .misses import answer_misses
 
         return answer_misses(self, request, wanted, keys, model, temperature, per_item, resp, fallback)
 
     def _prepare(self, items: Sequence[Item]) -> tuple[list[_Prepared], int]:
         """Redacted labels and content hashes for `items`, from the scan memo where it knows them."""
-        from ..policy import REDACTION_POLICY_VERSION
+        from ..scan.policy import REDACTION_POLICY_VERSION
 
         out: list[_Prepared] = []
         total = 0
@@ -348,7 +348,7 @@ class Assistant:
             if memo is not None and isinstance(memo.get("sha"), str) and isinstance(memo.get("label"), str):
                 prep = _Prepared(it, memo["label"], memo["sha"], int(memo.get("n", 0)))
             else:
-                from ..redact import redact
+                from ..scan.redact import redact
 
                 content, found = redact(it.content)
                 label, found_label = redact(it.label)
@@ -405,11 +405,11 @@ def make_provider(settings: Settings) -> Provider:
         if chosen is not None:
             return chosen  # type: ignore[no-any-return]
     if settings.server_url:
-        from .remote import RemoteProvider
+        from .provider.remote import RemoteProvider
 
         return RemoteProvider(settings)
-    from .keys import KeyRing
     from .provider import OpenAIProvider
+    from .provider.keys import KeyRing
 
     if not settings.has_key:
         raise NoKeyError("no API key configured: set OPENAI_API_KEY (or OPENAI_API_KEY_PRIMARY)")

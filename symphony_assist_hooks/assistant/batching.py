@@ -84,9 +84,9 @@ def split(
 def redact_answers(
     answers: Mapping[tuple[str, str], dict[str, Any]],
 ) -> tuple[dict[tuple[str, str], dict[str, Any]], int]:
-    """Model output redacted like the input, before it is cached or shown (RELIABILITY.md §3.2): the
+    """Model output redacted like the input, before it is cached or shown (docs/reference.md#output-escaping): the
     model never sees a secret of ours, but may still write one. Returns the answers and the count."""
-    from ..redact import redact
+    from ..scan.redact import redact
 
     count = 0
 

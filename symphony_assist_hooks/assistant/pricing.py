@@ -8,7 +8,7 @@ one notice.
 
 Money is integer micro-dollars (1 USD = 1,000,000): a price in USD per million tokens is exactly
 micro-dollars per token, so `cost_micro` is a sum of tokens x price, rounded up so that the budget
-never under-counts. CONVENTIONS.md §7.1: gpt-4o-mini, 1000 prompt tokens of which 500 cached + 200
+never under-counts. docs/reference.md#tokens-and-cost: gpt-4o-mini, 1000 prompt tokens of which 500 cached + 200
 completion tokens = $0.0002325 = 232.5 -> 233 micro-dollars.
 """
 
@@ -23,7 +23,7 @@ from functools import lru_cache
 
 __all__ = ["Price", "cost_micro", "estimate_tokens", "price_for", "worst_case_micro"]
 
-# Chars per token: PERFORMANCE.md §8 measured 2.42 on a number-dense diff (chars/4 under-counts it by
+# Chars per token: docs/reference.md#tokens-and-cost measured 2.42 on a number-dense diff (chars/4 under-counts it by
 # 40 %) and 4.31 on ordinary code. 2.4 = 12/5 keeps the pre-flight estimate on the safe side for both.
 _TOKENS_PER_12_CHARS = 5
 
@@ -127,7 +127,7 @@ def _dec(value: float) -> Decimal:
 def cost_micro(price: Price, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> int:
     """What a call cost, in micro-dollars, rounded up.
 
-    `cached_tokens` are a subset of `prompt_tokens` (CONVENTIONS.md §6.3): they are billed at
+    `cached_tokens` are a subset of `prompt_tokens` (docs/reference.md#tokens-and-cost): they are billed at
     `price.cached` and the rest of the prompt at `price.input`. Negative counts count as 0 and cached
     tokens beyond the prompt are capped at it.
     """

@@ -158,7 +158,8 @@ def _dir_templates(folder: Path, source: str, root: Path | None = None) -> list[
 
 def _plugin_dirs() -> list[Path]:
     """Template folders from plugins. pluggy is loaded only when a third-party plugin is installed."""
-    from ..plugins import builtin_template_dir, has_third_party_plugins, registered
+    from ..config import builtin_template_dir
+    from ..plugins import has_third_party_plugins, registered
 
     if not has_third_party_plugins():
         return [builtin_template_dir()]
@@ -168,7 +169,7 @@ def _plugin_dirs() -> list[Path]:
 
 @functools.cache
 def _cached_registry(project_root: Path | None, user_dir: Path | None) -> Registry:
-    from ..plugins import builtin_template_dir
+    from ..config import builtin_template_dir
 
     builtin = builtin_template_dir().resolve()
     found: list[Template] = []

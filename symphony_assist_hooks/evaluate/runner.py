@@ -12,9 +12,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import git
 from ..errors import GitError
 from ..findings import Report
+from ..git import changes as git
 from .cases import TOLERANCE, Case
 from .scoring import score_diff, score_failure, summarize
 
@@ -87,7 +87,7 @@ def _scratch_repo(files: Mapping[str, str]) -> Iterator[None]:
 
 
 def _review(case: Case, settings: Settings, options: EvalOptions, assistant: Assistant) -> Report:
-    from ..review import ReviewOptions, review_changes
+    from ..review.pipeline import ReviewOptions, review_changes
 
     files = git.parse_patch(case.diff)
     changes = git.Changes(files=files, skipped={}, source="staged")
@@ -102,7 +102,7 @@ def _review(case: Case, settings: Settings, options: EvalOptions, assistant: Ass
 
 
 def _explain(cases: Sequence[Case], settings: Settings, template: str, assistant: Assistant) -> Report:
-    from ..explain import explain_failures
+    from ..explain.requests import explain_failures
 
     failures = [c.failure for c in cases if c.failure is not None]
     with tempfile.TemporaryDirectory(prefix="symphony-eval-") as root:  # no project files: same answer anywhere

@@ -27,7 +27,7 @@ A thin adapter over the same core as the command: every endpoint is a call on `A
 `metadata` is accepted for the caller's bookkeeping and used for nothing; `context` (a string, or an
 object of named strings) is appended to the prompt and is part of the cache key.
 
-Security (RELIABILITY.md §4), enforced by one ASGI middleware (`guard.Guard`) before any endpoint runs:
+Security (docs/reference.md#http-server), enforced by one ASGI middleware (`guard.Guard`) before any endpoint runs:
 - Loopback by default. A bearer token (`SYMPHONY_ASSIST_SERVER_TOKEN`, at least 32 characters) is
   required for switch-key always, and for every endpoint in public mode (`serve --host` not loopback)
   and for any connection that did not arrive on a loopback address (`uvicorn --host 0.0.0.0`): without

@@ -22,16 +22,16 @@ from pathlib import Path
 from typing import Any
 
 from ..assistant import Assistant, cache_key
-from ..assistant.budget import Ledger, open_ledger
 from ..assistant.cache import Cache, open_cache
-from ..assistant.keys import KeyRing
+from ..assistant.ledger import Ledger, open_ledger
 from ..assistant.prompts import Registry, load_registry
 from ..assistant.provider import NO_KEY_MESSAGE, ChatRequest, OpenAIProvider, UnusableAnswerError
+from ..assistant.provider.keys import KeyRing
 from ..assistant.stats import StatsLog, summarize
 from ..config import Settings, user_dirs
 from ..errors import AuthError, BudgetError, NoKeyError, ProviderError, QuotaError, SymphonyError, UsageError
 from ..logsafe import inert_line
-from ..review import ReviewOptions, review_changes
+from ..review.pipeline import ReviewOptions, review_changes
 from .diff import parse_diff
 from .errors import ApiError, reason_error
 from .ledger import RequestLedger
@@ -119,7 +119,7 @@ class Core:
 
     def query_key(self, body: QueryIn) -> str:
         """The cache key `Assistant.query` files this question under (single-flight key)."""
-        from ..redact import REDACTION_POLICY_VERSION, redact
+        from ..scan.redact import REDACTION_POLICY_VERSION, redact
 
         template = body.template or "general"
         tmpl = self.registry.get(template)  # UsageError for an unknown template: 400
@@ -310,13 +310,13 @@ class Core:
         except BudgetError as exc:
             budget = {"error": str(exc)}
         entries = self.cache.info().get("entries")
-        from ..reportdata import stats_document
+        from ..report.figures import stats_document
 
         return stats_document(entries, budget, summary)
 
     def dashboard(self) -> str:
         """The usage report page (report.py) over the stats log and the shared ledger."""
-        from ..report import dashboard_html
+        from ..report.html import dashboard_html
 
         return dashboard_html(self.assistant())  # not closed: the Assistant borrows the shared cache
 

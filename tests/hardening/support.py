@@ -16,14 +16,15 @@ from typing import Any
 
 import pytest
 
-from symphony_assist_hooks.assistant.budget import Caps, DiskLedger
+from symphony_assist_hooks.assistant.ledger.disk import DiskLedger
+from symphony_assist_hooks.assistant.ledger.rules import Caps
 from symphony_assist_hooks.assistant.pricing import cost_micro, price_for
 
 __all__ = ["Books", "HookEnv", "fake_key"]
 
 
 def fake_key() -> str:
-    """A key-shaped value generated at run time (RELIABILITY.md: no literal token in the source)."""
+    """A key-shaped value generated at run time (docs/reference.md: no literal token in the source)."""
     return "sk-test-" + secrets.token_hex(16)
 
 

@@ -1,4 +1,4 @@
-"""Service faults (RELIABILITY.md §5), each driven through the real entry point against a chaos server.
+"""Service faults (docs/reference.md#provider-faults), each driven through the real entry point against a chaos server.
 
 Every row runs `symphony-assist review` in a real git repository (or `symphony-assist query`) against
 llmock (the chaos server from PyPI) or, for what llmock cannot script (a fault for one key only, a quota

@@ -1,4 +1,4 @@
-"""Hostile input (diffs, prompts) and hostile output (model text) — RELIABILITY.md §2, §3, §7.
+"""Hostile input (diffs, prompts) and hostile output (model text) — docs/reference.md#prompt-injection, docs/reference.md#output-escaping, docs/reference.md#git-inputs
 
 Input: the diff parser and the model-output parser are fuzzed (hypothesis, a bounded number of
 examples, each timed); a corpus of prompt injections is planted next to a real vulnerability and
@@ -34,8 +34,8 @@ from responders import answering, finding, items_of, numbered_lines
 from symphony_assist_hooks.assistant.schema import parse_results
 from symphony_assist_hooks.cli import main
 from symphony_assist_hooks.errors import BadAnswerError
-from symphony_assist_hooks.git import parse_patch
-from symphony_assist_hooks.review import _map_api_findings
+from symphony_assist_hooks.git.changes import parse_patch
+from symphony_assist_hooks.review.pipeline import _map_api_findings
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "annotators"))
 from actions_runner import executed

@@ -69,12 +69,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from ...config import mask_url
+from ...config.keys import mask_url
 
 if TYPE_CHECKING:
-    from .cache import RedisCache, redis_cache
+    from ..cache.redis import RedisCache, redis_cache
+    from ..ledger.redis import RedisLedger, redis_ledger
     from .connection import PREFIX, RETRY_AFTER, redis_timeout
-    from .ledger import RedisLedger, redis_ledger
     from .stats import STREAM_MAXLEN, RedisStats, redis_stats
 
 __all__ = [
@@ -92,16 +92,16 @@ __all__ = [
 ]
 
 _HOMES = {
-    "PREFIX": "connection",
-    "RETRY_AFTER": "connection",
-    "redis_timeout": "connection",
-    "RedisCache": "cache",
-    "redis_cache": "cache",
-    "RedisLedger": "ledger",
-    "redis_ledger": "ledger",
-    "STREAM_MAXLEN": "stats",
-    "RedisStats": "stats",
-    "redis_stats": "stats",
+    "PREFIX": ".connection",
+    "RETRY_AFTER": ".connection",
+    "redis_timeout": ".connection",
+    "RedisCache": "..cache.redis",
+    "redis_cache": "..cache.redis",
+    "RedisLedger": "..ledger.redis",
+    "redis_ledger": "..ledger.redis",
+    "STREAM_MAXLEN": ".stats",
+    "RedisStats": ".stats",
+    "redis_stats": ".stats",
 }
 
 
@@ -110,4 +110,4 @@ def __getattr__(name: str) -> object:
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    return getattr(importlib.import_module(home, __name__), name)

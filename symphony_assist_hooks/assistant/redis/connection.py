@@ -18,7 +18,7 @@ import time
 import urllib.parse
 from typing import TYPE_CHECKING, Any
 
-from ...config import mask_url
+from ...config.keys import mask_url
 
 if TYPE_CHECKING:
     import redis

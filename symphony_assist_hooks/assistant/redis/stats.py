@@ -14,11 +14,12 @@ import os
 import sys
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from ...config import mask_url
+from ...config.keys import mask_url
+from ...errors import Warn
 from ..stats import append_event
 from .connection import PREFIX, TIMEOUT_CAP, Server, get_server, redis_errors, redis_timeout
 
@@ -30,8 +31,6 @@ __all__ = ["STATS_BATCH", "STATS_DELAY", "STREAM_MAXLEN", "RedisStats", "Spooled
 STREAM_MAXLEN = 100_000  # approximate length cap of the stats stream (XADD MAXLEN ~)
 STATS_BATCH = 32  # events sent in one round trip
 STATS_DELAY = 1.0  # seconds an event may wait for its batch
-
-Warn = Callable[[str], None]
 
 
 def _send_at_exit(

@@ -1,0 +1,263 @@
+"""`symphony-assist`: argument parsing and the one place that turns errors into exit codes.
+
+Each subcommand lives in `commands/<name>.py` as `run(args, settings, console) -> int` and is imported
+only when it runs, so `--help` and `--version` stay on the stdlib. Exit codes (errors.py): 0 ok,
+1 findings at or above --fail-on, 2 usage or configuration error, 3 no API key, 4 service error,
+5 budget cap reached, 6 secret scan failed, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import math
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from .. import __version__
+from ..errors import EXIT_INTERRUPTED, EXIT_USAGE, ConfigError, SymphonyError
+
+__all__ = ["build_parser", "main"]
+
+_EPILOG = """exit codes: 0 ok, 1 findings at or above --fail-on, 2 usage or configuration error,
+3 no API key configured, 4 service error, 5 budget cap reached, 6 secret scan failed"""
+
+
+def _usd(text: str) -> float:
+    try:
+        value = float(text.strip().lstrip("$"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an amount in USD such as 0.25, got {text!r}") from None
+    if not 0 <= value < math.inf:  # also NaN, inf, 1e400
+        raise argparse.ArgumentTypeError(f"expected a finite, non-negative amount in USD, got {text!r}")
+    return value
+
+
+def _nonneg_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value < math.inf:  # also NaN, inf, 1e400
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return value
+
+
+def _pos_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line and exit code 2 (no usage dump)."""
+
+    def error(self, message: str) -> Any:  # argparse's signature returns NoReturn
+        # The console already prefixes "symphony-assist: error:"; name only the subcommand, if any.
+        command = self.prog.removeprefix("symphony-assist").strip()
+        raise SymphonyError(f"{command + ': ' if command else ''}{message} (see --help)")
+
+
+def _global_flags(p: argparse.ArgumentParser, *, sub: bool) -> None:
+    """Options accepted on either side of the subcommand (`--offline review` and `review --offline`).
+
+    A subcommand's copy defaults to SUPPRESS so it never overwrites a value given before the subcommand.
+    """
+    p.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default=argparse.SUPPRESS if sub else "auto",
+        help="colour the output: auto (a terminal), always or never (default: auto)",
+    )
+    p.add_argument(
+        "--offline",
+        action="store_true",
+        default=argparse.SUPPRESS if sub else None,
+        help="never call the network: the local analyzers answer (SYMPHONY_ASSIST_OFFLINE=1)",
+    )
+
+
+def _model_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="model to ask (default: LLM_MODEL_PRIMARY, gpt-4o-mini)")
+    p.add_argument("--temperature", type=_nonneg_float, help="sampling temperature (default 0)")
+    p.add_argument("--max-tokens", type=_pos_int, dest="max_tokens", help="completion tokens per answer")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="symphony-assist",
+        description="A careful, cheap AI reviewer: cached, budget-capped, secret-safe.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"symphony-assist {__version__}")
+    _global_flags(parser, sub=False)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("query", help="ask a question (or a file of questions)")
+    p.add_argument("prompt", nargs="?", help="the question; with --batch-file, the instruction shared by every line")
+    p.add_argument("--template", default="general", help="template guiding the answer (default: general)")
+    p.add_argument(
+        "--batch-file",
+        dest="batch_file",
+        help="one question per line, answered in as few requests as possible (each answer cached alone)",
+    )
+    _model_flags(p)
+    p.add_argument("--json", action="store_true", help="print {model, content, usage, cached}")
+    p.add_argument("--no-cache", action="store_true", dest="no_cache", help="do not answer from the cache")
+
+    p = sub.add_parser("review", help="review changes (staged by default)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--staged", action="store_true", help="the staged changes (default)")
+    src.add_argument("--rev", help="a revision range: A..B or A...B")
+    src.add_argument("--all-files", action="store_true", dest="all_files", help="every tracked file, whole")
+    p.add_argument("paths", nargs="*", help="limit to these paths")
+    p.add_argument("--template", dest="templates", help="comma-separated templates (default: code_review,security)")
+    p.add_argument(
+        "--fail-on",
+        dest="fail_on",
+        choices=("critical", "high", "medium", "low", "info", "never"),
+        help="lowest severity that exits 1 (default: high; never = always exit 0)",
+    )
+    p.add_argument(
+        "--format",
+        dest="formats",
+        action="append",
+        default=[],
+        metavar="NAME[=PATH]",
+        help="text, json, github, sarif, gitlab, rdjsonl; repeatable; =PATH writes a file",
+    )
+    p.add_argument("--max-cost", type=_usd, dest="max_cost", help="USD this run may spend")
+    p.add_argument(
+        "--fail-closed",
+        action="store_true",
+        dest="fail_closed",
+        help="exit non-zero when the service cannot answer (default: fall back and pass)",
+    )
+    p.add_argument("--baseline", help="hide findings whose fingerprints are in this file")
+    p.add_argument("--context", type=int, dest="context_lines", help="diff context lines (default 1)")
+    _model_flags(p)
+    p.add_argument("--no-cache", action="store_true", dest="no_cache", help="do not answer from the cache")
+    p.add_argument("--pre-commit", action="store_true", dest="pre_commit", help=argparse.SUPPRESS)
+
+    p = sub.add_parser("baseline", help="record current findings so later runs hide them")
+    p.add_argument("--rev", help="a revision range (default: all files)")
+    p.add_argument(
+        "--output", default=".symphony-assist/baseline.json", help="where to write it (default: %(default)s)"
+    )
+    p.add_argument("--template", dest="templates", help="comma-separated templates (default: code_review,security)")
+
+    p = sub.add_parser("install-hook", help="install plain git hooks (without the pre-commit framework)")
+    p.add_argument("--pre-push", action="store_true", dest="pre_push", help="install the pre-push hook too")
+    p.add_argument("--force", action="store_true", help="replace an existing hook (kept as .orig)")
+
+    sub.add_parser("templates", help="list prompt templates")
+    p = sub.add_parser("models", help="the provider's models and the active key")
+    p.add_argument("--json", action="store_true", help="print {keys, primary_model, fallback_model, models, ...}")
+    p = sub.add_parser("stats", help="usage, cache hit rate, spend against budgets, savings")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.add_argument("--since", help="only events since this date (YYYY-MM-DD)")
+    p.add_argument("--html", help="write a self-contained HTML report to this path")
+    p = sub.add_parser("switch-key", help="make the primary or secondary key the active one")
+    p.add_argument("alias", choices=("primary", "secondary"), help="primary or secondary")
+    p = sub.add_parser("cache", help="inspect or manage the response cache")
+    p.add_argument("action", choices=("info", "clear", "export", "import"), help="info, clear, export or import")
+    p.add_argument("file", nargs="?", help="for export/import: the JSON-lines file")
+    sub.add_parser("plugins", help="list loaded plugins")
+    sub.add_parser("config", help="show every setting and where it came from (keys masked)")
+    p = sub.add_parser("eval", help="measure review quality on labelled cases")
+    p.add_argument("--template", dest="templates", help="comma-separated templates to evaluate (default: all)")
+    p.add_argument("--cases", help="a folder of *.case / *.jsonl files, or one file (default: the built-in suite)")
+    p.add_argument(
+        "--suite",
+        choices=("built-in", "web-security"),
+        help="web-security: the offline security review vs bandit on labelled web handlers (TPR-FPR per category)",
+    )
+    p.add_argument("--baseline", help="the --json output of an earlier run: report what got better or worse")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.add_argument("--max-cost", type=_usd, dest="max_cost", help="USD the whole evaluation may spend")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 when a figure is below the suite's thresholds (or worse than --baseline)",
+    )
+    _model_flags(p)
+    p = sub.add_parser("serve", help="run the HTTP API (extra 'server')")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, loopback only)")
+    p.add_argument("--port", type=int, default=8000, help="port to listen on (default: %(default)s)")
+    for subparser in sub.choices.values():
+        _global_flags(subparser, sub=True)
+    return parser
+
+
+_COMMAND_MODULE = {
+    "switch-key": "keys",
+    "install-hook": "install_hook",
+    "eval": "evaluate",
+    "cache": "cache_cmd",
+}
+
+
+_NUMERIC_FLAGS = {"temperature": "--temperature", "max_tokens": "--max-tokens", "budget_run": "--max-cost"}
+
+
+def _cli_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings a command line overrides (None = not given)."""
+    cli: dict[str, Any] = {"offline": True if args.offline else None}
+    for name in ("model", "temperature", "max_tokens", "fail_on", "context_lines", "max_cost", "templates"):
+        value = getattr(args, name, None)
+        if value is None:
+            continue
+        if name == "model":
+            cli["model_primary"] = value
+        elif name == "max_cost":
+            cli["budget_run"] = value
+        elif name == "templates":
+            cli["templates"] = tuple(t.strip() for t in value.split(",") if t.strip())
+            if not cli["templates"]:
+                raise ConfigError("--template", value, "--template", "comma-separated template names")
+        elif name == "context_lines" and not 0 <= value <= 20:
+            raise ConfigError("--context", value, "--context", "an integer from 0 to 20")
+        else:
+            cli[name] = value
+    from ..config.specs import SPECS  # stdlib only
+
+    specs = {s.name: s for s in SPECS}
+    for setting, flag in _NUMERIC_FLAGS.items():  # a flag obeys the range its setting has everywhere else
+        if cli.get(setting) is not None:
+            specs[setting].parse(setting, repr(cli[setting]), flag)
+    return cli
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from ..console import Console
+
+    console = Console()
+    try:
+        args = build_parser().parse_args(argv)
+        console = Console(color=args.color)
+        if not args.command:
+            build_parser().print_help()
+            return EXIT_USAGE
+        from ..config import load_settings
+
+        settings = load_settings(_cli_settings(args))
+        module = importlib.import_module(f".commands.{_COMMAND_MODULE.get(args.command, args.command)}", __package__)
+        return int(module.run(args, settings, console))
+    except SymphonyError as exc:
+        console.error(str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        console.error("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

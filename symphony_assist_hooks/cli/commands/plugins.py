@@ -1,0 +1,16 @@
+"""`symphony-assist plugins`: loaded plugins and what they registered."""
+
+from __future__ import annotations
+
+import argparse
+
+from ...config import Settings
+from ...console import Console
+from ...errors import EXIT_OK
+from ...plugins import plugin_names
+
+
+def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    for name, dist in plugin_names():
+        console.print(f"{name}  ({dist})")
+    return EXIT_OK

@@ -1,0 +1,354 @@
+"""The work behind `pytest --assist`: capture a failure's context, explain a session, print the section.
+
+PYTEST_DONT_REWRITE (nothing here needs assertion rewriting; skipping it saves a parse per session).
+
+Imported by `pytest_plugin.AssistPlugin` only when there is a failure, never on a green run or without
+--assist: it is pytest's adapter side of `explain.py`, and the core behind it (openai, pydantic, jinja2)
+is imported by the assistant only on a cache miss.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ..findings import Failure
+    from .requests import Explained
+
+__all__ = ["capture_failure", "emit_formats", "explain_session", "print_summary", "write_report"]
+
+FIELD_CHARS = 20_000  # per captured field: enough for any trimming later, small on the wire
+_INTERNAL_DIRS = tuple(
+    str(Path(mod.__file__).parent) + os.sep
+    for mod in (pytest, sys.modules.get("_pytest"), sys.modules.get("pluggy"))
+    if mod is not None and mod.__file__
+)
+
+
+def _rel(path: str | os.PathLike[str], root: Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(root).as_posix()
+    except (ValueError, OSError):
+        return os.fspath(path)
+
+
+def _source_of(obj: Any) -> str:
+    try:
+        return inspect.getsource(inspect.unwrap(obj))[:FIELD_CHARS]
+    except (OSError, TypeError, ValueError):
+        return ""
+
+
+def _is_project_file(path: Path, root: Path) -> bool:
+    text = str(path)
+    if text.startswith(_INTERNAL_DIRS) or "site-packages" in path.parts or "dist-packages" in path.parts:
+        return False
+    if text.startswith(sys.prefix + os.sep) or text.startswith(sys.base_prefix + os.sep):
+        return False
+    return path.is_relative_to(root)
+
+
+def _code_under_test(entries: list[Any], test_path: Path, test_code: Any, root: Path) -> str:
+    """The code a failure is about, as `# path:line (name)` and its source.
+
+    The function of the innermost traceback frame inside the rootdir but outside the test file; when the
+    failure was raised in the test file itself (a failing assertion), the project functions called in the
+    failing statement; else the innermost project frame that is not the test (a helper or a fixture).
+    """
+    project = [e for e in reversed(entries) if isinstance(e.path, Path) and _is_project_file(e.path, root)]
+    outside = next((e for e in project if e.path != test_path), None)
+    if outside is not None:
+        return _frame_source(outside, root)
+    if project:
+        called = _called_functions(project[0], test_path, root)
+        if called:
+            return called
+    helper = next((e for e in project if e.frame.code.raw is not test_code), None)
+    return _frame_source(helper, root) if helper is not None else ""
+
+
+def _frame_source(entry: Any, root: Path) -> str:
+    code = entry.frame.code
+    if code.name == "<module>":  # module-level code: the lines around the failing one
+        lines = Path(entry.path).read_text(encoding="utf-8", errors="replace").splitlines()
+        first = max(entry.lineno - 10, 0)
+        body = "\n".join(lines[first : entry.lineno + 5])
+    else:
+        body, first = _source_of(code.raw), code.firstlineno
+    return f"# {_rel(entry.path, root)}:{first + 1} ({code.name})\n{body}"[:FIELD_CHARS] if body else ""
+
+
+def _called_functions(entry: Any, test_path: Path, root: Path, limit: int = 3) -> str:
+    """Sources of the project functions called in `entry`'s failing statement (outside the test file).
+
+    Names are resolved statically (`inspect.getattr_static`): no property or `__getattr__` runs.
+    """
+    import ast
+    import textwrap
+
+    try:
+        tree = ast.parse(textwrap.dedent(str(entry.statement)).strip())
+    except (SyntaxError, ValueError):
+        return ""
+    scope = {**entry.frame.f_globals, **entry.frame.f_locals}
+    found: list[str] = []
+    seen: set[Any] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = _resolve(node.func, scope)
+        code = getattr(func, "__code__", None)
+        if code is None or code in seen:
+            continue
+        seen.add(code)
+        path = Path(code.co_filename)
+        if path.is_absolute() and path != test_path and _is_project_file(path, root):
+            body = _source_of(func)
+            if body:
+                found.append(f"# {_rel(path, root)}:{code.co_firstlineno} ({code.co_name})\n{body}")
+        if len(found) >= limit:
+            break
+    return "\n\n".join(found)[:FIELD_CHARS]
+
+
+def _resolve(node: Any, scope: dict[str, Any]) -> Any:
+    import ast
+
+    if isinstance(node, ast.Name):
+        value = scope.get(node.id)
+    elif isinstance(node, ast.Attribute):
+        base = _resolve(node.value, scope)
+        if base is None:
+            return None
+        owner = base if inspect.ismodule(base) or inspect.isclass(base) else type(base)
+        try:
+            value = inspect.getattr_static(owner, node.attr)
+        except AttributeError:
+            return None
+    else:
+        return None
+    if isinstance(value, staticmethod | classmethod):
+        value = value.__func__
+    elif isinstance(value, property):
+        value = value.fget
+    elif inspect.isclass(value):
+        value = inspect.getattr_static(value, "__init__", None)
+    return inspect.unwrap(value) if callable(value) else value
+
+
+def _exc_name(exc: BaseException) -> str:
+    cls = type(exc)
+    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+
+
+def capture_failure(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> dict[str, Any]:
+    """The context of a failed setup, call or teardown, as JSON-serialisable data."""
+    root = item.config.rootpath
+    excinfo = call.excinfo
+    data: dict[str, Any] = {
+        "test_id": report.nodeid,
+        "when": report.when,
+        "path": _rel(item.path, root),
+        "line": (report.location[1] or 0) + 1,
+        "longrepr": report.longreprtext[-FIELD_CHARS:],
+        "exc_type": "",
+        "test_source": "",
+        "code_under_test": "",
+    }
+    if excinfo is None:
+        return data
+    data["exc_type"] = _exc_name(excinfo.value)
+    test_obj = getattr(item, "obj", None) if isinstance(item, pytest.Function) else None
+    if test_obj is None:  # a doctest or another plugin's item: its own repr_failure knows best
+        return data
+    test_code = getattr(inspect.unwrap(test_obj), "__code__", None)
+    entries = list(excinfo.traceback.filter(excinfo))
+    try:
+        own = [e for e in entries if not (isinstance(e.path, Path) and str(e.path).startswith(_INTERNAL_DIRS))]
+        fresh = pytest.ExceptionInfo.from_exception(excinfo.value)
+        fresh.traceback = excinfo.traceback.__class__(own or entries)
+        text = str(
+            fresh.getrepr(style="short", funcargs=False, showlocals=False, abspath=True, tbfilter=False, chain=True)
+        )
+        data["longrepr"] = text[-FIELD_CHARS:]
+    except Exception as exc:  # keep pytest's own rendering
+        data["repr_error"] = type(exc).__name__
+    in_test = [e for e in entries if e.path == item.path]
+    if in_test:
+        data["line"] = in_test[-1].lineno + 1
+    data["test_source"] = _source_of(test_obj)
+    try:
+        data["code_under_test"] = _code_under_test(entries, item.path, test_code, root)
+    except Exception as exc:  # the failure is still explained, with less context
+        data["capture_error"] = type(exc).__name__
+    return data
+
+
+# ------------------------------------------------------------------------------------------ explain
+def _option(config: pytest.Config, name: str) -> Any:
+    value = config.getoption(name, None)
+    return value if value is not None else config.getini(name)
+
+
+def _positive_int(text: str, name: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ValueError(f"ini {name} = {text!r}: expected a whole number >= 0")
+    return value
+
+
+def _usd(text: str, name: str) -> float:
+    try:
+        value = float(text.strip().lstrip("$"))
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < math.inf:  # also NaN, inf and 1e400
+        raise ValueError(f"ini {name} = {text!r}: expected an amount in USD such as 0.25")
+    return value
+
+
+def explain_session(config: pytest.Config, failures: list[dict[str, Any]], warn: Any) -> Explained:
+    """Settings as the command has them (cwd = rootdir), the options, then one `explain_failures`."""
+    from ..config import load_settings
+    from .requests import explain_failures
+
+    root = config.rootpath
+    max_failures = _option(config, "assist_max_failures")
+    if isinstance(max_failures, str):
+        max_failures = _positive_int(max_failures.strip() or "5", "assist_max_failures")
+    cli: dict[str, Any] = {}
+    cost = config.getoption("assist_max_cost", None)
+    ini_cost = str(config.getini("assist_max_cost")).strip()
+    if cost is None and ini_cost and "SYMPHONY_ASSIST_BUDGET_RUN" not in os.environ:
+        cost = _usd(ini_cost, "assist_max_cost")  # the ini file ranks with pyproject: below the environment
+    if cost is not None:
+        cli["budget_run"] = cost
+    basetemp = config.getoption("basetemp", None)
+    settings = load_settings(cli, cwd=root)
+    from ..progress import pytest_progress
+
+    with pytest_progress(config) as progress:  # on stderr when it is a terminal (or a CI log), never on stdout
+        return explain_failures(
+            [_failure(d) for d in failures],
+            settings,
+            template=str(_option(config, "assist_template") or "testing"),
+            max_failures=int(max_failures),
+            root=str(root),
+            volatile=[str(Path(basetemp).resolve())] if basetemp else [],
+            warn=warn,
+            progress=progress,
+        )
+
+
+def _failure(d: dict[str, Any]) -> Failure:
+    from ..findings import Failure
+
+    return Failure(
+        test_id=str(d.get("test_id", "")),
+        when=str(d.get("when", "call")),
+        longrepr=str(d.get("longrepr", "")),
+        path=str(d.get("path", "")),
+        line=int(d.get("line") or 0),
+        exc_type=str(d.get("exc_type", "")),
+        test_source=str(d.get("test_source", "")),
+        code_under_test=str(d.get("code_under_test", "")),
+    )
+
+
+# ------------------------------------------------------------------------------------------ outputs
+def _render_context(config: pytest.Config) -> Any:
+    from ..annotators import RenderContext
+
+    return RenderContext.from_env(root=config.rootpath, category="symphony-assist/pytest/")
+
+
+def write_report(config: pytest.Config, result: Explained) -> None:
+    """--assist-report: the json annotator's document plus the ids left unexplained."""
+    target = str(_option(config, "assist_report") or "")
+    if not target:
+        return
+    import json
+
+    from ..annotators.jsonfmt import to_document
+
+    doc = to_document(result.report, _render_context(config))
+    doc["not_explained"] = list(result.not_explained)
+    path = Path(target)
+    if not path.is_absolute():
+        path = config.invocation_params.dir / path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def emit_formats(config: pytest.Config, result: Explained) -> None:
+    """--assist-format: called from the terminal summary, where stdout is no longer captured."""
+    formats = list(_option(config, "assist_format") or [])
+    if not formats:
+        return
+    from ..annotators import emit, parse_format_args
+    from ..console import Console
+
+    emit(result.report, parse_format_args(formats), _render_context(config), Console(color="never"))
+
+
+def print_summary(tr: pytest.TerminalReporter, result: Explained | None, lines: list[str]) -> None:
+    """The `symphony-assist` section: per failure its id, category, source, explanation and fix; what
+    was left out and why answers were local; then one line of cost and cache hits.
+
+    Model text, test ids and upstream error messages may land in a CI log: every line is written by
+    `say`, through `logsafe` (split on `\\n` only, invisibles removed, then no `::`/`##[` command left)."""
+    from ..logsafe import inert_line, inert_lines
+
+    def say(text: str, **markup: bool) -> None:
+        for line in inert_lines(text):
+            tr.write_line(line, **markup)
+
+    tr.write_sep("=", "symphony-assist", bold=True)
+    if result is not None:
+        report = result.report
+        for e in report.explanations:
+            where = {"api": "from the API", "cache": "from the cache"}.get(e.source, "local fallback")
+            say(f"{inert_line(e.test_id)} [{inert_line(e.category)}] ({where})", bold=True)
+            _block(say, "why: ", e.explanation)
+            _block(say, "fix: ", e.fix)
+        for reason, count in report.skipped.items():
+            say(f"{count} {inert_line(reason)}: " + ", ".join(inert_line(t) for t in result.not_explained))
+        if report.fallback_reason:
+            say(f"local fallback: {inert_line(report.fallback_reason)}", yellow=True)
+        for notice in report.notices:
+            say(inert_line(notice), yellow=True)
+    for line in lines:
+        say(inert_line(line), yellow=True)
+    if result is not None:
+        r = result.report
+        # Tries that got no answer are requests too: "0 request(s)" after six failed tries misled.
+        failed = f" answered, {r.failed_tries} failed HTTP tr{'y' if r.failed_tries == 1 else 'ies'}"
+        say(
+            f"cost ${r.cost_usd:.4f} · {r.api_requests} request(s)"
+            + (failed if r.failed_tries else "")
+            + f" · {r.cache_hits} cache hit(s)"
+            f" · saved ${r.saved_usd:.4f} · {r.local_answers} local answer(s)"
+        )
+
+
+def _block(say: Callable[[str], None], label: str, text: str) -> None:
+    """`text` indented under `label`; `say` makes each line inert (it splits on \\n only)."""
+    from ..logsafe import clean
+
+    lines = [ln.rstrip() for ln in clean(text).strip().split("\n")]
+    pad = " " * (len(label) + 2)
+    say("  " + label + (lines[0] or "-"))
+    for ln in lines[1:]:
+        say(pad + ln if ln else "")
