@@ -100,11 +100,13 @@ class OpenAIProvider:
         keys: KeyRing,
         *,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
         http_client: httpx2.Client | None = None,
     ) -> None:
         self._settings = settings
         self._keys = keys
         self._sleep = sleep
+        self._clock = clock  # the deadline's clock; injected by tests so no test depends on the machine's speed
         self._http_client = http_client
         self._clients: dict[str, OpenAI] = {}
         self._lock = threading.Lock()
@@ -119,7 +121,7 @@ class OpenAIProvider:
     # ---------------------------------------------------------------------------------- public API
     def complete(self, req: ChatRequest, *, deadline: float) -> Completion:
         """Ask `req`; return the Completion or raise (see the table in faults.py). Retries never pass `deadline`."""
-        started = time.monotonic()
+        started = self._clock()
         params: dict[str, Any] = {
             "model": req.model,
             "messages": [{"role": "system", "content": req.system}, {"role": "user", "content": req.user}],
@@ -178,7 +180,7 @@ class OpenAIProvider:
         """Try `call` with the active key until it succeeds, a fault is final, or the deadline nears."""
         if self._keys.active() is None:  # fail before paying for the SDK import
             raise self._no_usable_key({})
-        if deadline <= time.monotonic():
+        if deadline <= self._clock():
             raise gave_up(0, None, "the deadline was reached")
         import httpx2
         import openai  # the miss path only: ~0.5 s
@@ -193,7 +195,7 @@ class OpenAIProvider:
                 if active is None:
                     raise self._no_usable_key(failures)
                 alias, key = active
-                left = deadline - time.monotonic()
+                left = deadline - self._clock()
                 if left <= 0:
                     raise gave_up(transient, last, "the deadline was reached")
                 timeout = min(self._settings.timeout, left)
@@ -223,7 +225,7 @@ class OpenAIProvider:
                     if outcome.malformed:
                         raise BadAnswerError(f"the service sent {transient} malformed responses ({outcome.problem})")
                     raise gave_up(transient, outcome, None)
-                left = deadline - time.monotonic()
+                left = deadline - self._clock()
                 if outcome.retry_after is not None:
                     if outcome.retry_after > left:  # never sleep minutes inside a git hook
                         raise ServiceUnavailableError(

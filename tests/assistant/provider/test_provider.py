@@ -98,6 +98,7 @@ class Rig:
         timeout: float = 5.0,
         base_url: str | None = None,
         sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> tuple[OpenAIProvider, KeyRing]:
         settings = Settings(
             api_key_primary=Secret(self.primary) if primary else None,
@@ -106,7 +107,7 @@ class Rig:
             timeout=timeout,
         )
         keys = KeyRing(settings.api_key_primary, settings.api_key_secondary, self.tmp / "state.json")
-        return OpenAIProvider(settings, keys, sleep=sleep or self.waits.append), keys
+        return OpenAIProvider(settings, keys, sleep=sleep or self.waits.append, clock=clock), keys
 
     def used(self) -> list[str]:
         return self.fake.which_keys(primary=self.primary, secondary=self.secondary)
@@ -581,11 +582,17 @@ def test_schema_description_is_passed_on(rig: Rig) -> None:
 
 @pytest.mark.hardening_faults
 def test_a_wait_that_overruns_ends_at_the_deadline(rig: Rig) -> None:
-    """If a wait ends later than asked (a loaded machine), the next try is not started past the deadline."""
+    """If a wait ends later than asked (a loaded machine), the next try is not started past the deadline.
+    The clock is injected: a request takes no time on it and every wait overruns to 0.3 s."""
+    now = [1000.0]
+
+    def overrun(_seconds: float) -> None:
+        now[0] += 0.3
+
     rig.fake.fail(503, retry_after=0.05, times=None)
-    provider, _ = rig.provider(sleep=lambda s: time.sleep(0.3))
+    provider, _ = rig.provider(sleep=overrun, clock=lambda: now[0])
     with pytest.raises(ServiceUnavailableError) as info:
-        provider.complete(REQ, deadline=soon(0.25))
+        provider.complete(REQ, deadline=now[0] + 0.25)
     assert str(info.value) == "service unavailable after 1 try (HTTP 503): the deadline was reached"
     assert info.value.status == 503
     assert len(rig.fake.requests) == 1
