@@ -48,7 +48,7 @@ index 1111111..2222222 100644
 @@ -1,3 +1,4 @@
  def total(xs):
 -    return sum(xs)
-+    result = eval("sum(xs)")
++    result = eval(xs)
 +    return result
  # end
 """
@@ -323,13 +323,13 @@ def test_diff_text_is_rebuilt_from_the_diff_only() -> None:
     assert sent.changes.source == "server-diff"
     assert [fd.path for fd in sent.changes.files] == ["app/calc.py"]
     assert sent.read(["app/calc.py", "elsewhere.py"]) == {
-        "app/calc.py": 'def total(xs):\n    result = eval("sum(xs)")\n    return result\n# end\n',
+        "app/calc.py": 'def total(xs):\n    result = eval(xs)\n    return result\n# end\n',
         "elsewhere.py": None,
     }
     gap = DIFF.replace("@@ -1,3 +1,4 @@", "@@ -1,3 +3,4 @@")
     assert (
         parse_diff(gap).texts["app/calc.py"]
-        == '\n\ndef total(xs):\n    result = eval("sum(xs)")\n    return result\n# end\n'
+        == '\n\ndef total(xs):\n    result = eval(xs)\n    return result\n# end\n'
     )
 
 

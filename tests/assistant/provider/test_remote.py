@@ -31,7 +31,7 @@ from symphony_assist_hooks.errors import AuthError, BudgetError, UnavailableErro
 from symphony_assist_hooks.server import Limits, create_app, guard
 
 ORIGINAL = "def total(xs):\n    return sum(xs)\n"
-CHANGED = "def total(xs):\n    result = eval('sum(xs)')\n    return result\n"
+CHANGED = "def total(xs):\n    result = eval(xs)\n    return result\n"
 
 
 class Recorder:
