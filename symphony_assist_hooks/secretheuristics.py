@@ -113,9 +113,14 @@ _CONSTANTS = frozenset({
     "null", "none", "true", "false", "nil", "undefined", "yes", "no", "on", "off", "str", "int", "bytes", "bool",
     "float", "string", "number", "boolean", "any", "unknown", "object", "optional", "required",
 })  # fmt: skip
-_TYPE_NAME = re.compile(r"[A-Z][A-Za-z0-9_.]*")  # `password: SecretStr` (an annotation, not YAML)
-_INI_SECTION = re.compile(r"^[ \t]*\[[^\]\n]+\][ \t]*$", re.MULTILINE)
+_TYPE_NAME = re.compile(
+    r"(?:[a-z_][a-z0-9_]*\.)*(?:[A-Z][a-z]+[0-9]{0,2})+"
+)  # `password: SecretStr` (an annotation, not YAML)
+# A line of a hunk as the model reads it starts with its local number and "+" (diffmodel.local_text).
+_HUNK_PREFIX = re.compile(r"^[ \t]*\d{1,6}\+")
+_INI_SECTION = re.compile(r"^(?:\d{1,6}\+|[ +-])?[ \t]*\[[^\]\n]+\][ \t]*$", re.MULTILINE)
 _LINE_START_OK = frozenset({"", "export", "set", "setx", "-", "--"})
+_CODE_ENDS = frozenset({"", ",", ";", ")", "),", ");", ":", "):"})  # what may follow a name in code
 
 
 def _line_bounds(text: str, pos: int) -> tuple[int, int]:
@@ -131,7 +136,7 @@ def _bare_end(text: str, line_start: int, line_end: int, name_start: int, value_
     prefix = text[line_start:name_start]
     end = line_end
     for q in "\"'`":
-        if prefix.count(q) % 2 == 1:  # inside an open string: the value ends where that string does
+        if _quotes(prefix, q) % 2 == 1:  # inside an open string: the value ends where that string does
             close = text.find(q, value_start, line_end)
             if close != -1:
                 end = min(end, close)
@@ -140,11 +145,24 @@ def _bare_end(text: str, line_start: int, line_end: int, name_start: int, value_
     return end
 
 
-def _config_line(text: str, line_start: int, name_start: int, sep: str, rest: str) -> bool:
-    """`name=value` / `name: value` alone on its line (.env, .properties, INI, YAML): a bare word there
+_APOSTROPHE = re.compile(r"(?<=[A-Za-z]{2})'(?=[a-z])")  # Python's, don't: not a quote (f'x is one)
+
+
+def _quotes(prefix: str, q: str) -> int:
+    return prefix.count(q) - (len(_APOSTROPHE.findall(prefix)) if q == "'" else 0)
+
+
+def _in_string(prefix: str) -> bool:
+    """The name sits inside a string literal opened earlier on its line (`"Server=…;Password=…"`)."""
+    return _quotes(prefix, '"') % 2 == 1 or _quotes(prefix, "'") % 2 == 1
+
+
+def _config_line(text: str, line_start: int, name_start: int, sep: str) -> bool:
+    """`name=value` / `name: value` opening its line (.env, .properties, INI, YAML): a bare word there
     is the value itself. Python's `password = secret` (spaces around `=`) is code, unless the text has
-    an INI `[section]`; a trailing `,` or `)` is a keyword argument."""
-    if text[line_start:name_start].strip() not in _LINE_START_OK or rest not in ("", ";"):
+    an INI `[section]`."""
+    head = _HUNK_PREFIX.sub("", text[line_start:name_start], count=1).strip()
+    if head not in _LINE_START_OK:
         return False
     if sep.startswith(":") and not sep.startswith(":="):
         return True
@@ -181,7 +199,7 @@ def assignments(text: str, lower: str) -> Iterator[tuple[int, int]]:
             if looks_secret(m.group(group), strong=strong):
                 yield m.span(group)
             continue
-        span = _bare_value(text, name_start, pos, m)
+        span = _bare_value(text, name_start, name_end, pos, m)
         if span is None:
             continue
         value = text[span[0] : span[1]]
@@ -190,26 +208,65 @@ def assignments(text: str, lower: str) -> Iterator[tuple[int, int]]:
             yield span
 
 
-def _bare_value(text: str, name_start: int, sep_start: int, m: re.Match[str]) -> tuple[int, int] | None:
-    """The span of an unquoted value, or None when it is code (a call, a name, a type, a variable)."""
+def _bare_value(text: str, name_start: int, name_end: int, sep_start: int, m: re.Match[str]) -> tuple[int, int] | None:
+    """The span of an unquoted value, or None when it is code (a call, a name, a type, a variable).
+
+    A word followed by more punctuation (`Tr0ub4dor&3x`, `val;rest`, `word;&)x`) is a value, and so is
+    anything inside a string (a connection string); a lone word is a value on a config line only."""
     token, after = m.group("bare"), m.group("after")
     start = m.start("bare")
     if token.startswith("$") or (not token and after in ("", "(", "[", "{", "<", "&", ",", ";", "$")):
         return None  # `$(cat f)`, `${VAR}`, `password = (`, `token: [`
     line_start, line_end = _line_bounds(text, start)
-    word = token[:-1] if token.endswith(":") else token  # a comparison ending a Python `if` line
-    if _IDENT.fullmatch(word):
-        if after in ("(", "[") or word.lower() in _CONSTANTS:
-            return None  # a call, an index: `password = get_password()`, `key=self.key[0]`
-        rest = text[m.end("bare") : line_end].strip()
-        sep = text[sep_start : m.start("bare")].lstrip("\"'")
-        if _config_line(text, line_start, name_start, sep, rest):
-            if sep.startswith(":") and _TYPE_NAME.fullmatch(word):
-                return None
-        elif not any(c.isdigit() for c in word) or len(word) < 6:
-            return None  # a name: `password = secret_from_vault`, `key=self.key`
     end = _bare_end(text, line_start, line_end, name_start, start)
-    return (start, end) if end > start else None
+    if end <= start:
+        return None
+    word = token[:-1] if token.endswith(":") else token  # a comparison ending a Python `if` line
+    prefix = text[line_start:name_start]
+    if prefix[-1:] in ("'", '"') and text[name_end : name_end + 1] == prefix[-1]:
+        prefix = prefix[:-1]  # the name's own quotes: `"token": value`
+    if not _IDENT.fullmatch(word) or _in_string(prefix):
+        return start, end
+    if word.lower() in _CONSTANTS:
+        return None
+    rest = text[m.end("bare") : end].strip()
+    tail = rest.lstrip(",)]}")
+    closer = after in ",)]}" and (tail in _CODE_ENDS or tail[0] in " \t#." or tail[:2] in ("; ", ": "))
+    if after and not after.isspace() and rest not in _CODE_ENDS and after not in "([" and not closer:
+        return start, end  # punctuation glued to the word (`val;rest`, `z2K4)GW`): part of the value
+    sep = text[sep_start : m.start("bare")].lstrip("\"'")
+    if _config_line(text, line_start, name_start, sep):
+        if rest in (",", ")", "),", ");") or (sep.startswith(":") and _TYPE_NAME.fullmatch(word)):
+            return None  # a keyword argument on its own line; `password: SecretStr`
+        callee = after in ("(", "[") and _is_call(rest) and not _random_word(word)
+        if callee and (sep.startswith((" ", "\t")) or rest.endswith((",", ")"))):
+            return None  # a call: spaces around `=`, or a keyword argument `api_key=sys.argv[4],`
+        return start, end
+    if after in ("(", "[") and _is_call(rest) and not _random_word(word):
+        return None  # a call, an index: `password = get_password()`, `key=self.keys[0]` (`a2Mu7(` is no name)
+    if after not in ("(", "[") and (not any(c.isdigit() for c in word) or len(word) < 6):
+        return None  # a name: `password = secret_from_vault`, `key=self.key`
+    return start, end
+
+
+def _random_word(word: str) -> bool:
+    """`a2Mu7`, `G3C1B`: no function's name (3+ runs of one or two letters or digits)."""
+    return sum(len(run) <= 2 for run in _RUNS.findall(word)) >= 3
+
+
+def _is_call(rest: str) -> bool:
+    """`(…)` or `[…]` followed by nothing, a statement end, an attribute, or an operator after a space:
+    code. Followed directly by more characters (`q1Gt(aAa)w&x`): a value that holds brackets."""
+    depth = 0
+    for i, c in enumerate(rest):
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+            if depth == 0:
+                tail = rest[i + 1 :]
+                return tail in _CODE_ENDS or tail[0] in " \t.([{}]),;:#" or tail.startswith("//")
+    return True  # not closed on this line: a call spread over lines
 
 
 # Any token of 20+ characters, quoted or not (free text of a question, a log line, code): a random
