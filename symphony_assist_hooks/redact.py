@@ -91,9 +91,8 @@ _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
 # String literals joined by `+` or written side by side (Python's implicit concatenation), possibly
 # over several lines: `'sk_live_abc' + 'def…'` is scanned as the one string it makes.
-_LITERAL = r"""[rRbBuUfF]{0,2}(?:"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')"""
-_CHAIN = re.compile(rf"{_LITERAL}(?:\s*(?:\+\s*)?{_LITERAL})+")
-_LITERAL_BODY = re.compile(r"""[rRbBuUfF]{0,2}(?:"((?:[^"\\\n]|\\.)*)"|'((?:[^'\\\n]|\\.)*)')""")
+_LITERAL = re.compile(r"'((?:[^'\\\n]|\\.)*)'" r'|"((?:[^"\\\n]|\\.)*)"')
+_JOIN = re.compile(r"\s*(?:\+\s*)?[rRbBuUfF]{0,2}")  # between two literals of one chain
 
 
 def _rule_spans(text: str, lower: str) -> list[tuple[int, int, int]]:
@@ -119,14 +118,20 @@ def _joined_spans(text: str) -> list[tuple[int, int, int]]:
     out: list[tuple[int, int, int]] = []
     if "'" not in text and '"' not in text:
         return out
-    for chain in _CHAIN.finditer(text):
-        parts = [m.group(1) if m.group(1) is not None else m.group(2) for m in _LITERAL_BODY.finditer(chain.group())]
-        joined = "".join(parts)
-        bounds = list(itertools.accumulate(len(part) for part in parts))[:-1]
-        # only what the joining made: a match inside one literal was judged in place, with its context
-        found = [p for s, e, p in _rule_spans(joined, _lower(joined)) if any(s < b < e for b in bounds)]
-        if found:
-            out.append((chain.start(), chain.end(), min(found)))
+    chain: list[re.Match[str]] = []
+    for lit in [*_LITERAL.finditer(text), None]:
+        if lit is not None and chain and _JOIN.fullmatch(text, chain[-1].end(), lit.start()):
+            chain.append(lit)
+            continue
+        if len(chain) > 1:
+            parts = [m.group(1) if m.group(1) is not None else m.group(2) for m in chain]
+            joined = "".join(parts)
+            bounds = list(itertools.accumulate(len(part) for part in parts))[:-1]
+            # only what the joining made: a match inside one literal was judged in place, with its context
+            found = [p for s, e, p in _rule_spans(joined, _lower(joined)) if any(s < b < e for b in bounds)]
+            if found:
+                out.append((chain[0].start(), chain[-1].end(), min(found)))
+        chain = [lit] if lit is not None else []
     return out
 
 

@@ -116,7 +116,7 @@ def _telegram(text: str, lower: str) -> Iterator[Span]:
 
 # Credentials on a command line or in SQL: curl's -u/--user, the -p option of the mysql clients and
 # sshpass, and the quoted value after IDENTIFIED BY or PASSWORD in SQL.
-_CLI_USER = re.compile(r"(?:^|[ \t])(?:-u|--user|--proxy-user)(?:[ \t]+|=)?([\"']?)([^\s\"':]*:[^\s\"']+)\1")
+_CLI_USER = re.compile(r"-(?:u|-user|-proxy-user)(?:[ \t]+|=)?([\"']?)([^\s\"':]*:[^\s\"']+)\1")
 _CLI_PASSWORD = re.compile(
     r"\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlshow|mysqlcheck|mysqlpump|mariadb|mariadb-dump|sshpass)\b"
     r"[^\n]*?[ \t]-p(?:\"([^\"\n]+)\"|'([^'\n]+)'|([^\s\"']+))"
@@ -129,6 +129,8 @@ _SQL_PASSWORD = re.compile(
 
 def _cli_user(text: str, lower: str) -> Iterator[Span]:
     for m in _CLI_USER.finditer(text):
+        if m.start() > 0 and text[m.start() - 1] not in " \t":
+            continue  # an option starts a word
         password = m.group(2).partition(":")[2]
         if not password.isdigit() and not is_template(m.group(2)) and not password.startswith("$"):
             yield m.span(2)
