@@ -323,13 +323,12 @@ def test_diff_text_is_rebuilt_from_the_diff_only() -> None:
     assert sent.changes.source == "server-diff"
     assert [fd.path for fd in sent.changes.files] == ["app/calc.py"]
     assert sent.read(["app/calc.py", "elsewhere.py"]) == {
-        "app/calc.py": 'def total(xs):\n    result = eval(xs)\n    return result\n# end\n',
+        "app/calc.py": "def total(xs):\n    result = eval(xs)\n    return result\n# end\n",
         "elsewhere.py": None,
     }
     gap = DIFF.replace("@@ -1,3 +1,4 @@", "@@ -1,3 +3,4 @@")
     assert (
-        parse_diff(gap).texts["app/calc.py"]
-        == '\n\ndef total(xs):\n    result = eval(xs)\n    return result\n# end\n'
+        parse_diff(gap).texts["app/calc.py"] == "\n\ndef total(xs):\n    result = eval(xs)\n    return result\n# end\n"
     )
 
 

@@ -7,8 +7,8 @@ assertion message, never in the source code, so the same failure hits the cache 
 changed test or code under test misses it. Line numbers are left out too (frame locations, the code
 under test's header), as the review's hunks are sent with local line numbers: a failure that only moved
 (an edit above it in the file) is still a hit, while the code lines themselves stay in. Values of
-secret-named environment variables are replaced before the item is built (the core then redacts the
-content once more with its secret rules).
+secret-named environment variables are replaced and the secret rules run before anything is normalised
+or trimmed (the core then redacts the content once more).
 
 The context of an item is trimmed to `item_tokens` in this order of value: the assertion introspection
 (its start), the end of the traceback, the code under test, the test source. All failures of a run go
@@ -141,18 +141,20 @@ def failure_content(
     item_tokens: int = ITEM_TOKENS,
 ) -> str:
     """The text the model sees for one failure: normalised, secret env values replaced, trimmed."""
-    from ..scan.redact import redact_env_values
+    from ..scan.redact import redact, redact_env_values
 
     def clean(text: str) -> str:
-        return redact_env_values(text, environ).replace("\r\n", "\n")
+        # redacted before it is normalised or trimmed: `<n>` in a token's digit run, or a cut through
+        # it, would hide the secret from the rules that the core runs again on the item
+        return redact(redact_env_values(text, environ).replace("\r\n", "\n"))[0]
 
     longrepr = _FRAME_LINE.sub(r"\1:", normalize(clean(failure.longrepr), root, volatile))
     traceback, introspection = _split_introspection(longrepr)
     head = [f"phase: {failure.when}"]
     if failure.exc_type:
-        head.append(f"exception: {normalize(failure.exc_type, root)}")
+        head.append(f"exception: {normalize(clean(failure.exc_type), root)}")
     if failure.path:
-        head.append(f"file: {normalize(failure.path, root)}")
+        head.append(f"file: {normalize(clean(failure.path), root)}")
     header = "\n".join(head)
     parts = [
         introspection,
@@ -225,6 +227,7 @@ def explain_failures(
     """
     from ..assistant import Assistant, Item, Request
     from ..errors import SymphonyError
+    from ..scan.redact import redact
 
     chosen = list(failures[: max(max_failures, 0)])
     left_out = tuple(_display_id(f) for f in failures[len(chosen) :])
@@ -240,7 +243,7 @@ def explain_failures(
                 content = failure_content(
                     failure, root=root, volatile=volatile, environ=environ, item_tokens=item_tokens
                 )
-                items.append(Item(item_id, content, normalize(failure.test_id, root)))
+                items.append(Item(item_id, content, normalize(redact(failure.test_id)[0], root)))
         except SymphonyError as exc:  # SecretScanError: nothing may be sent
             reason = str(exc)
         except Exception as exc:  # a bug while preparing: fail closed, answer locally

@@ -6,7 +6,9 @@ finding that does not point at a line of its own hunk is dropped and counted (ha
 injected locations never reach an annotation).
 
 Secrets in added lines are always reported locally (rule `secret`, critical) when the security
-template runs, with or without a network (localscan.py). Hunks whose added lines are only comments or whitespace
+template runs, with or without a network (localscan.py); an added or changed secret file (`.env`, a
+private key, a credentials file: sensitive.py) is a critical `secret-file` finding whatever the
+templates, and its content is never read into the review. Hunks whose added lines are only comments or whitespace
 go to the local analyzers instead of the model.
 """
 
@@ -22,7 +24,7 @@ from ..assistant import Assistant, Item, Request, Response
 from ..config import Settings
 from ..findings import Finding, Report, Severity, fingerprint
 from ..git import changes as git
-from .scans import injection_findings, scan_hunks, secret_findings
+from .scans import injection_findings, scan_hunks, secret_file_findings, secret_findings
 
 if TYPE_CHECKING:
     from ..progress import ProgressCallback
@@ -240,7 +242,7 @@ def review_changes(
     counters = {"dropped": 0}
     collected = _hunk_items(changes)
     all_hunks = list(collected.hunks.values()) + collected.trivial
-    findings: list[Finding] = []
+    findings: list[Finding] = secret_file_findings(changes.omitted)  # whatever the templates: never sent
     scans = scan_hunks(all_hunks, assistant.scans)
     if "security" in opts.templates:
         findings += secret_findings(all_hunks, scans)

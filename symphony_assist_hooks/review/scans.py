@@ -18,7 +18,7 @@ from ..git import changes as git
 if TYPE_CHECKING:
     from ..assistant.cache import Cache
 
-__all__ = ["HunkScan", "injection_findings", "scan_hunks", "secret_findings"]
+__all__ = ["HunkScan", "injection_findings", "scan_hunks", "secret_file_findings", "secret_findings"]
 
 
 @dataclass(frozen=True)
@@ -96,13 +96,41 @@ def secret_findings(hunks: Sequence[git.Hunk], scans: Sequence[HunkScan]) -> lis
                     severity=Severity.CRITICAL,
                     rule="secret",
                     title=f"hard-coded secret ({kind})",
-                    message="A credential is committed in this line. It was redacted before anything was sent.",
+                    message="A credential is committed in this line: whoever can read the repository can use it.",
                     suggestion="Remove it, rotate it, and load it from the environment or a secret store.",
                     source="local",
                     template="security",
                     fingerprint=fingerprint(h.path, "secret", kind),
                 )
             )
+    return out
+
+
+def secret_file_findings(omitted: Sequence[tuple[str, str]]) -> list[Finding]:
+    """Files withheld as sensitive (`.env`, private keys, credential files: sensitive.py) that are
+    added or changed: committing one publishes what it holds. Their content was never read into the
+    review, so nothing of it was sent; the finding names the file only."""
+    out = []
+    for path, reason in omitted:
+        if reason != "sensitive":
+            continue
+        out.append(
+            Finding(
+                path=path,
+                line=1,
+                end_line=1,
+                severity=Severity.CRITICAL,
+                rule="secret-file",
+                title="secret file committed (key material or credentials)",
+                message="Files of this kind hold keys or credentials. Its content was not read into the review "
+                "and nothing of it was sent; committing it publishes it to whoever can read the repository.",
+                suggestion="Unstage it (`git rm --cached <file>`), list it in .gitignore and rotate what it holds "
+                "if it was ever pushed; a template with placeholder values belongs in e.g. `.env.example`.",
+                source="local",
+                template="security",
+                fingerprint=fingerprint(path, "secret-file", path),
+            )
+        )
     return out
 
 

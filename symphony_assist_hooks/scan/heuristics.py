@@ -102,12 +102,71 @@ _TAIL_OK = re.compile(r"s?(?:[_.-]?(?:value|str|string|b64|base64|hex|raw|plain|
 _ANNOTATION = re.compile(r"[\"']?[ \t]*:[ \t]*[A-Za-z_][A-Za-z0-9_.\[\], |]*?[ \t]*(?==[^=])")
 _VALUE = re.compile(
     r"[\"']?[ \t]*(?::=|=>|==|!=|=|:)[ \t]*(?:"
-    r'"(?P<dq>[^"\n]*)"|'
-    r"'(?P<sq>[^'\n]*)'|"
+    r'"(?P<dq>(?:[^"\\\n]|\\.)*)"|'
+    r"'(?P<sq>(?:[^'\\\n]|\\.)*)'|"
     r"`(?P<bq>[^`\n]*)`|"
-    r"(?P<bare>[^\s\"'`,;()\[\]{}<>&]+)(?P<after>[(\[]?))"
+    r"(?P<bare>[^\s\"'`,;()\[\]{}<>&]*)(?P<after>[^\n]?))"
 )
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+# Bare words that are words of a language, not a value (YAML/INI/JSON constants, Python/TS types).
+_CONSTANTS = frozenset({
+    "null", "none", "true", "false", "nil", "undefined", "yes", "no", "on", "off", "str", "int", "bytes", "bool",
+    "float", "string", "number", "boolean", "any", "unknown", "object", "optional", "required",
+})  # fmt: skip
+_TYPE_NAME = re.compile(
+    r"(?:[a-z_][a-z0-9_]*\.)*(?:[A-Z][a-z]+[0-9]{0,2})+"
+)  # `password: SecretStr` (an annotation, not YAML)
+# A line of a hunk as the model reads it starts with its local number and "+" (diffmodel.local_text).
+_HUNK_PREFIX = re.compile(r"^[ \t]*\d{1,6}\+")
+_INI_SECTION = re.compile(r"^(?:\d{1,6}\+|[ +-])?[ \t]*\[[^\]\n]+\][ \t]*$", re.MULTILINE)
+_LINE_START_OK = frozenset({"", "export", "set", "setx", "-", "--"})
+_CODE_ENDS = frozenset({"", ",", ";", ")", "),", ");", ":", "):"})  # what may follow a name in code
+
+
+def _line_bounds(text: str, pos: int) -> tuple[int, int]:
+    start = text.rfind("\n", 0, pos) + 1
+    end = text.find("\n", pos)
+    return start, len(text) if end == -1 else end
+
+
+def _bare_end(text: str, line_start: int, line_end: int, name_start: int, value_start: int) -> int:
+    """Where a bare (unquoted) value ends: at the line end, or at the quote that closes a string the
+    name sits in (a connection string inside quotes). Never at the first punctuation: a password may
+    hold an ampersand, a semicolon or parentheses."""
+    prefix = text[line_start:name_start]
+    end = line_end
+    for q in "\"'`":
+        if _quotes(prefix, q) % 2 == 1:  # inside an open string: the value ends where that string does
+            close = text.find(q, value_start, line_end)
+            if close != -1:
+                end = min(end, close)
+    while end > value_start and text[end - 1] in " \t\r":
+        end -= 1
+    return end
+
+
+_APOSTROPHE = re.compile(r"(?<=[A-Za-z]{2})'(?=[a-z])")  # Python's, don't: not a quote (f'x is one)
+
+
+def _quotes(prefix: str, q: str) -> int:
+    return prefix.count(q) - (len(_APOSTROPHE.findall(prefix)) if q == "'" else 0)
+
+
+def _in_string(prefix: str) -> bool:
+    """The name sits inside a string literal opened earlier on its line (`"Server=…;Password=…"`)."""
+    return _quotes(prefix, '"') % 2 == 1 or _quotes(prefix, "'") % 2 == 1
+
+
+def _config_line(text: str, line_start: int, name_start: int, sep: str) -> bool:
+    """`name=value` / `name: value` opening its line (.env, .properties, INI, YAML): a bare word there
+    is the value itself. Python's `password = secret` (spaces around `=`) is code, unless the text has
+    an INI `[section]`."""
+    head = _HUNK_PREFIX.sub("", text[line_start:name_start], count=1).strip()
+    if head not in _LINE_START_OK:
+        return False
+    if sep.startswith(":") and not sep.startswith(":="):
+        return True
+    return not sep.startswith((" ", "\t")) or bool(_INI_SECTION.search(text))
 
 
 def assignments(text: str, lower: str) -> Iterator[tuple[int, int]]:
@@ -135,32 +194,122 @@ def assignments(text: str, lower: str) -> Iterator[tuple[int, int]]:
         if m is None:
             continue
         strong = last.group().startswith(("pass", "pwd"))
-        if m.group("bare") is not None:
-            value = m.group("bare")
-            if m.group("after") or (_IDENT.fullmatch(value) and not any(c.isdigit() for c in value)):
-                continue  # a call, an index, a name: `password = get_password()`, `key=self.key`
-            if _IDENT.fullmatch(value) and len(value) < 6:
-                continue
-            group = "bare"
-        else:
+        if m.group("bare") is None:
             group = next(g for g in ("dq", "sq", "bq") if m.group(g) is not None)
-            value = m.group(group)
-        if looks_secret(value, strong=strong):
-            yield m.span(group)
+            if looks_secret(m.group(group), strong=strong):
+                yield m.span(group)
+            continue
+        span = _bare_value(text, name_start, name_end, pos, m)
+        if span is None:
+            continue
+        value = text[span[0] : span[1]]
+        words = value.split()
+        if looks_secret(value if strong else words[0], strong=strong):
+            yield span
 
 
-# A quoted token, or a value after = or : (not starting with "/": `https://host/path` is no value).
-_ENTROPY = re.compile(
-    r"(?:[\"'`]([A-Za-z0-9+/_-]{20,}={0,3})|[=:][ \t]*([A-Za-z0-9+_-][A-Za-z0-9+/_-]{19,}={0,3}))"
-    r"(?![A-Za-z0-9+/_=-])"
+def _bare_value(text: str, name_start: int, name_end: int, sep_start: int, m: re.Match[str]) -> tuple[int, int] | None:
+    """The span of an unquoted value, or None when it is code (a call, a name, a type, a variable).
+
+    A word followed by more punctuation (`Tr0ub4dor&3x`, `val;rest`, `word;&)x`) is a value, and so is
+    anything inside a string (a connection string); a lone word is a value on a config line only."""
+    token, after = m.group("bare"), m.group("after")
+    start = m.start("bare")
+    if token.startswith("$") or (not token and after in ("", "(", "[", "{", "<", "&", ",", ";", "$")):
+        return None  # `$(cat f)`, `${VAR}`, `password = (`, `token: [`
+    line_start, line_end = _line_bounds(text, start)
+    end = _bare_end(text, line_start, line_end, name_start, start)
+    if end <= start:
+        return None
+    word = token[:-1] if token.endswith(":") else token  # a comparison ending a Python `if` line
+    prefix = text[line_start:name_start]
+    if prefix[-1:] in ("'", '"') and text[name_end : name_end + 1] == prefix[-1]:
+        prefix = prefix[:-1]  # the name's own quotes: `"token": value`
+    if not _IDENT.fullmatch(word) or _in_string(prefix):
+        return start, end
+    if word.lower() in _CONSTANTS:
+        return None
+    rest = text[m.end("bare") : end].strip()
+    tail = rest.lstrip(",)]}")
+    closer = after in ",)]}" and (tail in _CODE_ENDS or tail[0] in " \t#." or tail[:2] in ("; ", ": "))
+    if after and not after.isspace() and rest not in _CODE_ENDS and after not in "([" and not closer:
+        return start, end  # punctuation glued to the word (`val;rest`, `z2K4)GW`): part of the value
+    sep = text[sep_start : m.start("bare")].lstrip("\"'")
+    if _config_line(text, line_start, name_start, sep):
+        if rest in (",", ")", "),", ");") or (sep.startswith(":") and _TYPE_NAME.fullmatch(word)):
+            return None  # a keyword argument on its own line; `password: SecretStr`
+        callee = after in ("(", "[") and _is_call(rest) and not _random_word(word)
+        if callee and (sep.startswith((" ", "\t")) or rest.endswith((",", ")"))):
+            return None  # a call: spaces around `=`, or a keyword argument `api_key=sys.argv[4],`
+        return start, end
+    if after in ("(", "[") and _is_call(rest) and not _random_word(word):
+        return None  # a call, an index: `password = get_password()`, `key=self.keys[0]` (`a2Mu7(` is no name)
+    if after not in ("(", "[") and (not any(c.isdigit() for c in word) or len(word) < 6):
+        return None  # a name: `password = secret_from_vault`, `key=self.key`
+    return start, end
+
+
+def _random_word(word: str) -> bool:
+    """`a2Mu7`, `G3C1B`: no function's name (3+ runs of one or two letters or digits)."""
+    return sum(len(run) <= 2 for run in _RUNS.findall(word)) >= 3
+
+
+def _is_call(rest: str) -> bool:
+    """`(…)` or `[…]` followed by nothing, a statement end, an attribute, or an operator after a space:
+    code. Followed directly by more characters (`q1Gt(aAa)w&x`): a value that holds brackets."""
+    depth = 0
+    for i, c in enumerate(rest):
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+            if depth == 0:
+                tail = rest[i + 1 :]
+                return tail in _CODE_ENDS or tail[0] in " \t.([{}]),;:#" or tail.startswith("//")
+    return True  # not closed on this line: a call spread over lines
+
+
+# Any token of 20+ characters, quoted or not (free text of a question, a log line, code): a random
+# one is a secret (`_looks_random`), and so is a long hex string outside the contexts listed below.
+_ENTROPY = re.compile(r"(?<![A-Za-z0-9+/_=.-])([A-Za-z0-9+_-][A-Za-z0-9+/_-]{19,}={0,3})(?![A-Za-z0-9+/_=-])")
+_HEX = re.compile(r"[0-9a-fA-F]{32,}")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+# Where a long hex string is a digest or an object id, not a key: git (commit, sha, rev, tree, HEAD...)
+# and hashes (sha256:, --hash=, digest, checksum, integrity, etag...), looked for on the same line
+# up to `_CONTEXT` characters before the value (the name it is assigned to included) or just after it;
+# for a value that opens its line (the output of a command or a REPL), in the line above too.
+_HEX_CONTEXT = re.compile(
+    r"commit|sha|(?<![a-z])rev|merge|cherry|revert|tree|parent|head|(?<![a-z])git|blob|(?<![a-z])ref"
+    r"|(?<![a-z])tag|hash|digest|checksum|md5|etag|fingerprint|integrity|(?<![a-z])sums?(?![a-z])|(?<![a-z])oid"
+    r"|object|snapshot|build[_-]?id|changeset|(?<![a-z])hg(?![a-z])|nonce|btih|urn:"
 )
+_CONTEXT = 64
+
+
+def _hex_secret(text: str, lower: str, start: int, end: int) -> bool:
+    """A hex value of 32+ digits (an md5/sha-sized API secret) that no git or hash context explains."""
+    token = text[start:end]
+    if not _HEX.fullmatch(token) or token.isdigit() or token.isalpha():
+        return False
+    line_start = lower.rfind("\n", 0, start) + 1
+    line_end = lower.find("\n", end)
+    before = lower[max(line_start, start - _CONTEXT) : start]
+    if not before.strip(" \t'\"`b"):  # the value opens its line (a REPL's or a command's output): the line above
+        before = lower[max(0, line_start - _CONTEXT) : start]
+    after = lower[end : min(end + 24, len(lower) if line_end == -1 else line_end)]
+    return not (_HEX_CONTEXT.search(before) or _HEX_CONTEXT.search(after))
 
 
 def high_entropy(text: str, lower: str) -> Iterator[tuple[int, int]]:
     for m in _ENTROPY.finditer(text):
-        group = 1 if m.group(1) is not None else 2
-        if _looks_random(m.group(group)):
-            yield m.span(group)
+        token = m.group(1)
+        if _UUID.fullmatch(token):
+            continue
+        if _HEXISH.fullmatch(token.rstrip("=")):
+            if _hex_secret(text, lower, m.start(1), m.end(1)):
+                yield m.span(1)
+        elif _looks_random(token):
+            yield m.span(1)
 
 
 # A URL's userinfo (user:password@): the whole userinfo, up to the last @ before the host.

@@ -27,6 +27,7 @@ Stdlib only: redaction runs before the cache key is computed, i.e. on the cache-
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import string
@@ -55,7 +56,9 @@ from .sensitive import is_sensitive_path  # re-exported: where callers look for 
 # Kinds found by heuristics (a secret-looking name, entropy, URL userinfo) rather than a vendor format.
 # They are always redacted before sending; in a test file they are usually fixtures, so they are not
 # reported as findings there. A vendor token in a test is still real and still reported.
-HEURISTIC_KINDS = frozenset({"secret-assignment", "high-entropy-string", "url-credentials"})
+HEURISTIC_KINDS = frozenset(
+    {"secret-assignment", "high-entropy-string", "url-credentials", "cli-credentials", "sql-password"}
+)
 _TEST_FILE = re.compile(r"(^test_.*\.py$)|(_test\.py$)|(^conftest\.py$)|(\.(test|spec)\.[jt]sx?$)")
 
 
@@ -86,16 +89,56 @@ _PLACEHOLDER_TOKEN = re.compile(r"\[REDACTED:[a-z-]+\]")
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
 
-def _scan(text: str) -> list[SecretMatch]:
-    lower = text.lower()
-    if len(lower) != len(text):  # a few characters lower-case to two ("İ"): keep the indices aligned
-        lower = text.translate(_ASCII_LOWER)
+# String literals joined by `+` or written side by side (Python's implicit concatenation), possibly
+# over several lines: `'sk_live_abc' + 'def…'` is scanned as the one string it makes.
+_LITERAL = re.compile(r"'((?:[^'\\\n]|\\.)*)'" r'|"((?:[^"\\\n]|\\.)*)"')
+_JOIN = re.compile(r"\s*(?:\+\s*)?[rRbBuUfF]{0,2}")  # between two literals of one chain
+
+
+def _rule_spans(text: str, lower: str) -> list[tuple[int, int, int]]:
+    """(start, end, rule priority) of every rule's match in `text`."""
     rules = secretrules.RULES  # looked up per scan: tests swap the table
-    spans: list[tuple[int, int, int]] = []  # start, end, rule priority
+    spans: list[tuple[int, int, int]] = []
     for prio, rule in enumerate(rules):
         if rule.keywords and not any(k in (lower if rule.fold else text) for k in rule.keywords):
             continue
         spans.extend((s, e, prio) for s, e in rule.find(text, lower))
+    return spans
+
+
+def _lower(text: str) -> str:
+    lower = text.lower()
+    if len(lower) != len(text):  # a few characters lower-case to two ("İ"): keep the indices aligned
+        lower = text.translate(_ASCII_LOWER)
+    return lower
+
+
+def _joined_spans(text: str) -> list[tuple[int, int, int]]:
+    """The whole chain of literals, for each chain whose joined value holds a secret across two literals."""
+    out: list[tuple[int, int, int]] = []
+    if "'" not in text and '"' not in text:
+        return out
+    chain: list[re.Match[str]] = []
+    for lit in [*_LITERAL.finditer(text), None]:
+        if lit is not None and chain and _JOIN.fullmatch(text, chain[-1].end(), lit.start()):
+            chain.append(lit)
+            continue
+        if len(chain) > 1:
+            parts = [m.group(1) if m.group(1) is not None else m.group(2) for m in chain]
+            joined = "".join(parts)
+            bounds = list(itertools.accumulate(len(part) for part in parts))[:-1]
+            # only what the joining made: a match inside one literal was judged in place, with its context
+            found = [p for s, e, p in _rule_spans(joined, _lower(joined)) if any(s < b < e for b in bounds)]
+            if found:
+                out.append((chain[0].start(), chain[-1].end(), min(found)))
+        chain = [lit] if lit is not None else []
+    return out
+
+
+def _scan(text: str) -> list[SecretMatch]:
+    rules = secretrules.RULES
+    spans = _rule_spans(text, _lower(text))
+    spans += _joined_spans(text)
     if spans and "[REDACTED:" in text:  # already redacted text: a placeholder is not a secret
         placeholders = [m.span() for m in _PLACEHOLDER_TOKEN.finditer(text)]
         spans = [sp for sp in spans if not any(a <= sp[0] and sp[1] <= b for a, b in placeholders)]

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from .heuristics import assignments, high_entropy, looks_secret, url_userinfo
+from .heuristics import assignments, high_entropy, is_template, looks_secret, url_userinfo
 
 __all__ = ["RULES", "Finder", "Rule", "Span"]
 
@@ -114,6 +114,42 @@ def _telegram(text: str, lower: str) -> Iterator[Span]:
             yield _widen(text, start, m.end(), _TOKEN)
 
 
+# Credentials on a command line or in SQL: curl's -u/--user, the -p option of the mysql clients and
+# sshpass, and the quoted value after IDENTIFIED BY or PASSWORD in SQL.
+_CLI_USER = re.compile(r"-(?:u|-user|-proxy-user)(?:[ \t]+|=)?([\"']?)([^\s\"':]*:[^\s\"']+)\1")
+_CLI_PASSWORD = re.compile(
+    r"\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlshow|mysqlcheck|mysqlpump|mariadb|mariadb-dump|sshpass)\b"
+    r"[^\n]*?[ \t]-p(?:\"([^\"\n]+)\"|'([^'\n]+)'|([^\s\"']+))"
+)
+_SQL_PASSWORD = re.compile(
+    r"(?:identified[ \t]+(?:with[ \t]+[a-z0-9_]+[ \t]+)?by|(?<![a-z0-9_])password)[ \t]+(?:password[ \t]+)?"
+    r"(?:'([^'\n]*)'|\"([^\"\n]*)\")"
+)
+
+
+def _cli_user(text: str, lower: str) -> Iterator[Span]:
+    for m in _CLI_USER.finditer(text):
+        if m.start() > 0 and text[m.start() - 1] not in " \t":
+            continue  # an option starts a word
+        password = m.group(2).partition(":")[2]
+        if not password.isdigit() and not is_template(m.group(2)) and not password.startswith("$"):
+            yield m.span(2)
+
+
+def _cli_password(text: str, lower: str) -> Iterator[Span]:
+    for m in _CLI_PASSWORD.finditer(text):
+        group = next(g for g in (1, 2, 3) if m.group(g) is not None)
+        if not m.group(group).startswith("$"):
+            yield m.span(group)
+
+
+def _sql_password(text: str, lower: str) -> Iterator[Span]:
+    for m in _SQL_PASSWORD.finditer(lower):
+        group = 1 if m.group(1) is not None else 2
+        if looks_secret(text[m.start(group) : m.end(group)], strong=True):
+            yield m.span(group)
+
+
 # ------------------------------------------------------------------------------------------ rules
 RULES: tuple[Rule, ...] = (
     Rule("private-key", _pem, ("PRIVATE KEY",)),
@@ -206,7 +242,7 @@ RULES: tuple[Rule, ...] = (
             r"|hvs\.[A-Za-z0-9_-]{24,}|lin_api_[A-Za-z0-9]{40}|PMAK-[a-f0-9]{24}-[a-f0-9]{34}"
             r"|glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}|gsk_[A-Za-z0-9]{48,}|r8_[A-Za-z0-9]{37}"
             r"|xai-[A-Za-z0-9]{70,}|pplx-[A-Za-z0-9]{40,}|sq0(?:atp|csp)-[A-Za-z0-9_-]{22,}"
-            r"|AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}|dp\.pt\.[A-Za-z0-9]{40,})",
+            r"|AGE-SECRET-KEY-1[02-9AC-HJ-NP-Z]{58}|dp\.pt\.[A-Za-z0-9]{40,})",
             widen=_JWT,
             bounded=True,
         ),
@@ -241,6 +277,9 @@ RULES: tuple[Rule, ...] = (
         ("bearer", "basic", "token"),
         fold=True,
     ),
+    Rule("cli-credentials", _cli_user, ("-u", "--user", "--proxy-user")),
+    Rule("cli-credentials", _cli_password, ("mysql", "mariadb", "sshpass")),
+    Rule("sql-password", _sql_password, ("identified", "password"), fold=True),
     Rule("secret-assignment", assignments, ("pass", "pwd", "secret", "token", "credential", "key"), fold=True),
     Rule("high-entropy-string", high_entropy),
 )

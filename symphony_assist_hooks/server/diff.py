@@ -41,6 +41,7 @@ def parse_diff(diff: str, *, max_bytes: int = git.DEFAULT_MAX_FILE_BYTES) -> Sen
 
     files: list[git.FileDiff] = []
     skipped: dict[str, int] = {}
+    omitted: list[tuple[str, str]] = []  # (path, "sensitive"): a secret file in the diff is a finding
     texts: dict[str, str | None] = {}
     parsed = git.parse_patch(diff)
     if not parsed:
@@ -59,10 +60,12 @@ def parse_diff(diff: str, *, max_bytes: int = git.DEFAULT_MAX_FILE_BYTES) -> Sen
             reason = "mode only" if fd.mode_only else "no changes"
         if reason is not None:
             skipped[reason] = skipped.get(reason, 0) + 1
+            if reason == "sensitive" and fd.path:
+                omitted.append((fd.path, reason))
             continue
         files.append(fd)
         texts[fd.path] = _new_text(fd, max_bytes)
-    return SentDiff(git.Changes(files=tuple(files), skipped=skipped, source=SOURCE), texts)
+    return SentDiff(git.Changes(files=tuple(files), skipped=skipped, source=SOURCE, omitted=tuple(omitted)), texts)
 
 
 def _new_text(fd: git.FileDiff, max_bytes: int) -> str | None:
