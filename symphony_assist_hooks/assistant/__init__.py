@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import Settings, user_dirs
-from ..errors import NoKeyError, SecretScanError
+from ..errors import EXIT_NO_KEY, FallbackReason, NoKeyError, SecretScanError
 from .prompts import Registry, load_registry
 from .request import Item, ItemResult, Request, Response
 from .stats import StatsLog
@@ -136,7 +136,7 @@ class Assistant:
         self._registry = registry
         self._stats = stats
         self._lock = threading.RLock()
-        self._stopped: str | None = None  # a reason once the service is known to be out for this run
+        self._stopped: FallbackReason | None = None  # a reason once the service is known to be out for this run
         self.deadline = time.monotonic() + settings.deadline
         self._price_notices: set[str] = set()
         self._progress = progress
@@ -247,14 +247,14 @@ class Assistant:
                     close()
 
     # ----------------------------------------------------------------------------------------- API
-    def offline_reason(self) -> str | None:
+    def offline_reason(self) -> FallbackReason | None:
         """Why this run cannot use the service at all, or None."""
         if self._stopped:
             return self._stopped
         if self.settings.offline:
-            return "offline: SYMPHONY_ASSIST_OFFLINE is set"
+            return FallbackReason("offline: SYMPHONY_ASSIST_OFFLINE is set")
         if self._provider is None and not self.settings.server_url and not self.settings.has_key:
-            return "offline: no API key configured"
+            return FallbackReason("offline: no API key configured", EXIT_NO_KEY)
         return None
 
     def ask(self, request: Request, fallback: Fallback | None = None) -> Response:
@@ -269,7 +269,7 @@ class Assistant:
             from .misses import finish
 
             unanswered = [(it, t) for it in request.items for t in request.templates]
-            return finish(self, resp, unanswered, str(exc), fallback)
+            return finish(self, resp, unanswered, FallbackReason.of(exc), fallback)
         frame_t = self.registry.frame(request.frame)
         templates = {name: self.registry.get(name) for name in request.templates}
         from ..scan.policy import REDACTION_POLICY_VERSION

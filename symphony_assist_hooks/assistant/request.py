@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import FallbackReason
+
 __all__ = ["Item", "ItemResult", "Request", "Response"]
 
 
@@ -61,7 +63,7 @@ class Response:
     saved_micro: int = 0
     cache_hits: int = 0
     redactions: int = 0
-    fallback_reason: str | None = None
+    fallback_reason: FallbackReason | None = None
     models: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
 
