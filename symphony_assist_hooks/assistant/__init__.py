@@ -24,7 +24,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from ..config import Settings, user_dirs
 from ..errors import EXIT_NO_KEY, FallbackReason, NoKeyError, SecretScanError
 from .prompts import Registry, load_registry
-from .request import Item, ItemResult, Request, Response
+from .request import Fallback, Item, ItemResult, Request, Response
 from .stats import StatsLog
 
 if TYPE_CHECKING:
@@ -41,13 +41,10 @@ if TYPE_CHECKING:
     from .ledger import Ledger
     from .provider import Provider
 
-__all__ = ["Assistant", "Fallback", "Item", "ItemResult", "Request", "Response", "cache_key"]
+__all__ = ["Assistant", "Item", "ItemResult", "Request", "Response", "cache_key"]
 
 CACHE_FORMAT = "2"  # 2: the canonical request holds the content's hash, not the content
 SCAN_FORMAT = "1"
-MAX_COMPLETION_TOKENS = 16_000
-Pair = tuple[Item, str]
-Fallback = Callable[[Sequence[Pair], str], Mapping[tuple[str, str], dict[str, Any]]]
 
 
 def cache_key(

@@ -28,15 +28,15 @@ from ..errors import (
     QuotaError,
     SecretScanError,
 )
-from . import MAX_COMPLETION_TOKENS
-from .request import Item, ItemResult, Request, Response
+from .request import MAX_COMPLETION_TOKENS, Item, ItemResult, Pair, Request, Response
 
 if TYPE_CHECKING:
-    from . import Assistant, Fallback, Pair, _Prepared
+    from . import Assistant, _Prepared
     from .batching import Chunk
     from .ledger.rules import Reservation
     from .pricing import Price
     from .provider import ChatRequest, Completion
+    from .request import Fallback
 
 
 class Stop(Exception):

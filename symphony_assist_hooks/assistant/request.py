@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,3 +91,9 @@ class Response:
     @property
     def saved_usd(self) -> float:
         return self.saved_micro / 1_000_000
+
+
+MAX_COMPLETION_TOKENS = 16_000  # the most one request may ask the model to write
+Pair = tuple[Item, str]  # an item and one template it is reviewed with
+# What answers the pairs the model did not (given the reason): the caller's local analyzers.
+Fallback = Callable[[Sequence[Pair], str], Mapping[tuple[str, str], dict[str, Any]]]
