@@ -126,3 +126,24 @@ class BudgetError(SymphonyError):
 
 class SecretScanError(SymphonyError):
     exit_code = EXIT_SECRET_SCAN
+
+
+class FallbackReason(str):
+    """Why a run's unanswered items fell back to the local answers: the one line shown to the user (it is
+    the string itself), and the exit code of a command that needed the model (`query`, `review
+    --fail-closed`). Typed, so that no caller parses the text to decide the exit code."""
+
+    exit_code: int
+
+    def __new__(cls, text: str, exit_code: int = EXIT_PROVIDER) -> FallbackReason:
+        reason = super().__new__(cls, text)
+        reason.exit_code = exit_code
+        return reason
+
+    @classmethod
+    def of(cls, exc: SymphonyError) -> FallbackReason:
+        """The reason an error gives, with its exit code (NoKeyError 3, ProviderError 4, BudgetError 5...)."""
+        return cls(str(exc), exc.exit_code)
+
+
+NO_ANSWER = FallbackReason("the service did not answer")

@@ -25,15 +25,15 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import Settings, user_dirs
-from ..errors import NoKeyError, SecretScanError
+from ..errors import EXIT_NO_KEY, FallbackReason, NoKeyError, SecretScanError
 from .prompts import Registry, load_registry
-from .request import Item, ItemResult, Request, Response
+from .request import Fallback, Item, ItemResult, Request, Response
 from .stats import StatsLog
 
 if TYPE_CHECKING:
@@ -42,13 +42,10 @@ if TYPE_CHECKING:
     from .ledger import Ledger
     from .provider import Provider
 
-__all__ = ["Assistant", "Fallback", "Item", "ItemResult", "Request", "Response", "cache_key"]
+__all__ = ["Assistant", "Item", "ItemResult", "Request", "Response", "cache_key"]
 
 CACHE_FORMAT = "2"  # 2: the canonical request holds the content's hash, not the content
 SCAN_FORMAT = "1"
-MAX_COMPLETION_TOKENS = 16_000
-Pair = tuple[Item, str]
-Fallback = Callable[[Sequence[Pair], str], Mapping[tuple[str, str], dict[str, Any]]]
 
 
 def cache_key(
@@ -156,7 +153,7 @@ class Assistant:
         self._registry = registry
         self._stats = stats
         self._lock = threading.RLock()
-        self._stopped: str | None = None  # a reason once the service is known to be out for this run
+        self._stopped: FallbackReason | None = None  # a reason once the service is known to be out for this run
         self.deadline = time.monotonic() + settings.deadline
         self._price_notices: set[str] = set()
         self._progress = progress
@@ -267,14 +264,14 @@ class Assistant:
                     close()
 
     # ----------------------------------------------------------------------------------------- API
-    def offline_reason(self) -> str | None:
+    def offline_reason(self) -> FallbackReason | None:
         """Why this run cannot use the service at all, or None."""
         if self._stopped:
             return self._stopped
         if self.settings.offline:
-            return "offline: SYMPHONY_ASSIST_OFFLINE is set"
+            return FallbackReason("offline: SYMPHONY_ASSIST_OFFLINE is set")
         if self._provider is None and not self.settings.server_url and not self.settings.has_key:
-            return "offline: no API key configured"
+            return FallbackReason("offline: no API key configured", EXIT_NO_KEY)
         return None
 
     def ask(self, request: Request, fallback: Fallback | None = None) -> Response:
@@ -289,7 +286,7 @@ class Assistant:
             from .misses import finish
 
             unanswered = [(it, t) for it in request.items for t in request.templates]
-            return finish(self, resp, unanswered, str(exc), fallback)
+            return finish(self, resp, unanswered, FallbackReason.of(exc), fallback)
         frame_t = self.registry.frame(request.frame)
         templates = {name: self.registry.get(name) for name in request.templates}
         from ..scan.policy import REDACTION_POLICY_VERSION

@@ -9,13 +9,10 @@ before it is cached or shown. Imported only on a miss: a cache hit never loads t
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import SecretScanError
-from .request import Item, Request
-
-if TYPE_CHECKING:
-    from . import Pair
+from .request import Item, Pair, Request
 
 Chunk = tuple[tuple[str, ...], list[Item]]
 

@@ -17,28 +17,34 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..errors import (
+    NO_ANSWER,
     AuthError,
     BadAnswerError,
     BudgetError,
+    FallbackReason,
     ModelError,
     NoKeyError,
     ProviderError,
     QuotaError,
     SecretScanError,
 )
-from . import MAX_COMPLETION_TOKENS
-from .request import Item, ItemResult, Request, Response
+from .request import MAX_COMPLETION_TOKENS, Item, ItemResult, Pair, Request, Response
 
 if TYPE_CHECKING:
-    from . import Assistant, Fallback, Pair, _Prepared
+    from . import Assistant, _Prepared
     from .batching import Chunk
     from .ledger.rules import Reservation
     from .pricing import Price
     from .provider import ChatRequest, Completion
+    from .request import Fallback
 
 
 class Stop(Exception):
     """Ends a run's API use: every item not answered yet falls back with this reason."""
+
+    def __init__(self, reason: FallbackReason):
+        super().__init__(str(reason))
+        self.reason = reason
 
 
 def answer_misses(
@@ -56,7 +62,7 @@ def answer_misses(
     try:
         missing: list[Pair] = [(redacted(prep), name) for prep, name in wanted]
     except SecretScanError as exc:
-        return finish(assistant, resp, [(prep.item, name) for prep, name in wanted], str(exc), fallback)
+        return finish(assistant, resp, [(prep.item, name) for prep, name in wanted], FallbackReason.of(exc), fallback)
     reason = assistant.offline_reason()
     if reason is None:
         reason = ask_service(assistant, request, missing, keys, model, temperature, per_item, resp)
@@ -77,13 +83,13 @@ def finish(
     assistant: Assistant,
     resp: Response,
     unanswered: Sequence[Pair],
-    reason: str | None,
+    reason: FallbackReason | None,
     fallback: Fallback | None,
 ) -> Response:
     """Hand `unanswered` to the caller's `fallback` ("local"; "none" where it has no answer)."""
     if not unanswered:
         return resp
-    resp.fallback_reason = reason or "the service did not answer"
+    resp.fallback_reason = reason or NO_ANSWER
     # The reason is printed once, as the reason: not again as a notice (a bad answer is both).
     resp.notices = [n for n in resp.notices if n != resp.fallback_reason]
     local: Mapping[tuple[str, str], dict[str, Any]] = {}
@@ -106,12 +112,12 @@ def ask_service(
     temperature: float,
     per_item: int,
     resp: Response,
-) -> str | None:
+) -> FallbackReason | None:
     """Send the plan's requests (concurrently when there are several); the first stop reason, or None."""
     from .batching import plan
 
     chunks, sending = plan(request, missing, assistant.settings.max_request_tokens)
-    reasons: list[str] = []
+    reasons: list[FallbackReason] = []
     tracker = None
     if assistant._progress is not None:
         from ..progress import Tracker
@@ -127,7 +133,7 @@ def ask_service(
             answered = True
         except Stop as stop:
             with assistant._lock:
-                reasons.append(str(stop))
+                reasons.append(stop.reason)
         finally:
             if tracker is not None:
                 tracker.sent(token, len(items), resp.cost_micro, answered=answered)
@@ -164,11 +170,11 @@ def send(
     if assistant._stopped:
         raise Stop(assistant._stopped)
     if time.monotonic() >= assistant.deadline:
-        raise Stop(f"deadline of {settings.deadline:g}s reached")
+        raise Stop(FallbackReason(f"deadline of {settings.deadline:g}s reached"))
     try:
         system, user = render(assistant.registry, request.frame, names, items)
     except TemplateRenderError as exc:  # a refused template: nothing is sent, the run answers locally
-        stop(assistant, str(exc))
+        stop(assistant, FallbackReason.of(exc))
     schema = None
     if not request.plain:
         from .schema import json_schema
@@ -195,19 +201,19 @@ def send(
             last = exc  # try the fallback model
         except UnavailableError as exc:
             if getattr(exc, "status", None) is None or int(getattr(exc, "status", 0)) < 500:
-                stop(assistant, str(exc))
+                stop(assistant, FallbackReason.of(exc))
             last = exc
         except (AuthError, QuotaError, NoKeyError) as exc:
-            stop(assistant, str(exc))
+            stop(assistant, FallbackReason.of(exc))
         except BadAnswerError as exc:
             resp.notices.append(str(exc))
-            raise Stop(str(exc)) from None
+            raise Stop(FallbackReason.of(exc)) from None
         except ProviderError as exc:  # "the OpenAI client failed (…)": falls back like any fault, never blocks
-            stop(assistant, str(exc))
-    raise Stop(str(last) if last else "the service did not answer")
+            stop(assistant, FallbackReason.of(exc))
+    raise Stop(FallbackReason.of(last) if last else NO_ANSWER)
 
 
-def stop(assistant: Assistant, reason: str) -> NoReturn:
+def stop(assistant: Assistant, reason: FallbackReason) -> NoReturn:
     """Stop the run's API use: the first reason given is the one every later request falls back with."""
     with assistant._lock:
         if assistant._stopped is None:
@@ -239,7 +245,7 @@ def call(
         with assistant._lock:
             reservation = assistant.ledger.reserve(worst)
     except BudgetError as exc:
-        stop(assistant, str(exc))
+        stop(assistant, FallbackReason.of(exc))
     try:
         completion = assistant.provider.complete(chat, deadline=assistant.deadline)
     except BadAnswerError as exc:

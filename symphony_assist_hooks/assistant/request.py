@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from ..errors import FallbackReason
 
 __all__ = ["Item", "ItemResult", "Request", "Response"]
 
@@ -63,7 +66,7 @@ class Response:
     cache_hits: int = 0
     redactions: int = 0
     dropped: int = 0  # items and findings of the model's answers that failed validation
-    fallback_reason: str | None = None
+    fallback_reason: FallbackReason | None = None
     models: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
 
@@ -92,3 +95,9 @@ class Response:
     @property
     def saved_usd(self) -> float:
         return self.saved_micro / 1_000_000
+
+
+MAX_COMPLETION_TOKENS = 16_000  # the most one request may ask the model to write
+Pair = tuple[Item, str]  # an item and one template it is reviewed with
+# What answers the pairs the model did not (given the reason): the caller's local analyzers.
+Fallback = Callable[[Sequence[Pair], str], Mapping[tuple[str, str], dict[str, Any]]]

@@ -15,9 +15,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import (
+    EXIT_BUDGET,
+    EXIT_NO_KEY,
+    NO_ANSWER,
     AuthError,
     BadAnswerError,
     BudgetError,
+    FallbackReason,
     GitError,
     ModelError,
     NoKeyError,
@@ -73,12 +77,12 @@ def api_error(exc: SymphonyError) -> ApiError:
     return ApiError(503, "server_error", msg)
 
 
-def reason_error(reason: str | None) -> ApiError:
-    """Why the pipeline fell back (a one-line reason) → the error answer."""
-    reason = reason or "the service did not answer"
-    if reason.startswith("budget"):
+def reason_error(reason: FallbackReason | None) -> ApiError:
+    """Why the pipeline fell back (a typed one-line reason) → the error answer."""
+    reason = reason or NO_ANSWER
+    if reason.exit_code == EXIT_BUDGET:
         return ApiError(402, "budget_exceeded", reason)
-    if "no API key" in reason:
+    if reason.exit_code == EXIT_NO_KEY:
         return ApiError(503, "no_key", reason)
     return ApiError(503, "upstream_unavailable", reason)
 

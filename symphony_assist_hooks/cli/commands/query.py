@@ -11,19 +11,10 @@ from pathlib import Path
 from ...assistant import Assistant, Item, Request, Response
 from ...config import Settings
 from ...console import Console
-from ...errors import EXIT_BUDGET, EXIT_NO_KEY, EXIT_OK, EXIT_PROVIDER, UsageError
+from ...errors import EXIT_NO_KEY, EXIT_OK, NO_ANSWER, UsageError
 from ...logsafe import inert, inert_json, inert_line
 
 MAX_BATCH = 500
-
-
-def exit_code_for(reason: str) -> int:
-    """Why nothing answered → the documented exit code."""
-    if "no API key" in reason:
-        return EXIT_NO_KEY
-    if reason.startswith("budget"):
-        return EXIT_BUDGET
-    return EXIT_PROVIDER
 
 
 def _questions(args: argparse.Namespace) -> list[str]:
@@ -106,10 +97,10 @@ def _print(
             if len(items) > 1:
                 console.print()
     if unanswered:
-        reason = resp.fallback_reason or "the service did not answer"
+        reason = resp.fallback_reason or NO_ANSWER
         hint = ""
-        if "no API key" in reason:
+        if reason.exit_code == EXIT_NO_KEY:
             hint = " — set OPENAI_API_KEY (or OPENAI_API_KEY_PRIMARY / OPENAI_API_KEY_SECONDARY)"
         console.error(f"{reason}; query has no offline answer{hint}")
-        return exit_code_for(reason)
+        return reason.exit_code
     return EXIT_OK

@@ -10,13 +10,12 @@ from typing import TYPE_CHECKING
 from ...assistant import Assistant
 from ...config import Settings
 from ...console import Console
-from ...errors import EXIT_FINDINGS, EXIT_OK
+from ...errors import EXIT_FINDINGS, EXIT_OK, EXIT_PROVIDER, FallbackReason
 from ...findings import Report, Severity
 from ...precommit import range_from_env
 from ...review import recorder as replaywriter
 from ...review.baseline import DEFAULT_BASELINE
 from ...review.pipeline import ReviewOptions, review_changes
-from .query import exit_code_for
 
 if TYPE_CHECKING:
     from ...annotators import Annotator
@@ -51,7 +50,8 @@ def options(args: argparse.Namespace, settings: Settings) -> ReviewOptions:
 
 def exit_code(report: Report, fail_on: str, fail_closed: bool) -> int:
     if fail_closed and report.fallback_reason:
-        return exit_code_for(report.fallback_reason)
+        reason = report.fallback_reason
+        return reason.exit_code if isinstance(reason, FallbackReason) else EXIT_PROVIDER
     if fail_on == "never":
         return EXIT_OK
     threshold = Severity(fail_on).rank
