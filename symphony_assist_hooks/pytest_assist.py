@@ -85,7 +85,18 @@ def _frame_source(entry: Any, root: Path) -> str:
 
 
 def _called_functions(entry: Any, test_path: Path, root: Path, limit: int = 3) -> str:
-    """Sources of the project functions called in `entry`'s failing statement (outside the test file).
+    """Sources of the project functions called in `entry`'s failing statement (outside the test file)."""
+    found = []
+    for func in _called(entry, test_path, root)[:limit]:
+        code = func.__code__
+        body = _source_of(func)
+        if body:
+            found.append(f"# {_rel(code.co_filename, root)}:{code.co_firstlineno} ({code.co_name})\n{body}")
+    return "\n\n".join(found)[:FIELD_CHARS]
+
+
+def _called(entry: Any, test_path: Path, root: Path) -> list[Any]:
+    """The project functions called in `entry`'s failing statement (outside the test file), outermost first.
 
     Names are resolved statically (`inspect.getattr_static`): no property or `__getattr__` runs.
     """
@@ -95,9 +106,9 @@ def _called_functions(entry: Any, test_path: Path, root: Path, limit: int = 3) -
     try:
         tree = ast.parse(textwrap.dedent(str(entry.statement)).strip())
     except (SyntaxError, ValueError):
-        return ""
+        return []
     scope = {**entry.frame.f_globals, **entry.frame.f_locals}
-    found: list[str] = []
+    found: list[Any] = []
     seen: set[Any] = set()
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
@@ -109,12 +120,33 @@ def _called_functions(entry: Any, test_path: Path, root: Path, limit: int = 3) -
         seen.add(code)
         path = Path(code.co_filename)
         if path.is_absolute() and path != test_path and _is_project_file(path, root):
-            body = _source_of(func)
-            if body:
-                found.append(f"# {_rel(path, root)}:{code.co_firstlineno} ({code.co_name})\n{body}")
-        if len(found) >= limit:
-            break
-    return "\n\n".join(found)[:FIELD_CHARS]
+            found.append(func)
+    return found
+
+
+def _suspects(entries: list[Any], test_path: Path, root: Path, limit: int = 3) -> list[dict[str, Any]]:
+    """The prime suspects in the project's own code (see `blame`), the likeliest first."""
+    from .blame import function_suspect
+
+    project = [e for e in reversed(entries) if isinstance(e.path, Path) and _is_project_file(e.path, root)]
+    out: list[dict[str, Any]] = []
+    for entry in project:
+        if entry.path == test_path or entry.frame.code.name == "<module>" or len(out) >= limit:
+            continue
+        why = "raised here" if not out else "on the path to the error"
+        found = function_suspect(
+            entry.frame.code.raw, entry.path, root, targets=[entry.lineno + 1], why=why, rel=_rel(entry.path, root)
+        )
+        if found is not None:
+            out.append(found)
+    if not out and project and project[0].path == test_path:  # raised in the test: what did it call?
+        for func in _called(project[0], test_path, root)[:limit]:
+            path = Path(func.__code__.co_filename)
+            found = function_suspect(func, path, root, why="returned the value the test checks", rel=_rel(path, root))
+            if found is not None:
+                out.append(found)
+    out.sort(key=lambda s: not s["changed"])  # a function changed since HEAD first (stable otherwise)
+    return out
 
 
 def _resolve(node: Any, scope: dict[str, Any]) -> Any:
@@ -186,6 +218,10 @@ def capture_failure(item: pytest.Item, call: pytest.CallInfo[None], report: pyte
     try:
         data["code_under_test"] = _code_under_test(entries, item.path, test_code, root)
     except Exception as exc:  # the failure is still explained, with less context
+        data["capture_error"] = type(exc).__name__
+    try:
+        data["suspects"] = _suspects(entries, item.path, root)
+    except Exception as exc:  # blame is a bonus: the failure is still explained
         data["capture_error"] = type(exc).__name__
     return data
 
@@ -261,6 +297,7 @@ def _failure(d: dict[str, Any]) -> Failure:
         exc_type=str(d.get("exc_type", "")),
         test_source=str(d.get("test_source", "")),
         code_under_test=str(d.get("code_under_test", "")),
+        suspects=tuple(s for s in d.get("suspects") or () if isinstance(s, dict)),
     )
 
 
@@ -282,6 +319,16 @@ def write_report(config: pytest.Config, result: Explained) -> None:
 
     doc = to_document(result.report, _render_context(config))
     doc["not_explained"] = list(result.not_explained)
+    doc["groups"] = [
+        {
+            "lead": g.lead.test_id,
+            "size": len(g.failures),
+            "tests": g.tests(),
+            "members": [f.test_id for f in g.failures],
+            "suspects": [{k: v for k, v in s.items() if k != "source"} for s in g.lead.suspects],
+        }
+        for g in result.groups
+    ]
     path = Path(target)
     if not path.is_absolute():
         path = config.invocation_params.dir / path
@@ -300,25 +347,37 @@ def emit_formats(config: pytest.Config, result: Explained) -> None:
     emit(result.report, parse_format_args(formats), _render_context(config), Console(color="never"))
 
 
+MAX_LINE = 300  # no line of the section is longer (a CI log or a terminal stays readable)
+WRAP = 160
+FOLD = 6  # test names shown for a group before `…`
+
+
 def print_summary(tr: pytest.TerminalReporter, result: Explained | None, lines: list[str]) -> None:
-    """The `symphony-assist` section: per failure its id, category, source, explanation and fix; what
-    was left out and why answers were local; then one line of cost and cache hits. Model text and test
-    ids go through `console.sanitize`."""
+    """The `symphony-assist` section: per group of failures its first id, category and source, its size with
+    the members folded, the explanation and fix, the suspect code lines; what was left out (one line) and
+    why answers were local; then one line of cost and cache hits. Model text and test ids go through
+    `console.sanitize`; no line is longer than MAX_LINE."""
     from .console import sanitize
 
     def one(text: str) -> str:
-        return sanitize(text, keep_newlines=False)
+        return _fit(sanitize(text, keep_newlines=False))
 
     tr.write_sep("=", "symphony-assist", bold=True)
     if result is not None:
         report = result.report
-        for e in report.explanations:
+        groups = list(result.groups) + [None] * max(0, len(report.explanations) - len(result.groups))
+        for e, group in zip(report.explanations, groups, strict=False):
             where = {"api": "from the API", "cache": "from the cache"}.get(e.source, "local fallback")
-            tr.write_line(f"{one(e.test_id)} [{one(e.category)}] ({where})", bold=True)
+            tr.write_line(one(f"{e.test_id} [{e.category}] ({where})"), bold=True)
+            if group is not None and len(group.failures) > 1:
+                tr.write_line("  " + one(_folded(group)))
             _block(tr, "why: ", sanitize(e.explanation))
             _block(tr, "fix: ", sanitize(e.fix))
+            if group is not None and group.lead.suspects:
+                for text in _code_lines(group.lead.suspects[0]):
+                    tr.write_line(one(text))
         for reason, count in report.skipped.items():
-            tr.write_line(f"{count} {one(reason)}: " + ", ".join(one(t) for t in result.not_explained))
+            tr.write_line(one(f"{count} failure(s) {reason}: " + _report_hint(tr.config)))
         if report.fallback_reason:
             tr.write_line(f"local fallback: {one(report.fallback_reason)}", yellow=True)
         for notice in report.notices:
@@ -333,9 +392,43 @@ def print_summary(tr: pytest.TerminalReporter, result: Explained | None, lines: 
         )
 
 
+def _fit(text: str, limit: int = MAX_LINE) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _report_hint(config: pytest.Config) -> str:
+    target = str(_option(config, "assist_report") or "")
+    return f"full list in {target}" if target else "--assist-report PATH writes the full list"
+
+
+def _folded(group: Any) -> str:
+    """`× 148 in 12 tests: test_a, test_b, … (full list in --assist-report)`."""
+    tests = group.tests()
+    shown = ", ".join(tests[:FOLD]) + (", …" if len(tests) > FOLD else "")
+    noun = "test" if len(tests) == 1 else "tests"
+    return f"× {len(group.failures)} in {len(tests)} {noun}: {shown} (full list in --assist-report)"
+
+
+def _code_lines(suspect: dict[str, Any]) -> list[str]:
+    """`code: path:line in func (why)` and the suspect lines with their numbers, the prime one marked."""
+    from .analyzers.blamed import suspect_line
+
+    line = int(suspect.get("line") or 0)
+    out = [f"  code: {suspect.get('path', '')}:{line} in {suspect.get('func', '')} ({suspect.get('why', '')})"]
+    for n in sorted({int(x) for x in suspect.get("lines") or ()} | {line}):
+        text = suspect_line(suspect, n)
+        if text:
+            out.append(f"    {'>' if n == line else ' '} {n:>5} | {text}")
+    return out
+
+
 def _block(tr: pytest.TerminalReporter, label: str, text: str) -> None:
+    import textwrap
+
     lines = [ln.rstrip() for ln in text.strip().splitlines()] or ["-"]
     pad = " " * (len(label) + 2)
-    tr.write_line("  " + label + lines[0])
-    for ln in lines[1:]:
-        tr.write_line(pad + ln if ln else "")
+    first = True
+    for ln in lines:
+        for piece in textwrap.wrap(ln, WRAP, break_long_words=True, break_on_hyphens=False) or [""]:
+            tr.write_line(_fit(("  " + label if first else pad) + piece) if piece else "")
+            first = False

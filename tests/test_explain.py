@@ -212,7 +212,7 @@ def test_failures_beyond_the_limit_are_listed(offline: Settings) -> None:
 
     assert [e.test_id for e in result.report.explanations] == ["t.py::test_0"]
     assert result.not_explained == ("t.py::test_1", "t.py::test_2", "t.py::test_3")
-    assert result.report.skipped == {"not explained (--assist-max-failures 1)": 3}
+    assert result.report.skipped == {"not explained, in 3 more group(s) (--assist-max-failures 1 counts groups)": 3}
 
 
 def test_one_request_for_all_then_each_from_the_cache(online: tuple[Settings, FakeOpenAI]) -> None:

@@ -340,7 +340,8 @@ def test_max_failures_lists_the_rest(project: pytest.Pytester, env: FakeOpenAI) 
 
     section = _section(result)
     assert section.count("(from the API)") == 2
-    assert "2 not explained (--assist-max-failures 2): " in section
+    assert "2 failure(s) not explained, in 2 more group(s) (--assist-max-failures 2 counts groups): " in section
+    assert "test_import" not in section.split("not explained")[1]  # one short line, ids in the report only
     assert len(_items_sent(env)) == 2
 
 
@@ -349,7 +350,7 @@ def test_max_failures_from_the_ini_file(project: pytest.Pytester, env: FakeOpenA
     result = project.runpytest()
 
     assert _section(result).count("(from the API)") == 1
-    assert "3 not explained (--assist-max-failures 1)" in result.stdout.str()
+    assert "3 failure(s) not explained, in 3 more group(s) (--assist-max-failures 1" in result.stdout.str()
 
 
 def test_no_key_gives_local_answers_and_one_line_why(
