@@ -96,32 +96,91 @@ def _called_functions(entry: Any, test_path: Path, root: Path, limit: int = 3) -
 
 
 def _called(entry: Any, test_path: Path, root: Path) -> list[Any]:
-    """The project functions called in `entry`'s failing statement (outside the test file), outermost first.
+    """The project functions called in `entry`'s failing statement (outside the test file), outermost first,
+    then those called in the test's statements feeding it (`value = f(x)` before `assert value == y`).
 
     Names are resolved statically (`inspect.getattr_static`): no property or `__getattr__` runs.
     """
     import ast
     import textwrap
 
-    try:
-        tree = ast.parse(textwrap.dedent(str(entry.statement)).strip())
-    except (SyntaxError, ValueError):
-        return []
     scope = {**entry.frame.f_globals, **entry.frame.f_locals}
+    statements = [str(entry.statement)]
+    try:
+        from .blame import feeding_lines
+
+        code = entry.frame.code
+        lines, first = inspect.getsourcelines(code.raw)
+        feeding = feeding_lines("".join(lines), [entry.lineno + 1 - max(first, 1) + 1])
+        statements += [lines[n - 1] for n in reversed(feeding) if 0 < n <= len(lines)]
+    except (OSError, TypeError, ValueError, IndexError):
+        pass
     found: list[Any] = []
     seen: set[Any] = set()
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call):
+    for statement in statements:
+        text = textwrap.dedent(statement).strip()
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            try:  # the header of a compound statement (`with pytest.raises(E):`, `for x in f():`)
+                tree = ast.parse(text.rstrip(":") + ":\n pass" if text.endswith(":") else text)
+            except SyntaxError:
+                continue
+        except ValueError:
             continue
-        func = _resolve(node.func, scope)
-        code = getattr(func, "__code__", None)
-        if code is None or code in seen:
-            continue
-        seen.add(code)
-        path = Path(code.co_filename)
-        if path.is_absolute() and path != test_path and _is_project_file(path, root):
-            found.append(func)
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            func = _resolve(node.func, scope)
+            code = getattr(func, "__code__", None)
+            if code is None or code in seen:
+                continue
+            seen.add(code)
+            path = Path(code.co_filename)
+            if path.is_absolute() and path != test_path and _is_project_file(path, root):
+                found.append(func)
     return found
+
+
+def _callees(func: Any, root: Path, test_path: Path, depth: int = 3, limit: int = 16) -> list[Any]:
+    """Project functions `func` calls, transitively (breadth first, `depth` levels, `limit` in all),
+    resolved statically from its module's globals and, for `self.x`/`cls.x`, its class."""
+    import ast
+    import textwrap
+
+    out: list[Any] = []
+    seen = {getattr(func, "__code__", None)}
+    level = [func]
+    for _ in range(depth):
+        nxt = []
+        for f in level:
+            try:
+                tree = ast.parse(textwrap.dedent(inspect.getsource(f)))
+            except (OSError, TypeError, SyntaxError, ValueError):
+                continue
+            scope: dict[str, Any] = dict(getattr(f, "__globals__", {}))
+            owner = scope.get(f.__qualname__.split(".")[0]) if "." in f.__qualname__ else None
+            if inspect.isclass(owner):
+                scope["self"] = scope["cls"] = owner
+            for node in ast.walk(tree):
+                if not isinstance(node, ast.Call):
+                    continue
+                try:
+                    callee = _resolve(node.func, scope, instance=False)
+                except Exception:  # a custom descriptor: not followed
+                    callee = None
+                code = getattr(callee, "__code__", None)
+                if code is None or code in seen:
+                    continue
+                seen.add(code)
+                path = Path(code.co_filename)
+                if path.is_absolute() and path != test_path and _is_project_file(path, root):
+                    out.append(callee)
+                    nxt.append(callee)
+                    if len(out) >= limit:
+                        return out
+        level = nxt
+    return out
 
 
 def _suspects(entries: list[Any], test_path: Path, root: Path, limit: int = 3) -> list[dict[str, Any]]:
@@ -140,31 +199,27 @@ def _suspects(entries: list[Any], test_path: Path, root: Path, limit: int = 3) -
         if found is not None:
             out.append(found)
     if not out and project and project[0].path == test_path:  # raised in the test: what did it call?
-        for func in _called(project[0], test_path, root)[:limit]:
+        called = _called(project[0], test_path, root)
+        for func in called[:limit]:
             path = Path(func.__code__.co_filename)
             found = function_suspect(func, path, root, why="returned the value the test checks", rel=_rel(path, root))
             if found is not None:
                 out.append(found)
+        # what those call in turn: only a line changed since HEAD makes one of them a suspect
+        for func in [c for f in called[:limit] for c in _callees(f, root, test_path)]:
+            path = Path(func.__code__.co_filename)
+            found = function_suspect(func, path, root, why="called on the way", rel=_rel(path, root))
+            if found is not None and found["changed"]:
+                out.insert(0, found)
+                break
     out.sort(key=lambda s: not s["changed"])  # a function changed since HEAD first (stable otherwise)
     return out
 
 
-def _resolve(node: Any, scope: dict[str, Any]) -> Any:
-    import ast
-
-    if isinstance(node, ast.Name):
-        value = scope.get(node.id)
-    elif isinstance(node, ast.Attribute):
-        base = _resolve(node.value, scope)
-        if base is None:
-            return None
-        owner = base if inspect.ismodule(base) or inspect.isclass(base) else type(base)
-        try:
-            value = inspect.getattr_static(owner, node.attr)
-        except AttributeError:
-            return None
-    else:
-        return None
+def _resolve(node: Any, scope: dict[str, Any], instance: bool = True) -> Any:
+    """The callable `node` (a name or an attribute chain) names in `scope`: a class becomes its `__init__`.
+    With `instance=False`, `self`/`cls` in `scope` are the owner class (`self.method` → the method)."""
+    value = _lookup(node, scope)
     if isinstance(value, staticmethod | classmethod):
         value = value.__func__
     elif isinstance(value, property):
@@ -172,6 +227,30 @@ def _resolve(node: Any, scope: dict[str, Any]) -> Any:
     elif inspect.isclass(value):
         value = inspect.getattr_static(value, "__init__", None)
     return inspect.unwrap(value) if callable(value) else value
+
+
+def _lookup(node: Any, scope: dict[str, Any]) -> Any:
+    import ast
+
+    if isinstance(node, ast.Name):
+        return scope.get(node.id)
+    if isinstance(node, ast.Attribute):
+        base = _lookup(node.value, scope)
+        if base is None:
+            return None
+        owner = base if inspect.ismodule(base) or inspect.isclass(base) else type(base)
+        try:
+            return inspect.getattr_static(owner, node.attr)
+        except AttributeError:
+            return None
+    if isinstance(node, ast.Call):  # `Cls(...).method`: the instance's type is the class called
+        import functools
+
+        made = _lookup(node.func, scope)
+        while isinstance(made, functools.partial):
+            made = made.func
+        return made if inspect.isclass(made) else None
+    return None
 
 
 def _exc_name(exc: BaseException) -> str:
