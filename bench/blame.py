@@ -209,6 +209,7 @@ def evaluate(quick: bool, *, fake: bool = False, modes: tuple[str, ...] = ("git"
                     f"blame [{mode}] {i + 1}/{len(mutations)} {m['project']} {m['file']}:{m['line']}", file=sys.stderr
                 )
                 results.append(run_one(projects[m["project"]], m, Path(tmp) / f"{mode}{i}", git=mode == "git"))
+                print("  " + json.dumps(results[-1]), file=sys.stderr)
             out["modes"][mode] = {"summary": _summary(results), "results": results}
         if fake:
             results = []
@@ -216,6 +217,7 @@ def evaluate(quick: bool, *, fake: bool = False, modes: tuple[str, ...] = ("git"
                 for i, m in enumerate(mutations):
                     print(f"blame [fake] {i + 1}/{len(mutations)}", file=sys.stderr)
                     results.append(run_one(projects[m["project"]], m, Path(tmp) / f"fake{i}", git=True, fake=server))
+                    print("  " + json.dumps(results[-1]), file=sys.stderr)
             with_failures = [r for r in results if r["failures"]]
             out["fake"] = {
                 "carries_line": sum(r.get("carries_line", False) for r in with_failures) / (len(with_failures) or 1),
@@ -263,9 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print every result as JSON")
     parser.add_argument("--check", action="store_true", help="exit 1 when the plain mode misses a target")
     parser.add_argument("--fake", action="store_true", help="also run with a key against the fake server")
-    parser.add_argument("--modes", default="git,plain", help="git, plain or both (default)")
+    parser.add_argument("--modes", default="git,plain", help="git, plain or both (default); empty: none")
     args = parser.parse_args(argv)
-    data = evaluate(args.quick, fake=args.fake, modes=tuple(args.modes.split(",")))
+    data = evaluate(args.quick, fake=args.fake, modes=tuple(m for m in args.modes.split(",") if m))
     if args.json:
         print(json.dumps(data, indent=1))
     else:
@@ -281,8 +283,8 @@ def main(argv: list[str] | None = None) -> int:
             f = data["fake"]
             print(f"fake server: request carries the mutated line {f['carries_line']:.0%} · "
                   f"median prompt tokens {f['prompt_tokens_median']}")  # fmt: skip
-    gate = data["modes"].get("plain") or next(iter(data["modes"].values()))
-    return 1 if args.check and not met(gate["summary"]) else 0
+    gate = data["modes"].get("plain") or next(iter(data["modes"].values()), None)
+    return 1 if args.check and (gate is None or not met(gate["summary"])) else 0
 
 
 if __name__ == "__main__":
