@@ -108,6 +108,12 @@ def _coverage(quick: bool) -> list[Row]:
     return rows
 
 
+def _blame(quick: bool) -> list[Row]:
+    from . import blame
+
+    return blame.rows(quick)
+
+
 def _redis(quick: bool) -> list[Row]:
     """bench/redis_bench.py (a colleague's: the team-mode Redis backend against the disk), via its run()."""
     if not (HERE / "redis_bench.py").is_file():
@@ -131,6 +137,7 @@ BENCHMARKS: dict[str, tuple[Bench, str]] = {
     "scale": (_scale, "cache hit latency at 100k entries vs 1k; disk per entry"),
     "coverage": (_coverage, "offline analyzers' coverage (bench/coverage.py)"),
     "redis": (_redis, "redis backend (bench/redis_bench.py, when present)"),
+    "blame": (_blame, "`pytest --assist` on planted one-line bugs in PyPI projects (bench/blame.py)"),
 }
 
 

@@ -28,6 +28,7 @@ def suspect_line(suspect: Mapping[str, Any], line: int) -> str:
 
 def blame_code(ctx: Context, verdict: Verdict, suspects: Sequence[Mapping[str, Any]]) -> Verdict:
     prime = suspects[0]
+    test = ctx.test.split("[", 1)[0]  # parameters are in the test id already
     path, func, line = str(prime.get("path", "")), str(prime.get("func", "")), int(prime.get("line") or 0)
     why = str(prime.get("why", ""))
     code = suspect_line(prime, line)
@@ -35,7 +36,7 @@ def blame_code(ctx: Context, verdict: Verdict, suspects: Sequence[Mapping[str, A
     feeding = f"; also read lines {', '.join(map(str, others))} that feed it" if others else ""
     shown = f" {quote(code)}" if code else ""
     if why == "changed since HEAD":
-        reason = "this line changed since the last commit (git diff HEAD)"
+        reason = "changed since the last commit"
     elif why == "returned the value the test checks":
         reason = f"`{func}` computed the value the assertion rejected"
     else:
@@ -46,6 +47,6 @@ def blame_code(ctx: Context, verdict: Verdict, suspects: Sequence[Mapping[str, A
         more = f" Next suspects: {also}."
     explanation = f"{verdict.explanation} Prime suspect: `{func}` at {path}:{line}{shown} ({reason}).{more}"
     fix = f"Fix the code, not the test: check `{func}` at {path}:{line}{shown}{feeding}, and make it " + (
-        f"return what `{ctx.test}` expects for this input." if verdict.category in _VALUE else "handle this input."
+        f"return what `{test}` expects for this input." if verdict.category in _VALUE else "handle this input."
     )
     return Verdict(verdict.category, explanation, fix, path, line)
