@@ -144,7 +144,9 @@ def run_one(
     groups = doc.get("groups") or []
     texts = [f"{e.get('explanation', '')} {e.get('fix', '')}" for e in explanations]
     rel = mutation["file"].removeprefix(project.get("import_path", ".") + "/").removeprefix("./")
-    named = any(rel in t and f"`{func}`" in t for t in texts) if func else False
+    # `func`, or qualified: `Signer.sign`, `chunked.<locals>.ret`
+    said = re.compile(rf"`(?:[\w.<>]+\.)?{re.escape(func)}`")
+    named = any(rel in t and said.search(t) for t in texts) if func else False
     lines_named: set[int] = {int(e.get("line") or 0) for e in explanations}
     for g in groups:
         if g.get("suspects"):
@@ -195,10 +197,12 @@ def _summary(results: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def evaluate(quick: bool, *, fake: bool = False, modes: tuple[str, ...] = ("git", "plain")) -> dict[str, Any]:
+def evaluate(
+    quick: bool, *, fake: bool = False, modes: tuple[str, ...] = ("git", "plain"), only: str = ""
+) -> dict[str, Any]:
     data = corpus()
     projects = {p["name"]: p for p in data["projects"]}
-    mutations = data["mutations"]
+    mutations = [m for m in data["mutations"] if not only or m["project"] in only.split(",")]
     if quick:
         firsts: dict[str, dict[str, Any]] = {}
         for m in mutations:
@@ -269,9 +273,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print every result as JSON")
     parser.add_argument("--check", action="store_true", help="exit 1 when the plain mode misses a target")
     parser.add_argument("--fake", action="store_true", help="also run with a key against the fake server")
+    parser.add_argument("--only", default="", help="these projects (comma-separated names) only")
     parser.add_argument("--modes", default="git,plain", help="git, plain or both (default); empty: none")
     args = parser.parse_args(argv)
-    data = evaluate(args.quick, fake=args.fake, modes=tuple(m for m in args.modes.split(",") if m))
+    data = evaluate(args.quick, fake=args.fake, modes=tuple(m for m in args.modes.split(",") if m), only=args.only)
     if args.json:
         print(json.dumps(data, indent=1))
     else:
