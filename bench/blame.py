@@ -172,10 +172,9 @@ def run_one(
         from .cost import count_tokens
 
         bodies = [json.dumps(r.body) for r in fake.chat_requests[before:]]
+        sent = "\n".join(str(m.get("content", "")) for r in fake.chat_requests[before:] for m in r.body["messages"])
         result["requests"] = len(bodies)
-        result["carries_line"] = any(
-            mutation["new"] in json.loads(b).__repr__() or mutation["new"] in b for b in bodies
-        )
+        result["carries_line"] = mutation["new"] in sent  # the decoded messages, not the JSON escaping
         counts, _ = count_tokens(bodies) if bodies else ([], "")
         result["prompt_tokens"] = sum(counts)
     return result
