@@ -114,6 +114,12 @@ def _websec(quick: bool) -> list[Row]:
     return websec.run(quick)
 
 
+def _blame(quick: bool) -> list[Row]:
+    from . import blame
+
+    return blame.rows(quick)
+
+
 def _redis(quick: bool) -> list[Row]:
     """bench/redis_bench.py (a colleague's: the team-mode Redis backend against the disk), via its run()."""
     if not (HERE / "redis_bench.py").is_file():
@@ -138,6 +144,7 @@ BENCHMARKS: dict[str, tuple[Bench, str]] = {
     "coverage": (_coverage, "offline analyzers' coverage (bench/coverage.py)"),
     "websec": (_websec, "offline security review vs bandit on labelled web handlers; data-flow cost per commit"),
     "redis": (_redis, "redis backend (bench/redis_bench.py, when present)"),
+    "blame": (_blame, "`pytest --assist` on planted one-line bugs in PyPI projects (bench/blame.py)"),
 }
 
 

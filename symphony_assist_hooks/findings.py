@@ -113,6 +113,8 @@ class Failure:
     exc_type: str = ""
     test_source: str = ""
     code_under_test: str = ""
+    # the project functions blamed for it, likeliest first (blame.function_suspect records)
+    suspects: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)

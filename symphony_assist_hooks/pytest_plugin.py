@@ -82,7 +82,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="assist_max_failures",
         metavar="N",
         type=_positive_int,
-        help="explain at most N failures, list the rest (default: 5; ini: assist_max_failures)",
+        help="explain at most N groups of failures, count the rest (default: 5; ini: assist_max_failures)",
     )
     group.addoption(
         "--assist-max-cost",

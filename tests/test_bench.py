@@ -120,3 +120,20 @@ def test_token_count_falls_back_to_the_fakes_estimate(monkeypatch: pytest.Monkey
     counts, how = cost.count_tokens(["abcd", "abcde", ""])
     assert counts == [1, 2, 0]
     assert how.startswith("ceil(chars/4)")
+
+
+def test_the_blame_corpus_and_its_scorer() -> None:
+    from bench import blame
+
+    data = blame.corpus()
+    mutations = data["mutations"]
+    assert len(mutations) >= 30 and len({m["project"] for m in mutations}) >= 3
+    assert {m["project"] for m in mutations} <= {p["name"] for p in data["projects"]}
+    assert all(m["old"] != m["new"] and int(m["line"]) > 0 for m in mutations)
+    source = "def outer(x):\n    def inner(y):\n        return y + 1\n    return inner(x)\n"
+    assert blame.enclosing_function(source, 3) == "inner"
+    assert blame.enclosing_function(source, 4) == "outer"
+    assert blame.TEST_ADVICE.search("if the behaviour changed on purpose, update the expected value in the test")
+    assert not blame.TEST_ADVICE.search("Fix the code, not the test: check `net` at prices.py:3")
+    ok = {"func": 0.9, "line": 0.6, "advice": 0, "longest": 250}
+    assert blame.met(ok) and not blame.met({**ok, "advice": 1}) and not blame.met({**ok, "longest": 301})

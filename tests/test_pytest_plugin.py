@@ -340,7 +340,8 @@ def test_max_failures_lists_the_rest(project: pytest.Pytester, env: FakeOpenAI) 
 
     section = _section(result)
     assert section.count("(from the API)") == 2
-    assert "2 not explained (--assist-max-failures 2): " in section
+    assert "2 failure(s) not explained, in 2 more group(s) (--assist-max-failures 2 counts groups): " in section
+    assert "test_import" not in section.split("not explained")[1]  # one short line, ids in the report only
     assert len(_items_sent(env)) == 2
 
 
@@ -349,7 +350,7 @@ def test_max_failures_from_the_ini_file(project: pytest.Pytester, env: FakeOpenA
     result = project.runpytest()
 
     assert _section(result).count("(from the API)") == 1
-    assert "3 not explained (--assist-max-failures 1)" in result.stdout.str()
+    assert "3 failure(s) not explained, in 3 more group(s) (--assist-max-failures 1" in result.stdout.str()
 
 
 def test_no_key_gives_local_answers_and_one_line_why(
@@ -543,3 +544,112 @@ def test_worker_hooks_are_guarded(pytester: pytest.Pytester) -> None:
     plugin.failures.append({"test_id": "t", "when": "call"})
     plugin.pytest_sessionfinish()
     assert plugin.result is None and plugin.lines == []
+
+
+# ------------------------------------------------------------------------------------------ groups and blame
+PRICES = """
+def net(price, rate):
+    discount = price * rate
+    return price + discount
+"""
+
+ONE_BUG = """
+import pytest
+from prices import net
+
+
+@pytest.mark.parametrize("price", range(100))
+def test_net(price):
+    assert net(price + 1, 0.5) == (price + 1) / 2
+
+
+@pytest.mark.parametrize("price", range(40))
+def test_net_whole(price):
+    value = net(price + 10, 0.1)
+    assert value == pytest.approx((price + 10) * 0.9)
+
+
+@pytest.mark.parametrize("rate", range(10))
+def test_net_zero(rate):
+    assert net(5, rate / 10 + 0.1) < 5
+"""
+
+
+def _git_project(pytester: pytest.Pytester) -> None:
+    from gitrepo import GitRepo
+
+    pytester.makepyfile(prices=PRICES.replace("price + discount", "price - discount"), test_prices=ONE_BUG)
+    pytester.syspathinsert()
+    repo = GitRepo(pytester.path)
+    repo.run("add", "-A")
+    repo.run("commit", "-qm", "prices")
+    pytester.makepyfile(prices=PRICES)  # the bug: `price + discount` was `price - discount` at HEAD
+
+
+def test_150_failures_from_one_bug_are_one_blamed_group(pytester: pytest.Pytester, env: FakeOpenAI) -> None:
+    _git_project(pytester)
+    report = pytester.path / "assist.json"
+    result = pytester.runpytest("--assist", f"--assist-report={report}")
+
+    result.assert_outcomes(failed=150)
+    section = _section(result)
+    assert section.count("(from the API)") == 1  # one group, explained once
+    assert "× 150 in 3 tests: test_net, test_net_whole, test_net_zero (full list in --assist-report)" in section
+    assert "code: prices.py:3 in net (changed since HEAD)" in section
+    assert ">     3 | return price + discount" in section
+    assert max(len(line) for line in result.outlines) <= 300
+    assert len(_items_sent(env)) == 1
+    sent = _bodies(env)
+    # the model sees the suspect function with the changed line marked and the diff that changed it
+    assert ">> " in sent and "return price + discount" in sent
+    assert "-    return price - discount" in sent and "+    return price + discount" in sent
+    doc = json.loads(report.read_text(encoding="utf-8"))
+    (group,) = doc["groups"]
+    assert group["size"] == 150 and len(group["members"]) == 150
+    assert group["suspects"][0]["func"] == "net" and group["suspects"][0]["changed"] == [3]
+
+
+def test_offline_blame_points_at_the_code_not_the_test(
+    pytester: pytest.Pytester, env: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY")
+    pytester.makepyfile(prices=PRICES, test_prices=ONE_BUG)  # no git: the dataflow walk alone
+    pytester.syspathinsert()
+    result = pytester.runpytest("--assist", "-k", "test_net and not whole and not zero")
+
+    section = _section(result)
+    assert "× 100 in 1 test: test_net" in section
+    assert "Prime suspect: `net` at prices.py:3" in section
+    assert "Fix the code, not the test" in section
+    assert "code: prices.py:3 in net (returned the value the test checks)" in section
+    assert "      2 | discount = price * rate" in section  # the assignment feeding the returned value
+    for banned in ("pytest.raises", "update the expected", "fix the test"):
+        assert banned not in section
+
+
+def test_different_bugs_stay_in_different_groups(pytester: pytest.Pytester, env: FakeOpenAI) -> None:
+    pytester.makepyfile(
+        shop="def total(xs):\n    return sum(xs) + 1\n\n\ndef first(xs):\n    return xs[1]\n",
+        test_shop="""
+        import pytest
+        from shop import first, total
+
+        @pytest.mark.parametrize("n", range(3))
+        def test_total(n):
+            assert total([n]) == n
+
+        def test_first():
+            assert first([1, 2]) == 1
+
+        def test_first_empty():
+            with pytest.raises(IndexError):
+                first([])
+        """,
+    )
+    pytester.syspathinsert()
+    result = pytester.runpytest("--assist", "--assist-max-failures", "1")
+
+    section = _section(result)
+    assert section.count("(from the API)") == 1
+    assert "× 3 in 1 test: test_total" in section
+    assert "1 failure(s) not explained, in 1 more group(s) (--assist-max-failures 1 counts groups)" in section

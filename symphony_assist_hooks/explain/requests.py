@@ -36,10 +36,15 @@ if TYPE_CHECKING:
 __all__ = [
     "ITEM_TOKENS",
     "Explained",
+    "Group",
     "explain_failures",
     "failure_content",
+    "group_failures",
+    "group_keys",
     "local_explanation",
     "normalize",
+    "suspect_diffs",
+    "suspect_sources",
 ]
 
 ITEM_TOKENS = 1500  # context per failure; ~3,600 characters at the core's 2.4 chars/token estimate
@@ -156,21 +161,63 @@ def failure_content(
     if failure.path:
         head.append(f"file: {normalize(clean(failure.path), root)}")
     header = "\n".join(head)
+    suspects = [s for s in failure.suspects if s.get("source")]
     parts = [
         introspection,
         traceback,
-        _CODE_HEADER.sub(r"\1 ", clean(failure.code_under_test)).strip("\n"),
+        clean(suspect_sources(suspects)),
+        # the frame's source is the first suspect's when there is one
+        "" if suspects else _CODE_HEADER.sub(r"\1 ", clean(failure.code_under_test)).strip("\n"),
         clean(failure.test_source).strip("\n"),
+        clean(suspect_diffs(suspects)),
     ]
-    titles = ["assertion / error", "traceback (end)", "code under test", "test source"]
-    budget = max(int(item_tokens * _CHARS_PER_TOKEN) - len(header) - 260, 400)  # titles, cut notes
-    allowed = _allot([len(p) for p in parts], [0.3, 0.3, 0.2, 0.2], budget)
+    titles = [
+        "assertion / error",
+        "traceback (end)",
+        "suspect code in the project (>> marks the suspect lines)",
+        "code under test",
+        "test source",
+        "recent diff of the suspect code (git diff HEAD)",
+    ]
+    budget = max(int(item_tokens * _CHARS_PER_TOKEN) - len(header) - 400, 400)  # titles, cut notes
+    allowed = _allot([len(p) for p in parts], [0.2, 0.2, 0.3, 0.1, 0.1, 0.1], budget)
     out = [header]
     for i, (title, text) in enumerate(zip(titles, parts, strict=True)):
         if not text.strip():
             continue
         trimmed = _keep_tail(text, allowed[i]) if i == 1 else _keep_head(text, allowed[i])
         out.append(f"--- {title} ---\n{trimmed}")
+    return "\n".join(out)
+
+
+_HUNK_NUMBERS = re.compile(r"^@@ [^@]* @@", re.MULTILINE)
+
+
+def suspect_sources(suspects: Sequence[Mapping[str, Any]], context: int = 12) -> str:
+    """Each suspect function as `# path (func): why`, trimmed to the lines around its suspect lines
+    (marked `>>`). No line numbers: a failure that only moved still hits the cache."""
+    out = []
+    for s in suspects:
+        lines = str(s.get("source", "")).rstrip("\n").split("\n")
+        first = int(s.get("first") or 1)
+        marked = {int(n) - first for n in s.get("lines") or ()}
+        keep = {0} | {i for m in marked for i in range(m - context, m + 3)}
+        body, gap = [], False
+        for i, text in enumerate(lines):
+            if i not in keep:
+                if not gap:
+                    body.append("   …")
+                gap = True
+                continue
+            gap = False
+            body.append((">> " if i in marked else "   ") + text)
+        out.append(f"# {s.get('path', '')} ({s.get('func', '')}): {s.get('why', '')}\n" + "\n".join(body))
+    return "\n\n".join(out)
+
+
+def suspect_diffs(suspects: Sequence[Mapping[str, Any]]) -> str:
+    """The `git diff HEAD` hunks touching the suspect functions, hunk line numbers left out."""
+    out = [f"# {s.get('path', '')}\n" + _HUNK_NUMBERS.sub("@@", str(s["diff"])) for s in suspects if s.get("diff")]
     return "\n".join(out)
 
 
@@ -198,11 +245,82 @@ def _minimal(failure: Failure) -> dict[str, str]:
 
 # ------------------------------------------------------------------------------------------- use case
 @dataclass(frozen=True)
+class Group:
+    """Failures that share a cause, explained once through their first member (`lead`)."""
+
+    failures: tuple[Failure, ...]
+
+    @property
+    def lead(self) -> Failure:
+        return self.failures[0]
+
+    def tests(self) -> list[str]:
+        """The distinct test functions, in order (parametrizations folded: `test_a[1]`, `test_a[2]` → test_a)."""
+        seen: dict[str, None] = {}
+        for f in self.failures:
+            seen.setdefault(_test_function(f.test_id).rsplit("::", 1)[-1], None)
+        return list(seen)
+
+
+@dataclass(frozen=True)
 class Explained:
-    """A run's outcome: the report (explanations in failure order) and the failures left out."""
+    """A run's outcome: the report (one explanation per explained group, in order), the groups explained
+    (same order) and the failures left out."""
 
     report: Report
     not_explained: tuple[str, ...] = ()
+    groups: tuple[Group, ...] = ()
+
+
+_SHAPE = re.compile(
+    r"0x[0-9a-fA-F]+|\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b|\d+(?:\.\d+)?"
+)
+_ASSERTION = {"AssertionError", "builtins.AssertionError"}
+
+
+def _test_function(test_id: str) -> str:
+    return test_id.split("[", 1)[0]
+
+
+def _message(failure: Failure) -> str:
+    return next((ln[1:].strip() for ln in failure.longrepr.splitlines() if ln.startswith("E ")), "")[:300]
+
+
+def group_keys(failure: Failure) -> list[tuple[str, ...]]:
+    """What a failure can share with another: its test function (all its parametrizations), its prime
+    suspect (the same deepest project frame / called function), and, for an exception that is not a failed
+    assertion (whose message holds the test's own values), its type and message shape (numbers and ids
+    replaced)."""
+    keys: list[tuple[str, ...]] = [("test", _test_function(failure.test_id), failure.when)]
+    if failure.suspects:
+        prime = failure.suspects[0]
+        keys.append(("frame", str(prime.get("path", "")), str(prime.get("func", "")), str(prime.get("line", ""))))
+    if failure.exc_type and failure.exc_type not in _ASSERTION and failure.when != "collect":
+        keys.append(("exc", failure.exc_type, _SHAPE.sub("<n>", _message(failure))))
+    return keys
+
+
+def group_failures(failures: Sequence[Failure]) -> list[Group]:
+    """Failures that share any `group_keys` key, transitively, as groups in the order of first failure."""
+    parent = list(range(len(failures)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    owner: dict[tuple[str, ...], int] = {}
+    for i, failure in enumerate(failures):
+        for key in group_keys(failure):
+            j = owner.setdefault(key, i)
+            a, b = find(i), find(j)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    members: dict[int, list[Failure]] = {}
+    for i, failure in enumerate(failures):
+        members.setdefault(find(i), []).append(failure)
+    return [Group(tuple(m)) for m in members.values()]
 
 
 def explain_failures(
@@ -219,7 +337,8 @@ def explain_failures(
     warn: Callable[[str], None] | None = None,
     progress: ProgressCallback | None = None,
 ) -> Explained:
-    """Explain the first `max_failures` failures in one `Assistant.ask`; list the rest as not explained.
+    """Group the failures (`group_failures`), explain the first `max_failures` groups through their first
+    failure in one `Assistant.ask`; list the failures of the other groups as not explained.
 
     Never raises for a service fault: no key, budget refused, offline or a down service give local
     answers (source "local") and `report.fallback_reason`. Configuration errors (an unknown template),
@@ -229,8 +348,11 @@ def explain_failures(
     from ..errors import SymphonyError
     from ..scan.redact import redact
 
-    chosen = list(failures[: max(max_failures, 0)])
-    left_out = tuple(_display_id(f) for f in failures[len(chosen) :])
+    groups = group_failures(failures)
+    explained = tuple(groups[: max(max_failures, 0)])
+    chosen = [g.lead for g in explained]
+    left_out = tuple(_display_id(f) for g in groups[len(explained) :] for f in g.failures)
+    rest = len(groups) - len(explained)
     by_id = {f"f{i}": f for i, f in enumerate(chosen, 1)}
     own = assistant is None
     asst = assistant if assistant is not None else Assistant(settings, warn=warn, progress=progress)
@@ -260,7 +382,7 @@ def explain_failures(
             except Exception as exc:  # a fault in the core must not cost the local answers
                 reason = f"assistant failed ({type(exc).__name__}: {exc})"
         if reason is not None or not items:
-            return _all_local(by_id, reason or "", root, left_out, max_failures, notices)
+            return _all_local(by_id, reason or "", root, (left_out, rest, explained), max_failures, notices)
         explanations = []
         for item_id, failure in by_id.items():
             result = resp.results.get((item_id, template))
@@ -276,7 +398,7 @@ def explain_failures(
             notices=tuple(resp.notices) + tuple(notices),
             **resp.usage(),
         )
-        return _with_left_out(report, left_out, max_failures)
+        return _with_left_out(report, (left_out, rest, explained), max_failures)
     finally:
         if own:
             asst.close()
@@ -296,7 +418,7 @@ def _all_local(
     by_id: Mapping[str, Failure],
     reason: str,
     root: str | None,
-    left_out: tuple[str, ...],
+    left_out: tuple[tuple[str, ...], int, tuple[Group, ...]],
     max_failures: int,
     notices: list[str],
 ) -> Explained:
@@ -311,11 +433,14 @@ def _all_local(
     return _with_left_out(report, left_out, max_failures)
 
 
-def _with_left_out(report: Report, left_out: tuple[str, ...], max_failures: int) -> Explained:
-    if not left_out:
-        return Explained(report)
-    key = f"not explained (--assist-max-failures {max_failures})"
-    return Explained(replace(report, skipped={key: len(left_out)}), left_out)
+def _with_left_out(
+    report: Report, left_out: tuple[tuple[str, ...], int, tuple[Group, ...]], max_failures: int
+) -> Explained:
+    ids, rest, groups = left_out
+    if not ids:
+        return Explained(report, groups=groups)
+    key = f"not explained, in {rest} more group(s) (--assist-max-failures {max_failures} counts groups)"
+    return Explained(replace(report, skipped={key: len(ids)}), ids, groups)
 
 
 def _display_id(failure: Failure) -> str:

@@ -88,54 +88,141 @@ def _frame_source(entry: Any, root: Path) -> str:
 
 
 def _called_functions(entry: Any, test_path: Path, root: Path, limit: int = 3) -> str:
-    """Sources of the project functions called in `entry`'s failing statement (outside the test file).
+    """Sources of the project functions called in `entry`'s failing statement (outside the test file)."""
+    found = []
+    for func in _called(entry, test_path, root)[:limit]:
+        code = func.__code__
+        body = _source_of(func)
+        if body:
+            found.append(f"# {_rel(code.co_filename, root)}:{code.co_firstlineno} ({code.co_name})\n{body}")
+    return "\n\n".join(found)[:FIELD_CHARS]
+
+
+def _called(entry: Any, test_path: Path, root: Path) -> list[Any]:
+    """The project functions called in `entry`'s failing statement (outside the test file), outermost first,
+    then those called in the test's statements feeding it (`value = f(x)` before `assert value == y`).
 
     Names are resolved statically (`inspect.getattr_static`): no property or `__getattr__` runs.
     """
     import ast
     import textwrap
 
-    try:
-        tree = ast.parse(textwrap.dedent(str(entry.statement)).strip())
-    except (SyntaxError, ValueError):
-        return ""
     scope = {**entry.frame.f_globals, **entry.frame.f_locals}
-    found: list[str] = []
+    statements = [str(entry.statement)]
+    try:
+        from .blame import feeding_lines
+
+        code = entry.frame.code
+        lines, first = inspect.getsourcelines(code.raw)
+        feeding = feeding_lines("".join(lines), [entry.lineno + 1 - max(first, 1) + 1])
+        statements += [lines[n - 1] for n in reversed(feeding) if 0 < n <= len(lines)]
+    except (OSError, TypeError, ValueError, IndexError):
+        pass
+    found: list[Any] = []
     seen: set[Any] = set()
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call):
-            continue
-        func = _resolve(node.func, scope)
-        code = getattr(func, "__code__", None)
-        if code is None or code in seen:
-            continue
-        seen.add(code)
-        path = Path(code.co_filename)
-        if path.is_absolute() and path != test_path and _is_project_file(path, root):
-            body = _source_of(func)
-            if body:
-                found.append(f"# {_rel(path, root)}:{code.co_firstlineno} ({code.co_name})\n{body}")
-        if len(found) >= limit:
-            break
-    return "\n\n".join(found)[:FIELD_CHARS]
-
-
-def _resolve(node: Any, scope: dict[str, Any]) -> Any:
-    import ast
-
-    if isinstance(node, ast.Name):
-        value = scope.get(node.id)
-    elif isinstance(node, ast.Attribute):
-        base = _resolve(node.value, scope)
-        if base is None:
-            return None
-        owner = base if inspect.ismodule(base) or inspect.isclass(base) else type(base)
+    for statement in statements:
+        text = textwrap.dedent(statement).strip()
         try:
-            value = inspect.getattr_static(owner, node.attr)
-        except AttributeError:
-            return None
-    else:
-        return None
+            tree = ast.parse(text)
+        except SyntaxError:
+            try:  # the header of a compound statement (`with pytest.raises(E):`, `for x in f():`)
+                tree = ast.parse(text.rstrip(":") + ":\n pass" if text.endswith(":") else text)
+            except SyntaxError:
+                continue
+        except ValueError:
+            continue
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            func = _resolve(node.func, scope)
+            code = getattr(func, "__code__", None)
+            if code is None or code in seen:
+                continue
+            seen.add(code)
+            path = Path(code.co_filename)
+            if path.is_absolute() and path != test_path and _is_project_file(path, root):
+                found.append(func)
+    return found
+
+
+def _callees(func: Any, root: Path, test_path: Path, depth: int = 3, limit: int = 16) -> list[Any]:
+    """Project functions `func` calls, transitively (breadth first, `depth` levels, `limit` in all),
+    resolved statically from its module's globals and, for `self.x`/`cls.x`, its class."""
+    import ast
+    import textwrap
+
+    out: list[Any] = []
+    seen = {getattr(func, "__code__", None)}
+    level = [func]
+    for _ in range(depth):
+        nxt = []
+        for f in level:
+            try:
+                tree = ast.parse(textwrap.dedent(inspect.getsource(f)))
+            except (OSError, TypeError, SyntaxError, ValueError):
+                continue
+            scope: dict[str, Any] = dict(getattr(f, "__globals__", {}))
+            owner = scope.get(f.__qualname__.split(".")[0]) if "." in f.__qualname__ else None
+            if inspect.isclass(owner):
+                scope["self"] = scope["cls"] = owner
+            for node in ast.walk(tree):
+                if not isinstance(node, ast.Call):
+                    continue
+                try:
+                    callee = _resolve(node.func, scope, instance=False)
+                except Exception:  # a custom descriptor: not followed
+                    callee = None
+                code = getattr(callee, "__code__", None)
+                if code is None or code in seen:
+                    continue
+                seen.add(code)
+                path = Path(code.co_filename)
+                if path.is_absolute() and path != test_path and _is_project_file(path, root):
+                    out.append(callee)
+                    nxt.append(callee)
+                    if len(out) >= limit:
+                        return out
+        level = nxt
+    return out
+
+
+def _suspects(entries: list[Any], test_path: Path, root: Path, limit: int = 3) -> list[dict[str, Any]]:
+    """The prime suspects in the project's own code (see `blame`), the likeliest first."""
+    from .blame import function_suspect
+
+    project = [e for e in reversed(entries) if isinstance(e.path, Path) and _is_project_file(e.path, root)]
+    out: list[dict[str, Any]] = []
+    for entry in project:
+        if entry.path == test_path or entry.frame.code.name == "<module>" or len(out) >= limit:
+            continue
+        why = "raised here" if not out else "on the path to the error"
+        found = function_suspect(
+            entry.frame.code.raw, entry.path, root, targets=[entry.lineno + 1], why=why, rel=_rel(entry.path, root)
+        )
+        if found is not None:
+            out.append(found)
+    if not out and project and project[0].path == test_path:  # raised in the test: what did it call?
+        called = _called(project[0], test_path, root)
+        for func in called[:limit]:
+            path = Path(func.__code__.co_filename)
+            found = function_suspect(func, path, root, why="returned the value the test checks", rel=_rel(path, root))
+            if found is not None:
+                out.append(found)
+        # what those call in turn: only a line changed since HEAD makes one of them a suspect
+        for func in [c for f in called[:limit] for c in _callees(f, root, test_path)]:
+            path = Path(func.__code__.co_filename)
+            found = function_suspect(func, path, root, why="called on the way", rel=_rel(path, root))
+            if found is not None and found["changed"]:
+                out.insert(0, found)
+                break
+    out.sort(key=lambda s: not s["changed"])  # a function changed since HEAD first (stable otherwise)
+    return out
+
+
+def _resolve(node: Any, scope: dict[str, Any], instance: bool = True) -> Any:
+    """The callable `node` (a name or an attribute chain) names in `scope`: a class becomes its `__init__`.
+    With `instance=False`, `self`/`cls` in `scope` are the owner class (`self.method` → the method)."""
+    value = _lookup(node, scope)
     if isinstance(value, staticmethod | classmethod):
         value = value.__func__
     elif isinstance(value, property):
@@ -143,6 +230,30 @@ def _resolve(node: Any, scope: dict[str, Any]) -> Any:
     elif inspect.isclass(value):
         value = inspect.getattr_static(value, "__init__", None)
     return inspect.unwrap(value) if callable(value) else value
+
+
+def _lookup(node: Any, scope: dict[str, Any]) -> Any:
+    import ast
+
+    if isinstance(node, ast.Name):
+        return scope.get(node.id)
+    if isinstance(node, ast.Attribute):
+        base = _lookup(node.value, scope)
+        if base is None:
+            return None
+        owner = base if inspect.ismodule(base) or inspect.isclass(base) else type(base)
+        try:
+            return inspect.getattr_static(owner, node.attr)
+        except AttributeError:
+            return None
+    if isinstance(node, ast.Call):  # `Cls(...).method`: the instance's type is the class called
+        import functools
+
+        made = _lookup(node.func, scope)
+        while isinstance(made, functools.partial):
+            made = made.func
+        return made if inspect.isclass(made) else None
+    return None
 
 
 def _exc_name(exc: BaseException) -> str:
@@ -189,6 +300,10 @@ def capture_failure(item: pytest.Item, call: pytest.CallInfo[None], report: pyte
     try:
         data["code_under_test"] = _code_under_test(entries, item.path, test_code, root)
     except Exception as exc:  # the failure is still explained, with less context
+        data["capture_error"] = type(exc).__name__
+    try:
+        data["suspects"] = _suspects(entries, item.path, root)
+    except Exception as exc:  # blame is a bonus: the failure is still explained
         data["capture_error"] = type(exc).__name__
     return data
 
@@ -264,6 +379,7 @@ def _failure(d: dict[str, Any]) -> Failure:
         exc_type=str(d.get("exc_type", "")),
         test_source=str(d.get("test_source", "")),
         code_under_test=str(d.get("code_under_test", "")),
+        suspects=tuple(s for s in d.get("suspects") or () if isinstance(s, dict)),
     )
 
 
@@ -285,6 +401,16 @@ def write_report(config: pytest.Config, result: Explained) -> None:
 
     doc = to_document(result.report, _render_context(config))
     doc["not_explained"] = list(result.not_explained)
+    doc["groups"] = [
+        {
+            "lead": g.lead.test_id,
+            "size": len(g.failures),
+            "tests": g.tests(),
+            "members": [f.test_id for f in g.failures],
+            "suspects": [{k: v for k, v in s.items() if k != "source"} for s in g.lead.suspects],
+        }
+        for g in result.groups
+    ]
     path = Path(target)
     if not path.is_absolute():
         path = config.invocation_params.dir / path
@@ -303,9 +429,15 @@ def emit_formats(config: pytest.Config, result: Explained) -> None:
     emit(result.report, parse_format_args(formats), _render_context(config), Console(color="never"))
 
 
+MAX_LINE = 300  # no line of the section is longer (a CI log or a terminal stays readable)
+WRAP = 160
+FOLD = 6  # test names shown for a group before `…`
+
+
 def print_summary(tr: pytest.TerminalReporter, result: Explained | None, lines: list[str]) -> None:
-    """The `symphony-assist` section: per failure its id, category, source, explanation and fix; what
-    was left out and why answers were local; then one line of cost and cache hits.
+    """The `symphony-assist` section: per group of failures its first id, category and source, its size with
+    the members folded, the explanation and fix, the suspect code lines; what was left out (one line) and
+    why answers were local; then one line of cost and cache hits. No line is longer than MAX_LINE.
 
     Model text, test ids and upstream error messages may land in a CI log: every line is written by
     `say`, through `logsafe` (split on `\\n` only, invisibles removed, then no `::`/`##[` command left)."""
@@ -313,18 +445,24 @@ def print_summary(tr: pytest.TerminalReporter, result: Explained | None, lines: 
 
     def say(text: str, **markup: bool) -> None:
         for line in inert_lines(text):
-            tr.write_line(line, **markup)
+            tr.write_line(_fit(line), **markup)
 
     tr.write_sep("=", "symphony-assist", bold=True)
     if result is not None:
         report = result.report
-        for e in report.explanations:
+        groups = list(result.groups) + [None] * max(0, len(report.explanations) - len(result.groups))
+        for e, group in zip(report.explanations, groups, strict=False):
             where = {"api": "from the API", "cache": "from the cache"}.get(e.source, "local fallback")
             say(f"{inert_line(e.test_id)} [{inert_line(e.category)}] ({where})", bold=True)
+            if group is not None and len(group.failures) > 1:
+                say("  " + inert_line(_folded(group)))
             _block(say, "why: ", e.explanation)
             _block(say, "fix: ", e.fix)
+            if group is not None and group.lead.suspects:
+                for text in _code_lines(group.lead.suspects[0]):
+                    say(inert_line(text))
         for reason, count in report.skipped.items():
-            say(f"{count} {inert_line(reason)}: " + ", ".join(inert_line(t) for t in result.not_explained))
+            say(f"{count} failure(s) {inert_line(reason)}: " + inert_line(_report_hint(tr.config)))
         if report.fallback_reason:
             say(f"local fallback: {inert_line(report.fallback_reason)}", yellow=True)
         for notice in report.notices:
@@ -343,12 +481,50 @@ def print_summary(tr: pytest.TerminalReporter, result: Explained | None, lines: 
         )
 
 
+def _fit(text: str, limit: int = MAX_LINE) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _report_hint(config: pytest.Config) -> str:
+    target = str(_option(config, "assist_report") or "")
+    return f"full list in {target}" if target else "--assist-report PATH writes the full list"
+
+
+def _folded(group: Any) -> str:
+    """`× 148 in 12 tests: test_a, test_b, … (full list in --assist-report)`."""
+    tests = group.tests()
+    shown = ", ".join(tests[:FOLD]) + (", …" if len(tests) > FOLD else "")
+    noun = "test" if len(tests) == 1 else "tests"
+    return f"× {len(group.failures)} in {len(tests)} {noun}: {shown} (full list in --assist-report)"
+
+
+def _code_lines(suspect: dict[str, Any]) -> list[str]:
+    """`code: path:line in func (why)` and the suspect lines with their numbers, the prime one marked."""
+    from ..explainers.blamed import suspect_line
+
+    line = int(suspect.get("line") or 0)
+    out = [f"  code: {suspect.get('path', '')}:{line} in {suspect.get('func', '')} ({suspect.get('why', '')})"]
+    for n in sorted({int(x) for x in suspect.get("lines") or ()} | {line}):
+        text = suspect_line(suspect, n)
+        if text:
+            out.append(f"    {'>' if n == line else ' '} {n:>5} | {text}")
+    return out
+
+
 def _block(say: Callable[[str], None], label: str, text: str) -> None:
-    """`text` indented under `label`; `say` makes each line inert (it splits on \\n only)."""
+    """`text` indented under `label`, wrapped at WRAP columns; `say` makes each line inert (it splits on
+    \\n only, never on the other separators `str.splitlines` knows)."""
+    import textwrap
+
     from ..logsafe import clean
 
-    lines = [ln.rstrip() for ln in clean(text).strip().split("\n")]
+    lines = [ln.rstrip() for ln in clean(text).strip().split("\n")] or ["-"]
     pad = " " * (len(label) + 2)
-    say("  " + label + (lines[0] or "-"))
-    for ln in lines[1:]:
-        say(pad + ln if ln else "")
+    first = True
+    for ln in lines:
+        for piece in textwrap.wrap(ln, WRAP, break_long_words=True, break_on_hyphens=False) or [""]:
+            if first:
+                say("  " + label + (piece or "-"))
+            else:
+                say(pad + piece if piece else "")
+            first = False

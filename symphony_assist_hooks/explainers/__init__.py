@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..findings import Explanation, Failure
 from .assertions import explain_assertion
+from .blamed import blame_code
 from .context import Context, Verdict, quote
 from .diagnose import explain_exception, fallback
 from .imports import FIXTURE_SYNONYMS, PLUGIN_FIXTURES, import_error
@@ -53,6 +54,16 @@ _FIXTURE = re.compile(r"fixture '(?P<name>[^']+)' not found")
 _AVAILABLE = re.compile(r"available fixtures: (?P<names>[^\n]+)")
 _TIMEOUT = re.compile(r"Timeout >?\s*(?P<secs>[\d.]+)\s*s|\+{3,} Timeout \+{3,}|Failed: Timeout")
 _SYNTAX = {"SyntaxError", "IndentationError", "TabError"}
+# the evidence is about the test or its environment, not the code it calls
+_TEST_SIDE = {
+    "fixture-not-found",
+    "import-error",
+    "collection-error",
+    "timeout",
+    "flaky",
+    "setup-error",
+    "teardown-error",
+}
 
 
 class TestingAnalyzer:
@@ -71,6 +82,8 @@ class TestingAnalyzer:
         except Exception as exc:  # a parser bug must still leave the user with the facts
             verdict = fallback(ctx)
             verdict = verdict._replace(fix=f"{verdict.fix} (local analysis incomplete: {type(exc).__name__})")
+        if failure.suspects and verdict.category not in _TEST_SIDE:
+            verdict = blame_code(ctx, verdict, failure.suspects)
         frame = ctx.inner
         path, line = failure.path, failure.line
         if verdict.path:

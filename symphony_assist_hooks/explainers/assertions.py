@@ -382,6 +382,6 @@ def explain_assertion(ctx: Context) -> Verdict:
         "assertion-mismatch",
         f"`{ctx.test}` expected {quote(cmp.left)} {cmp.op} {cmp.right_value or cmp.right}, but {quote(cmp.left)} was"
         f"{got}{origin} at {where}.{difference}",
-        f"Find where {quote(source or cmp.left)} computes{got}: if the test's expectation {cmp.right} is right, fix "
-        "that code; if the behaviour changed on purpose, update the expected value in the test.",
+        f"Find where {quote(source or cmp.left)} computes{got} and fix that code: the test's {cmp.right} is the "
+        "specification unless the behaviour was changed on purpose.",
     )

@@ -91,7 +91,7 @@ def value_error(ctx: Context) -> Verdict:
     if m := re.search(r"invalid literal for (?P<conv>\w+)\(\)(?: with base \d+)?: (?P<value>.+)$", ctx.message):
         fix = (
             f"{m.group('value')} is not a valid {m.group('conv')}: validate or clean the input before "
-            f"converting (strip separators/whitespace), or expect the error with `pytest.raises(ValueError)`."
+            f"converting (strip separators/whitespace)."
         )
     elif "Expecting value" in ctx.message or ctx.short == "JSONDecodeError":
         fix = "The text is not JSON (empty, HTML error page, or truncated): check what was actually received."
@@ -100,7 +100,7 @@ def value_error(ctx: Context) -> Verdict:
     else:
         fix = (
             "The code rejected its input on purpose: either the test passes an invalid value (fix the test's "
-            "data) or the validation is too strict (fix the check) — or assert it with `pytest.raises`."
+            "data) or the validation is too strict (fix the check)."
         )
     return Verdict("value-error", f"`{ctx.test}` raised {ctx.short}: {ctx.message} at {where}.", fix)
 
@@ -166,8 +166,8 @@ def fallback(ctx: Context) -> Verdict:
         )
     fix = (
         (
-            f"`{raised_by or 'the code'}` raises {ctx.short} on purpose: make the test set up the state it requires, "
-            f"or, if raising is the correct behaviour, assert it with `with pytest.raises({ctx.short}):`."
+            f"`{raised_by or 'the code'}` raises {ctx.short} on purpose, and the test did not expect it: check the "
+            "condition that raised and the values feeding it, or the state the test sets up."
         )
         if deliberate
         else (f"Read the code at {ctx.at(frame)} and check what made it raise {ctx.short} with these inputs.")

@@ -212,7 +212,7 @@ def test_failures_beyond_the_limit_are_listed(offline: Settings) -> None:
 
     assert [e.test_id for e in result.report.explanations] == ["t.py::test_0"]
     assert result.not_explained == ("t.py::test_1", "t.py::test_2", "t.py::test_3")
-    assert result.report.skipped == {"not explained (--assist-max-failures 1)": 3}
+    assert result.report.skipped == {"not explained, in 3 more group(s) (--assist-max-failures 1 counts groups)": 3}
 
 
 def test_one_request_for_all_then_each_from_the_cache(online: tuple[Settings, FakeOpenAI]) -> None:
@@ -299,3 +299,51 @@ def test_a_fault_inside_the_assistant_still_gives_local_answers(
 
     assert result.report.explanations[0].source == "local"
     assert result.report.fallback_reason == "assistant failed (RuntimeError: core bug)"
+
+
+# ------------------------------------------------------------------------------------------ groups and suspects
+def _suspect(**changes: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "path": "calc.py", "func": "total", "first": 1, "line": 2, "lines": [2], "changed": [2],
+        "why": "changed since HEAD", "source": "def total(xs):\n    return sum(xs[:-1]) + 1\n",
+        "diff": "@@ -2 +2 @@ def total(xs):\n-    return sum(xs)\n+    return sum(xs[:-1]) + 1",
+    }  # fmt: skip
+    return {**base, **changes}
+
+
+def test_failures_sharing_a_cause_are_one_group() -> None:
+    param = [_failure(test_id=f"t.py::test_total[{i}]") for i in range(3)]
+    same_frame = _failure(test_id="t.py::test_other", suspects=(_suspect(),))
+    linked = replace(param[0], suspects=(_suspect(),))  # links test_total to test_other
+    key_error = [
+        _failure(test_id=f"t.py::test_lookup_{i}", exc_type="KeyError", longrepr=f"E   KeyError: 'user-{i}'")
+        for i in range(2)
+    ]
+    unrelated = _failure(test_id="t.py::test_alone", exc_type="AssertionError", longrepr="E   assert 1 == 2")
+
+    groups = explain.group_failures([linked, *param[1:], same_frame, *key_error, unrelated])
+
+    assert [len(g.failures) for g in groups] == [4, 2, 1]
+    assert groups[0].tests() == ["test_total", "test_other"]
+    assert groups[1].lead.test_id == "t.py::test_lookup_0"  # KeyError with the same message shape
+
+
+def test_assertion_messages_alone_do_not_group_different_tests() -> None:
+    a = _failure(test_id="t.py::test_a", longrepr="E   assert 1 == 2")
+    b = _failure(test_id="t.py::test_b", longrepr="E   assert 3 == 4")
+    assert len(explain.group_failures([a, b])) == 2
+
+
+def test_the_content_carries_the_suspect_code_marked_and_its_diff_redacted() -> None:
+    value = secrets.token_urlsafe(18)
+    source = f"def total(xs):\n    key = '{value}'\n    return sum(xs[:-1]) + 1\n"
+    failure = _failure(suspects=(_suspect(source=source, lines=[3], line=3, changed=[3]),))
+    content = failure_content(failure, root=ROOT, environ={"SERVICE_API_TOKEN": value})
+
+    assert "--- suspect code in the project (>> marks the suspect lines) ---" in content
+    assert "# calc.py (total): changed since HEAD" in content
+    assert ">>     return sum(xs[:-1]) + 1" in content
+    assert "-    return sum(xs)\n+    return sum(xs[:-1]) + 1" in content
+    assert "@@ -2" not in content  # hunk line numbers left out: a moved function still hits the cache
+    assert "--- code under test ---" not in content  # the suspect is the frame's source
+    assert value not in content and "[REDACTED:env-value]" in content

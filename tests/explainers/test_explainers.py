@@ -237,7 +237,8 @@ def test_unknown_exception_still_says_which_where_and_what(pytester: pytest.Pyte
     category, text = _explain(pytester, _failures(pytester)["test_reserve"])
     assert category == "exception"
     assert "OutOfStockError" in text and "SKU-1 has 0 left" in text and "test_stock.py:5" in text
-    assert "pytest.raises(OutOfStockError)" in text
+    # the test did not expect the exception: never advise wrapping it in pytest.raises
+    assert "pytest.raises" not in text and "did not expect" in text
 
 
 def test_other_traceback_styles_are_read_too(pytester: pytest.Pytester) -> None:
@@ -275,3 +276,36 @@ def test_timeout_text_from_pytest_timeout() -> None:
     assert got.category == "timeout"
     assert "5.0s" in got.explanation and "wait_for" in got.explanation
     assert (got.path, got.line) == ("jobs.py", 8)
+
+
+def test_feeding_lines_follow_assignments_and_conditions() -> None:
+    from symphony_assist_hooks.explain.blame import feeding_lines, returned_lines
+
+    source = (
+        "def f(xs, k):\n"  # 1
+        "    n = len(xs)\n"  # 2
+        "    unused = 7\n"  # 3
+        "    m = n - k\n"  # 4
+        "    if m > 0:\n"  # 5
+        "        return xs[:m]\n"  # 6
+        "    return []\n"  # 7
+    )
+    assert returned_lines(source) == [6, 7]
+    assert feeding_lines(source, [6]) == [2, 4, 5]
+
+
+def test_a_blamed_verdict_names_the_code_and_never_the_test(pytester: pytest.Pytester) -> None:
+    from symphony_assist_hooks.explainers.blamed import blame_code
+    from symphony_assist_hooks.explainers.context import Context, Verdict
+    from symphony_assist_hooks.explainers.longrepr import parse
+    from symphony_assist_hooks.findings import Failure
+
+    failure = Failure("t.py::test_x", "call", "E   ValueError: bad", path="t.py", line=3, exc_type="ValueError")
+    suspect = {"path": "calc.py", "func": "parse", "first": 10, "line": 12, "lines": [11, 12],
+               "why": "raised here", "source": "def parse(s):\n    n = s.split(',')\n    raise ValueError('bad')\n"}  # fmt: skip
+    verdict = blame_code(Context(failure, parse(failure.longrepr), pytester.path),
+                         Verdict("value-error", "x raised.", "assert it with `pytest.raises`"), [suspect])  # fmt: skip
+    assert (verdict.path, verdict.line) == ("calc.py", 12)
+    assert "Prime suspect: `parse` at calc.py:12 `raise ValueError('bad')`" in verdict.explanation
+    assert verdict.fix.startswith("Fix the code, not the test: check `parse` at calc.py:12")
+    assert "lines 11" in verdict.fix and "pytest.raises" not in verdict.fix
