@@ -276,7 +276,9 @@ def test_the_local_copy_never_outlives_the_team_copy(redis_url: str, tmp_path: P
     for key, ttl in (("k", 120), ("short", 5)):
         expire_at = local[key]
         assert expire_at is not None
-        assert before + ttl - 0.01 < expire_at < after + ttl  # the same TTL, counted from before the write
+        assert (
+            before + ttl - 0.3 < expire_at < after + ttl
+        )  # the same TTL (less the clock grain), from before the write
         team_left = int(r.pttl(PREFIX + "cache:" + key)) / 1000
         assert expire_at - time.time() <= team_left  # never more time left than the team's copy
     assert local["forever"] is None

@@ -45,7 +45,8 @@ if TYPE_CHECKING:
 __all__ = ["SCAN_COUNT", "RedisCache", "redis_cache"]
 
 SCAN_COUNT = 500
-_CLOCK_GRAIN = 0.002  # seconds: Redis keeps whole milliseconds; the local copy ends this much earlier
+_CLOCK_GRAIN = 0.25  # seconds the local copy ends earlier: Redis keeps whole milliseconds and, under load, starts
+# a key's clock from a cached time that can lag the moment we sent it; a quarter second costs one Redis read
 
 
 def _glob_escape(text: str) -> str:
