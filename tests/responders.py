@@ -34,6 +34,9 @@ def answering(
     """A responder: every item gets an answer; `findings(id, label, content)` scripts review findings."""
 
     def respond(body: dict[str, Any]) -> Any:
+        user = next(m["content"] for m in body["messages"] if m["role"] == "user")
+        if "response_format" not in body and "<data-" not in user:  # a plain question: plain text back
+            return answer(user) if answer else f"answer to: {user}"
         frame = frame_of(body)
         results = []
         for item_id, label, content in items_of(body):

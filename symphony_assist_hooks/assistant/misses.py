@@ -154,8 +154,13 @@ def send(
     temperature: float,
     per_item: int,
     resp: Response,
+    *,
+    halved: bool = False,
 ) -> None:
-    """One request of the plan: render it, then try the model and, on model errors, the fallback model."""
+    """One request of the plan: render it, then try the model and, on model errors, the fallback model.
+
+    A batch answer truncated at max_tokens is asked again once as two smaller batches (`halved`), each
+    within the run's budget and deadline, before its items fall back."""
     from ..errors import UnavailableError
     from .prompts import render
     from .provider import ChatRequest
@@ -165,11 +170,15 @@ def send(
         raise Stop(assistant._stopped)
     if time.monotonic() >= assistant.deadline:
         raise Stop(f"deadline of {settings.deadline:g}s reached")
-    system, user = render(assistant.registry, request.frame, names, items)
     schema = None
-    if not request.plain:
+    if request.plain:  # one question: a plain chat completion, no frame and no JSON
+        from .prompts import render_plain
+
+        system, user = render_plain(assistant.registry, names[0], items[0])
+    else:
         from .schema import json_schema
 
+        system, user = render(assistant.registry, request.frame, names, items)
         schema = json_schema(request.frame, names)
     max_tokens = min(per_item * len(items) * len(names), MAX_COMPLETION_TOKENS)
     models = [model]
@@ -197,9 +206,26 @@ def send(
         except (AuthError, QuotaError, NoKeyError) as exc:
             stop(assistant, str(exc))
         except BadAnswerError as exc:
+            if not halved and len(items) > 1 and truncated(exc):
+                resp.notices.append(f"{exc}: asked again as smaller batches")
+                halves = (items[: len(items) // 2], items[len(items) // 2 :])
+                stops = []
+                for part in halves:
+                    try:
+                        send(assistant, request, names, part, keys, model, temperature, per_item, resp, halved=True)
+                    except Stop as stopped:
+                        stops.append(str(stopped))
+                if stops:
+                    raise Stop(stops[0]) from None
+                return
             resp.notices.append(str(exc))
             raise Stop(str(exc)) from None
     raise Stop(str(last) if last else "the service did not answer")
+
+
+def truncated(exc: BadAnswerError) -> bool:
+    """True when `exc` is an answer cut off at max_tokens (the billed completion says so)."""
+    return getattr(getattr(exc, "completion", None), "finish_reason", None) == "length"
 
 
 def stop(assistant: Assistant, reason: str) -> NoReturn:

@@ -23,6 +23,7 @@ from typing import Any
 
 from ..assistant import Assistant, cache_key
 from ..assistant.cache import Cache, open_cache
+from ..assistant.endpoint import endpoint_of
 from ..assistant.ledger import Ledger, open_ledger
 from ..assistant.prompts import Registry, load_registry
 from ..assistant.provider import NO_KEY_MESSAGE, ChatRequest, OpenAIProvider, UnusableAnswerError
@@ -126,7 +127,7 @@ class Core:
         with contextlib.suppress(SymphonyError):
             content = redact(content)[0]
         return cache_key(
-            frame="answer",
+            frame="answer/plain",  # Assistant.query asks one question as a plain chat completion
             frame_sha=self.registry.frame("answer").sha256,
             template=template,
             template_sha=tmpl.sha256,
@@ -136,6 +137,7 @@ class Core:
             temperature=self.settings.temperature if body.temperature is None else body.temperature,
             max_tokens=body.max_tokens or self.settings.max_tokens,
             redaction=REDACTION_POLICY_VERSION,
+            endpoint=endpoint_of(self.settings.base_url, self.settings.server_url),
         )
 
     def query(self, body: QueryIn) -> QueryOut:

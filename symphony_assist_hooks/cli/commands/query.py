@@ -56,6 +56,7 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
             temperature=args.temperature,
             max_tokens=args.max_tokens,
             use_cache=not args.no_cache,
+            plain=len(items) == 1 and not args.batch_file,  # one question: a plain chat completion
         )
         resp = assistant.ask(request)
     finally:
