@@ -22,9 +22,18 @@ def items_of(body: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 
 def frame_of(body: dict[str, Any]) -> str:
+    """findings | answer | explain: from the json_schema's name, else from the schema's item fields
+    (json_object carries the bare schema, the text dialect only its copy in the system prompt)."""
     rf = body.get("response_format") or {}
     name = (rf.get("json_schema") or {}).get("name", "")
-    return name.removesuffix("_results")
+    if name:
+        return str(name).removesuffix("_results")
+    system = next((m["content"] for m in body["messages"] if m["role"] == "system"), "")
+    schema = json.dumps(rf.get("schema")) if rf.get("schema") else system
+    for frame, field in (("findings", '"findings"'), ("answer", '"answer"')):
+        if field in schema:
+            return frame
+    return "explain" if '"explanation"' in schema else ""
 
 
 def answering(
