@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from ...config import Secret, Settings
 from ...errors import AuthError, BadAnswerError, NoKeyError, ProviderError, QuotaError
 from ..endpoint import endpoint_of
-from .dialect import FILE_NAME, DialectMemory, Negotiator, error_text, instructions, response_format
+from .dialect import FILE_NAME, DialectMemory, Negotiator
 from .faults import (
     BACKOFF_BASE,
     BACKOFF_CAP,
@@ -151,23 +151,12 @@ class OpenAIProvider:
         def call_structured(client: OpenAI, timeout: httpx2.Timeout) -> Any:
             import openai
 
-            dialect = self._dialects.first(req.model)
-            while True:
-                fmt = response_format(dialect, spec)
-                extra = instructions(dialect, spec["schema"])
-                messages = [{"role": "system", "content": req.system + extra}, params["messages"][1]]
-                body = {**params, "messages": messages} | ({"response_format": fmt} if fmt else {})
-                try:
-                    raw = client.chat.completions.create(**body, timeout=timeout)
-                except openai.APIStatusError as exc:  # a capability refusal is answered in the next dialect
-                    following = self._dialects.rejected(req.model, dialect, exc.status_code, error_text(exc))
-                    if following is None:
-                        raise
-                    log.debug("%s: %s refused for %s; asking in %s", self._where, dialect, req.model, following)
-                    dialect = following
-                    continue
-                used[:] = [dialect]
-                return raw
+            def create(body: dict[str, Any]) -> Any:
+                return client.chat.completions.create(**body, timeout=timeout)
+
+            raw, dialect = self._dialects.ask(create, params, spec, req.model, refused=openai.APIStatusError)
+            used[:] = [dialect]
+            return raw
 
         def parse_structured(raw: Any, alias: str, attempts: int) -> Completion | Retry:
             completion = read_completion(req, raw, alias, attempts, started, self._scrub)

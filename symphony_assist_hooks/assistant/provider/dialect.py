@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import tempfile
 import threading
@@ -46,6 +47,8 @@ __all__ = [
     "is_capability_error",
     "response_format",
 ]
+
+log = logging.getLogger(__name__)
 
 DIALECTS = ("json_schema", "json_object", "text")  # most to least structured: the order of downgrades
 FILE_NAME = "dialects.json"
@@ -222,6 +225,38 @@ class Negotiator:
         if self._preferred in DIALECTS:
             return self._preferred
         return self._memory.recall(self.endpoint, model) or DIALECTS[0]
+
+    def ask(
+        self,
+        create: Callable[[dict[str, Any]], Any],
+        params: Mapping[str, Any],
+        spec: Mapping[str, Any],
+        model: str,
+        *,
+        refused: type[Exception],
+    ) -> tuple[Any, str]:
+        """Send `params` (system and user messages, model, sampling) asking for `spec`'s schema, in the
+        first dialect for `model` and, while the server refuses the format, in the next ones.
+
+        `create(body)` makes one HTTP request; `refused` is the SDK's status-error class. Returns the raw
+        response and the dialect it was given in; any other error propagates to the caller's fault handling.
+        """
+        system, user = params["messages"][0], params["messages"][1]
+        dialect = self.first(model)
+        while True:
+            framed = {**system, "content": system["content"] + instructions(dialect, spec["schema"])}
+            body = {**params, "messages": [framed, user]}
+            fmt = response_format(dialect, spec)
+            if fmt is not None:
+                body["response_format"] = fmt
+            try:
+                return create(body), dialect
+            except refused as exc:  # a capability refusal is answered in the next dialect, at once
+                following = self.rejected(model, dialect, int(getattr(exc, "status_code", 0)), error_text(exc))
+                if following is None:
+                    raise
+                log.debug("%s: %s refused for %s; asking in %s", self.endpoint, dialect, model, following)
+                dialect = following
 
     def rejected(self, model: str, dialect: str, status: int, body: str) -> str | None:
         """The dialect to ask in next when `dialect` got HTTP `status` with `body`; None: a real fault.
