@@ -39,12 +39,18 @@ def frame_of(body: dict[str, Any]) -> str:
 def answering(
     findings: Callable[[str, str, str], list[dict[str, Any]]] | None = None,
     answer: Callable[[str], str] | None = None,
+    *,
+    plain: bool = True,
 ) -> Callable[[dict[str, Any]], Any]:
-    """A responder: every item gets an answer; `findings(id, label, content)` scripts review findings."""
+    """A responder: every item gets an answer; `findings(id, label, content)` scripts review findings.
+
+    A plain question (no response_format, no delimited items) gets plain text back, unless `plain` is
+    False (the cost benchmark's naive reviewer: its answer is counted, and must stay as it was measured).
+    """
 
     def respond(body: dict[str, Any]) -> Any:
         user = next(m["content"] for m in body["messages"] if m["role"] == "user")
-        if "response_format" not in body and "<data-" not in user:  # a plain question: plain text back
+        if plain and "response_format" not in body and "<data-" not in user:  # a plain question: text back
             return answer(user) if answer else f"answer to: {user}"
         frame = frame_of(body)
         results = []
