@@ -301,6 +301,9 @@ def call(
             ttl=assistant.settings.cache_ttl or None,
         )
         assistant.stats.record("api", template=name, model=completion.model, items=1)
+    left_out = len(items) * len(names) - len(per_template)
+    if left_out > 0:  # a weak model's answer that skips or renames items: say so, not "did not answer"
+        raise Stop(f"the model's answer left out {left_out} of {len(items) * len(names)} item(s)")
 
 
 def bill(

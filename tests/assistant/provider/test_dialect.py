@@ -340,3 +340,15 @@ def test_switching_the_base_url_never_returns_the_other_servers_answer(
     doc = json.loads(capsys.readouterr().out)
     assert (doc["content"], doc["cached"]) == ("from server A", True)
     assert len(fake_openai.chat_requests) == 2
+
+
+def test_an_answer_that_leaves_items_out_says_so(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
+    fake_openai.enqueue({"results": [{"id": "h1", "findings": []}, {"id": "h9", "findings": []}]})
+    assistant = Assistant(_settings(fake_openai, tmp_path / "cache"))
+    try:
+        resp = _review(assistant, 2)
+    finally:
+        assistant.close()
+    assert resp.get("h1", "code_review").source == "api"
+    assert resp.get("h2", "code_review").source == "local"
+    assert resp.fallback_reason == "the model's answer left out 1 of 2 item(s)"
