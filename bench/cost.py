@@ -505,7 +505,7 @@ def run(quick: bool, versions: tuple[str, ...] | None = None, package: str = PAC
         found = re.finditer(r"^\s*(\d+) \+.*\bbreakpoint\(\)", content, re.MULTILINE)
         return [responders.finding(int(m.group(1)), rule="debug-leftover", title="breakpoint() left in") for m in found]
 
-    responder = responders.answering(findings=flag_breakpoints)
+    responder = responders.answering(findings=flag_breakpoints, plain=False)
     with tempfile.TemporaryDirectory(prefix="sa-bench-cost-") as tmp, fake_server(responder) as fake:
         replay = Replay(Path(tmp), fake)
         info = replay.replay(trees)

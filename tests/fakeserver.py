@@ -15,6 +15,12 @@ Endpoints: `POST /v1/chat/completions` (non-streaming) and `GET /v1/models`. A r
 `Authorization` header gets 401. Replies come from the `enqueue()` queue, else from `.responder`, else
 from a default that answers a `json_schema` response format with a minimal object valid for the schema.
 
+`dialect` makes the server behave like another OpenAI-compatible server: "openai" (the default),
+"llama-cpp-python" (HTTP 500 naming `response_format` for anything but `text` / `json_object`, as its
+pydantic validation does), "ignores-format" (accepts any `response_format` and ignores it: the model
+answers JSON only when the system prompt spells out the schema, else prose), "prose" (the JSON answer
+wrapped in prose and a code fence).
+
 Faults (`fail`, `delay`, `malformed`, `drop`) are rules matched in the order they were added; each
 fires `times` times (None = forever) after letting `after` matching requests through, optionally only
 for requests sent with one API key (`when_key`) or to one path.
@@ -137,11 +143,17 @@ class FakeOpenAI:
         self.requests: list[RecordedRequest] = []
         self.responder: Callable[[dict[str, Any]], Content] | None = None
         self.models: list[str] = list(DEFAULT_MODELS)
+        self.dialect = "openai"  # | "llama-cpp-python" | "ignores-format" | "prose"
         self._lock = threading.Lock()
         self._queue: deque[_Reply] = deque()
         self._rules: list[_Rule] = []
         self._ids = itertools.count(1)
         self.stopping = threading.Event()
+        self.connections = 0  # TCP connections accepted
+
+    def connected(self) -> None:
+        with self._lock:
+            self.connections += 1
 
     # ------------------------------------------------------------------------------------ scripting
     def reset(self) -> None:
@@ -152,6 +164,7 @@ class FakeOpenAI:
             self._rules.clear()
             self.responder = None
             self.models = list(DEFAULT_MODELS)
+            self.dialect = "openai"
 
     def enqueue(
         self,
@@ -253,7 +266,7 @@ class FakeOpenAI:
         if reply is None:
             responder = self.responder
             content = responder(request) if responder else default_content(request)
-            reply = _Reply(content, None, "stop", None, None, 0, None)
+            reply = _Reply(self._in_dialect(request, content), None, "stop", None, None, 0, None)
         text: str | None
         if reply.refusal is not None:
             text = None
@@ -291,6 +304,30 @@ class FakeOpenAI:
             ],
             "usage": usage,
         }
+
+    def _in_dialect(self, request: dict[str, Any], content: Content) -> Content:
+        """What a model behind a server of `self.dialect` would have said instead of `content`."""
+        text = content if isinstance(content, str) else json.dumps(content)
+        if self.dialect == "prose":
+            return f"Sure! Here is the review you asked for:\n```json\n{text}\n```\nLet me know if {{this}} helps."
+        if self.dialect == "ignores-format" and "JSON Schema" not in _message_text(request.get("messages")[:1]):
+            return "I looked at it and everything seems fine to me."
+        return content
+
+    def rejects(self, request: dict[str, Any]) -> str | None:
+        """The error message this server's dialect answers `request` with (HTTP 500), or None."""
+        fmt = request.get("response_format")
+        if (
+            self.dialect == "llama-cpp-python"
+            and isinstance(fmt, dict)
+            and fmt.get("type") not in ("text", "json_object")
+        ):
+            return (
+                "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+                "'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema', "
+                "'ctx': {'expected': \"'text' or 'json_object'\"}}"
+            )
+        return None
 
     def _models_body(self) -> dict[str, Any]:
         with self._lock:
@@ -381,6 +418,10 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 10  # an idle keep-alive connection's thread ends after this
     server: _Server
 
+    def setup(self) -> None:
+        super().setup()
+        self.server.fake.connected()  # one handler per TCP connection: keep-alive is countable
+
     def log_message(self, format: str, *args: Any) -> None:
         pass  # quiet; the controller records requests
 
@@ -420,7 +461,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(401, _error_body(message, "invalid_request_error", None))
             return
         path = self.path.split("?", 1)[0].rstrip("/")
-        if self.command == "POST" and path.endswith("/chat/completions"):
+        rejected = fake.rejects(body) if isinstance(body, dict) else None
+        if self.command == "POST" and path.endswith("/chat/completions") and rejected is not None:
+            self._send_json(500, _error_body(rejected, "internal_server_error", None))
+        elif self.command == "POST" and path.endswith("/chat/completions"):
             self._send_json(200, fake._chat_body(body if isinstance(body, dict) else {}))
         elif self.command == "GET" and path.endswith("/models"):
             self._send_json(200, fake._models_body())

@@ -22,18 +22,36 @@ def items_of(body: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 
 def frame_of(body: dict[str, Any]) -> str:
+    """findings | answer | explain: from the json_schema's name, else from the schema's item fields
+    (json_object carries the bare schema, the text dialect only its copy in the system prompt)."""
     rf = body.get("response_format") or {}
     name = (rf.get("json_schema") or {}).get("name", "")
-    return name.removesuffix("_results")
+    if name:
+        return str(name).removesuffix("_results")
+    system = next((m["content"] for m in body["messages"] if m["role"] == "system"), "")
+    schema = json.dumps(rf.get("schema")) if rf.get("schema") else system
+    for frame, field in (("findings", '"findings"'), ("answer", '"answer"')):
+        if field in schema:
+            return frame
+    return "explain" if '"explanation"' in schema else ""
 
 
 def answering(
     findings: Callable[[str, str, str], list[dict[str, Any]]] | None = None,
     answer: Callable[[str], str] | None = None,
+    *,
+    plain: bool = True,
 ) -> Callable[[dict[str, Any]], Any]:
-    """A responder: every item gets an answer; `findings(id, label, content)` scripts review findings."""
+    """A responder: every item gets an answer; `findings(id, label, content)` scripts review findings.
+
+    A plain question (no response_format, no delimited items) gets plain text back, unless `plain` is
+    False (the cost benchmark's naive reviewer: its answer is counted, and must stay as it was measured).
+    """
 
     def respond(body: dict[str, Any]) -> Any:
+        user = next(m["content"] for m in body["messages"] if m["role"] == "user")
+        if plain and "response_format" not in body and "<data-" not in user:  # a plain question: text back
+            return answer(user) if answer else f"answer to: {user}"
         frame = frame_of(body)
         results = []
         for item_id, label, content in items_of(body):

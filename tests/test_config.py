@@ -69,6 +69,7 @@ def test_api_keys_only_from_environment(tmp_path: Path) -> None:
         ("SYMPHONY_ASSIST_OFFLINE", "maybe", "true/false"),
         ("OPENAI_BASE_URL", "ftp://x", "http"),
         ("SYMPHONY_ASSIST_BUDGET_MONTHLY", "nan", "a number"),
+        ("SYMPHONY_ASSIST_RESPONSE_FORMAT", "xml", "one of auto, json_schema, json_object, text"),
     ],
 )
 def test_bad_env_value_names_value_source_and_allowed(tmp_path: Path, var: str, value: str, allowed: str) -> None:

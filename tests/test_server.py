@@ -163,6 +163,9 @@ def test_query_formats_exactly(api: Api) -> None:
     assert again["content"] == doc["content"]
     assert again["usage"] == {"total_tokens": 0, "prompt_tokens": 0, "completion_tokens": 0}
     assert len(api.fake.chat_requests) == 1
+    sent = api.fake.chat_requests[0].body  # a plain chat completion: the question as it was asked
+    assert "response_format" not in sent
+    assert sent["messages"][1] == {"role": "user", "content": "What is a mutex?"}
 
 
 def test_query_every_optional_field(api: Api) -> None:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import Settings, user_dirs
 from ..errors import EXIT_NO_KEY, FallbackReason, NoKeyError, SecretScanError
+from .endpoint import endpoint_of
 from .prompts import Registry, load_registry
 from .request import Fallback, Item, ItemResult, Request, Response
 from .stats import StatsLog
@@ -44,7 +45,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Assistant", "Item", "ItemResult", "Request", "Response", "cache_key"]
 
-CACHE_FORMAT = "2"  # 2: the canonical request holds the content's hash, not the content
+# 2: the canonical request holds the content's hash, not the content; 3: and the endpoint (issue 19)
+CACHE_FORMAT = "3"
 SCAN_FORMAT = "1"
 
 
@@ -59,16 +61,19 @@ def cache_key(
     temperature: float,
     max_tokens: int,
     redaction: str,
+    endpoint: str,
     content: str | None = None,
     content_sha: str | None = None,
 ) -> str:
     """sha256 of the canonical request for one (item, template). Content must already be redacted;
-    pass it, or `content_sha` (the sha256 hex of its UTF-8 bytes) when only the hash is known."""
+    pass it, or `content_sha` (the sha256 hex of its UTF-8 bytes) when only the hash is known.
+    `endpoint` is `endpoint.endpoint_of(...)`: answers of different servers never mix."""
     if content_sha is None:
         content_sha = content_hash(content or "")
     canonical = json.dumps(
         [
             CACHE_FORMAT,
+            endpoint,
             frame,
             frame_sha,
             template,
@@ -263,6 +268,11 @@ class Assistant:
                 if callable(close):
                     close()
 
+    @property
+    def endpoint(self) -> str:
+        """The service this run's answers come from, as it is filed in the cache keys."""
+        return endpoint_of(self.settings.base_url, self.settings.server_url)
+
     # ----------------------------------------------------------------------------------------- API
     def offline_reason(self) -> FallbackReason | None:
         """Why this run cannot use the service at all, or None."""
@@ -308,6 +318,7 @@ class Assistant:
                     temperature=temperature,
                     max_tokens=per_item,
                     redaction=REDACTION_POLICY_VERSION,
+                    endpoint=self.endpoint,
                 )
                 keys[(item_id, name)] = key
                 hit = self.cache.get(key) if request.use_cache else None
@@ -379,7 +390,8 @@ class Assistant:
         max_tokens: int | None = None,
         use_cache: bool = True,
     ) -> Response:
-        """One free-text question. Its answer is cached as the batch answer of the same line would be."""
+        """One free-text question, sent as a plain chat completion (no JSON framing); the text comes back
+        as `data["answer"]`."""
         req = Request(
             frame="answer",
             templates=(template,),
@@ -388,7 +400,7 @@ class Assistant:
             temperature=temperature,
             max_tokens=max_tokens,
             use_cache=use_cache,
-            plain=False,
+            plain=True,
         )
         return self.ask(req)
 

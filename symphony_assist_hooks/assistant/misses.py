@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from .batching import Chunk
     from .ledger.rules import Reservation
     from .pricing import Price
-    from .provider import ChatRequest, Completion
+    from .provider.openai import ChatRequest, Completion
     from .request import Fallback
 
 
@@ -160,26 +160,35 @@ def send(
     temperature: float,
     per_item: int,
     resp: Response,
+    *,
+    halved: bool = False,
 ) -> None:
-    """One request of the plan: render it, then try the model and, on model errors, the fallback model."""
+    """One request of the plan: render it, then try the model and, on model errors, the fallback model.
+
+    A batch answer truncated at max_tokens is asked again once as two smaller batches (`halved`), each
+    within the run's budget and deadline, before its items fall back."""
     from ..errors import UnavailableError
     from .prompts import TemplateRenderError, render
-    from .provider import ChatRequest
+    from .provider.openai import ChatRequest
 
     settings = assistant.settings
     if assistant._stopped:
         raise Stop(assistant._stopped)
     if time.monotonic() >= assistant.deadline:
         raise Stop(FallbackReason(f"deadline of {settings.deadline:g}s reached"))
+    schema = None
     try:
-        system, user = render(assistant.registry, request.frame, names, items)
+        if request.plain:  # one question: a plain chat completion, no frame and no JSON
+            from .prompts import render_plain
+
+            system, user = render_plain(assistant.registry, names[0], items[0])
+        else:
+            from .schema import json_schema
+
+            system, user = render(assistant.registry, request.frame, names, items)
+            schema = json_schema(request.frame, names)
     except TemplateRenderError as exc:  # a refused template: nothing is sent, the run answers locally
         stop(assistant, FallbackReason.of(exc))
-    schema = None
-    if not request.plain:
-        from .schema import json_schema
-
-        schema = json_schema(request.frame, names)
     max_tokens = min(per_item * len(items) * len(names), MAX_COMPLETION_TOKENS)
     models = [model]
     if settings.model_fallback and settings.model_fallback != model:
@@ -206,11 +215,28 @@ def send(
         except (AuthError, QuotaError, NoKeyError) as exc:
             stop(assistant, FallbackReason.of(exc))
         except BadAnswerError as exc:
+            if not halved and len(items) > 1 and truncated(exc):
+                resp.notices.append(f"{exc}: asked again as smaller batches")
+                halves = (items[: len(items) // 2], items[len(items) // 2 :])
+                stops: list[FallbackReason] = []
+                for part in halves:
+                    try:
+                        send(assistant, request, names, part, keys, model, temperature, per_item, resp, halved=True)
+                    except Stop as stopped:
+                        stops.append(stopped.reason)
+                if stops:
+                    raise Stop(stops[0]) from None
+                return
             resp.notices.append(str(exc))
             raise Stop(FallbackReason.of(exc)) from None
         except ProviderError as exc:  # "the OpenAI client failed (…)": falls back like any fault, never blocks
             stop(assistant, FallbackReason.of(exc))
     raise Stop(FallbackReason.of(last) if last else NO_ANSWER)
+
+
+def truncated(exc: BadAnswerError) -> bool:
+    """True when `exc` is an answer cut off at max_tokens (the billed completion says so)."""
+    return getattr(getattr(exc, "completion", None), "finish_reason", None) == "length"
 
 
 def stop(assistant: Assistant, reason: FallbackReason) -> NoReturn:
@@ -291,6 +317,9 @@ def call(
             ttl=assistant.settings.cache_ttl or None,
         )
         assistant.stats.record("api", template=name, model=completion.model, items=1)
+    left_out = len(items) * len(names) - len(per_template)
+    if left_out > 0:  # a weak model's answer that skips or renames items: say so, not "did not answer"
+        raise Stop(FallbackReason(f"the model's answer left out {left_out} of {len(items) * len(names)} item(s)"))
 
 
 def bill(

@@ -285,3 +285,14 @@ def render(registry: Registry, frame: str, templates: Sequence[str], items: Sequ
     guidance = "\n\n".join(text for _, text in parts)
     system = _render_one(env, registry.frame(frame), checklists=parts, guidance=guidance).strip()
     return system, render_items(items)
+
+
+def render_plain(registry: Registry, template: str, item: Item) -> tuple[str, str]:
+    """(system, user) for one plain question: the template's guidance, and the question as it was asked.
+
+    No frame, no ids, no JSON: a plain chat completion, which any server and any model can answer.
+    """
+    import jinja2
+
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)  # noqa: S701 - prompts, not HTML
+    return env.from_string(registry.get(template).text).render().strip(), item.content

@@ -70,6 +70,7 @@ class Settings:
     model_primary: str = "gpt-4o-mini"
     model_fallback: str = "gpt-4o"
     base_url: str | None = None
+    response_format: str = "auto"
     cache_ttl: int = 86400
     cache_backend: str = "disk"
     cache_url: str | None = None

@@ -170,6 +170,14 @@ SPECS: tuple[Spec, ...] = (
         routes_credentials=True,
     ),
     Spec(
+        "response_format",
+        (_P + "RESPONSE_FORMAT",),
+        _choice("auto", "json_schema", "json_object", "text"),
+        "auto",
+        "How structured answers are asked: auto (json_schema, downgraded and remembered per server when "
+        "refused), or a dialect to start with.",
+    ),
+    Spec(
         "cache_ttl",
         ("LLM_CACHE_TTL",),
         _number(int, 0, 10**9),

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..assistant import Assistant, Item, Request, Response
+from ..assistant import Assistant
+from ..assistant.request import Item, Request, Response
 from ..config import Settings
 from ..findings import Finding, Report, Severity, fingerprint
 from ..git import changes as git

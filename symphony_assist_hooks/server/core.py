@@ -23,10 +23,12 @@ from typing import Any
 
 from ..assistant import Assistant, cache_key
 from ..assistant.cache import Cache, open_cache
+from ..assistant.endpoint import endpoint_of
 from ..assistant.ledger import Ledger, open_ledger
 from ..assistant.prompts import Registry, load_registry
-from ..assistant.provider import NO_KEY_MESSAGE, ChatRequest, OpenAIProvider, UnusableAnswerError
+from ..assistant.provider import NO_KEY_MESSAGE, OpenAIProvider
 from ..assistant.provider.keys import KeyRing
+from ..assistant.provider.openai import ChatRequest, UnusableAnswerError
 from ..assistant.stats import StatsLog, summarize
 from ..config import Settings, user_dirs
 from ..errors import AuthError, BudgetError, NoKeyError, ProviderError, QuotaError, SymphonyError, UsageError
@@ -119,7 +121,8 @@ class Core:
 
     def query_key(self, body: QueryIn) -> str:
         """The cache key `Assistant.query` files this question under (single-flight key)."""
-        from ..scan.redact import REDACTION_POLICY_VERSION, redact
+        from ..scan.policy import REDACTION_POLICY_VERSION
+        from ..scan.redact import redact
 
         template = body.template or "general"
         tmpl = self.registry.get(template)  # UsageError for an unknown template: 400
@@ -127,7 +130,7 @@ class Core:
         with contextlib.suppress(SymphonyError):
             content = redact(content)[0]
         return cache_key(
-            frame="answer",
+            frame="answer/plain",  # Assistant.query asks one question as a plain chat completion
             frame_sha=self.registry.frame("answer").sha256,
             template=template,
             template_sha=tmpl.sha256,
@@ -137,6 +140,7 @@ class Core:
             temperature=self.settings.temperature if body.temperature is None else body.temperature,
             max_tokens=body.max_tokens or self.settings.max_tokens,
             redaction=REDACTION_POLICY_VERSION,
+            endpoint=endpoint_of(self.settings.base_url, self.settings.server_url),
         )
 
     def query(self, body: QueryIn) -> QueryOut:

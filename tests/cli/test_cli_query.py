@@ -55,9 +55,16 @@ def test_batch_one_request_and_each_line_cached(
     assert [d["content"] for d in docs] == [f"answer to: {q}" for q in questions]
     assert len(fake_openai.chat_requests) == 1
     assert len(items_of(fake_openai.chat_requests[0].body)) == 12
-    assert main(["query", questions[7], "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["cached"] is True
+    assert main(["query", "--batch-file", str(batch), "--json"]) == 0
+    assert all(d["cached"] for d in json.loads(capsys.readouterr().out))
     assert len(fake_openai.chat_requests) == 1
+    # One question alone is a plain chat completion (no JSON framing): its own request and cache entry.
+    assert main(["query", questions[7], "--json"]) == 0
+    single = json.loads(capsys.readouterr().out)
+    assert (single["cached"], single["content"]) == (False, f"answer to: {questions[7]}")
+    plain = fake_openai.chat_requests[1].body
+    assert "response_format" not in plain
+    assert plain["messages"][1] == {"role": "user", "content": questions[7]}
 
 
 def test_batch_split_by_token_limit(
@@ -228,4 +235,5 @@ def test_a_question_with_bytes_that_are_not_utf8_is_sent_with_escapes(
     assert main(["query", question, "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["content"] == "answer to: what does caf\\xe9 mean?"
-    assert [content for _, _, content in items_of(fake_openai.chat_requests[0].body)] == ["what does caf\\xe9 mean?"]
+    sent = fake_openai.chat_requests[0].body["messages"][-1]["content"]  # a plain question: a plain message
+    assert "what does caf\\xe9 mean?" in sent

@@ -326,7 +326,7 @@ def test_an_answer_for_unknown_items_is_not_trusted(
 ) -> None:
     chaos.add(Reply(text=_answer(finding(1), item="h7"), times=None))
     run = review(capsys)
-    _assert_fell_back(run, books, "did not answer")
+    _assert_fell_back(run, books, "answer left out")
     assert books.assert_settled() > 0
 
 

@@ -43,7 +43,7 @@ from hostile import HOSTILE, HOSTILE_LINES
 
 INPUT = pytest.mark.hardening_hostile_input
 OUTPUT = pytest.mark.hardening_hostile_output
-PER_EXAMPLE = 1.0  # seconds: generous for a busy 2-core runner; a regex blow-up takes minutes
+HANG_GUARD = 30.0  # seconds: a hang detector, not a speed check (a regex blow-up takes minutes; speed is in bench/)
 FUZZ = settings(max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 OUR_TAGS = {"details", "summary", "br", "b", "strong", "code", "sub", "sup"}
 TERMINAL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200b-\u200f]")
@@ -52,7 +52,7 @@ TERMINAL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2
 def _timed(fn: Callable[[], Any]) -> Any:
     started = time.perf_counter()
     result = fn()
-    assert time.perf_counter() - started < PER_EXAMPLE
+    assert time.perf_counter() - started < HANG_GUARD
     return result
 
 
@@ -138,7 +138,7 @@ def test_the_diff_parser_takes_any_diff_shaped_text(text: str) -> None:
 def test_the_diff_parser_stays_linear_on_adversarial_input(text: str) -> None:
     started = time.perf_counter()
     files = parse_patch(text)
-    assert time.perf_counter() - started < 5.0
+    assert time.perf_counter() - started < HANG_GUARD  # a hang detector; the parser's speed is in bench/
     for fd in files:  # consistent, checked on a sample (to_absolute is linear in the hunk's length)
         for hunk in fd.hunks[:50]:
             assert set(hunk.added_lines) <= {ln.new_no for ln in hunk.lines}

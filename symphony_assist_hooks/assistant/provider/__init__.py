@@ -16,6 +16,7 @@ with its Authorization header and may quote the key (a 401 body does).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import threading
@@ -28,6 +29,8 @@ from ...config import Settings
 from ...config.keys import Secret
 from ...errors import AuthError, BadAnswerError, NoKeyError, ProviderError, QuotaError
 from ...logsafe import inert_line
+from ..endpoint import endpoint_of
+from .dialect import FILE_NAME, DialectMemory, Negotiator
 from .faults import (
     BACKOFF_BASE,
     BACKOFF_CAP,
@@ -117,6 +120,8 @@ class OpenAIProvider:
         # OpenAI-compatible servers (Ollama, vLLM, gateways) know max_tokens.
         official = settings.base_url is None or urlsplit(settings.base_url).hostname == "api.openai.com"
         self._max_tokens_param = "max_completion_tokens" if official else "max_tokens"
+        remembered = None if settings.cache_backend == "memory" else settings.resolved_cache_dir / FILE_NAME
+        self._dialects = Negotiator(endpoint_of(settings.base_url), DialectMemory(remembered), settings.response_format)
 
     # ---------------------------------------------------------------------------------- public API
     def complete(self, req: ChatRequest, *, deadline: float) -> Completion:
@@ -128,23 +133,44 @@ class OpenAIProvider:
             "temperature": req.temperature,
             self._max_tokens_param: req.max_tokens,
         }
-        if req.json_schema is not None:
-            spec: dict[str, Any] = {
-                "name": req.json_schema["name"],
-                "strict": bool(req.json_schema.get("strict", True)),
-                "schema": req.json_schema["schema"],
-            }
-            if req.json_schema.get("description"):
-                spec["description"] = req.json_schema["description"]
-            params["response_format"] = {"type": "json_schema", "json_schema": spec}
+        if req.json_schema is None:
 
-        def call(client: OpenAI, timeout: httpx2.Timeout) -> Any:
-            return client.chat.completions.create(**params, timeout=timeout)
+            def call(client: OpenAI, timeout: httpx2.Timeout) -> Any:
+                return client.chat.completions.create(**params, timeout=timeout)
 
-        def parse(raw: Any, alias: str, attempts: int) -> Completion | Retry:
-            return read_completion(req, raw, alias, attempts, started, self._scrub)
+            def parse(raw: Any, alias: str, attempts: int) -> Completion | Retry:
+                return read_completion(req, raw, alias, attempts, started, self._scrub)
 
-        return self._run(call, parse, deadline=deadline, model=req.model)
+            return self._run(call, parse, deadline=deadline, model=req.model)
+
+        spec: dict[str, Any] = {
+            "name": req.json_schema["name"],
+            "strict": bool(req.json_schema.get("strict", True)),
+            "schema": req.json_schema["schema"],
+        }
+        if req.json_schema.get("description"):
+            spec["description"] = req.json_schema["description"]
+        used: list[str] = []  # the dialect the answer was given in
+
+        def call_structured(client: OpenAI, timeout: httpx2.Timeout) -> Any:
+            import openai
+
+            def create(body: dict[str, Any]) -> Any:
+                return client.chat.completions.create(**body, timeout=timeout)
+
+            raw, dialect = self._dialects.ask(create, params, spec, req.model, refused=openai.APIStatusError)
+            used[:] = [dialect]
+            return raw
+
+        def parse_structured(raw: Any, alias: str, attempts: int) -> Completion | Retry:
+            completion = read_completion(req, raw, alias, attempts, started, self._scrub)
+            if isinstance(completion, Completion):
+                found = self._dialects.answered(req.model, used[0] if used else "json_schema", completion.content)
+                if found is not None and found != completion.content:
+                    completion = dataclasses.replace(completion, content=found)
+            return completion
+
+        return self._run(call_structured, parse_structured, deadline=deadline, model=req.model)
 
     def list_models(self, *, deadline: float) -> list[str]:
         """The ids of the models the service offers, sorted. Same faults and failover as `complete`."""

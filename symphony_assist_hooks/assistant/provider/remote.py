@@ -51,7 +51,8 @@ from ...errors import (
     QuotaError,
     UnavailableError,
 )
-from . import ChatRequest, Completion, ServiceUnavailableError
+from . import ServiceUnavailableError
+from .openai import ChatRequest, Completion
 
 __all__ = ["COMPLETE_PATH", "DEADLINE_HEADER", "MODELS_PATH", "RemoteBudgetError", "RemoteProvider"]
 

@@ -8,7 +8,8 @@ import argparse
 import json
 from pathlib import Path
 
-from ...assistant import Assistant, Item, Request, Response
+from ...assistant import Assistant
+from ...assistant.request import Item, Request, Response
 from ...config import Settings
 from ...console import Console
 from ...errors import EXIT_NO_KEY, EXIT_OK, NO_ANSWER, UsageError
@@ -53,6 +54,7 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
             temperature=args.temperature,
             max_tokens=args.max_tokens,
             use_cache=not args.no_cache,
+            plain=len(items) == 1 and not args.batch_file,  # one question: a plain chat completion
         )
         resp = assistant.ask(request)
     finally:

@@ -23,7 +23,7 @@ from responders import answering, finding
 from test_server import assert_no_key, server_settings, serving
 
 from symphony_assist_hooks import precommit
-from symphony_assist_hooks.assistant.provider import ChatRequest
+from symphony_assist_hooks.assistant.provider.openai import ChatRequest
 from symphony_assist_hooks.assistant.provider.remote import RemoteBudgetError, RemoteProvider
 from symphony_assist_hooks.cli import main
 from symphony_assist_hooks.config import load_settings
