@@ -47,7 +47,7 @@ import pytest
 from fake_secrets import FORMATS, make
 from fakeserver import FakeOpenAI, _Handler, _Server
 from gitrepo import GitRepo
-from responders import frame_of, items_of, numbered_lines
+from responders import answering, frame_of, items_of, numbered_lines
 
 from symphony_assist_hooks.cli import main
 
@@ -631,6 +631,7 @@ class LeakLab:
 @pytest.fixture(scope="module")
 def leak_server() -> Iterator[FakeOpenAI]:
     with running_fake() as fake:
+        fake.responder = answering()  # every item answered: the run goes on as with a real service
         yield fake
 
 
@@ -763,7 +764,7 @@ def test_no_window_of_a_secret_posted_to_the_http_api_reaches_the_service(http_a
     start = len(http_api.fake.requests)
     with httpx2.Client(base_url=http_api.url, timeout=30) as client:
         resp = client.post("/assistant/query", json={"prompt": question, "context": question[-200:]})
-    assert resp.status_code < 500, resp.status_code
+    assert resp.status_code < 500, (resp.status_code, resp.text[:300])
     leaks = leaked_windows(values, received(http_api.fake, start))
     assert not leaks, f"POST /assistant/query {shape_id}: sent to the service: {leaks}"
 
@@ -1029,8 +1030,12 @@ class Command:
 
 
 def commands(log: str) -> list[Command]:
-    """Every line the runner would treat as a workflow command (v2 `::name props::data`, legacy `##[`)."""
+    """Every line the runner would treat as a workflow command (v2 `::name props::data`, legacy `##[`).
+
+    `::stop-commands::TOKEN` turns v2 commands off until a line `::TOKEN::`; `##[` is counted live
+    everywhere (the log viewer styles `##[error]` lines whatever the runner processes)."""
     out = []
+    stopped: str | None = None
     for line in runner_lines(log):
         trimmed = line.lstrip(_WS)
         if "##[" in line:
@@ -1043,8 +1048,14 @@ def commands(log: str) -> list[Command]:
             continue
         info, data = trimmed[2:end], trimmed[end + 2 :]
         name, _, props = info.partition(" ")
-        if name.lower() in KNOWN_COMMANDS or re.fullmatch(r"[\w.-]+", name):  # a stop-commands token resumes too
+        if stopped is not None:
+            if name == stopped and not props:
+                stopped = None
+            continue
+        if name.lower() in KNOWN_COMMANDS or re.fullmatch(r"[\w.-]+", name):
             out.append(Command(line, name.lower(), props, data, False))
+            if name.lower() == "stop-commands" and data.strip():
+                stopped = data.strip()
     return out
 
 
@@ -1065,6 +1076,8 @@ def violations(log: str, our_files: dict[str, int]) -> list[tuple[str, Command]]
         if cmd.legacy:
             out.append(("legacy ##[ command", cmd))
             continue
+        if cmd.name == "stop-commands" and not re.search(r"hq\d\dz", cmd.line):
+            continue  # ours: protects what follows (a payload cannot know the token)
         if cmd.name not in ("error", "warning", "notice"):
             out.append((f"command {cmd.name!r}", cmd))
             continue
@@ -1104,18 +1117,23 @@ CI_LINES = 2 * len(PAYLOADS) + 2
 CI_TEST_FILE = "test_hostile_ci.py"
 
 
+CI_GROUPS = 10  # the github format annotates at most 10 findings: the payloads are spread over 10 findings
+
+
 def _ci_findings(item_id: str, label: str, content: str) -> list[dict[str, Any]]:
+    """Finding k carries payloads k, k+10, k+20 (one per line of its message); the title carries payload k."""
     out = []
-    payloads = list(PAYLOADS.values())
+    ids = list(PAYLOADS)
     for n, (local, added, _) in enumerate(numbered_lines(content)):
-        if not added or n >= len(payloads):
+        if not added or n >= CI_GROUPS:
             continue
-        text = payloads[n]
-        rule = text if "rule" in list(PAYLOADS)[n] else "hostile-" + _m(n + 1)
+        group = [PAYLOADS[pid] for pid in ids[n::CI_GROUPS]]
+        rule = PAYLOADS["rule-property-injection"] if n == 0 else "hostile-" + _m(n + 1)
+        text = "\n".join(group)
         out.append(
             {
                 "checklist": "security", "line": local, "end_line": local, "severity": "high",
-                "rule": rule, "title": text[:200], "message": text, "suggestion": text,
+                "rule": rule, "title": group[0][:200], "message": text, "suggestion": text,
             }
         )  # fmt: skip
     return out
@@ -1170,7 +1188,8 @@ def ci_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CiLab]:
 
 REVIEW_FORMATS = ("text", "github", "json", "rdjsonl", "sarif", "gitlab")
 CI_SINKS = (
-    *(f"review-{fmt}" for fmt in REVIEW_FORMATS),
+    *(f"review-{fmt}" for fmt in ("text", "github", "json", "rdjsonl")),
+    "review-all-formats",  # sarif and gitlab are written to files; all six at once must keep the log clean
     "review-fallback-error",
     "query",
     "pytest-assist",
@@ -1189,7 +1208,10 @@ def _ci_log(lab: CiLab, sink: str) -> str:
     if sink.endswith("fallback-error"):
         lab.fake.fail(400, code="invalid_value", message=" ".join(PAYLOADS.values()), times=None,
                       when_key=env["OPENAI_API_KEY"])  # fmt: skip
-    if sink.startswith("review-"):
+    if sink == "review-all-formats":
+        files = [f"{fmt}={root / ('out.' + fmt)}" if fmt in ("sarif", "gitlab") else fmt for fmt in REVIEW_FORMATS]
+        proc = run_cli(["review", *(a for f in files for a in ("--format", f))], lab.repo.path, env)
+    elif sink.startswith("review-"):
         fmt = sink.removeprefix("review-")
         proc = run_cli(["review", "--format", "github" if fmt == "fallback-error" else fmt], lab.repo.path, env)
     elif sink == "query":
@@ -1197,7 +1219,7 @@ def _ci_log(lab: CiLab, sink: str) -> str:
     else:
         args = ["--assist", "--assist-max-failures", "200", "-q", CI_TEST_FILE]
         if sink == "pytest-assist-github":
-            args[2:2] = ["--assist-format", "github"]
+            args[1:1] = ["--assist-format", "github"]
         proc = run_pytest(args, lab.project, env)
     assert "Traceback (most recent call last)" not in proc.stderr, proc.stderr[-3000:]
     lab.codes[sink] = proc.returncode
@@ -1238,14 +1260,15 @@ def test_a_hostile_model_answer_runs_no_workflow_command(ci_lab: CiLab, sink: st
 
 def test_the_runner_parser_of_this_module_sees_live_commands() -> None:
     """The parser above can fail: raw payloads are live, our own well-formed annotation is not."""
-    raw = "\n".join(PAYLOADS.values())
-    live = {pid for pid in PAYLOADS if _attribute(violations(raw, {CI_FILE: CI_LINES}), pid)}
+    live = {pid for pid, raw in PAYLOADS.items() if _attribute(violations(raw, {CI_FILE: CI_LINES}), pid)}
     assert live >= {"newline-add-mask", "indented-error", "legacy-warning", "crlf-error", "cr-error",
                     "stop-commands", "nbsp-lead", "ideographic-space-legacy", "set-output", "esc-cr"}  # fmt: skip
     ours = f"::error file={CI_FILE},line=3,title=x%3A y::value %25 hq01z%0A::add-mask::x"
     assert violations(ours, {CI_FILE: CI_LINES}) == []
     assert violations(f"::error file=evil.py,line=3::x {_m(1)}", {CI_FILE: CI_LINES})
     assert violations(f"::error file={CI_FILE},line=3,file=evil.py::x", {CI_FILE: CI_LINES})
+    fenced = f"::stop-commands::t0k3n\n::error::{_m(2)}\n::add-mask::{_m(1)}\n::t0k3n::\n::add-mask::{_m(3)}"
+    assert [pid for pid in PAYLOADS if _attribute(violations(fenced, {}), pid)] == ["legacy-warning"]
 
 
 # ========================================================================== 4. repository templates
