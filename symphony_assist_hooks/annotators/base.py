@@ -33,6 +33,8 @@ __all__ = [
     "report_items",
     "severity_counts",
     "sort_key",
+    "source_label",
+    "sources_text",
     "summary_line",
 ]
 
@@ -187,6 +189,20 @@ def report_items(report: Report) -> list[Finding]:
 
 def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def source_label(f: Finding, limit: int = 160) -> str:
+    """Where a finding came from, short: `local`, `api` or `cache` for one source (the rule is shown
+    beside it), `local bandit/B602 + api shell-injection` for a finding merged from several."""
+    origins = f.origins
+    if len(origins) == 1:
+        return one_line(f.source, 20)
+    return one_line(" + ".join(f"{o.via or o.kind} {o.rule}" for o in origins), limit)
+
+
+def sources_text(f: Finding, limit: int = 400) -> str:
+    """Every source in words: `analyzer security: bandit/B602; model (security template): shell-injection`."""
+    return one_line("; ".join(o.describe() for o in f.origins), limit)
 
 
 def summary_line(report: Report) -> str:

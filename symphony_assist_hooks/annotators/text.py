@@ -22,7 +22,7 @@ from itertools import groupby
 from ..console import Console
 from ..findings import Explanation, Finding, Report, Severity
 from ..logsafe import clean, defuse
-from .base import RenderContext, one_line, relative_path, summary_line
+from .base import RenderContext, one_line, relative_path, source_label, summary_line
 
 __all__ = ["SEVERITY_STYLE", "TextAnnotator"]
 
@@ -49,7 +49,7 @@ def _block(label: str, text: str) -> list[str]:
 def _finding(f: Finding, ctx: RenderContext) -> list[str]:
     path = one_line(relative_path(f.path, ctx.workspace) or f.path, 1000)  # file names are untrusted too
     severity = Console.paint(f.severity.value, SEVERITY_STYLE[f.severity], ctx.color)
-    rule, source = one_line(f.rule, 80), one_line(f.source, 20)
+    rule, source = one_line(f.rule, 80), source_label(f)
     head = f"{path}:{max(f.line, 1)}: {severity} [{rule}] {one_line(f.title)} ({source})"
     return [head, *_block("", f.message), *_block("fix: ", f.suggestion)]
 

@@ -46,7 +46,12 @@ def test_finding_on_the_changed_line_then_cached(
     keyed.responder = answering(findings=_flag_shell)
     assert main(["review"]) == 1
     out = capsys.readouterr().out
-    assert "app.py:5: critical [shell-injection] command injection" in out
+    # the model's finding and bandit's describe the same problem: one finding, the stronger severity
+    assert (
+        "app.py:5: critical [bandit/B602] subprocess call with shell=True (local bandit/B602 + api shell-injection)"
+        in out
+    )
+    assert out.count("app.py:5:") == 1
     assert len(keyed.chat_requests) == 1
     body = keyed.chat_requests[0].body
     assert "\ncode_review: " in body["messages"][0]["content"]
@@ -55,8 +60,12 @@ def test_finding_on_the_changed_line_then_cached(
     doc = json.loads(capsys.readouterr().out)
     assert len(keyed.chat_requests) == 1  # second run: all hunks cached, nothing sent
     assert doc["summary"]["cache_hits"] >= 1
-    assert [f["line"] for f in doc["findings"] if f["rule"] == "shell-injection"] == [5]
-    assert all(f["source"] == "cache" for f in doc["findings"] if f["rule"] == "shell-injection")
+    (merged,) = [f for f in doc["findings"] if f["line"] == 5]
+    assert merged["severity"] == "critical"
+    assert merged["sources"] == [
+        {"kind": "analyzer", "name": "security", "rule": "bandit/B602", "via": "local"},
+        {"kind": "model", "name": "security", "rule": "shell-injection", "via": "cache"},
+    ]
 
 
 def test_moved_hunk_is_a_cache_hit_and_only_new_hunks_are_sent(git_repo: GitRepo, keyed: FakeOpenAI) -> None:
@@ -155,17 +164,17 @@ def test_a_file_name_that_is_not_utf8_is_reviewed_and_shown_safely(
     sent = keyed.chat_requests[0].body["messages"][-1]["content"]
     assert "caf\\xe9-\\xff.py" in sent  # shown to the model as an escape
     doc = json.loads(captured.out)
-    found = [f for f in doc["findings"] if f["rule"] == "shell-injection"]
-    assert [f["source"] for f in found] == ["api"] and found[0]["line"] == 5
+    found = [f for f in doc["findings"] if any(s["rule"] == "shell-injection" for s in f["sources"])]
+    assert [[s["via"] for s in f["sources"]] for f in found] == [["local", "api"]] and found[0]["line"] == 5
     results = json.loads(sarif.read_text(encoding="utf-8"))["runs"][0]["results"]
     uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results}
     assert uris == {"caf%E9-%FF.py"}  # the file's own bytes, percent-encoded
     assert json.loads(gitlab.read_text(encoding="utf-8"))
     assert "shell-injection" in github.read_text(encoding="utf-8")
-    assert "shell-injection" in (tmp_path / "summary.md").read_text(encoding="utf-8")
+    assert "api shell\\-injection" in (tmp_path / "summary.md").read_text(encoding="utf-8")  # markdown-escaped
     assert main(["review", "--fail-on", "never"]) == 0  # the text report, from the cache
     out = capsys.readouterr().out
-    assert ":5: critical [shell-injection]" in out
+    assert ":5: critical [bandit/B602]" in out and "+ cache shell-injection)" in out
     assert "\udcff" not in out and "\udce9" not in out
 
 
