@@ -16,10 +16,12 @@ from collections.abc import Iterable, Sequence
 
 from ..evaluate.families import family_of
 from ..findings import Finding, Origin
+from ..git.model import Hunk
 
-__all__ = ["merge_findings", "same_problem"]
+__all__ = ["KNOWN_PREFIX", "known_line", "merge_findings", "same_problem"]
 
 _VAGUE = "other"
+KNOWN_PREFIX = "~ found locally, do not repeat:"
 
 
 def same_problem(a: Finding, b: Finding) -> bool:
@@ -75,3 +77,17 @@ def _fold(base: Finding, other: Finding) -> Finding:
 
 def _union(*groups: Sequence[Origin]) -> tuple[Origin, ...]:
     return tuple(dict.fromkeys(o for g in groups for o in g))
+
+
+def known_line(hunk: Hunk, findings: Iterable[Finding]) -> str:
+    """What the local analyzers already found on `hunk`'s added lines, as one line the model reads after
+    the hunk (`~ found locally, do not repeat: L2 bandit/B602, L5 secret`), or "" when nothing.
+
+    The model need not spend output on what is reported anyway; a repeat costs nothing more than tokens
+    (it is merged). The line cannot be forged from the repository: every line of a hunk starts with its
+    number and `+`, a space or `-`, never with `~`; and it could not hide a finding if it were.
+    """
+    added = set(hunk.added_lines)
+    mine = (f for f in findings if f.path == hunk.path and f.line in added)
+    known = sorted({(local, f.rule) for f in mine if (local := hunk.to_local(f.line))})
+    return f"{KNOWN_PREFIX} " + ", ".join(f"L{n} {rule}" for n, rule in known) if known else ""

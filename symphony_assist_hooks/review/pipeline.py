@@ -25,7 +25,7 @@ from ..config import Settings
 from ..findings import Finding, Report, Severity, fingerprint
 from ..git import changes as git
 from .local import analyze
-from .merge import merge_findings
+from .merge import known_line, merge_findings
 from .scans import injection_findings, scan_hunks, secret_findings
 
 if TYPE_CHECKING:
@@ -144,6 +144,12 @@ def _local_review(
     return [f for f in found if f.rule != "secret"]  # secrets come from the scan (scans.py), redacted
 
 
+def _telling(item: Item, hunk: git.Hunk, local: Sequence[Finding]) -> Item:
+    """`item` with the local findings on its hunk in one line after it, so the model does not repeat them."""
+    known = known_line(hunk, local)
+    return Item(item.id, f"{item.content}\n{known}", item.label) if known else item
+
+
 def _plugin_analyzers() -> dict[str, Any]:
     from ..plugins import has_third_party_plugins, registered
 
@@ -246,16 +252,18 @@ def review_changes(
         targets = _targets(changes, all_hunks, files)
         findings += _local_review(opts.templates, targets, notices, assistant.scans)
 
+    items = [_telling(it, collected.hunks[it.id], findings) for it in collected.items]
+
     def fallback(pairs: Sequence[tuple[Item, str]], reason: str) -> dict[tuple[str, str], dict[str, Any]]:
         return {(it.id, t): {"findings": [], "local": True} for it, t in pairs}  # analyzed above already
 
     resp = Response()
     try:
-        if collected.items:
+        if items:
             request = Request(
                 frame="findings",
                 templates=tuple(opts.templates),
-                items=tuple(collected.items),
+                items=tuple(items),
                 model=opts.model,
                 temperature=opts.temperature,
                 max_tokens=opts.max_tokens,
