@@ -71,7 +71,8 @@ class RenderContext:
     `workspace`: findings' absolute paths are made relative to it (GITHUB_WORKSPACE or the repo
     root); `token`: random per run, pauses workflow-command processing around free text;
     `step_summary`: where `emit` appends the github format's markdown; `category`: SARIF
-    `automationDetails.id` (default `symphony-assist/<kind>/`).
+    `automationDetails.id` (default `symphony-assist/<kind>/`); `compact`: one line per finding and no
+    summary (the text format of a passing git hook, whose output pre-commit shows on every commit).
     """
 
     color: bool = False
@@ -83,6 +84,7 @@ class RenderContext:
     max_annotations_total: int = 50
     summary_max_bytes: int = 512 * 1024
     category: str = ""
+    compact: bool = False
 
     @classmethod
     def from_env(

@@ -13,6 +13,9 @@ escape sequences in the output are our own colours, and only when `ctx.color` is
 also lands in CI logs (pre-commit in a workflow), so no line may read as a workflow command: every
 final line passes `logsafe.defuse` (`##[` broken up, a line starting with `::` behind a `│ ` gutter).
 `Report.notices` are not repeated here: the adapter prints them to stderr with `Console.notice`.
+With `ctx.compact` (a git hook that passes) only the first line of each finding of severity low or
+above is written (an info note such as "looks fine" is not worth a line on every commit), and nothing
+at all when there is none: the hook's output is shown on every commit.
 """
 
 from __future__ import annotations
@@ -68,6 +71,9 @@ class TextAnnotator:
         for e in report.explanations:
             out += [*_explanation(e), ""]
         ordered = sorted(report.findings, key=lambda f: (f.path, f.line, -f.severity.rank, f.rule))
+        if ctx.compact:
+            heads = [_finding(f, ctx)[0] for f in ordered if f.severity is not Severity.INFO]
+            return defuse("\n".join(heads)) + "\n" if heads else ""
         for _, group in groupby(ordered, key=lambda f: f.path):
             for f in group:
                 out += _finding(f, ctx)
