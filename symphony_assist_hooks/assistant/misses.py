@@ -251,15 +251,19 @@ def call(
         if billed is None:
             with assistant._lock:
                 assistant.ledger.release(reservation)
-        else:
-            bill(assistant, reservation, price, billed, names, items, resp)
-        raise
+            raise
+        bill(assistant, reservation, price, billed, names, items, resp)
+        with assistant._lock:
+            resp.dropped += len(items)  # paid for, and nothing of it usable (#18)
+        n = len(items)
+        raise Stop(f"the model's answer could not be used: {exc} ({n} of {n} items dropped)") from None
     except BaseException as exc:
         with assistant._lock:
             assistant.ledger.release(reservation)
             resp.failed_tries += int(getattr(exc, "attempts", 0))  # tries that got no usable answer
         raise
     actual = bill(assistant, reservation, price, completion, names, items, resp)
+    unmatched = 0  # items of the request the answer has no entry for
     if request.plain:
         answers = {items[0].id: {"answer": completion.content}}
         per_template: dict[tuple[str, str], dict[str, Any]] = {(items[0].id, names[0]): answers[items[0].id]}
@@ -272,6 +276,8 @@ def call(
                 resp.dropped += dropped
             resp.notices.append(f"{dropped} malformed item(s) or finding(s) of the model's answer dropped")
         per_template = split(request.frame, names, items, parsed)
+        answered = {item_id for item_id, _ in per_template}
+        unmatched = sum(1 for it in items if it.id not in answered)
     per_template, leaked = redact_answers(per_template)
     if leaked:
         resp.redactions += leaked
@@ -285,6 +291,10 @@ def call(
             ttl=assistant.settings.cache_ttl or None,
         )
         assistant.stats.record("api", template=name, model=completion.model, items=1)
+    if not request.plain and unmatched:  # billed above; the items left go to the local fallback
+        with assistant._lock:
+            resp.dropped += unmatched
+        raise Stop(f"the model's answer did not match the request ({unmatched} of {len(items)} items unmatched)")
 
 
 def bill(
