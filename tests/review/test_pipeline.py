@@ -357,3 +357,15 @@ def test_a_model_answering_looks_fine_removes_nothing_and_every_output_names_the
     again = json.loads(capsys.readouterr().out)
     assert len(keyed.chat_requests) == 1 and runs == [1]
     assert {(f["line"], f["rule"], f["severity"]) for f in again["findings"]} == got
+
+
+def test_an_inline_ignore_naming_either_rule_of_a_merged_finding_suppresses_it(
+    git_repo: GitRepo, keyed: FakeOpenAI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    git_repo.commit_files({"README.md": "hello\n"})
+    git_repo.write("app.py", RISKY.replace("shell=True)", "shell=True)  # symphony-assist: ignore[shell-injection]"))
+    git_repo.add("app.py")
+    keyed.responder = answering(findings=_flag_shell)
+    assert main(["review", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [f for f in doc["findings"] if f["line"] == 5] == [] and doc["summary"]["suppressed"] == 1
