@@ -4,14 +4,18 @@ The analyzers read a whole changed file (taint follows data across it), so what 
 file's content, its changed lines and the analyzers' own code: that is the memo key. The memo is this
 machine's scan memo (`Assistant.scans`, never shared through Redis), so a repeat run of the same staged
 content runs no analyzer and imports no bandit. The analyzers' code is stamped by the size and mtime of
-their modules (cheap: a dozen `stat` calls) besides the package version, so an upgrade or an edit of an
-analyzer is never answered from an older memo. Analyzers a third-party plugin registers are not
+their modules (cheap: a few dozen `stat` calls) besides the package version, and the tools they run
+(bandit, ruff) by the mtime of the `site-packages` folders and the scripts folder (installing or upgrading
+a package changes them; replay relies on the same), so an upgrade or an edit of an analyzer is never
+answered from an older memo. Analyzers a third-party plugin registers are not
 remembered: their code cannot be stamped.
 """
 
 from __future__ import annotations
 
 import os
+import sys
+import sysconfig
 from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
@@ -44,6 +48,12 @@ def _code_stamp() -> str:
                         parts.append(f"{folder}/{e.name}:{st.st_size}:{st.st_mtime_ns}")
         except OSError:
             parts.append(f"{folder}:unreadable")
+    tools = [p for p in sys.path if os.path.basename(p) in ("site-packages", "dist-packages")]
+    for folder in dict.fromkeys([*tools, sysconfig.get_path("scripts")]):
+        try:
+            parts.append(f"{folder}:{os.stat(folder).st_mtime_ns}")
+        except OSError:
+            continue
     return "\0".join(parts)
 
 
