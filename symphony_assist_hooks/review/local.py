@@ -9,6 +9,10 @@ their modules (cheap: a few dozen `stat` calls) besides the package version, and
 a package changes them; replay relies on the same), so an upgrade or an edit of an analyzer is never
 answered from an older memo. Analyzers a third-party plugin registers are not
 remembered: their code cannot be stamped.
+
+A run answered wholly from the memo never imports the analyzers package (its import is ~100 ms of our own
+modules, the failure explainers included): files come in as `Changed` records, and an `analyzers.Target` is
+built only for a file that must be analyzed.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import os
 import sys
 import sysconfig
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,14 +30,24 @@ from .. import __version__
 from ..findings import Finding
 
 if TYPE_CHECKING:
-    from ..analyzers import Analyzer, FailureAnalyzer, Target
+    from ..analyzers import Analyzer, FailureAnalyzer
     from ..assistant.cache import Cache
 
-__all__ = ["analyze"]
+__all__ = ["Changed", "analyze"]
 
 LOCAL_FORMAT = "1"
 _PACKAGE = Path(__file__).resolve().parent.parent
 _STAMPED = ("analyzers", "scan", "explainers")
+
+
+@dataclass(frozen=True)
+class Changed:
+    """One changed file as the memo keys it: its new text and the lines the change added."""
+
+    path: str
+    text: str
+    changed_lines: frozenset[int]
+    language: str = ""
 
 
 @cache
@@ -57,7 +72,7 @@ def _code_stamp() -> str:
     return "\0".join(parts)
 
 
-def _key(templates: Sequence[str], target: Target) -> str:
+def _key(templates: Sequence[str], target: Changed) -> str:
     from ..assistant import content_hash
 
     lines = ",".join(map(str, sorted(target.changed_lines)))
@@ -69,7 +84,7 @@ def _key(templates: Sequence[str], target: Target) -> str:
 
 def analyze(
     templates: Sequence[str],
-    targets: Sequence[Target],
+    targets: Sequence[Changed],
     memo: Cache | None,
     extra: Mapping[str, Analyzer | FailureAnalyzer] | None = None,
 ) -> tuple[list[Finding], list[str]]:
@@ -78,14 +93,12 @@ def analyze(
     Targets the memo does not know are analyzed together (bandit runs once for all of them), and each
     one's findings and the batch's notices are remembered under that target's key.
     """
-    from ..analyzers import run_local_review
-
     names = tuple(dict.fromkeys(templates))
     if extra or memo is None:
-        return run_local_review(names, targets, extra)
+        return _run(names, targets, extra)
     findings: list[Finding] = []
     notices: list[str] = []
-    missing: list[tuple[Target, str]] = []
+    missing: list[tuple[Changed, str]] = []
     for target in targets:
         key = _key(names, target)
         known = _recall(memo.get(key))
@@ -95,13 +108,22 @@ def analyze(
         findings += known[0]
         notices += known[1]
     if missing:
-        found, said = run_local_review(names, [t for t, _ in missing], extra)
+        found, said = _run(names, [t for t, _ in missing], extra)
         findings += found
         notices += said
         for target, key in missing:
             mine = [f.to_dict() for f in found if f.path == target.path]
             memo.set(key, {"f": mine, "n": said})
     return findings, list(dict.fromkeys(notices))
+
+
+def _run(
+    names: Sequence[str], files: Sequence[Changed], extra: Mapping[str, Analyzer | FailureAnalyzer] | None
+) -> tuple[list[Finding], list[str]]:
+    from ..analyzers import Target, run_local_review
+
+    targets = [Target(path=c.path, text=c.text, changed_lines=c.changed_lines, language=c.language) for c in files]
+    return run_local_review(names, targets, extra)
 
 
 def _recall(entry: Mapping[str, Any] | None) -> tuple[list[Finding], list[str]] | None:

@@ -2,7 +2,7 @@
 
 The rule (README "How findings are merged"): a model finding and an analyzer finding describe the same
 problem when they are on the same file, their line ranges overlap or touch (±1 line), and their rules
-belong to the same family (`evaluate.families`: the families `eval` scores by; the family "other" never
+belong to the same family (`families.py`: the families `eval` scores by; the family "other" never
 matches, it says nothing about the problem). They become one finding that keeps the analyzer's location,
 rule and fingerprint (so a baseline entry keeps matching whether or not the model also spoke), the stronger
 of the two severities, and both sources in `Finding.sources`. A model finding that matches several analyzer
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from ..evaluate.families import family_of
+from ..families import family_of
 from ..findings import Finding, Origin
 from ..git.model import Hunk
 

@@ -24,7 +24,7 @@ from ..assistant import Assistant, Item, Request, Response
 from ..config import Settings
 from ..findings import Finding, Report, Severity, fingerprint
 from ..git import changes as git
-from .local import analyze
+from .local import Changed, analyze
 from .merge import known_line, merge_findings
 from .scans import injection_findings, scan_hunks, secret_findings
 
@@ -118,9 +118,7 @@ class _Files:
         return {p: self._texts.get(p) for p in paths}
 
 
-def _targets(changes: git.Changes, hunks: Sequence[git.Hunk], files: _Files) -> list[Any]:
-    from ..analyzers import Target
-
+def _targets(changes: git.Changes, hunks: Sequence[git.Hunk], files: _Files) -> list[Changed]:
     lines: dict[str, set[int]] = {}
     for h in hunks:
         lines.setdefault(h.path, set()).update(h.added_lines)
@@ -132,12 +130,12 @@ def _targets(changes: git.Changes, hunks: Sequence[git.Hunk], files: _Files) -> 
         text = texts.get(fd.path)
         if text is None:
             continue
-        targets.append(Target(path=fd.path, text=text, changed_lines=frozenset(lines[fd.path]), language=fd.language))
+        targets.append(Changed(path=fd.path, text=text, changed_lines=frozenset(lines[fd.path]), language=fd.language))
     return targets
 
 
 def _local_review(
-    templates: Sequence[str], targets: Sequence[Any], notices: list[str], memo: Any = None
+    templates: Sequence[str], targets: Sequence[Changed], notices: list[str], memo: Any = None
 ) -> list[Finding]:
     found, more = analyze(templates, targets, memo, _plugin_analyzers())
     notices.extend(more)

@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 from symphony_assist_hooks import analyzers
-from symphony_assist_hooks.analyzers import Target
-from symphony_assist_hooks.review.local import analyze
+from symphony_assist_hooks.review.local import Changed, analyze
 
 RISKY = "import pickle\n\n\ndef load(data):\n    return pickle.loads(data)\n"
 
@@ -42,7 +41,7 @@ def runs(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
 
 def test_a_known_file_runs_no_analyzer_and_gives_the_same_findings(runs: list[list[str]]) -> None:
     memo = Memo()
-    target = Target("job.py", RISKY, frozenset({5}))
+    target = Changed("job.py", RISKY, frozenset({5}))
     first, _ = analyze(("security",), [target], memo)
     assert [(f.rule, f.line) for f in first] == [("bandit/B301", 5)]
     again, _ = analyze(("security",), [target], memo)
@@ -51,20 +50,20 @@ def test_a_known_file_runs_no_analyzer_and_gives_the_same_findings(runs: list[li
 
 def test_only_the_files_the_memo_does_not_know_are_analyzed(runs: list[list[str]]) -> None:
     memo = Memo()
-    known = Target("job.py", RISKY, frozenset({5}))
+    known = Changed("job.py", RISKY, frozenset({5}))
     analyze(("security",), [known], memo)
-    edited = Target("other.py", RISKY.replace("data", "blob"), frozenset({5}))
+    edited = Changed("other.py", RISKY.replace("data", "blob"), frozenset({5}))
     found, _ = analyze(("security",), [known, edited], memo)
     assert runs == [["job.py"], ["other.py"]]
     assert sorted(f.path for f in found) == ["job.py", "other.py"]
-    analyze(("security",), [Target("job.py", RISKY, frozenset({4, 5}))], memo)  # other changed lines
+    analyze(("security",), [Changed("job.py", RISKY, frozenset({4, 5}))], memo)  # other changed lines
     analyze(("security", "code_review"), [known], memo)  # other templates
     assert len(runs) == 4
 
 
 def test_a_damaged_entry_is_analyzed_again(runs: list[list[str]]) -> None:
     memo = Memo()
-    target = Target("job.py", RISKY, frozenset({5}))
+    target = Changed("job.py", RISKY, frozenset({5}))
     analyze(("security",), [target], memo)
     for key in memo.entries:
         memo.entries[key] = {"f": [{"path": "job.py"}], "n": []}  # no line, no rule
@@ -80,7 +79,7 @@ def test_plugin_analyzers_are_never_remembered(runs: list[list[str]]) -> None:
             return []
 
     memo = Memo()
-    target = Target("job.py", RISKY, frozenset({5}))
+    target = Changed("job.py", RISKY, frozenset({5}))
     analyze(("security",), [target], memo, {"security": Quiet()})
     analyze(("security",), [target], memo, {"security": Quiet()})
     assert len(runs) == 2 and memo.entries == {}
