@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["SOURCES", "Explanation", "Failure", "Finding", "Report", "Severity", "fingerprint"]
+__all__ = ["SOURCES", "Explanation", "Failure", "Finding", "Origin", "Report", "Severity", "fingerprint"]
 
 SOURCES = ("api", "cache", "local")
 
@@ -61,6 +61,33 @@ def fingerprint(path: str, rule: str, line_content: str) -> str:
 
 
 @dataclass(frozen=True)
+class Origin:
+    """Who reported a finding: an `analyzer` (name = the template it answers for, rule = its rule id) or
+    the `model` (name = the template it reviewed with, rule = the id it gave); `via` is how the answer
+    arrived (api | cache | local)."""
+
+    kind: str  # analyzer | model
+    name: str
+    rule: str
+    via: str = ""
+
+    def describe(self) -> str:
+        """One line: `analyzer security: bandit/B602` or `model (security template): shell-injection`."""
+        if not self.name:
+            return f"{self.kind}: {self.rule}"
+        if self.kind == "analyzer":
+            return f"analyzer {self.name}: {self.rule}"
+        return f"model ({self.name} template): {self.rule}"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"kind": self.kind, "name": self.name, "rule": self.rule, "via": self.via}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Origin:
+        return cls(str(d["kind"]), str(d.get("name") or ""), str(d.get("rule") or ""), str(d.get("via") or ""))
+
+
+@dataclass(frozen=True)
 class Finding:
     """One problem on changed lines. `line`/`end_line` are 1-based lines of the new file."""
 
@@ -75,14 +102,30 @@ class Finding:
     source: str = "api"  # api | cache | local
     template: str = ""
     fingerprint: str = ""
+    sources: tuple[Origin, ...] = ()  # set when findings were merged (review/merge.py); else see `origins`
+
+    @property
+    def origins(self) -> tuple[Origin, ...]:
+        """Everyone who reported this finding: the merged sources, or the one this finding names."""
+        if self.sources:
+            return self.sources
+        kind = "analyzer" if self.source == "local" else "model"
+        return (Origin(kind, self.template, self.rule, self.source),)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["severity"] = self.severity.value
+        d["sources"] = [o.to_dict() for o in self.origins]
         return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Finding:
+        found = cls._from_fields(d)
+        sources = tuple(Origin.from_dict(o) for o in d.get("sources") or () if isinstance(o, Mapping))
+        return found if sources in ((), found.origins) else replace(found, sources=sources)
+
+    @classmethod
+    def _from_fields(cls, d: Mapping[str, Any]) -> Finding:
         return cls(
             path=str(d["path"]),
             line=int(d["line"]),

@@ -85,7 +85,7 @@ def test_try_repo_end_to_end(
     first = _pre_commit(git_repo, ["try-repo", str(ROOT), "symphony-assist", "--verbose"], hook_env)
     out = first.stdout + first.stderr
     assert first.returncode == 1, out
-    assert "tool.py:5: critical [command-injection]" in out
+    assert "tool.py:5: critical [bandit/B605]" in out and "+ api command-injection)" in out  # merged
     assert "tool.py:7: critical [secret]" in out
     asked = len(fake_openai.chat_requests)
     assert asked == 1
@@ -167,7 +167,7 @@ def test_git_commit_through_pre_commit_install(
     first = commit(hook_env)
     out = first.stdout + first.stderr
     assert first.returncode != 0, out  # blocked
-    assert "tool.py:5: critical [command-injection]" in out
+    assert "tool.py:5: critical [bandit/B605]" in out and "+ api command-injection)" in out  # merged
     assert "tool.py:7: critical [secret]" in out
     assert len(fake_openai.chat_requests) == 1
     sent = "".join(r.text for r in fake_openai.requests)
@@ -175,7 +175,7 @@ def test_git_commit_through_pre_commit_install(
 
     again = commit(hook_env)  # the same staged changes: no tokens, and the result is kept (replay.py)
     assert again.returncode != 0
-    assert "tool.py:5: critical [command-injection]" in again.stdout + again.stderr
+    assert "tool.py:5: critical [bandit/B605]" in again.stdout + again.stderr
     assert len(fake_openai.chat_requests) == 1
     third = commit(hook_env)
     assert third.returncode != 0 and len(fake_openai.chat_requests) == 1
@@ -188,6 +188,66 @@ def test_git_commit_through_pre_commit_install(
     assert down.returncode == 0, out
     assert "local analyzers answered" in out
     assert git_repo.run("log", "--oneline").count("\n") == 2
+
+
+def _looks_fine(item_id: str, label: str, content: str) -> list[dict[str, object]]:
+    """A model that was talked out of every finding: one info note on the first added line."""
+    first = next(local for local, added, _ in numbered_lines(content) if added)
+    return [finding(first, rule="review", severity="info", checklist="security", title="looks fine")]
+
+
+SHELL_AND_PICKLE = (
+    "import pickle\nimport subprocess\n\n\ndef run(user_input, data):\n"
+    "    subprocess.call(user_input, shell=True)\n    return pickle.loads(data)\n"
+)
+
+
+@pytest.mark.slow
+def test_a_key_never_weakens_the_commit_gate_and_passing_findings_are_shown(
+    git_repo: GitRepo, fake_openai: FakeOpenAI, hook_env: dict[str, str], tmp_path: Path
+) -> None:
+    """#18 through `pre-commit install` and `git commit`, with the manifest's own `verbose` (not the user's)."""
+    source = tmp_path / "symphony-assist-src"
+    rev = _snapshot(source)
+    config = f"repos:\n- repo: {source}\n  rev: {rev}\n  hooks:\n  - id: symphony-assist\n"
+    git_repo.commit_files({"README.md": "demo\n", ".pre-commit-config.yaml": config})
+    installed = _pre_commit(git_repo, ["install"], hook_env)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+
+    def commit() -> tuple[int, str]:
+        done = subprocess.run(
+            ["git", "commit", "-m", "change"], cwd=git_repo.path, env=hook_env, capture_output=True, text=True,
+            timeout=600, check=False,
+        )  # fmt: skip
+        return done.returncode, done.stdout + done.stderr
+
+    # a key, and a model answering "looks fine": the analyzers' findings still block, both of them
+    fake_openai.responder = answering(findings=_looks_fine)
+    git_repo.write("job.py", SHELL_AND_PICKLE)
+    git_repo.add("job.py")
+    code, out = commit()
+    assert code != 0, out
+    assert len(fake_openai.chat_requests) == 1  # the model was asked, and answered
+    assert "job.py:6: high [bandit/B602]" in out
+    assert "job.py:7: medium [bandit/B301]" in out
+    assert git_repo.run("log", "--oneline").count("\n") == 1
+
+    # a finding below --fail-on (high): the commit passes and the finding is in git commit's output
+    git_repo.write("job.py", "import pickle\n\n\ndef load(data):\n    return pickle.loads(data)\n")
+    git_repo.add("job.py")
+    code, out = commit()
+    assert code == 0, out
+    assert "job.py:5: medium [bandit/B301]" in out
+    assert "symphony-assist:" not in out  # one line per finding, no summary banner
+    assert git_repo.run("log", "--oneline").count("\n") == 2
+
+    # nothing worth a line (the model's info note "looks fine" is not): the hook prints nothing of its own
+    git_repo.write("job.py", "def ask():\n    return int(input())\n")
+    git_repo.add("job.py")
+    code, out = commit()
+    assert code == 0, out
+    assert "job.py:" not in out and "symphony-assist:" not in out and "nothing to review" not in out, out
+    assert "- hook id: symphony-assist" in out  # pre-commit's own two verbose lines are all there is
 
 
 def test_range_from_env() -> None:

@@ -23,7 +23,8 @@ from responders import answering
 from symphony_assist_hooks.assistant import Assistant
 from symphony_assist_hooks.assistant.request import Item, Request
 from symphony_assist_hooks.config import load_settings
-from symphony_assist_hooks.progress import Progress, Tick, Tracker, progress_mode, stderr_progress
+from symphony_assist_hooks.console import Progress, progress_mode, stderr_progress
+from symphony_assist_hooks.progress import Tick, Tracker
 
 
 class Clock:
@@ -325,7 +326,7 @@ def test_importing_progress_costs_only_the_standard_library() -> None:
 
 
 def test_pytest_progress_suspends_capture_around_the_block(monkeypatch: pytest.MonkeyPatch) -> None:
-    from symphony_assist_hooks.progress import pytest_progress
+    from symphony_assist_hooks.explain.session import pytest_progress
 
     events: list[str] = []
 

@@ -95,7 +95,7 @@ def test_a_fully_cached_review_is_replayed_exactly(
     staged: GitRepo, flagging: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     second = primed(capsys, flagging)
-    assert "pkg/tool.py:5: high [command-injection]" in second.out
+    assert "pkg/tool.py:5: high [bandit/B605]" in second.out and "+ cache command-injection)" in second.out
     assert len(records(tmp_path)) == 1
     third = hook(capsys)
     assert third.replayed
@@ -364,12 +364,13 @@ def test_a_change_to_the_cache_ends_the_replay(
     """`--no-cache` stores a new answer under the same key: the kept review is not printed again."""
     primed(capsys, flagging)
     assert hook(capsys).replayed
-    flagging.responder = answering()  # the model changed its mind: no finding
+    flagging.responder = answering()  # the model changed its mind: no finding of its own
     fresh = hook(capsys, "--no-cache")
-    assert fresh.code == 0 and len(flagging.chat_requests) == 2
+    assert len(flagging.chat_requests) == 2
     again = hook(capsys)
     assert not again.replayed
-    assert again.code == 0 and "command-injection" not in again.out
+    assert "command-injection" not in again.out
+    assert fresh.code == again.code == 1 and "[bandit/B605]" in again.out  # the analyzer's finding stays (#18)
     assert (tmp_path / "cache" / "responses.generation").is_file()
     assert not (tmp_path / "cache" / "scans.generation").exists()  # the scan memo announces nothing
 
@@ -385,9 +386,9 @@ def test_a_run_with_notices_is_never_kept(
 
     real = review._local_review
 
-    def failing(templates: list[str], targets: list[object], notices: list[str]) -> list[object]:
+    def failing(templates: list[str], targets: list[object], notices: list[str], memo: object) -> list[object]:
         notices.append("ruff failed on pkg/notes.py: timed out")
-        return list(real(templates, targets, notices))
+        return list(real(templates, targets, notices, memo))
 
     monkeypatch.setattr(review, "_local_review", failing)
     staged.write("pkg/notes.py", "# only a comment\n")  # a comment-only hunk: the local analyzers
@@ -530,7 +531,7 @@ def test_a_replay_in_a_fresh_process_imports_almost_nothing(
     _, out = fresh()  # answered from the cache, and kept
     third, again = fresh()
     assert third["rc"] == 1
-    assert again == out and "pkg/tool.py:5: high [command-injection]" in again
+    assert again == out and "pkg/tool.py:5: high [bandit/B605]" in again and "cache command-injection" in again
     assert set(third["loaded"]) <= {
         "symphony_assist_hooks.review",  # the package __init__ alone: a docstring
         "symphony_assist_hooks.review.replay",

@@ -33,6 +33,8 @@ __all__ = [
     "report_items",
     "severity_counts",
     "sort_key",
+    "source_label",
+    "sources_text",
     "summary_line",
 ]
 
@@ -69,7 +71,8 @@ class RenderContext:
     `workspace`: findings' absolute paths are made relative to it (GITHUB_WORKSPACE or the repo
     root); `token`: random per run, pauses workflow-command processing around free text;
     `step_summary`: where `emit` appends the github format's markdown; `category`: SARIF
-    `automationDetails.id` (default `symphony-assist/<kind>/`).
+    `automationDetails.id` (default `symphony-assist/<kind>/`); `compact`: one line per finding and no
+    summary (the text format of a passing git hook, whose output pre-commit shows on every commit).
     """
 
     color: bool = False
@@ -81,6 +84,7 @@ class RenderContext:
     max_annotations_total: int = 50
     summary_max_bytes: int = 512 * 1024
     category: str = ""
+    compact: bool = False
 
     @classmethod
     def from_env(
@@ -187,6 +191,20 @@ def report_items(report: Report) -> list[Finding]:
 
 def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def source_label(f: Finding, limit: int = 160) -> str:
+    """Where a finding came from, short: `local`, `api` or `cache` for one source (the rule is shown
+    beside it), `local bandit/B602 + api shell-injection` for a finding merged from several."""
+    origins = f.origins
+    if len(origins) == 1:
+        return one_line(f.source, 20)
+    return one_line(" + ".join(f"{o.via or o.kind} {o.rule}" for o in origins), limit)
+
+
+def sources_text(f: Finding, limit: int = 400) -> str:
+    """Every source in words: `analyzer security: bandit/B602; model (security template): shell-injection`."""
+    return one_line("; ".join(o.describe() for o in f.origins), limit)
 
 
 def summary_line(report: Report) -> str:

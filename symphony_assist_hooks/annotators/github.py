@@ -36,6 +36,7 @@ from .base import (
     one_line,
     relative_path,
     report_items,
+    source_label,
     summary_line,
 )
 from .summary import render_summary
@@ -71,7 +72,7 @@ def _annotation(f: Finding, ctx: RenderContext) -> str:
     parts = [clean(f.message).strip() or one_line(f.title)]
     if f.suggestion.strip():
         parts.append("fix: " + clean(f.suggestion).strip())
-    parts.append(f"({one_line(f.source, 20)})")
+    parts.append(f"({source_label(f)})")
     message = _defang(clip("\n\n".join(parts), MESSAGE_LIMIT))
     line = max(f.line, 1)
     return workflow_command(

@@ -1,6 +1,6 @@
 """GitLab Code Quality report: a JSON array of Code Climate issues (docs/reference.md#formats).
 
-Each issue has `description` (title and message on one line), `check_name`
+Each issue has `description` (title and message on one line, then who found it), `check_name`
 (`symphony-assist/<rule>`), `fingerprint`, `severity`, and `location.path` +
 `location.lines.begin`/`end`. Written as UTF-8 without a byte-order mark (GitLab's parser refuses
 one); `emit` writes it to `gl-code-quality-report.json` unless a PATH is given.
@@ -23,7 +23,7 @@ from typing import Any
 
 from ..findings import Finding, Report, Severity
 from ..logsafe import inert_json
-from .base import TOOL_NAME, RenderContext, one_line, relative_path, report_items
+from .base import TOOL_NAME, RenderContext, one_line, relative_path, report_items, sources_text
 
 __all__ = ["SEVERITY", "GitlabAnnotator", "to_code_quality"]
 
@@ -47,7 +47,8 @@ def _md5(text: str) -> str:
 def _description(f: Finding) -> str:
     title = one_line(f.title, 300)
     message = one_line(f.message, 1500)
-    return f"{title}: {message}" if message else (title or one_line(f.rule, 100))
+    text = f"{title}: {message}" if message else (title or one_line(f.rule, 100))
+    return f"{text} (found by {sources_text(f)})"
 
 
 def to_code_quality(report: Report, ctx: RenderContext) -> list[dict[str, Any]]:

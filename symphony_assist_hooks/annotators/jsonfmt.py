@@ -15,7 +15,9 @@
   },
   "findings": [                  most severe first
     {"path", "line", "end_line", "severity", "rule", "title", "message", "suggestion",
-     "source": "api" | "cache" | "local", "template", "fingerprint"}
+     "source": "api" | "cache" | "local", "template", "fingerprint",
+     "sources": [{"kind": "analyzer" | "model", "name": analyzer or template name, "rule",
+                  "via": "api" | "cache" | "local"}]}     who reported it: two or more when merged
   ],
   "explanations": [
     {"test_id", "category", "explanation", "fix", "source", "path", "line"}
@@ -53,6 +55,7 @@ def _clean_finding(f: Finding, ctx: RenderContext) -> dict[str, Any]:
     for key in ("rule", "title", "message", "suggestion", "source", "template", "fingerprint"):
         d[key] = clean(d[key])
     d["path"] = relative_path(f.path, ctx.workspace) or f.path
+    d["sources"] = [{k: clean(v) for k, v in o.items()} for o in d["sources"]]
     return d
 
 

@@ -4,7 +4,9 @@ One run; `tool.driver` is symphony-assist with one rule per distinct finding rul
 `ruleId`/`ruleIndex`, `level` (critical/high → error, medium → warning, low/info → note),
 `message.text` (title, message and fix, sanitized, brackets escaped so model text cannot make an
 embedded link), one location with a repo-relative,
-percent-encoded `artifactLocation.uri` under `%SRCROOT%` and a `region` of lines ≥ 1.
+percent-encoded `artifactLocation.uri` under `%SRCROOT%` and a `region` of lines ≥ 1, and in its
+property bag (SARIF §3.8, allowed on every result) `severity`, `source` (short) and `sources`: who
+reported it, `[{kind: analyzer|model, name, rule, via}]`, two or more when analyzer and model agreed.
 
 - Paths that are absolute outside the workspace or climb out of it (`../`) are never written: those
   results are dropped and a run-level notification says how many.
@@ -28,7 +30,7 @@ from urllib.parse import quote
 from ..findings import Finding, Report, Severity
 from ..logsafe import clean, inert_json
 from . import markdown as md
-from .base import TOOL_NAME, RenderContext, clip, one_line, relative_path, report_items
+from .base import TOOL_NAME, RenderContext, clip, one_line, relative_path, report_items, source_label
 
 __all__ = ["LEVEL", "MAX_RESULTS", "MAX_RULES", "SCHEMA_URI", "SarifAnnotator", "to_sarif"]
 
@@ -73,7 +75,7 @@ def _message(f: Finding) -> str:
 def _rule(rule_id: str, findings: list[Finding]) -> dict[str, Any]:
     level = max((LEVEL[f.severity] for f in findings), key=_LEVEL_RANK.__getitem__)
     templates = sorted({one_line(f.template, 50) for f in findings if f.template.strip()})
-    ai = any(f.source != "local" for f in findings)
+    ai = any(o.kind == "model" for f in findings for o in f.origins)
     origin = "an AI review" if ai else "a local analyzer"
     tags = [TOOL_NAME, "ai-review" if ai else "local-analyzer", *templates][:MAX_TAGS]
     return {
@@ -156,7 +158,11 @@ def to_sarif(report: Report, ctx: RenderContext) -> dict[str, Any]:
             "level": LEVEL[f.severity],
             "message": {"text": _message(f)},
             "locations": [_location(rel, f)],
-            "properties": {"severity": f.severity.value, "source": one_line(f.source, 20)},
+            "properties": {
+                "severity": f.severity.value,
+                "source": source_label(f),
+                "sources": [{k: one_line(v, 200) for k, v in o.to_dict().items()} for o in f.origins],
+            },
         }
         fp = one_line(f.fingerprint, 200)
         if fp:

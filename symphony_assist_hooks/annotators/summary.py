@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from ..findings import Explanation, Finding, Report
 from . import markdown as md
-from .base import RenderContext, one_line, relative_path, sort_key, summary_line
+from .base import RenderContext, one_line, relative_path, sort_key, source_label, summary_line
 
 __all__ = ["render_summary"]
 
@@ -59,7 +59,7 @@ def _finding_row(ctx: RenderContext) -> Callable[[int, Finding], str]:
             md.code_span(_location(f, ctx), in_table=True),
             md.code_span(f.rule, in_table=True, limit=80),
             md.cell(f.title),
-            md.cell(f.source, 20),
+            md.cell(source_label(f, 120), 120),
         ]
         return "| " + " | ".join(cells) + " |"
 
@@ -70,7 +70,7 @@ def _finding_detail(ctx: RenderContext) -> Callable[[int, Finding], str]:
     def detail(i: int, f: Finding) -> str:
         head = (
             f"**{i}\\. {md.text(f.title, 300)}** — {f.severity.value} · {md.code_span(_location(f, ctx))}"
-            f" · {md.code_span(f.rule, limit=80)} · {md.text(f.source, 20)}"
+            f" · {md.code_span(f.rule, limit=80)} · {md.text(source_label(f, 120), 120)}"
         )
         parts = [head]
         if f.message.strip():

@@ -13,6 +13,9 @@ escape sequences in the output are our own colours, and only when `ctx.color` is
 also lands in CI logs (pre-commit in a workflow), so no line may read as a workflow command: every
 final line passes `logsafe.defuse` (`##[` broken up, a line starting with `::` behind a `│ ` gutter).
 `Report.notices` are not repeated here: the adapter prints them to stderr with `Console.notice`.
+With `ctx.compact` (a git hook that passes) only the first line of each finding of severity low or
+above is written (an info note such as "looks fine" is not worth a line on every commit), and nothing
+at all when there is none: the hook's output is shown on every commit.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from itertools import groupby
 from ..console import Console
 from ..findings import Explanation, Finding, Report, Severity
 from ..logsafe import clean, defuse
-from .base import RenderContext, one_line, relative_path, summary_line
+from .base import RenderContext, one_line, relative_path, source_label, summary_line
 
 __all__ = ["SEVERITY_STYLE", "TextAnnotator"]
 
@@ -49,7 +52,7 @@ def _block(label: str, text: str) -> list[str]:
 def _finding(f: Finding, ctx: RenderContext) -> list[str]:
     path = one_line(relative_path(f.path, ctx.workspace) or f.path, 1000)  # file names are untrusted too
     severity = Console.paint(f.severity.value, SEVERITY_STYLE[f.severity], ctx.color)
-    rule, source = one_line(f.rule, 80), one_line(f.source, 20)
+    rule, source = one_line(f.rule, 80), source_label(f)
     head = f"{path}:{max(f.line, 1)}: {severity} [{rule}] {one_line(f.title)} ({source})"
     return [head, *_block("", f.message), *_block("fix: ", f.suggestion)]
 
@@ -68,6 +71,9 @@ class TextAnnotator:
         for e in report.explanations:
             out += [*_explanation(e), ""]
         ordered = sorted(report.findings, key=lambda f: (f.path, f.line, -f.severity.rank, f.rule))
+        if ctx.compact:
+            heads = [_finding(f, ctx)[0] for f in ordered if f.severity is not Severity.INFO]
+            return defuse("\n".join(heads)) + "\n" if heads else ""
         for _, group in groupby(ordered, key=lambda f: f.path):
             for f in group:
                 out += _finding(f, ctx)

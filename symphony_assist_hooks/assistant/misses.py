@@ -227,8 +227,15 @@ def send(
                 if stops:
                     raise Stop(stops[0]) from None
                 return
-            resp.notices.append(str(exc))
-            raise Stop(FallbackReason.of(exc)) from None
+            if getattr(exc, "completion", None) is None:  # nothing billed: the service's answers were unreadable
+                resp.notices.append(str(exc))
+                raise Stop(FallbackReason.of(exc)) from None
+            n = len(items)
+            with assistant._lock:
+                resp.dropped += n  # paid for, and nothing of it usable (#18)
+            raise Stop(
+                FallbackReason(f"the model's answer could not be used: {exc} ({n} of {n} items dropped)")
+            ) from None
         except ProviderError as exc:  # "the OpenAI client failed (…)": falls back like any fault, never blocks
             stop(assistant, FallbackReason.of(exc))
     raise Stop(FallbackReason.of(last) if last else NO_ANSWER)
@@ -283,15 +290,16 @@ def call(
         if billed is None:
             with assistant._lock:
                 assistant.ledger.release(reservation)
-        else:
-            bill(assistant, reservation, price, billed, names, items, resp)
-        raise
+            raise
+        bill(assistant, reservation, price, billed, names, items, resp)
+        raise  # send() asks a truncated batch again as halves, or says the answer could not be used
     except BaseException as exc:
         with assistant._lock:
             assistant.ledger.release(reservation)
             resp.failed_tries += int(getattr(exc, "attempts", 0))  # tries that got no usable answer
         raise
     actual = bill(assistant, reservation, price, completion, names, items, resp)
+    unmatched = 0  # items of the request the answer has no entry for
     if request.plain:
         answers = {items[0].id: {"answer": completion.content}}
         per_template: dict[tuple[str, str], dict[str, Any]] = {(items[0].id, names[0]): answers[items[0].id]}
@@ -304,6 +312,8 @@ def call(
                 resp.dropped += dropped
             resp.notices.append(f"{dropped} malformed item(s) or finding(s) of the model's answer dropped")
         per_template = split(request.frame, names, items, parsed)
+        answered = {item_id for item_id, _ in per_template}
+        unmatched = sum(1 for it in items if it.id not in answered)
     per_template, leaked = redact_answers(per_template)
     if leaked:
         resp.redactions += leaked
@@ -317,8 +327,16 @@ def call(
             ttl=assistant.settings.cache_ttl or None,
         )
         assistant.stats.record("api", template=name, model=completion.model, items=1)
+    if not request.plain and unmatched:  # billed above; the items left go to the local fallback
+        with assistant._lock:
+            resp.dropped += unmatched
+        raise Stop(
+            FallbackReason(
+                f"the model's answer did not match the request ({unmatched} of {len(items)} items unmatched)"
+            )
+        )
     left_out = len(items) * len(names) - len(per_template)
-    if left_out > 0:  # a weak model's answer that skips or renames items: say so, not "did not answer"
+    if left_out > 0:  # a weak model's answer that skips a template for an item: say so, not "did not answer"
         raise Stop(FallbackReason(f"the model's answer left out {left_out} of {len(items) * len(names)} item(s)"))
 
 

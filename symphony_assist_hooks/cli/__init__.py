@@ -182,6 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.add_argument("--max-cost", type=_usd, dest="max_cost", help="USD the whole evaluation may spend")
     p.add_argument(
+        "--findings",
+        choices=("merged", "model", "analyzers"),
+        help="which findings are scored: merged (default: the model's and the analyzers', as users get them), "
+        "model, or analyzers",
+    )
+    p.add_argument(
         "--check",
         action="store_true",
         help="exit 1 when a figure is below the suite's thresholds (or worse than --baseline)",

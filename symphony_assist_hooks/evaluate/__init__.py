@@ -91,8 +91,8 @@ pipeline, `scoring.py` turns answers into figures, `gate.py` compares runs and c
 
 from __future__ import annotations
 
+from ..families import CATEGORIES, FAMILIES, category_of, family_of
 from .cases import FAKE_SECRETS, THRESHOLDS, TOLERANCE, Case, Span, load_cases, load_thresholds
-from .families import CATEGORIES, FAMILIES, category_of, family_of
 from .gate import check, compare, regressions, thresholds_from
 from .runner import BUILTIN, FORMAT, EvalOptions, run_eval
 from .scoring import score_diff, score_failure, summarize

@@ -14,9 +14,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..errors import UsageError
+from ..families import ALIASES, FAMILIES, FAMILY_NAMES, category_of
 from ..findings import Failure, Finding
 from ..git import changes as git
-from .families import ALIASES, FAMILIES, FAMILY_NAMES, category_of
 
 __all__ = ["FAKE_SECRETS", "THRESHOLDS", "TOLERANCE", "Case", "Span", "load_cases", "load_thresholds"]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import GitError
-from ..findings import Report
+from ..findings import Finding, Report
 from ..git import changes as git
 from .cases import TOLERANCE, Case
 from .scoring import score_diff, score_failure, summarize
@@ -22,10 +22,12 @@ if TYPE_CHECKING:
     from ..assistant import Assistant
     from ..config import Settings
 
-__all__ = ["BUILTIN", "FORMAT", "EvalOptions", "run_eval"]
+__all__ = ["BUILTIN", "FINDINGS", "FORMAT", "EvalOptions", "run_eval"]
 
 FORMAT = 1
 BUILTIN = "built-in"
+# Which findings of a review are scored: what users get (the merged list), or one side of it.
+FINDINGS = ("merged", "model", "analyzers")
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class EvalOptions:
     temperature: float | None = None
     max_tokens: int | None = None
     suite: str = BUILTIN
+    findings: str = "merged"  # one of FINDINGS
 
 
 _GIT_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR")
@@ -140,7 +143,8 @@ def run_eval(
             for case in (c for c in cases if c.kind == "diff"):
                 report = _review(case, settings, options, asst)
                 reports.append(report)
-                docs[case.id] = score_diff(case, report.findings) | {"usage": _case_usage(report)}
+                scored = _scored(report.findings, options.findings)
+                docs[case.id] = score_diff(case, scored) | {"usage": _case_usage(report)}
         failing = [c for c in cases if c.kind == "failure"]
         if options.explain_template and failing:
             report = _explain(failing, settings, options.explain_template, asst)
@@ -154,6 +158,7 @@ def run_eval(
         "format": FORMAT,
         "suite": options.suite,
         "engine": engine,
+        "findings": options.findings,
         "offline_reason": reason,
         "review_templates": list(options.review_templates),
         "explain_template": options.explain_template,
@@ -161,6 +166,15 @@ def run_eval(
         "skipped_cases": len(cases) - len(docs),
     }
     return summarize([docs[c.id] for c in cases if c.id in docs], _usage(reports), meta)
+
+
+def _scored(findings: Sequence[Finding], which: str) -> list[Finding]:
+    """The findings `which` names: all of them (merged), or those the model / an analyzer reported
+    (a merged finding counts for both sides)."""
+    if which == "merged":
+        return list(findings)
+    kind = "model" if which == "model" else "analyzer"
+    return [f for f in findings if any(o.kind == kind for o in f.origins)]
 
 
 def _case_usage(report: Report) -> dict[str, Any]:

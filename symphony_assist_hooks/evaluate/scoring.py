@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..families import category_of, family_of
 from ..findings import Explanation, Finding
 from .cases import Case
-from .families import category_of, family_of
 
 __all__ = ["details", "score_diff", "score_failure", "summarize"]
 

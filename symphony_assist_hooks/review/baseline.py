@@ -151,11 +151,18 @@ def apply_suppressions(
     kept: list[Finding] = []
     suppressed = 0
     for f in findings:
-        if finding_key(f) in baseline or is_inline_suppressed(f, file_lines):
+        if finding_key(f) in baseline or any(is_inline_suppressed(v, file_lines) for v in _as_reported(f)):
             suppressed += 1
         else:
             kept.append(f)
     return kept, suppressed
+
+
+def _as_reported(f: Finding) -> list[Finding]:
+    """`f` under each rule it was reported with: a merged finding (review/merge.py) is one problem, so an
+    inline `ignore[...]` naming the model's rule or the analyzer's suppresses it."""
+    rules = dict.fromkeys([f.rule, *(o.rule for o in f.origins)])
+    return [f if rule == f.rule else f.with_(rule=rule) for rule in rules]
 
 
 def worktree_lines(root: Path) -> Callable[[str, int], str]:

@@ -6,10 +6,12 @@ finding that does not point at a line of its own hunk is dropped and counted (ha
 injected locations never reach an annotation).
 
 Secrets in added lines are always reported locally (rule `secret`, critical) when the security
-template runs, with or without a network (localscan.py); an added or changed secret file (`.env`, a
-private key, a credentials file: sensitive.py) is a critical `secret-file` finding whatever the
-templates, and its content is never read into the review. Hunks whose added lines are only comments or whitespace
-go to the local analyzers instead of the model.
+template runs, with or without a network (scans.py); an added or changed secret file (`.env`, a
+private key, a credentials file: scan/sensitive.py) is a critical `secret-file` finding whatever the
+templates, and its content is never read into the review. The local analyzers run on every reviewed hunk,
+with or without a key (local.py, remembered per file); the model's findings are added to theirs and the
+two are merged (merge.py): a model cannot remove a finding, only the user can (baseline, inline
+suppression, --fail-on). Hunks whose added lines are only comments or whitespace are not sent to the model.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from ..assistant.request import Item, Request, Response
 from ..config import Settings
 from ..findings import Finding, Report, Severity, fingerprint
 from ..git import changes as git
+from .local import Changed, analyze
+from .merge import known_line, merge_findings
 from .scans import injection_findings, scan_hunks, secret_file_findings, secret_findings
 
 if TYPE_CHECKING:
@@ -117,9 +121,7 @@ class _Files:
         return {p: self._texts.get(p) for p in paths}
 
 
-def _targets(changes: git.Changes, hunks: Sequence[git.Hunk], files: _Files) -> list[Any]:
-    from ..analyzers import Target
-
+def _targets(changes: git.Changes, hunks: Sequence[git.Hunk], files: _Files) -> list[Changed]:
     lines: dict[str, set[int]] = {}
     for h in hunks:
         lines.setdefault(h.path, set()).update(h.added_lines)
@@ -131,16 +133,22 @@ def _targets(changes: git.Changes, hunks: Sequence[git.Hunk], files: _Files) -> 
         text = texts.get(fd.path)
         if text is None:
             continue
-        targets.append(Target(path=fd.path, text=text, changed_lines=frozenset(lines[fd.path]), language=fd.language))
+        targets.append(Changed(path=fd.path, text=text, changed_lines=frozenset(lines[fd.path]), language=fd.language))
     return targets
 
 
-def _local_review(templates: Sequence[str], targets: Sequence[Any], notices: list[str]) -> list[Finding]:
-    from ..analyzers import run_local_review
-
-    found, more = run_local_review(templates, targets, _plugin_analyzers())
+def _local_review(
+    templates: Sequence[str], targets: Sequence[Changed], notices: list[str], memo: Any = None
+) -> list[Finding]:
+    found, more = analyze(templates, targets, memo, _plugin_analyzers())
     notices.extend(more)
-    return list(found)
+    return [f for f in found if f.rule != "secret"]  # secrets come from the scan (scans.py), redacted
+
+
+def _telling(item: Item, hunk: git.Hunk, local: Sequence[Finding]) -> Item:
+    """`item` with the local findings on its hunk in one line after it, so the model does not repeat them."""
+    known = known_line(hunk, local)
+    return Item(item.id, f"{item.content}\n{known}", item.label) if known else item
 
 
 def _plugin_analyzers() -> dict[str, Any]:
@@ -211,15 +219,6 @@ def _local_lines(raw: object) -> tuple[int | None, int]:
         return None, 0
 
 
-def _dedupe(findings: Sequence[Finding]) -> list[Finding]:
-    seen: dict[tuple[str, int, str], Finding] = {}
-    for f in findings:
-        k = (f.path, f.line, f.rule)
-        if k not in seen or f.severity.rank > seen[k].severity.rank:
-            seen[k] = f
-    return sorted(seen.values(), key=lambda f: (f.path, f.line, -f.severity.rank, f.rule))
-
-
 def review_changes(
     settings: Settings,
     opts: ReviewOptions,
@@ -247,27 +246,25 @@ def review_changes(
     scans = scan_hunks(all_hunks, assistant.scans)
     if "security" in opts.templates:
         findings += secret_findings(all_hunks, scans)
-    injected, suspicious = injection_findings(all_hunks, scans, opts.templates[0] if opts.templates else "security")
+    # a hunk that tries to instruct the model needs no special path: the analyzers check every hunk
+    injected, _ = injection_findings(all_hunks, scans, opts.templates[0] if opts.templates else "security")
     findings += injected
-    local_only = collected.trivial + suspicious  # a hunk that tries to instruct the model is also checked locally
-    if local_only:
-        targets = _targets(changes, local_only, files)
-        findings += [f for f in _local_review(opts.templates, targets, notices) if f.rule != "secret"]
+    if all_hunks:  # the floor: every reviewed hunk, key or not; the model only adds (#18)
+        targets = _targets(changes, all_hunks, files)
+        findings += _local_review(opts.templates, targets, notices, assistant.scans)
+
+    items = [_telling(it, collected.hunks[it.id], findings) for it in collected.items]
 
     def fallback(pairs: Sequence[tuple[Item, str]], reason: str) -> dict[tuple[str, str], dict[str, Any]]:
-        hunks = [collected.hunks[it.id] for it, _ in pairs]
-        templates = sorted({t for _, t in pairs})
-        local = [f for f in _local_review(templates, _targets(changes, hunks, files), notices) if f.rule != "secret"]
-        findings.extend(local)
-        return {(it.id, t): {"findings": [], "local": True} for it, t in pairs}
+        return {(it.id, t): {"findings": [], "local": True} for it, t in pairs}  # analyzed above already
 
     resp = Response()
     try:
-        if collected.items:
+        if items:
             request = Request(
                 frame="findings",
                 templates=tuple(opts.templates),
-                items=tuple(collected.items),
+                items=tuple(items),
                 model=opts.model,
                 temperature=opts.temperature,
                 max_tokens=opts.max_tokens,
@@ -282,7 +279,7 @@ def review_changes(
         if own:
             assistant.close()
 
-    findings = _dedupe(findings)
+    findings = merge_findings(findings)
     findings = _plugin_process(findings)
     suppressed = 0
     if findings:

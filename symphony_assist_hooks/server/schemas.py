@@ -166,6 +166,7 @@ class FindingOut(BaseModel):
     source: str
     template: str
     fingerprint: str
+    sources: list[dict[str, str]] = []  # who reported it: [{kind: analyzer|model, name, rule, via}]
 
 
 class ReviewOut(BaseModel):

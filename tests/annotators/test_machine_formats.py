@@ -45,7 +45,7 @@ def gitlab(report: Report) -> list[dict[str, Any]]:
 
 def test_gitlab_required_fields() -> None:
     (issue,) = gitlab(Report(findings=(f(line=4, end_line=6),)))
-    assert issue["description"] == "Possible bug: m"
+    assert issue["description"] == "Possible bug: m (found by model: SA001)"
     assert issue["check_name"] == "symphony-assist/SA001"
     assert re.fullmatch(r"[0-9a-f]{32}", issue["fingerprint"])
     assert issue["severity"] == "critical"

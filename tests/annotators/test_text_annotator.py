@@ -142,3 +142,25 @@ def test_file_names_are_sanitized_too() -> None:
     rep = Report(findings=(Finding("src/evil\x1b]8;;http://x\x07\u202e.py", 1, 1, Severity.LOW, "r", "t"),))
     out = TextAnnotator().render(rep, RenderContext())
     assert out.startswith("src/evil.py:1: low [r] t (api)")
+
+
+def test_compact_is_one_line_per_finding_low_and_above_and_empty_when_none() -> None:
+    from dataclasses import replace
+
+    from symphony_assist_hooks.findings import Origin
+
+    merged = Finding(
+        "src/c.py", 5, 5, Severity.MEDIUM, "bandit/B301", "unsafe deserialisation", "long text", "fix it",
+        source="local", sources=(Origin("analyzer", "security", "bandit/B301", "local"),
+                                 Origin("model", "security", "pickle-load", "api")),
+    )  # fmt: skip
+    note = Finding("src/c.py", 1, 1, Severity.INFO, "review", "looks fine", source="api")
+    ctx = RenderContext(compact=True)
+    out = TextAnnotator().render(replace(report(), findings=(*report().findings, merged, note)), ctx)
+    assert out.splitlines() == [
+        "src/a.py:3: low [style] Long line (cache)",
+        "src/a.py:12: high [sql-injection] Query built from input (api)",
+        "src/b.py:7: medium [naming] Unclear name (local)",
+        "src/c.py:5: medium [bandit/B301] unsafe deserialisation (local bandit/B301 + api pickle-load)",
+    ]
+    assert TextAnnotator().render(Report(findings=(note,), hunks=2), ctx) == ""

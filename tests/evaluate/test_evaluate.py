@@ -492,10 +492,10 @@ def test_whole_path_against_the_fake_server(
     keyed: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cases = _small_suite(tmp_path / "cases")
-    assert main(["eval", "--cases", str(cases), "--json"]) == 0
+    assert main(["eval", "--cases", str(cases), "--json", "--findings", "model"]) == 0  # the model's own figures
     doc = json.loads(capsys.readouterr().out)
     fig, usage = doc["figures"], doc["usage"]
-    assert doc["engine"] == "gpt-4o-mini"
+    assert doc["engine"] == "gpt-4o-mini" and doc["findings"] == "model"
     assert (fig["true_positives"], fig["false_positives"], fig["found"], fig["expected"]) == (2, 1, 2, 3)
     assert (fig["precision"], fig["recall"], fig["fp_per_clean"]) == (0.6667, 0.6667, 1.0)
     assert (fig["failures_correct"], fig["failure_accuracy"]) == (1, 0.5)
@@ -508,12 +508,22 @@ def test_whole_path_against_the_fake_server(
     assert usage["tokens"] > 0 and usage["cost_usd"] > 0 and usage["local_answers"] == 0
     assert [w["id"] for w in doc["worst"]] == ["clean/total", "failing/slow", "risky/pickle"]
     # the same run again: answered from the cache, same figures, nothing paid
-    assert main(["eval", "--cases", str(cases), "--json"]) == 0
+    assert main(["eval", "--cases", str(cases), "--json", "--findings", "model"]) == 0
     again = json.loads(capsys.readouterr().out)
     assert again["figures"] == fig
     assert again["usage"]["api_requests"] == 0
     assert again["usage"]["cache_hits"] == 10  # one per (hunk, template) and per failure
     assert len(keyed.chat_requests) == 5
+    # what users get (the default): the pickle the model missed is bandit's, the shell command is one finding
+    assert main(["eval", "--cases", str(cases), "--json"]) == 0
+    merged = json.loads(capsys.readouterr().out)
+    assert merged["findings"] == "merged" and len(keyed.chat_requests) == 5
+    assert (merged["figures"]["found"], merged["figures"]["expected"]) == (3, 3)
+    assert merged["families"]["deserialization"]["found"] == 1
+    assert merged["figures"]["true_positives"] >= fig["true_positives"] + 1
+    assert main(["eval", "--cases", str(cases), "--json", "--findings", "analyzers"]) == 0
+    local = json.loads(capsys.readouterr().out)
+    assert local["families"]["deserialization"]["found"] == 1 and local["findings"] == "analyzers"
 
 
 def test_max_cost_stops_paid_calls_and_the_run_still_completes(
@@ -535,7 +545,7 @@ def test_text_report_comparison_and_baseline_gate(
     keyed: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cases = _small_suite(tmp_path / "cases")
-    assert main(["eval", "--cases", str(cases), "--json"]) == 0
+    assert main(["eval", "--cases", str(cases), "--json", "--findings", "model"]) == 0
     baseline = json.loads(capsys.readouterr().out)
     baseline["figures"]["precision"] = 0.9  # pretend an earlier run did better
     for case in baseline["cases"]:
@@ -543,7 +553,7 @@ def test_text_report_comparison_and_baseline_gate(
             case["errors"] = 3  # ... and worse on this case
     path = tmp_path / "before.json"
     path.write_text(json.dumps(baseline), encoding="utf-8")
-    code, out, err = _run(["eval", "--cases", str(cases), "--baseline", str(path)], check=True)
+    code, out, err = _run(["eval", "--cases", str(cases), "--baseline", str(path), "--findings", "model"], check=True)
     assert code == 1
     assert "precision 0.667 recall 0.667" in re.sub(r"\s+", " ", out)
     assert "compared with the baseline" in out

@@ -314,6 +314,8 @@ def test_a_cut_or_filtered_answer_is_billed_and_reviewed_locally(
     chaos.add(Reply(text=OK_ANSWER, finish_reason=finish, times=None))
     run = review(capsys)
     _assert_fell_back(run, books, reason)
+    assert run.reason is not None and run.reason.startswith("the model's answer could not be used: ")
+    assert run.reason.endswith("(1 of 1 items dropped)") and run.doc["summary"]["dropped"] == 1
     assert len(chaos.requests) == 1
     assert books.assert_settled() > 0
     assert [e["source"] for e in books.events()].count("request") == 1  # stats spend == ledger spend
@@ -326,8 +328,9 @@ def test_an_answer_for_unknown_items_is_not_trusted(
 ) -> None:
     chaos.add(Reply(text=_answer(finding(1), item="h7"), times=None))
     run = review(capsys)
-    _assert_fell_back(run, books, "answer left out")
-    assert books.assert_settled() > 0
+    _assert_fell_back(run, books, "the model's answer did not match the request (1 of 1 items unmatched)")
+    assert run.doc["summary"]["dropped"] == 1  # called what it is, and counted (#18)
+    assert books.assert_settled() > 0  # still billed: the provider charged for it
 
 
 # ------------------------------------------------------------------------------------- fake server
@@ -414,6 +417,7 @@ def test_a_refusal_is_a_notice_billed_once_and_never_retried(
     fake.enqueue(None, refusal="I can't help with reviewing this code.", prompt_tokens=900, completion_tokens=12)
     run = review(capsys)
     _assert_fell_back(run, books, "model refused: I can't help with reviewing this code.")
+    assert run.doc["summary"]["dropped"] == 1
     assert len(fake.chat_requests) == 1
     books.assert_settled(billed=[("gpt-4o-mini", 900, 12)])
 

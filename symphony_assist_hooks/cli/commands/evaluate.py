@@ -8,6 +8,10 @@
 web handlers, per category (TPR - FPR, `evaluate/websec.py`); it never calls a model. With --check it exits 1
 when a category scores below bandit, or a figure is below the "web-security" entry of thresholds.json.
 
+--findings says which findings of each review are scored: `merged` (default; what users get: the model's
+and the local analyzers' findings, merged), `model` (those the model reported) or `analyzers` (those a
+local analyzer reported; a finding both reported counts for both).
+
 Without --cases the built-in suite runs. --template picks the review templates for diff cases and the
 explain template for failing tests (default: the configured review templates, and `testing`); a case of
 a kind no chosen template covers is skipped. --max-cost caps the whole run: once it is spent the rest is
@@ -112,6 +116,7 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
         temperature=getattr(args, "temperature", None),
         max_tokens=getattr(args, "max_tokens", None),
         suite=BUILTIN if cases_arg is None else str(cases_arg),
+        findings=getattr(args, "findings", None) or "merged",
     )
     doc = run_eval(cases, settings, options, warn=console.notice)
     problems: list[str] = []
@@ -175,7 +180,7 @@ def _headline(doc: Mapping[str, Any]) -> list[str]:
     engine = "the local analyzers (offline)" if doc["engine"] == "local" else f"model {_clean(doc['engine'])}"
     out = [
         f"eval: {fig['cases']} cases from the {_clean(doc['suite'])} suite, answered by {engine}; "
-        f"findings match within ±{doc['tolerance']} line"
+        f"{_clean(str(doc.get('findings', 'merged')))} findings scored, matching within ±{doc['tolerance']} line"
     ]
     if doc["skipped_cases"]:
         out.append(f"  ({doc['skipped_cases']} cases skipped: no chosen template covers their kind)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -85,8 +86,6 @@ def hook_settings(settings: Settings) -> Settings:
     CI and `query` keep: a slow service must not hold a commit for a minute."""
     if settings.hook_deadline >= settings.deadline:
         return settings
-    from dataclasses import replace
-
     sources = dict(settings.sources) | {"deadline": f"hook_deadline ({settings.sources.get('hook_deadline')})"}
     return replace(settings, deadline=settings.hook_deadline, sources=sources)
 
@@ -117,7 +116,12 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
         assistant.close()
         if progress is not None:
             progress.close()  # erase the status line before anything else is printed
-    if report.fallback_reason:
+    code = exit_code(report, settings.fail_on, args.fail_closed)
+    # A passing git hook is shown on every commit (the hooks are `verbose: true` so findings below
+    # --fail-on are seen, #18): one line per finding, and no line at all for a steady state.
+    compact = bool(getattr(args, "pre_commit", False)) and code == EXIT_OK and not args.formats
+    offline = bool(report.fallback_reason and report.fallback_reason.startswith("offline:"))
+    if report.fallback_reason and not (compact and offline):
         console.notice(
             f"{report.fallback_reason} — local analyzers answered ({report.local_answers} of {report.hunks} hunks)"
         )
@@ -125,13 +129,12 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
         console.notice(notice)
     from ...git import changes as git
 
-    ctx = RenderContext.from_env(color=console.color_out, root=git.repo_root())
+    ctx = replace(RenderContext.from_env(color=console.color_out, root=git.repo_root()), compact=compact)
     written = emit(report, formats, ctx, console, extra=plugin_annotators())
-    if not report.hunks and not report.findings:
+    if not report.hunks and not report.findings and not compact:
         console.notice("nothing to review", None)
     if args.fail_closed and report.fallback_reason:
         console.error(f"--fail-closed: {report.fallback_reason}")
-    code = exit_code(report, settings.fail_on, args.fail_closed)
     if recorder is not None:  # the next identical run prints this without running
         recorder.finish(report, assistant, files_written=bool(written), code=code)
     return code

@@ -354,4 +354,4 @@ def test_an_answer_that_leaves_items_out_says_so(fake_openai: FakeOpenAI, tmp_pa
         assistant.close()
     assert resp.get("h1", "code_review").source == "api"
     assert resp.get("h2", "code_review").source == "local"
-    assert resp.fallback_reason == "the model's answer left out 1 of 2 item(s)"
+    assert resp.fallback_reason == "the model's answer did not match the request (1 of 2 items unmatched)"

@@ -147,13 +147,14 @@ def test_review_and_hook_through_the_server(
     code, out, _ = run(capsys, r, "review", "--format", "json")
     assert code == 1  # a high finding on a changed line
     doc = json.loads(out)
-    api = [f for f in doc["findings"] if f["rule"] == "eval-use"]
-    assert [(f["path"], f["line"], f["source"]) for f in api] == [("calc.py", 2, "api")]
+    api = [(f["path"], f["line"], o["via"]) for f in doc["findings"] for o in f["sources"] if o["rule"] == "eval-use"]
+    assert api == [("calc.py", 2, "api")]  # the model's finding, merged with the local eval finding
     assert r.completes == 1
     code, out, _ = run(capsys, r, "review", "--format", "json")
     assert code == 1
-    again = [f for f in json.loads(out)["findings"] if f["rule"] == "eval-use"]
-    assert [(f["line"], f["source"]) for f in again] == [(2, "cache")]
+    doc = json.loads(out)
+    again = [(f["line"], o["via"]) for f in doc["findings"] for o in f["sources"] if o["rule"] == "eval-use"]
+    assert again == [(2, "cache")]
     assert precommit.main([]) == 1  # the pre-commit hook: the same review, the client's cache again
     capsys.readouterr()
     assert r.completes == 1

@@ -1,4 +1,8 @@
-"""Rule ids → finding families, and failure categories → the explain frame's categories: one table each."""
+"""Rule ids → finding families, and failure categories → the explain frame's categories: one table each.
+
+Shared vocabulary: `eval` scores by family, and the review merges a model finding into an analyzer finding
+of the same family (review/merge.py), so it lives beside `findings.py`, not inside either.
+"""
 
 from __future__ import annotations
 
