@@ -1,4 +1,5 @@
-"""The built-in features, registered through the same public hooks as any third-party plugin."""
+"""The built-in prompt templates, registered through the public `register_template_dirs` hook like a
+plugin's (the built-in formats and analyzers: `annotators/builtin.py`, `analyzers/builtin.py`)."""
 
 from __future__ import annotations
 

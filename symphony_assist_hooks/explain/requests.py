@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from ..findings import Explanation, Failure, Report
 
@@ -225,9 +225,9 @@ def suspect_diffs(suspects: Sequence[Mapping[str, Any]]) -> str:
 def local_explanation(failure: Failure, root: str | None = None) -> dict[str, str]:
     """The offline answer for one failure: {category, explanation, fix} from the local classifier
     (`analyzers.testing`), reading project files under `root` (default: the working directory)."""
-    from ..analyzers import FailureAnalyzer, TestingAnalyzer, builtin_analyzers
+    from ..analyzers import TestingAnalyzer
 
-    analyzer = TestingAnalyzer(root) if root else cast(FailureAnalyzer, builtin_analyzers()["testing"])
+    analyzer = TestingAnalyzer(root or None)
     found = analyzer.explain(failure)
     return {"category": found.category, "explanation": found.explanation, "fix": found.fix}
 

@@ -425,8 +425,9 @@ def emit_formats(config: pytest.Config, result: Explained) -> None:
         return
     from ..annotators import emit, parse_format_args
     from ..console import Console
+    from ..plugins import annotators
 
-    emit(result.report, parse_format_args(formats), _render_context(config), Console(color="never"))
+    emit(result.report, parse_format_args(formats), _render_context(config), Console(color="never"), annotators())
 
 
 MAX_LINE = 300  # no line of the section is longer (a CI log or a terminal stays readable)

@@ -5,20 +5,17 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ...assistant import Assistant
 from ...config import Settings
 from ...console import Console
 from ...errors import EXIT_FINDINGS, EXIT_OK, EXIT_PROVIDER, FallbackReason
 from ...findings import Report, Severity
+from ...plugins import annotators
 from ...precommit import range_from_env
 from ...review import recorder as replaywriter
 from ...review.baseline import DEFAULT_BASELINE
 from ...review.pipeline import ReviewOptions, review_changes
-
-if TYPE_CHECKING:
-    from ...annotators import Annotator
 
 
 def options(args: argparse.Namespace, settings: Settings) -> ReviewOptions:
@@ -70,15 +67,6 @@ def default_formats(values: list[str] | None) -> list[tuple[str, Path | None]]:
     return formats
 
 
-def plugin_annotators() -> dict[str, Annotator] | None:
-    """Output formats that third-party plugins register (pluggy loads only when one is installed)."""
-    from ...plugins import has_third_party_plugins, registered
-
-    if not has_third_party_plugins():
-        return None
-    return {str(args[0]): args[1] for args in registered("register_annotators")}
-
-
 def hook_settings(settings: Settings) -> Settings:
     """A git hook run (`review --pre-commit`: the pre-commit framework's hooks and `install-hook`'s)
     waits on the service at most `hook_deadline` (default 20 s), not the whole `deadline` (60 s) that
@@ -126,7 +114,7 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     from ...git import changes as git
 
     ctx = RenderContext.from_env(color=console.color_out, root=git.repo_root())
-    written = emit(report, formats, ctx, console, extra=plugin_annotators())
+    written = emit(report, formats, ctx, console, annotators())
     if not report.hunks and not report.findings:
         console.notice("nothing to review", None)
     if args.fail_closed and report.fallback_reason:
