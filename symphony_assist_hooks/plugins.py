@@ -3,21 +3,21 @@
 The built-in features register through the same public hooks as any plugin (`hookspecs.py`):
 `builtin_plugin.py` (the prompt templates), `annotators/builtin.py` (the output formats) and
 `analyzers/builtin.py` (the diff and failure analyzers). There is no second registry: a format or an
-analyzer exists because a plugin, built-in or not, registered it.
+analyzer exists because a plugin, built-in or not, registered it through its hook.
 
 Third-party plugins are loaded by pluggy's own `load_setuptools_entrypoints`, and only when a
 distribution declares the `symphony_assist` entry-point group. Measured in fresh interpreters on the
 2-core development machine (min of 21 runs each, the package already imported):
 
-    has_third_party_plugins()  (reads sys.path's */entry_points.txt)          1.2 ms
-    import pluggy                                                           15.0 ms
-    pluggy.PluginManager(...).load_setuptools_entrypoints("symphony_assist")  45.3 ms
-      (of which importlib.metadata and its distribution scan: ~40 ms)
+    has_third_party_plugins()  (reads sys.path's */entry_points.txt)           1.2 ms
+    import pluggy                                                            15.0 ms
+    pluggy.PluginManager(...).load_setuptools_entrypoints("symphony_assist")   45.3 ms
+    import the built-in analyzers (analyzers/builtin.py and what it imports)  ~60 ms (importtime)
 
-A replayed hook run takes ~60 ms in all, so reading entry points on every run would cost a cache hit
-most of that again: `get_plugin_manager` asks pluggy to load entry points only when
-`has_third_party_plugins()` says a distribution declares one, and the hit paths that need no hook
-(replay, a cached `query`) never build the manager. pluggy itself is imported when a hook is called.
+A replayed hook run takes ~60 ms in all and a cached review needs only the formats, so without a
+third-party plugin `registered(hook)` calls the built-in implementations of that one hook directly
+(no pluggy, no other family imported); with one, the PluginManager holds the built-ins and pluggy
+loads the entry points. Both give the same registrations in the same order.
 """
 
 from __future__ import annotations
@@ -71,16 +71,21 @@ def has_third_party_plugins() -> bool:
     return False
 
 
-def _builtin_plugins() -> Iterator[tuple[str, object]]:
-    # pluggy (~15 ms, through hookspecs) and every format and analyzer module: imported only when a
-    # hook is called, never by the cache hit's `has_third_party_plugins()`.
-    from . import builtin_plugin
-    from .analyzers import builtin as builtin_analyzers
-    from .annotators import builtin as builtin_annotators
+def _builtin_plugins(hook: str | None = None) -> Iterator[tuple[str, object]]:
+    """The built-in plugin modules that implement `hook` (every one for None), imported on demand:
+    the analyzers alone cost a cached review ~60 ms of imports (module docstring)."""
+    if hook in (None, "register_template_dirs"):
+        from . import builtin_plugin
 
-    yield "builtins", builtin_plugin
-    yield "builtins.annotators", builtin_annotators
-    yield "builtins.analyzers", builtin_analyzers
+        yield "builtins", builtin_plugin
+    if hook in (None, "register_annotators"):
+        from .annotators import builtin as builtin_annotators
+
+        yield "builtins.annotators", builtin_annotators
+    if hook in (None, "register_analyzers"):
+        from .analyzers import builtin as builtin_analyzers
+
+        yield "builtins.analyzers", builtin_analyzers
 
 
 @functools.cache
@@ -90,9 +95,23 @@ def get_plugin_manager() -> pluggy.PluginManager:
 
     from . import hookspecs
 
-    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    builtins = dict(_builtin_plugins())
+
+    class PluginManager(pluggy.PluginManager):
+        def parse_hookimpl_opts(self, plugin: object, name: str) -> pluggy.HookimplOpts | None:
+            """A built-in plugin implements a hook by naming a function after it (as pytest's own
+            plugins do); a third-party plugin marks its functions with `hookspecs.hookimpl`."""
+            opts = super().parse_hookimpl_opts(plugin, name)
+            builtin = any(plugin is p for p in builtins.values())
+            if opts is None and builtin and hasattr(self.hook, name) and callable(getattr(plugin, name, None)):
+                return pluggy.HookimplOpts(
+                    wrapper=False, hookwrapper=False, optionalhook=False, tryfirst=False, trylast=False, specname=None
+                )
+            return opts
+
+    pm = PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
-    for name, plugin in _builtin_plugins():
+    for name, plugin in builtins.items():
         pm.register(plugin, name=name)
     if has_third_party_plugins():
         pm.load_setuptools_entrypoints(hookspecs.PROJECT)
@@ -118,6 +137,10 @@ def registered(hook: str) -> list[tuple[Any, ...]]:
     def register(*args: Any) -> None:
         items.append(args)
 
+    if not has_third_party_plugins():  # the built-ins alone: no pluggy (module docstring)
+        for _, plugin in _builtin_plugins(hook):
+            getattr(plugin, hook)(register=register)
+        return items
     # pluggy lists implementations in registration order; later plugins override earlier ones.
     for impl in getattr(get_plugin_manager().hook, hook).get_hookimpls():
         impl.function(register=register)

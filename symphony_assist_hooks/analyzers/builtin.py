@@ -1,5 +1,5 @@
-"""The built-in analyzers, registered through the public `register_analyzers` hook like a plugin's:
-each keyed by the template it answers for."""
+"""The built-in analyzers, registered through the public `register_analyzers` hook like a plugin's
+(a built-in plugin: see builtin_plugin.py), each keyed by the template it answers for."""
 
 from __future__ import annotations
 
@@ -7,12 +7,10 @@ from collections.abc import Callable
 from typing import Any
 
 from ..explainers import TestingAnalyzer
-from ..hookspecs import hookimpl
 from .code_review import CodeReviewAnalyzer
 from .security import SecurityAnalyzer
 
 
-@hookimpl
 def register_analyzers(register: Callable[[str, Any], None]) -> None:
     register("security", SecurityAnalyzer())
     register("code_review", CodeReviewAnalyzer())

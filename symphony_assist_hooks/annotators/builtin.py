@@ -1,15 +1,12 @@
-"""The built-in output formats, registered through the public `register_annotators` hook like a plugin's.
-
-Imported only when a format is looked up (`plugins.annotators()`), with pluggy: a replayed hook run
-prints its stored output and imports none of this.
-"""
+"""The built-in output formats, registered through the public `register_annotators` hook like a
+plugin's (a built-in plugin: see builtin_plugin.py). Imported only when a format is looked up
+(`plugins.annotators()`); a replayed hook run prints its stored output and imports none of this."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from ..hookspecs import hookimpl
 from .github import GithubAnnotator
 from .gitlab import GitlabAnnotator
 from .jsonfmt import JsonAnnotator
@@ -18,7 +15,6 @@ from .sarif import SarifAnnotator
 from .text import TextAnnotator
 
 
-@hookimpl
 def register_annotators(register: Callable[[str, Any], None]) -> None:
     for annotator in (
         TextAnnotator(),
