@@ -119,7 +119,8 @@ class Core:
 
     def query_key(self, body: QueryIn) -> str:
         """The cache key `Assistant.query` files this question under (single-flight key)."""
-        from ..scan.redact import REDACTION_POLICY_VERSION, redact
+        from ..scan.policy import REDACTION_POLICY_VERSION
+        from ..scan.redact import redact
 
         template = body.template or "general"
         tmpl = self.registry.get(template)  # UsageError for an unknown template: 400

@@ -37,7 +37,7 @@ def parse_diff(diff: str, *, max_bytes: int = git.DEFAULT_MAX_FILE_BYTES) -> Sen
 
     Skips what a local review skips before reading content: deletions, binaries, submodules,
     symlinks, mode-only changes and sensitive paths. Nothing is read from or written to disk."""
-    from ..scan.redact import is_sensitive_path
+    from ..scan.sensitive import is_sensitive_path
 
     files: list[git.FileDiff] = []
     skipped: dict[str, int] = {}

@@ -26,14 +26,14 @@ from symphony_assist_hooks.git.changes import parse_patch
 from symphony_assist_hooks.scan import heuristics as secretheuristics
 from symphony_assist_hooks.scan import redact as redact_module
 from symphony_assist_hooks.scan import rules as secretrules
+from symphony_assist_hooks.scan.policy import REDACTION_POLICY_VERSION
 from symphony_assist_hooks.scan.redact import (
-    REDACTION_POLICY_VERSION,
     SecretMatch,
     find_secrets,
-    is_sensitive_path,
     redact,
     redact_env_values,
 )
+from symphony_assist_hooks.scan.sensitive import is_sensitive_path
 
 pytestmark = pytest.mark.hardening_hostile_input
 
