@@ -65,8 +65,9 @@ def private_home(path: Path) -> Iterator[None]:
 
 
 def run(quick: bool, latency: float | None = None, repeats: int | None = None, hunks: int = HUNKS) -> list[Row]:
-    from symphony_assist_hooks.assistant import Assistant, Item, Request
+    from symphony_assist_hooks.assistant import Assistant
     from symphony_assist_hooks.assistant.pricing import estimate_tokens
+    from symphony_assist_hooks.assistant.request import Item, Request
     from symphony_assist_hooks.config import Settings
     from symphony_assist_hooks.config.keys import Secret
 

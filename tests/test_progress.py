@@ -20,7 +20,8 @@ from fakeserver import FakeOpenAI
 from gitrepo import GitRepo
 from responders import answering
 
-from symphony_assist_hooks.assistant import Assistant, Item, Request
+from symphony_assist_hooks.assistant import Assistant
+from symphony_assist_hooks.assistant.request import Item, Request
 from symphony_assist_hooks.config import load_settings
 from symphony_assist_hooks.progress import Progress, Tick, Tracker, progress_mode, stderr_progress
 

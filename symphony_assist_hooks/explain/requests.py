@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, Any
 from ..findings import Explanation, Failure, Report
 
 if TYPE_CHECKING:
-    from ..assistant import Assistant, Item
+    from ..assistant import Assistant
+    from ..assistant.request import Item
     from ..config import Settings
     from ..progress import ProgressCallback
 
@@ -344,7 +345,8 @@ def explain_failures(
     answers (source "local") and `report.fallback_reason`. Configuration errors (an unknown template),
     a failed secret scan and faults inside the assistant do the same, with their message as the reason.
     """
-    from ..assistant import Assistant, Item, Request
+    from ..assistant import Assistant
+    from ..assistant.request import Item, Request
     from ..errors import SymphonyError
     from ..scan.redact import redact
 

@@ -25,8 +25,9 @@ from ..assistant import Assistant, cache_key
 from ..assistant.cache import Cache, open_cache
 from ..assistant.ledger import Ledger, open_ledger
 from ..assistant.prompts import Registry, load_registry
-from ..assistant.provider import NO_KEY_MESSAGE, ChatRequest, OpenAIProvider, UnusableAnswerError
+from ..assistant.provider import NO_KEY_MESSAGE, OpenAIProvider
 from ..assistant.provider.keys import KeyRing
+from ..assistant.provider.openai import ChatRequest, UnusableAnswerError
 from ..assistant.stats import StatsLog, summarize
 from ..config import Settings, user_dirs
 from ..errors import AuthError, BudgetError, NoKeyError, ProviderError, QuotaError, SymphonyError, UsageError

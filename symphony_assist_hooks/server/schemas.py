@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from ..assistant.provider import ChatRequest
+from ..assistant.provider.openai import ChatRequest
 
 __all__ = [
     "CompleteIn",

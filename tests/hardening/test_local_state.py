@@ -32,9 +32,10 @@ from gitrepo import GitRepo
 from hardening.support import Books, HookEnv
 from responders import answering, finding
 
-from symphony_assist_hooks.assistant import Assistant, Item, Request
+from symphony_assist_hooks.assistant import Assistant
 from symphony_assist_hooks.assistant.ledger.disk import DiskLedger
 from symphony_assist_hooks.assistant.ledger.rules import Caps
+from symphony_assist_hooks.assistant.request import Item, Request
 from symphony_assist_hooks.cli import main
 from symphony_assist_hooks.config import load_settings
 from symphony_assist_hooks.errors import BudgetError

@@ -8,7 +8,8 @@ import argparse
 import json
 from pathlib import Path
 
-from ...assistant import Assistant, Item, Request, Response
+from ...assistant import Assistant
+from ...assistant.request import Item, Request, Response
 from ...config import Settings
 from ...console import Console
 from ...errors import EXIT_NO_KEY, EXIT_OK, NO_ANSWER, UsageError
