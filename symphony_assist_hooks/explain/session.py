@@ -9,14 +9,18 @@ is imported by the assistant only on a cache miss.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from ..console import Progress, stderr_progress
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -352,8 +356,6 @@ def explain_session(config: pytest.Config, failures: list[dict[str, Any]], warn:
         cli["budget_run"] = cost
     basetemp = config.getoption("basetemp", None)
     settings = load_settings(cli, cwd=root)
-    from ..progress import pytest_progress
-
     with pytest_progress(config) as progress:  # on stderr when it is a terminal (or a CI log), never on stdout
         return explain_failures(
             [_failure(d) for d in failures],
@@ -529,3 +531,22 @@ def _block(say: Callable[[str], None], label: str, text: str) -> None:
             else:
                 say(pad + piece if piece else "")
             first = False
+
+
+@contextlib.contextmanager
+def pytest_progress(config: pytest.Config, noun: str = "failures") -> Iterator[Progress | None]:
+    """For `pytest --assist` at session end: pytest's output capture is suspended (so stderr is the real
+    terminal, or the CI log) while the block runs; yields a Progress, or None when it would be off.
+
+        with pytest_progress(config) as progress:
+            explained = explain_failures(..., progress=progress)
+    """
+    capman = config.pluginmanager.getplugin("capturemanager")
+    suspended = capman.global_and_fixture_disabled() if capman is not None else contextlib.nullcontext()
+    with suspended:
+        progress = stderr_progress(None, noun)
+        try:
+            yield progress
+        finally:
+            if progress is not None:
+                progress.close()

@@ -91,7 +91,7 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
         registry.get(name)  # unknown template → one line, exit 2
     formats = default_formats(args.formats)
     opts = options(args, settings)
-    from ...progress import stderr_progress
+    from ...console import stderr_progress
 
     progress = stderr_progress(console, "hunks")  # None unless stderr is a terminal or a CI log (#11)
     recorder = replaywriter.start(settings, opts)  # replay.py: keep this result if it qualifies
