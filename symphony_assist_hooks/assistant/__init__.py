@@ -225,7 +225,7 @@ class Assistant:
                 path = None
             sink = None
             if self.settings.cache_backend == "redis":  # the team's stream, besides this machine's file
-                from .redis.stats import SpooledStats
+                from .stats.redis import SpooledStats
 
                 sink = SpooledStats(self.settings, self.warn, path.with_name("stats-spool.jsonl") if path else None)
             self._stats = StatsLog(path, self.run_id, sink=sink)
