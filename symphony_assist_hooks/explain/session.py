@@ -20,7 +20,16 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ..console import Progress, stderr_progress
+from ..annotators import RenderContext, emit, parse_format_args
+from ..annotators.jsonfmt import to_document
+from ..config import load_settings
+from ..console import Console, Progress, stderr_progress
+from ..explainers.blamed import suspect_line
+from ..findings import Failure
+from ..logsafe import clean, inert_line, inert_lines
+from ..plugins import annotators
+from .blame import feeding_lines, function_suspect
+from .requests import explain_failures
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -114,8 +123,6 @@ def _called(entry: Any, test_path: Path, root: Path) -> list[Any]:
     scope = {**entry.frame.f_globals, **entry.frame.f_locals}
     statements = [str(entry.statement)]
     try:
-        from .blame import feeding_lines
-
         code = entry.frame.code
         lines, first = inspect.getsourcelines(code.raw)
         feeding = feeding_lines("".join(lines), [entry.lineno + 1 - max(first, 1) + 1])
@@ -192,7 +199,6 @@ def _callees(func: Any, root: Path, test_path: Path, depth: int = 3, limit: int 
 
 def _suspects(entries: list[Any], test_path: Path, root: Path, limit: int = 3) -> list[dict[str, Any]]:
     """The prime suspects in the project's own code (see `blame`), the likeliest first."""
-    from .blame import function_suspect
 
     project = [e for e in reversed(entries) if isinstance(e.path, Path) and _is_project_file(e.path, root)]
     out: list[dict[str, Any]] = []
@@ -340,8 +346,6 @@ def _usd(text: str, name: str) -> float:
 
 def explain_session(config: pytest.Config, failures: list[dict[str, Any]], warn: Any) -> Explained:
     """Settings as the command has them (cwd = rootdir), the options, then one `explain_failures`."""
-    from ..config import load_settings
-    from .requests import explain_failures
 
     root = config.rootpath
     max_failures = _option(config, "assist_max_failures")
@@ -370,7 +374,6 @@ def explain_session(config: pytest.Config, failures: list[dict[str, Any]], warn:
 
 
 def _failure(d: dict[str, Any]) -> Failure:
-    from ..findings import Failure
 
     return Failure(
         test_id=str(d.get("test_id", "")),
@@ -387,7 +390,6 @@ def _failure(d: dict[str, Any]) -> Failure:
 
 # ------------------------------------------------------------------------------------------ outputs
 def _render_context(config: pytest.Config) -> Any:
-    from ..annotators import RenderContext
 
     return RenderContext.from_env(root=config.rootpath, category="symphony-assist/pytest/")
 
@@ -398,8 +400,6 @@ def write_report(config: pytest.Config, result: Explained) -> None:
     if not target:
         return
     import json
-
-    from ..annotators.jsonfmt import to_document
 
     doc = to_document(result.report, _render_context(config))
     doc["not_explained"] = list(result.not_explained)
@@ -425,9 +425,6 @@ def emit_formats(config: pytest.Config, result: Explained) -> None:
     formats = list(_option(config, "assist_format") or [])
     if not formats:
         return
-    from ..annotators import emit, parse_format_args
-    from ..console import Console
-    from ..plugins import annotators
 
     emit(result.report, parse_format_args(formats), _render_context(config), Console(color="never"), annotators())
 
@@ -444,7 +441,6 @@ def print_summary(tr: pytest.TerminalReporter, result: Explained | None, lines: 
 
     Model text, test ids and upstream error messages may land in a CI log: every line is written by
     `say`, through `logsafe` (split on `\\n` only, invisibles removed, then no `::`/`##[` command left)."""
-    from ..logsafe import inert_line, inert_lines
 
     def say(text: str, **markup: bool) -> None:
         for line in inert_lines(text):
@@ -503,7 +499,6 @@ def _folded(group: Any) -> str:
 
 def _code_lines(suspect: dict[str, Any]) -> list[str]:
     """`code: path:line in func (why)` and the suspect lines with their numbers, the prime one marked."""
-    from ..explainers.blamed import suspect_line
 
     line = int(suspect.get("line") or 0)
     out = [f"  code: {suspect.get('path', '')}:{line} in {suspect.get('func', '')} ({suspect.get('why', '')})"]
@@ -518,8 +513,6 @@ def _block(say: Callable[[str], None], label: str, text: str) -> None:
     """`text` indented under `label`, wrapped at WRAP columns; `say` makes each line inert (it splits on
     \\n only, never on the other separators `str.splitlines` knows)."""
     import textwrap
-
-    from ..logsafe import clean
 
     lines = [ln.rstrip() for ln in clean(text).strip().split("\n")] or ["-"]
     pad = " " * (len(label) + 2)

@@ -6,11 +6,14 @@ import argparse
 import os
 from pathlib import Path
 
+from ...annotators import RenderContext, emit, parse_format_args
 from ...assistant import Assistant
+from ...assistant.prompts import load_registry
 from ...config import Settings
-from ...console import Console
+from ...console import Console, stderr_progress
 from ...errors import EXIT_FINDINGS, EXIT_OK, EXIT_PROVIDER, FallbackReason
 from ...findings import Report, Severity
+from ...git import changes as git
 from ...plugins import annotators
 from ...precommit import range_from_env
 from ...review import recorder as replaywriter
@@ -28,8 +31,6 @@ def options(args: argparse.Namespace, settings: Settings) -> ReviewOptions:
         source, rev = "rev", env_rev
     baseline = getattr(args, "baseline", None)
     if baseline is None:
-        from ...git import changes as git
-
         default = git.repo_root() / DEFAULT_BASELINE
         baseline = str(default) if default.is_file() else None
     return ReviewOptions(
@@ -57,7 +58,6 @@ def exit_code(report: Report, fail_on: str, fail_closed: bool) -> int:
 
 def default_formats(values: list[str] | None) -> list[tuple[str, Path | None]]:
     """--format values, else text (plus github annotations when running in GitHub Actions)."""
-    from ...annotators import parse_format_args
 
     if values:
         return parse_format_args(values)
@@ -80,8 +80,6 @@ def hook_settings(settings: Settings) -> Settings:
 
 
 def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    from ...annotators import RenderContext, emit
-    from ...assistant.prompts import load_registry
 
     if getattr(args, "pre_commit", False):
         settings = hook_settings(settings)
@@ -91,7 +89,6 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
         registry.get(name)  # unknown template → one line, exit 2
     formats = default_formats(args.formats)
     opts = options(args, settings)
-    from ...console import stderr_progress
 
     progress = stderr_progress(console, "hunks")  # None unless stderr is a terminal or a CI log (#11)
     recorder = replaywriter.start(settings, opts)  # replay.py: keep this result if it qualifies
@@ -111,7 +108,6 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
         )
     for notice in report.notices:
         console.notice(notice)
-    from ...git import changes as git
 
     ctx = RenderContext.from_env(color=console.color_out, root=git.repo_root())
     written = emit(report, formats, ctx, console, annotators())
