@@ -9,6 +9,11 @@
 | `json`    | jsonfmt.py   | stdout                        | scripts (stable, versioned document)  |
 | `rdjsonl` | rdjsonl.py   | stdout                        | reviewdog                             |
 
+Beside the formats: base.py (the `Annotator` protocol, `RenderContext`, helpers every format uses),
+summary.py (the github format's second sink, the `$GITHUB_STEP_SUMMARY` markdown: a rendering of the
+same findings, so a format, not a separate feature) and markdown.py (the escaping that makes model text
+inert in that markdown; a sink's escaping belongs with its format).
+
 `--format NAME[=PATH]` is repeatable (`parse_format_args`); `emit` renders each and writes it.
 The built-in formats (builtin.py) and a plugin's register through the same `register_annotators`
 hook; callers pass `plugins.annotators()` (a later registration of a name wins over a built-in).
