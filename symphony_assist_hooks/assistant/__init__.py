@@ -34,7 +34,6 @@ from ..config import Settings, user_dirs
 from ..errors import EXIT_NO_KEY, FallbackReason, NoKeyError, SecretScanError
 from ..plugins import get_plugin_manager, has_third_party_plugins
 from ..scan.policy import REDACTION_POLICY_VERSION
-from ..scan.redact import redact
 from .cache import open_cache
 from .prompts import Registry, load_registry
 from .request import Fallback, Item, ItemResult, Request, Response
@@ -343,6 +342,9 @@ class Assistant:
             if memo is not None and isinstance(memo.get("sha"), str) and isinstance(memo.get("label"), str):
                 prep = _Prepared(it, memo["label"], memo["sha"], int(memo.get("n", 0)))
             else:
+                # deferred: a hit answers from the scan memo; the secret rules cost ~18 ms of imports
+                from ..scan.redact import redact
+
                 content, found = redact(it.content)
                 label, found_label = redact(it.label)
                 redacted = Item(it.id, content, label)

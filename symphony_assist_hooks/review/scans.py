@@ -15,9 +15,7 @@ from typing import TYPE_CHECKING
 from ..assistant import content_hash
 from ..findings import Finding, Severity, fingerprint
 from ..git import changes as git
-from ..scan.injection import find_attempts
 from ..scan.policy import INJECTION_POLICY_VERSION, REDACTION_POLICY_VERSION
-from ..scan.redact import find_secrets, reportable
 
 if TYPE_CHECKING:
     from ..assistant.cache import Cache
@@ -72,6 +70,9 @@ def _absolute(hunk: git.Hunk, local: int) -> int:
 
 
 def scan_hunk(h: git.Hunk) -> HunkScan:
+    # deferred: a cached review reads the scans from the cache; the rules cost ~18 ms of imports
+    from ..scan.injection import find_attempts
+    from ..scan.redact import find_secrets, reportable
 
     secrets: list[tuple[int, str]] = []
     attempts: list[tuple[int, str, str]] = []

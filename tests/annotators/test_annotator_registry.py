@@ -3,6 +3,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -182,3 +184,20 @@ def test_tokens_are_random_hex() -> None:
     a, b = new_token(), new_token()
     assert a != b and len(a) == 32 and int(a, 16) >= 0
     assert RenderContext().token != RenderContext().token
+
+
+def test_a_format_module_is_imported_only_when_the_format_is_used() -> None:
+    """Every review looks the formats up; a cached one prints text and must not import the other five."""
+    probe = (
+        "import sys\n"
+        "from symphony_assist_hooks.plugins import annotators\n"
+        "formats = annotators()\n"
+        "before = sorted(m for m in sys.modules if m.startswith('symphony_assist_hooks.annotators.'))\n"
+        "formats['text'].render\n"
+        "after = sorted(m for m in sys.modules if m.startswith('symphony_assist_hooks.annotators.'))\n"
+        "print(before, after)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    prefix = "symphony_assist_hooks.annotators."
+    base, builtin, text = prefix + "base", prefix + "builtin", prefix + "text"
+    assert out.strip() == f"{[base, builtin]} {[base, builtin, text]}"
