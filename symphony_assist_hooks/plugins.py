@@ -18,6 +18,11 @@ A replayed hook run takes ~60 ms in all and a cached review needs only the forma
 third-party plugin `registered(hook)` calls the built-in implementations of that one hook directly
 (no pluggy, no other family imported); with one, the PluginManager holds the built-ins and pluggy
 loads the entry points. Both give the same registrations in the same order.
+
+Checked with `-X importtime` on a cached 50-file review with replay off (bench/hook.py's repository):
+the same 167 modules as before the built-ins went through the hooks, plus annotators/builtin.py (whose
+formats are `Deferred`: only the one used is imported); no pluggy, no importlib.metadata, no analyzers.
+`python -m bench --only hook` and tests/test_hot_paths.py guard the replayed run and the cached query.
 """
 
 from __future__ import annotations
