@@ -94,7 +94,7 @@ def _per_call(fn: Any, n: int) -> list[float]:
 
 def cache_in_process(url: str, work: Path, n: int) -> Row:
     from symphony_assist_hooks.assistant.cache import DiskCache
-    from symphony_assist_hooks.assistant.redis import RedisCache
+    from symphony_assist_hooks.assistant.cache.redis import RedisCache
 
     disk = DiskCache(work / "inproc", size_limit=1 << 30, ttl=0, warn=print)
     shared = RedisCache(
@@ -150,8 +150,8 @@ class _Drop:
 
 def _cycles(kind: str, url: str, directory: str, n: int, start: Any, out: Any) -> None:
     from symphony_assist_hooks.assistant.ledger.disk import DiskLedger
+    from symphony_assist_hooks.assistant.ledger.redis import RedisLedger
     from symphony_assist_hooks.assistant.ledger.rules import Caps
-    from symphony_assist_hooks.assistant.redis import RedisLedger
 
     caps = Caps(run=None, day=10**15, month=10**15)
     ledger: Any = (

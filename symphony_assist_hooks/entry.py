@@ -29,18 +29,18 @@ def tolerant_streams() -> None:
 
 
 def main() -> int:
-    from .review.replay import replay
+    from .review.replay import replay  # deferred: entry.py is the console script; replay answers first
 
     tolerant_streams()
     try:
         code = replay(sys.argv[1:])
     except KeyboardInterrupt:
-        from .errors import EXIT_INTERRUPTED
+        from .errors import EXIT_INTERRUPTED  # deferred: the replayed run never needs the error table
 
         sys.stderr.write("symphony-assist: interrupted\n")
         return EXIT_INTERRUPTED
     if code is not None:
         return code
-    from .cli import main as cli_main
+    from .cli import main as cli_main  # deferred: argparse and the CLI only when replay cannot answer
 
     return cli_main()

@@ -27,6 +27,6 @@ def range_from_env(env: Mapping[str, str] | None = None) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`symphony-assist review --pre-commit` with extra arguments (pre-commit's `args:`)."""
-    from .cli import main as cli_main
+    from .cli import main as cli_main  # deferred: the replay-first entry point imports the CLI only on a miss
 
     return cli_main(["review", "--pre-commit", *(argv or [])])

@@ -141,7 +141,7 @@ class AssistPlugin:
         report = yield
         if report.failed and call.excinfo is not None:  # not xfail/skip; XPASS(strict) has no exception
             try:
-                from .explain.session import capture_failure
+                from .explain.session import capture_failure  # deferred: pytest without --assist never loads it
 
                 data = capture_failure(item, call, report)
             except Exception as exc:  # never break the test run over context
@@ -180,7 +180,7 @@ class AssistPlugin:
             self.lines.append("session interrupted: nothing explained")
             return
         try:
-            from .explain.session import explain_session, write_report
+            from .explain.session import explain_session, write_report  # deferred: only with --assist
 
             self.result = explain_session(self.config, self.failures, self.lines.append)
         except Exception as exc:  # like pastebin: a fault is one line, never a broken session
@@ -195,13 +195,13 @@ class AssistPlugin:
         if self.is_worker or (not self.failures and not self.lines):
             return
         try:
-            from .explain.session import emit_formats, print_summary
+            from .explain.session import emit_formats, print_summary  # deferred: only with --assist
 
             print_summary(terminalreporter, self.result, self.lines)
             if self.result is not None:
                 emit_formats(self.config, self.result)
         except Exception as exc:
-            from .logsafe import inert_line
+            from .logsafe import inert_line  # deferred: pytest without --assist imports only this module
 
             terminalreporter.write_line(
                 inert_line(f"symphony-assist: not available: {type(exc).__name__}: {exc}"), yellow=True

@@ -6,6 +6,11 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
+
+from symphony_assist_hooks import plugins
 
 PLUGIN = """
 from pathlib import Path
@@ -64,3 +69,24 @@ def test_without_plugins_only_builtins(tmp_path: Path) -> None:
     listing = _run(["templates"], tmp_path, tmp_path)
     assert "django_security" not in listing
     assert all("built-in" in ln for ln in listing.splitlines())
+
+
+@pytest.mark.parametrize("hook", ["register_template_dirs", "register_annotators", "register_analyzers"])
+def test_builtins_register_the_same_through_the_plugin_manager(hook: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a plugin the built-in hooks are called directly (no pluggy on a cached review); with one,
+    the PluginManager calls them: both must give the same registrations in the same order."""
+
+    def shape(items: list[tuple[Any, ...]]) -> list[tuple[str, ...]]:
+        return [tuple(a if isinstance(a, str | Path) else type(a).__name__ for a in args) for args in items]
+
+    direct = plugins.registered(hook)
+    monkeypatch.setattr(plugins, "has_third_party_plugins", lambda: True)
+    plugins.get_plugin_manager.cache_clear()
+    try:
+        managed = plugins.registered(hook)
+        names = [impl.plugin_name for impl in getattr(plugins.get_plugin_manager().hook, hook).get_hookimpls()]
+    finally:
+        plugins.get_plugin_manager.cache_clear()
+    assert shape(managed) == shape(direct)
+    assert len(direct) >= 1
+    assert all(name.startswith("builtins") for name in names)

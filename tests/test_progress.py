@@ -307,22 +307,31 @@ def test_review_prints_no_progress_to_a_pipe(review_env: dict[str, str], git_rep
     assert "\r" not in err
 
 
-def test_importing_progress_costs_only_the_standard_library() -> None:
-    """The review command imports it before it knows whether anything will be sent (hit path)."""
+@pytest.mark.parametrize(
+    ("module", "ours"),
+    [
+        ("symphony_assist_hooks.progress", ["symphony_assist_hooks", "symphony_assist_hooks.progress"]),
+        (
+            "symphony_assist_hooks.console",
+            [
+                "symphony_assist_hooks",
+                "symphony_assist_hooks.console",
+                "symphony_assist_hooks.logsafe",
+                "symphony_assist_hooks.progress",
+            ],
+        ),
+    ],
+)
+def test_importing_progress_costs_only_the_standard_library(module: str, ours: list[str]) -> None:
+    """The core's events and their rendering: the review command imports both before it knows whether
+    anything will be sent (hit path)."""
     probe = (
-        "import sys; before = set(sys.modules); import symphony_assist_hooks.progress; "
+        f"import sys; before = set(sys.modules); import {module}; "
         "new = set(sys.modules) - before; "
         "print(sorted(m for m in new if m.split('.')[0] not in sys.stdlib_module_names))"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == str(
-        [
-            "symphony_assist_hooks",
-            "symphony_assist_hooks.console",
-            "symphony_assist_hooks.logsafe",
-            "symphony_assist_hooks.progress",
-        ]
-    )
+    assert out.strip() == str(ours)
 
 
 def test_pytest_progress_suspends_capture_around_the_block(monkeypatch: pytest.MonkeyPatch) -> None:

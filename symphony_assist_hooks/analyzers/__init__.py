@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 
 from ..explainers import TestingAnalyzer
 from ..findings import Finding, fingerprint
+from . import builtin
 from .code_review import CodeReviewAnalyzer
 from .common import Analysis, Analyzer, FailureAnalyzer, Target, language_of
 from .security import SecurityAnalyzer
@@ -24,15 +25,9 @@ __all__ = [
     "SecurityAnalyzer",
     "Target",
     "TestingAnalyzer",
-    "builtin_analyzers",
     "language_of",
     "run_local_review",
 ]
-
-
-def builtin_analyzers() -> dict[str, Analyzer | FailureAnalyzer]:
-    """Fresh instances of the built-in analyzers, keyed by the template each answers for."""
-    return {"security": SecurityAnalyzer(), "code_review": CodeReviewAnalyzer(), "testing": TestingAnalyzer()}
 
 
 def run_local_review(
@@ -40,7 +35,10 @@ def run_local_review(
     targets: Sequence[Target],
     extra: Mapping[str, Analyzer | FailureAnalyzer] | None = None,
 ) -> tuple[list[Finding], list[str]]:
-    """Run the analyzers for `templates` (built-ins, overridden by `extra`) → (findings, notices).
+    """Run the analyzers for `templates` → (findings, notices).
+
+    The analyzers are the built-ins' registrations (builtin.py, the `register_analyzers` hook),
+    overridden by `extra` (`plugins.analyzers()`: the same hook through the plugin manager).
 
     Never raises: an analyzer that crashes becomes a notice and the others still run. Findings are kept to
     the targets' changed lines, labelled source="local" and template=<name>, fingerprinted, de-duplicated
@@ -48,7 +46,7 @@ def run_local_review(
     """
     registry: dict[str, Analyzer | FailureAnalyzer] = {}
     if any(t in ("security", "code_review") for t in templates):
-        registry.update((k, v) for k, v in builtin_analyzers().items() if k in templates)
+        builtin.register_analyzers(register=lambda name, analyzer: registry.update({name: analyzer}))
     registry.update(extra or {})
     by_path = {t.path: t for t in targets}
     findings: list[Finding] = []

@@ -2,8 +2,8 @@
 
 Rule ids are stable (they feed fingerprints and suppressions): conflict-marker, long-line, debug-leftover,
 todo-no-owner, commented-out-code, swallowed-exception, long-function, mutable-default.
-The comment checks live in `comments.py` and the debugging leftovers in `leftovers.py`; this module re-exports
-them, so it stays the one place `code_review.py` calls.
+The comment checks (commented-out-code, todo-no-owner) live in `comments.py` and the debugging leftovers
+(debug-leftover) in `leftovers.py`; `code_review.py` calls each where it lives.
 """
 
 from __future__ import annotations
@@ -13,21 +13,15 @@ import re
 from collections.abc import Iterator
 
 from ..findings import Finding, Severity
-from .comments import commented_out_code, comments, todo_without_owner
 from .common import Target, enclosing_functions, make_finding
-from .leftovers import debug_leftovers
 
 __all__ = [
     "LONG_FUNCTION",
     "LONG_LINE",
-    "commented_out_code",
-    "comments",
     "conflict_markers",
-    "debug_leftovers",
     "long_lines",
     "python_checks",
     "swallowed_catch_js",
-    "todo_without_owner",
 ]
 
 NAME = "code_review"

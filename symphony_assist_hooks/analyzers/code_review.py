@@ -20,7 +20,9 @@ from typing import Any
 
 from ..findings import Finding, Severity
 from . import checks
+from .comments import commented_out_code, comments, todo_without_owner
 from .common import Analysis, Target, enclosing_functions, make_finding
+from .leftovers import debug_leftovers
 
 __all__ = ["RUFF_IGNORE", "RUFF_SELECT", "CodeReviewAnalyzer", "find_ruff"]
 
@@ -157,10 +159,10 @@ class CodeReviewAnalyzer:
                 tree = ast.parse(target.text)
             except (SyntaxError, ValueError):
                 tree = None
-        found += checks.debug_leftovers(target, tree)
-        comment_lines = checks.comments(target)
-        found += checks.todo_without_owner(target, comment_lines)
-        found += checks.commented_out_code(target, comment_lines)
+        found += debug_leftovers(target, tree)
+        comment_lines = comments(target)
+        found += todo_without_owner(target, comment_lines)
+        found += commented_out_code(target, comment_lines)
         if tree is not None:
             found += checks.python_checks(target, tree, mutable_defaults=mutable_defaults)
         found += checks.swallowed_catch_js(target)

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..findings import Finding, Severity
-from ..scan.redact import reportable
+from ..scan.redact import find_secrets, reportable
 from .common import Analysis, Target, enclosing_functions, is_test_path, make_finding
 
 if TYPE_CHECKING:
@@ -234,16 +234,7 @@ class SecurityAnalyzer:
 
     # -- secrets ---------------------------------------------------------------------------------------
     def _secrets(self, targets: Sequence[Target], result: Analysis) -> set[tuple[str, int]]:
-        finder = self._find_secrets
-        if finder is None:
-            try:
-                from ..scan.redact import find_secrets
-            except ImportError:
-                result.notices.append(
-                    "security: secret scan skipped (symphony_assist_hooks.scan.redact is not available)"
-                )
-                return set()
-            finder = find_secrets
+        finder = self._find_secrets or find_secrets
         seen: set[tuple[str, int]] = set()
         for target in targets:
             try:
@@ -458,6 +449,7 @@ def _unparsable_notice(failed: Sequence[tuple[Target, str]]) -> str:
 
 
 def _dataflow(parsed: Sequence[tuple[Target, ast.Module]], result: Analysis) -> dict[str, TaintResult]:
+    # deferred: the hit path guard (tests/test_hot_paths.py) keeps taint.py, ~1.2k lines, off a cached review
     from .taint import CATEGORIES, analyze_tree
 
     out: dict[str, TaintResult] = {}
@@ -497,7 +489,7 @@ def _dataflow(parsed: Sequence[tuple[Target, ast.Module]], result: Analysis) -> 
 
 def _disproved(issue: Any, flow: TaintResult, target: Target, taken: set[tuple[str, int, str]]) -> bool:
     """True when the data-flow analysis shows bandit's finding is a false positive or a duplicate."""
-    from .taint import CATEGORIES
+    from .taint import CATEGORIES  # deferred: see _dataflow
 
     test_id = str(issue.test_id)
     lines = [int(n) for n in (issue.linerange or [issue.lineno])]
@@ -523,7 +515,7 @@ def _disproved(issue: Any, flow: TaintResult, target: Target, taken: set[tuple[s
 
 def _prefer_bandit(findings: list[Finding]) -> list[Finding]:
     """Drop an API-use data-flow finding (deserialisation, weak hash) where bandit reports the same line."""
-    from .taint import CATEGORIES
+    from .taint import CATEGORIES  # deferred: see _dataflow
 
     rule_category = {CATEGORIES[c][0]: c for c in _SAME_AS_TAINT if c not in _TAINT_WINS}
     bandit = {

@@ -9,14 +9,18 @@
 | `json`    | jsonfmt.py   | stdout                        | scripts (stable, versioned document)  |
 | `rdjsonl` | rdjsonl.py   | stdout                        | reviewdog                             |
 
+Beside the formats: base.py (the `Annotator` protocol, `RenderContext`, helpers every format uses),
+summary.py (the github format's second sink, the `$GITHUB_STEP_SUMMARY` markdown: a rendering of the
+same findings, so a format, not a separate feature) and markdown.py (the escaping that makes model text
+inert in that markdown; a sink's escaping belongs with its format).
+
 `--format NAME[=PATH]` is repeatable (`parse_format_args`); `emit` renders each and writes it.
-Plugins add formats through the `register_annotators` hook; pass what they registered as `extra`
-(a later registration of a name wins over a built-in).
+The built-in formats (builtin.py) and a plugin's register through the same `register_annotators`
+hook; callers pass `plugins.annotators()` (a later registration of a name wins over a built-in).
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -28,22 +32,10 @@ from ..errors import UsageError
 from ..findings import Report
 from .base import Annotator, RenderContext, StepSummaryAnnotator, new_token
 
-# name -> (module, class). A format's module is imported only when that format is used: the hook's
-# cache-hit path prints text and must not pay for SARIF, GitHub or GitLab code it never runs.
-_BUILTINS = {
-    "text": ("text", "TextAnnotator"),
-    "github": ("github", "GithubAnnotator"),
-    "sarif": ("sarif", "SarifAnnotator"),
-    "gitlab": ("gitlab", "GitlabAnnotator"),
-    "json": ("jsonfmt", "JsonAnnotator"),
-    "rdjsonl": ("rdjsonl", "RdjsonlAnnotator"),
-}
-
 __all__ = [
     "Annotator",
     "RenderContext",
     "StepSummaryAnnotator",
-    "builtin_annotators",
     "emit",
     "get_annotator",
     "new_token",
@@ -51,27 +43,14 @@ __all__ = [
 ]
 
 
-def _builtin(name: str) -> Annotator:
-    module, cls = _BUILTINS[name]
-    annotator: Annotator = getattr(importlib.import_module(f".{module}", __package__), cls)()
-    return annotator
-
-
-def builtin_annotators() -> dict[str, Annotator]:
-    """The formats shipped with symphony-assist, by name."""
-    return {name: _builtin(name) for name in _BUILTINS}
-
-
-def get_annotator(name: str, extra: Mapping[str, Annotator] | None = None) -> Annotator:
-    """The annotator called `name` (case-insensitive); `extra` (plugins) overrides built-ins."""
+def get_annotator(name: str, formats: Mapping[str, Annotator]) -> Annotator:
+    """The annotator called `name` (case-insensitive) among `formats` (`plugins.annotators()`: the
+    built-ins and every plugin's, registered through the `register_annotators` hook)."""
     key = name.strip().lower()
-    plugins = {n.strip().lower(): a for n, a in (extra or {}).items()}
-    if key in plugins:
-        return plugins[key]
-    if key in _BUILTINS:
-        return _builtin(key)
-    known = sorted({*_BUILTINS, *plugins})
-    raise UsageError(f"unknown output format {name!r} (from --format): choose one of {', '.join(known)}")
+    known = {n.strip().lower(): a for n, a in formats.items()}
+    if key in known:
+        return known[key]
+    raise UsageError(f"unknown output format {name!r} (from --format): choose one of {', '.join(sorted(known))}")
 
 
 def parse_format_args(values: Sequence[str]) -> list[tuple[str, Path | None]]:
@@ -117,19 +96,19 @@ def emit(
     formats: Sequence[tuple[str, Path | None]],
     ctx: RenderContext,
     console: Console,
-    *,
-    extra: Mapping[str, Annotator] | None = None,
+    registry: Mapping[str, Annotator],
 ) -> list[Path]:
     """Render each format and write it to its PATH, its default file, or stdout; the files written.
 
-    Every name is checked before anything is written; two formats may not write the same file.
+    `registry` is every known format by name (`plugins.annotators()`). Every name is checked before
+    anything is written; two formats may not write the same file.
     Files never get colour. An annotator with `render_summary` (github) also appends to
     `ctx.step_summary`; failing to do so is a notice, not an error (the annotations are out).
     """
     resolved: list[tuple[str, Annotator, Path | None]] = []
     destinations: dict[str, str] = {}
     for name, path in formats:
-        annotator = get_annotator(name, extra)
+        annotator = get_annotator(name, registry)
         dest = (
             path
             if path is not None

@@ -32,6 +32,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import Settings, user_dirs
 from ..errors import EXIT_NO_KEY, FallbackReason, NoKeyError, SecretScanError
+from ..plugins import get_plugin_manager, has_third_party_plugins
+from ..scan.policy import REDACTION_POLICY_VERSION
+from .cache import open_cache
 from .endpoint import endpoint_of
 from .prompts import Registry, load_registry
 from .request import Fallback, Item, ItemResult, Request, Response
@@ -189,8 +192,6 @@ class Assistant:
     @property
     def cache(self) -> Cache:
         if self._cache is None:
-            from .cache import open_cache
-
             self._cache = open_cache(self.settings, self.warn)
         return self._cache
 
@@ -202,15 +203,13 @@ class Assistant:
         content and no secret, and it stays on this machine whatever the cache backend.
         """
         if self._scans is None:
-            from .cache import open_cache
-
             self._scans = open_cache(self.settings, self.warn, subdir="scans", local_only=True)
         return self._scans
 
     @property
     def ledger(self) -> Ledger:
         if self._ledger is None:
-            from .ledger import open_ledger
+            from .ledger import open_ledger  # deferred: only a miss reserves (~6 ms of imports a hit skips)
 
             self._ledger = open_ledger(self.settings, warn=self.warn)
             self._owned.add(id(self._ledger))
@@ -230,7 +229,7 @@ class Assistant:
                 path = None
             sink = None
             if self.settings.cache_backend == "redis":  # the team's stream, besides this machine's file
-                from .redis.stats import SpooledStats
+                from .stats.redis import SpooledStats  # deferred: team code, never on the disk backend's path
 
                 sink = SpooledStats(self.settings, self.warn, path.with_name("stats-spool.jsonl") if path else None)
             self._stats = StatsLog(path, self.run_id, sink=sink)
@@ -293,13 +292,12 @@ class Assistant:
         try:
             prepared, resp.redactions = self._prepare(request.items)
         except SecretScanError as exc:
-            from .misses import finish
+            from .misses import finish  # deferred: the miss path (openai, pydantic, jinja2 behind it)
 
             unanswered = [(it, t) for it in request.items for t in request.templates]
             return finish(self, resp, unanswered, FallbackReason.of(exc), fallback)
         frame_t = self.registry.frame(request.frame)
         templates = {name: self.registry.get(name) for name in request.templates}
-        from ..scan.policy import REDACTION_POLICY_VERSION
 
         keys: dict[tuple[str, str], str] = {}
         wanted: list[tuple[_Prepared, str]] = []
@@ -337,13 +335,12 @@ class Assistant:
             self.stats.record("cache", template=name, model=answered_by, items=count, saved_micro=saved)
         if not wanted:
             return resp  # all cache hits: nothing below this line is imported
-        from .misses import answer_misses
+        from .misses import answer_misses  # deferred: the miss path (openai, pydantic, jinja2 behind it)
 
         return answer_misses(self, request, wanted, keys, model, temperature, per_item, resp, fallback)
 
     def _prepare(self, items: Sequence[Item]) -> tuple[list[_Prepared], int]:
         """Redacted labels and content hashes for `items`, from the scan memo where it knows them."""
-        from ..scan.policy import REDACTION_POLICY_VERSION
 
         out: list[_Prepared] = []
         total = 0
@@ -356,6 +353,7 @@ class Assistant:
             if memo is not None and isinstance(memo.get("sha"), str) and isinstance(memo.get("label"), str):
                 prep = _Prepared(it, memo["label"], memo["sha"], int(memo.get("n", 0)))
             else:
+                # deferred: a hit answers from the scan memo; the secret rules cost ~18 ms of imports
                 from ..scan.redact import redact
 
                 content, found = redact(it.content)
@@ -407,16 +405,16 @@ class Assistant:
 
 def make_provider(settings: Settings) -> Provider:
     """The plugin's provider if one claims the settings, the remote server if configured, else OpenAI."""
-    from ..plugins import get_plugin_manager, has_third_party_plugins
 
     if has_third_party_plugins():
         chosen = get_plugin_manager().hook.provider(settings=settings)
         if chosen is not None:
             return chosen  # type: ignore[no-any-return]
     if settings.server_url:
-        from .provider.remote import RemoteProvider
+        from .provider.remote import RemoteProvider  # deferred: the miss path's provider (httpx2 behind it)
 
         return RemoteProvider(settings)
+    # deferred: the miss path's provider (~30 ms of imports, the openai SDK behind it)
     from .provider import OpenAIProvider
     from .provider.keys import KeyRing
 

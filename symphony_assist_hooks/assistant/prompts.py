@@ -30,7 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..config import builtin_template_dir, user_dirs
 from ..errors import UsageError
+from ..plugins import has_third_party_plugins, registered
 
 if TYPE_CHECKING:
     from .request import Item
@@ -158,8 +160,6 @@ def _dir_templates(folder: Path, source: str, root: Path | None = None) -> list[
 
 def _plugin_dirs() -> list[Path]:
     """Template folders from plugins. pluggy is loaded only when a third-party plugin is installed."""
-    from ..config import builtin_template_dir
-    from ..plugins import has_third_party_plugins, registered
 
     if not has_third_party_plugins():
         return [builtin_template_dir()]
@@ -169,7 +169,6 @@ def _plugin_dirs() -> list[Path]:
 
 @functools.cache
 def _cached_registry(project_root: Path | None, user_dir: Path | None) -> Registry:
-    from ..config import builtin_template_dir
 
     builtin = builtin_template_dir().resolve()
     found: list[Template] = []
@@ -185,7 +184,6 @@ def _cached_registry(project_root: Path | None, user_dir: Path | None) -> Regist
 
 def user_template_dir() -> Path:
     """Where a user's own templates live: `<user config dir>/templates`."""
-    from ..config import user_dirs
 
     return user_dirs()[1] / "templates"
 

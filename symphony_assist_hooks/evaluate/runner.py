@@ -12,9 +12,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..assistant import Assistant
+from ..assistant.stats import StatsLog
 from ..errors import GitError
+from ..explain.requests import explain_failures
 from ..findings import Finding, Report
 from ..git import changes as git
+from ..review.pipeline import ReviewOptions, review_changes
 from .cases import TOLERANCE, Case
 from .scoring import score_diff, score_failure, summarize
 
@@ -90,7 +94,6 @@ def _scratch_repo(files: Mapping[str, str]) -> Iterator[None]:
 
 
 def _review(case: Case, settings: Settings, options: EvalOptions, assistant: Assistant) -> Report:
-    from ..review.pipeline import ReviewOptions, review_changes
 
     files = git.parse_patch(case.diff)
     changes = git.Changes(files=files, skipped={}, source="staged")
@@ -105,7 +108,6 @@ def _review(case: Case, settings: Settings, options: EvalOptions, assistant: Ass
 
 
 def _explain(cases: Sequence[Case], settings: Settings, template: str, assistant: Assistant) -> Report:
-    from ..explain.requests import explain_failures
 
     failures = [c.failure for c in cases if c.failure is not None]
     with tempfile.TemporaryDirectory(prefix="symphony-eval-") as root:  # no project files: same answer anywhere
@@ -124,14 +126,12 @@ def run_eval(
     warn: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Run every case through the pipeline with one Assistant (one run budget) → the result document."""
-    from ..assistant import Assistant
 
     settings = replace(settings, cache_dir=settings.resolved_cache_dir.absolute())  # cases run in other dirs
     asst = assistant if assistant is not None else Assistant(settings, warn=warn)
     if assistant is None and asst.offline_reason():
         # Only the local analyzers can answer: a measurement, not usage. Its events stay in memory so
         # `stats` (fallback rate, answers) is the same after an offline eval as before it.
-        from ..assistant.stats import StatsLog
 
         asst = Assistant(settings, warn=warn, run_id=asst.run_id, stats=StatsLog(None, asst.run_id))
     reason = asst.offline_reason()

@@ -24,6 +24,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..analyzers.common import Target
+from ..analyzers.security import SecurityAnalyzer
+from ..analyzers.taint import CATEGORIES
 from .webcorpus import CATEGORY_NAMES, WebCase, build
 
 __all__ = ["BANDIT_CATEGORIES", "SUITE", "category_of_rule", "check_websec", "render_websec", "run_websec", "score"]
@@ -44,7 +47,6 @@ BANDIT_CATEGORIES = {test_id: category for category, ids in _CHECKS.items() for 
 
 def category_of_rule(rule: str) -> str | None:
     """The corpus category of one of our finding rules (bandit/Bxxx or taint/...), None when it has none."""
-    from ..analyzers.taint import CATEGORIES
 
     if rule.startswith("bandit/"):
         return BANDIT_CATEGORIES.get(rule.split("/", 1)[1])
@@ -59,8 +61,6 @@ def _path(case: WebCase) -> str:
 
 
 def _ours(cases: Sequence[WebCase]) -> tuple[dict[str, set[str]], list[str]]:
-    from ..analyzers.common import Target
-    from ..analyzers.security import SecurityAnalyzer
 
     targets = [Target.whole_file(_path(c), c.text) for c in cases]
     analysis = SecurityAnalyzer(find_secrets=lambda _: []).analyze(targets)

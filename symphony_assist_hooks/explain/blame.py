@@ -26,6 +26,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..errors import GitError
+from ..git import process as gitcli
+from ..git.env import DIFF_OPTIONS
+
 __all__ = ["changed_lines", "diff_of", "feeding_lines", "function_suspect", "returned_lines"]
 
 MAX_LINES = 4  # suspect lines named per function: the prime line and the closest feeding ones
@@ -147,10 +151,6 @@ def changed_lines(path: str | os.PathLike[str], root: Path) -> tuple[str, frozen
         return _DIFFS[key]
     result: tuple[str, frozenset[int]] = ("", frozenset())
     if _inside_git(p.parent):
-        from ..errors import GitError
-        from ..git import process as gitcli
-        from ..git.env import DIFF_OPTIONS
-
         try:
             _, out = gitcli.run(["diff", *DIFF_OPTIONS, "-U0", "HEAD", "--", str(p)], cwd=p.parent, ok=(0, 1))
             text = out.decode("utf-8", "replace")

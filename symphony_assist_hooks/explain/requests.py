@@ -24,9 +24,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
+from ..assistant import Assistant
+from ..assistant.request import Item, Request
+from ..errors import SymphonyError
+from ..explainers import TestingAnalyzer
 from ..findings import Explanation, Failure, Report
+from ..scan.redact import redact, redact_env_values
 
 if TYPE_CHECKING:
     from ..assistant import Assistant
@@ -147,7 +152,6 @@ def failure_content(
     item_tokens: int = ITEM_TOKENS,
 ) -> str:
     """The text the model sees for one failure: normalised, secret env values replaced, trimmed."""
-    from ..scan.redact import redact, redact_env_values
 
     def clean(text: str) -> str:
         # redacted before it is normalised or trimmed: `<n>` in a token's digit run, or a cut through
@@ -226,9 +230,7 @@ def suspect_diffs(suspects: Sequence[Mapping[str, Any]]) -> str:
 def local_explanation(failure: Failure, root: str | None = None) -> dict[str, str]:
     """The offline answer for one failure: {category, explanation, fix} from the local classifier
     (`analyzers.testing`), reading project files under `root` (default: the working directory)."""
-    from ..analyzers import FailureAnalyzer, TestingAnalyzer, builtin_analyzers
-
-    analyzer = TestingAnalyzer(root) if root else cast(FailureAnalyzer, builtin_analyzers()["testing"])
+    analyzer = TestingAnalyzer(root or None)
     found = analyzer.explain(failure)
     return {"category": found.category, "explanation": found.explanation, "fix": found.fix}
 
@@ -345,10 +347,6 @@ def explain_failures(
     answers (source "local") and `report.fallback_reason`. Configuration errors (an unknown template),
     a failed secret scan and faults inside the assistant do the same, with their message as the reason.
     """
-    from ..assistant import Assistant
-    from ..assistant.request import Item, Request
-    from ..errors import SymphonyError
-    from ..scan.redact import redact
 
     groups = group_failures(failures)
     explained = tuple(groups[: max(max_failures, 0)])

@@ -9,14 +9,27 @@ is imported by the assistant only on a cache miss.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from ..annotators import RenderContext, emit, parse_format_args
+from ..annotators.jsonfmt import to_document
+from ..config import load_settings
+from ..console import Console, Progress, stderr_progress
+from ..explainers.blamed import suspect_line
+from ..findings import Failure
+from ..logsafe import clean, inert_line, inert_lines
+from ..plugins import annotators
+from .blame import feeding_lines, function_suspect
+from .requests import explain_failures
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -110,8 +123,6 @@ def _called(entry: Any, test_path: Path, root: Path) -> list[Any]:
     scope = {**entry.frame.f_globals, **entry.frame.f_locals}
     statements = [str(entry.statement)]
     try:
-        from .blame import feeding_lines
-
         code = entry.frame.code
         lines, first = inspect.getsourcelines(code.raw)
         feeding = feeding_lines("".join(lines), [entry.lineno + 1 - max(first, 1) + 1])
@@ -188,7 +199,6 @@ def _callees(func: Any, root: Path, test_path: Path, depth: int = 3, limit: int 
 
 def _suspects(entries: list[Any], test_path: Path, root: Path, limit: int = 3) -> list[dict[str, Any]]:
     """The prime suspects in the project's own code (see `blame`), the likeliest first."""
-    from .blame import function_suspect
 
     project = [e for e in reversed(entries) if isinstance(e.path, Path) and _is_project_file(e.path, root)]
     out: list[dict[str, Any]] = []
@@ -336,8 +346,6 @@ def _usd(text: str, name: str) -> float:
 
 def explain_session(config: pytest.Config, failures: list[dict[str, Any]], warn: Any) -> Explained:
     """Settings as the command has them (cwd = rootdir), the options, then one `explain_failures`."""
-    from ..config import load_settings
-    from .requests import explain_failures
 
     root = config.rootpath
     max_failures = _option(config, "assist_max_failures")
@@ -352,8 +360,6 @@ def explain_session(config: pytest.Config, failures: list[dict[str, Any]], warn:
         cli["budget_run"] = cost
     basetemp = config.getoption("basetemp", None)
     settings = load_settings(cli, cwd=root)
-    from ..progress import pytest_progress
-
     with pytest_progress(config) as progress:  # on stderr when it is a terminal (or a CI log), never on stdout
         return explain_failures(
             [_failure(d) for d in failures],
@@ -368,7 +374,6 @@ def explain_session(config: pytest.Config, failures: list[dict[str, Any]], warn:
 
 
 def _failure(d: dict[str, Any]) -> Failure:
-    from ..findings import Failure
 
     return Failure(
         test_id=str(d.get("test_id", "")),
@@ -385,7 +390,6 @@ def _failure(d: dict[str, Any]) -> Failure:
 
 # ------------------------------------------------------------------------------------------ outputs
 def _render_context(config: pytest.Config) -> Any:
-    from ..annotators import RenderContext
 
     return RenderContext.from_env(root=config.rootpath, category="symphony-assist/pytest/")
 
@@ -396,8 +400,6 @@ def write_report(config: pytest.Config, result: Explained) -> None:
     if not target:
         return
     import json
-
-    from ..annotators.jsonfmt import to_document
 
     doc = to_document(result.report, _render_context(config))
     doc["not_explained"] = list(result.not_explained)
@@ -423,10 +425,8 @@ def emit_formats(config: pytest.Config, result: Explained) -> None:
     formats = list(_option(config, "assist_format") or [])
     if not formats:
         return
-    from ..annotators import emit, parse_format_args
-    from ..console import Console
 
-    emit(result.report, parse_format_args(formats), _render_context(config), Console(color="never"))
+    emit(result.report, parse_format_args(formats), _render_context(config), Console(color="never"), annotators())
 
 
 MAX_LINE = 300  # no line of the section is longer (a CI log or a terminal stays readable)
@@ -441,7 +441,6 @@ def print_summary(tr: pytest.TerminalReporter, result: Explained | None, lines: 
 
     Model text, test ids and upstream error messages may land in a CI log: every line is written by
     `say`, through `logsafe` (split on `\\n` only, invisibles removed, then no `::`/`##[` command left)."""
-    from ..logsafe import inert_line, inert_lines
 
     def say(text: str, **markup: bool) -> None:
         for line in inert_lines(text):
@@ -500,7 +499,6 @@ def _folded(group: Any) -> str:
 
 def _code_lines(suspect: dict[str, Any]) -> list[str]:
     """`code: path:line in func (why)` and the suspect lines with their numbers, the prime one marked."""
-    from ..explainers.blamed import suspect_line
 
     line = int(suspect.get("line") or 0)
     out = [f"  code: {suspect.get('path', '')}:{line} in {suspect.get('func', '')} ({suspect.get('why', '')})"]
@@ -516,8 +514,6 @@ def _block(say: Callable[[str], None], label: str, text: str) -> None:
     \\n only, never on the other separators `str.splitlines` knows)."""
     import textwrap
 
-    from ..logsafe import clean
-
     lines = [ln.rstrip() for ln in clean(text).strip().split("\n")] or ["-"]
     pad = " " * (len(label) + 2)
     first = True
@@ -528,3 +524,22 @@ def _block(say: Callable[[str], None], label: str, text: str) -> None:
             else:
                 say(pad + piece if piece else "")
             first = False
+
+
+@contextlib.contextmanager
+def pytest_progress(config: pytest.Config, noun: str = "failures") -> Iterator[Progress | None]:
+    """For `pytest --assist` at session end: pytest's output capture is suspended (so stderr is the real
+    terminal, or the CI log) while the block runs; yields a Progress, or None when it would be off.
+
+        with pytest_progress(config) as progress:
+            explained = explain_failures(..., progress=progress)
+    """
+    capman = config.pluginmanager.getplugin("capturemanager")
+    suspended = capman.global_and_fixture_disabled() if capman is not None else contextlib.nullcontext()
+    with suspended:
+        progress = stderr_progress(None, noun)
+        try:
+            yield progress
+        finally:
+            if progress is not None:
+                progress.close()

@@ -18,7 +18,16 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from ..assistant.cache import SUBDIR
+from ..assistant.cache.directory import ensure_private_dir, generation_file
+from ..assistant.prompts import project_template_dir, user_template_dir
+from ..config import builtin_template_dir
+from ..git import changes as git
+from ..git import process as gitcli
+from ..git.patch import parse_raw
+from ..plugins import has_third_party_plugins
 from . import replay
+from .baseline import DEFAULT_BASELINE
 
 if TYPE_CHECKING:
     from ..assistant import Assistant
@@ -97,8 +106,6 @@ class Recorder:
             or replay.stamp(generation_path(self.settings), "content") != self.generation  # the cache changed
         ):
             return False
-        from ..git import changes as git
-        from ..git.patch import parse_raw
 
         changed = [e.path for e in parse_raw(self.pending.listing)]
         extra = [str(self.opts.baseline)] if self.opts.baseline else []
@@ -132,8 +139,6 @@ def _racy(deps: list[tuple[str, bytes]], looked_ns: int) -> bool:
 
 def generation_path(settings: Settings) -> str:
     """The disk cache's generation file (assistant/diskstore.py) for these settings."""
-    from ..assistant.cache import SUBDIR
-    from ..assistant.cache.directory import generation_file
 
     return str(generation_file(settings.resolved_cache_dir / SUBDIR))
 
@@ -143,7 +148,6 @@ def start(settings: Settings, opts: ReviewOptions) -> Recorder | None:
 
     Cheap: the checks that need no file, and one read of the cache's generation token.
     """
-    from ..plugins import has_third_party_plugins
 
     pending = replay.lookup.pending
     if (
@@ -173,10 +177,7 @@ def dependencies(
 ) -> list[tuple[str, str]] | None:
     """(path, stamp kind) of what could change a staged review's result without changing its key;
     None when something could that no file shows (a git config included only on some branch)."""
-    from ..analyzers.code_review import find_ruff
-    from ..assistant.prompts import project_template_dir, user_template_dir
-    from ..config import builtin_template_dir
-    from .baseline import DEFAULT_BASELINE
+    from ..analyzers.code_review import find_ruff  # deferred: the analyzers package costs ~60 ms of imports
 
     git_files = _git_files(root)
     if git_files is None:
@@ -221,7 +222,6 @@ def _git_files(root: str) -> list[str] | None:
     """git's configuration files (every one that sets something, every include target, and where new
     ones would go) and the attributes files outside the work tree (a `-diff` attribute makes a file
     binary). None when a config is included only on some branch: no file shows a branch switch."""
-    from ..git import process as gitcli
 
     def text(raw: bytes) -> str:
         return raw.decode("utf-8", "surrogateescape")
@@ -267,8 +267,6 @@ def _ancestors(rel: str) -> list[str]:
 
 def _write(folder: Path, key: str, data: bytes) -> bool:
     import tempfile  # only when a record is written: not on every review's import path
-
-    from ..assistant.cache.directory import ensure_private_dir
 
     try:
         ensure_private_dir(folder, lambda _message: None)

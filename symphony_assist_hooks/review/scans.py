@@ -12,8 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..assistant import content_hash
 from ..findings import Finding, Severity, fingerprint
 from ..git import changes as git
+from ..scan.policy import INJECTION_POLICY_VERSION, REDACTION_POLICY_VERSION
 
 if TYPE_CHECKING:
     from ..assistant.cache import Cache
@@ -35,8 +37,6 @@ def scan_hunks(hunks: Sequence[git.Hunk], memo: Cache | None) -> list[HunkScan]:
     Remembered per hunk (hunk-local lines, keyed by the hunk's position-independent text and the
     rules' versions) in this machine's scan memo, so a repeat run compiles and runs no scanner.
     """
-    from ..assistant import content_hash
-    from ..scan.policy import INJECTION_POLICY_VERSION, REDACTION_POLICY_VERSION
 
     out: list[HunkScan] = []
     for h in hunks:
@@ -70,6 +70,7 @@ def _absolute(hunk: git.Hunk, local: int) -> int:
 
 
 def scan_hunk(h: git.Hunk) -> HunkScan:
+    # deferred: a cached review reads the scans from the cache; the rules cost ~18 ms of imports
     from ..scan.injection import find_attempts
     from ..scan.redact import find_secrets, reportable
 

@@ -8,7 +8,7 @@ Contract:
   covers n newlines is followed by n newlines, so line numbers after it stay valid.
 - Any failure inside the scan raises `SecretScanError` ("secret scan failed: …; nothing was sent"):
   callers fail closed and never send unscanned text.
-- `REDACTION_POLICY_VERSION` goes into cache keys: bump it whenever a rule changes what is redacted
+- `REDACTION_POLICY_VERSION` (policy.py) goes into cache keys: bump it whenever a rule changes what is redacted
   (tests/scan/test_redact.py pins a hash of the rules to it).
 
 The rules are our own, gitleaks-style (vendor prefixes with a literal prefilter, plus keyword
@@ -40,18 +40,14 @@ from ..errors import SecretScanError
 from . import rules as secretrules
 
 __all__ = [
-    "REDACTION_POLICY_VERSION",
     "SecretMatch",
     "find_secrets",
-    "is_sensitive_path",
     "is_test_path",
     "redact",
     "redact_env_values",
     "reportable",
 ]
 
-from .policy import REDACTION_POLICY_VERSION
-from .sensitive import is_sensitive_path  # re-exported: where callers look for it
 
 # Kinds found by heuristics (a secret-looking name, entropy, URL userinfo) rather than a vendor format.
 # They are always redacted before sending; in a test file they are usually fixtures, so they are not

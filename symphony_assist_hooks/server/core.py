@@ -25,6 +25,7 @@ from ..assistant import Assistant, cache_key
 from ..assistant.cache import Cache, open_cache
 from ..assistant.endpoint import endpoint_of
 from ..assistant.ledger import Ledger, open_ledger
+from ..assistant.pricing import cost_micro, price_for, worst_case_micro
 from ..assistant.prompts import Registry, load_registry
 from ..assistant.provider import NO_KEY_MESSAGE, OpenAIProvider
 from ..assistant.provider.keys import KeyRing
@@ -33,7 +34,11 @@ from ..assistant.stats import StatsLog, summarize
 from ..config import Settings, user_dirs
 from ..errors import AuthError, BudgetError, NoKeyError, ProviderError, QuotaError, SymphonyError, UsageError
 from ..logsafe import inert_line
+from ..report.figures import stats_document
+from ..report.html import dashboard_html
 from ..review.pipeline import ReviewOptions, review_changes
+from ..scan.policy import REDACTION_POLICY_VERSION
+from ..scan.redact import redact
 from .diff import parse_diff
 from .errors import ApiError, reason_error
 from .ledger import RequestLedger
@@ -121,8 +126,6 @@ class Core:
 
     def query_key(self, body: QueryIn) -> str:
         """The cache key `Assistant.query` files this question under (single-flight key)."""
-        from ..scan.policy import REDACTION_POLICY_VERSION
-        from ..scan.redact import redact
 
         template = body.template or "general"
         tmpl = self.registry.get(template)  # UsageError for an unknown template: 400
@@ -166,7 +169,6 @@ class Core:
 
     # -------------------------------------------------------------------------------- complete
     def complete(self, req: ChatRequest, key: str, deadline: float) -> CompletionOut:
-        from ..assistant.pricing import cost_micro, price_for, worst_case_micro
 
         stats = StatsLog(self._stats_path(), "server-" + uuid.uuid4().hex[:12])
         hit = self.cache.get(key) or {}
@@ -314,13 +316,11 @@ class Core:
         except BudgetError as exc:
             budget = {"error": str(exc)}
         entries = self.cache.info().get("entries")
-        from ..report.figures import stats_document
 
         return stats_document(entries, budget, summary)
 
     def dashboard(self) -> str:
         """The usage report page (report.py) over the stats log and the shared ledger."""
-        from ..report.html import dashboard_html
 
         return dashboard_html(self.assistant())  # not closed: the Assistant borrows the shared cache
 

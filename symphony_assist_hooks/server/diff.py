@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from ..errors import UsageError
 from ..git import changes as git
+from ..scan.sensitive import is_sensitive_path
 
 __all__ = ["SOURCE", "SentDiff", "parse_diff"]
 
@@ -37,7 +38,6 @@ def parse_diff(diff: str, *, max_bytes: int = git.DEFAULT_MAX_FILE_BYTES) -> Sen
 
     Skips what a local review skips before reading content: deletions, binaries, submodules,
     symlinks, mode-only changes and sensitive paths. Nothing is read from or written to disk."""
-    from ..scan.sensitive import is_sensitive_path
 
     files: list[git.FileDiff] = []
     skipped: dict[str, int] = {}

@@ -6,13 +6,13 @@ from collections.abc import Sequence
 
 import pytest
 
+from symphony_assist_hooks import plugins
 from symphony_assist_hooks.analyzers import (
     Analysis,
     CodeReviewAnalyzer,
     SecurityAnalyzer,
     Target,
     TestingAnalyzer,
-    builtin_analyzers,
     language_of,
     run_local_review,
 )
@@ -47,7 +47,8 @@ def test_whole_file_marks_every_line_changed_and_anchor_finds_the_first_changed_
 
 
 def test_builtin_analyzers_are_keyed_by_template() -> None:
-    analyzers = builtin_analyzers()
+    """The built-ins come from the same `register_analyzers` hook a plugin implements."""
+    analyzers = plugins.analyzers()
     assert isinstance(analyzers["security"], SecurityAnalyzer)
     assert isinstance(analyzers["code_review"], CodeReviewAnalyzer)
     assert isinstance(analyzers["testing"], TestingAnalyzer)

@@ -27,6 +27,7 @@ def bench() -> ModuleType:
     return _load()
 
 
+@pytest.mark.slow
 def test_quick_run_meets_every_target(bench: ModuleType) -> None:
     result = bench.measure(quick=True)
     assert result["failing"]["cases"] >= 40

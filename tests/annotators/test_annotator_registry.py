@@ -3,6 +3,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,6 @@ from actions_runner import executed
 from symphony_assist_hooks.annotators import (
     Annotator,
     RenderContext,
-    builtin_annotators,
     emit,
     get_annotator,
     new_token,
@@ -20,6 +21,7 @@ from symphony_assist_hooks.annotators import (
 from symphony_assist_hooks.console import Console
 from symphony_assist_hooks.errors import UsageError
 from symphony_assist_hooks.findings import Finding, Report, Severity
+from symphony_assist_hooks.plugins import annotators
 
 REPORT = Report(findings=(Finding("a.py", 1, 1, Severity.HIGH, "R", "title", "msg"),))
 
@@ -40,8 +42,9 @@ def console() -> tuple[Console, io.StringIO, io.StringIO]:
 
 
 def test_builtin_names() -> None:
-    assert sorted(builtin_annotators()) == ["github", "gitlab", "json", "rdjsonl", "sarif", "text"]
-    for name, annotator in builtin_annotators().items():
+    """The built-in formats come from the same `register_annotators` hook a plugin implements."""
+    assert sorted(annotators()) == ["github", "gitlab", "json", "rdjsonl", "sarif", "text"]
+    for name, annotator in annotators().items():
         assert annotator.name == name
         assert annotator.default_stream
         assert isinstance(annotator.render(Report(), RenderContext()), str)
@@ -49,12 +52,12 @@ def test_builtin_names() -> None:
 
 def test_unknown_name_lists_the_valid_ones() -> None:
     with pytest.raises(UsageError, match=r"unknown output format 'xml'.*github, gitlab, json, rdjsonl, sarif, text"):
-        get_annotator("xml")
+        get_annotator("xml", annotators())
 
 
 def test_names_are_case_insensitive_and_extras_are_accepted() -> None:
-    assert get_annotator(" SARIF ").name == "sarif"
-    extra: dict[str, Annotator] = {"Upper": Upper()}
+    assert get_annotator(" SARIF ", annotators()).name == "sarif"
+    extra: dict[str, Annotator] = annotators() | {"Upper": Upper()}
     assert isinstance(get_annotator("upper", extra), Upper)
     with pytest.raises(UsageError, match="upper"):
         get_annotator("nope", extra)
@@ -62,7 +65,7 @@ def test_names_are_case_insensitive_and_extras_are_accepted() -> None:
 
 def test_a_plugin_may_replace_a_builtin() -> None:
     replacement = Upper()
-    assert get_annotator("text", {"text": replacement}) is replacement
+    assert get_annotator("text", annotators() | {"text": replacement}) is replacement
 
 
 def test_parse_format_args() -> None:
@@ -85,7 +88,7 @@ def test_emit_writes_paths_stdout_and_default_files(tmp_path: Path, monkeypatch:
     monkeypatch.chdir(tmp_path)
     con, out, _ = console()
     emit(REPORT, [("text", None), ("sarif", None), ("json", tmp_path / "deep" / "r.json"), ("gitlab", None)],
-         RenderContext(color=True), con)  # fmt: skip
+         RenderContext(color=True), con, annotators())  # fmt: skip
     assert out.getvalue().startswith("a.py:1: ")
     assert json.loads((tmp_path / "symphony-assist.sarif").read_text())["version"] == "2.1.0"
     assert json.loads((tmp_path / "gl-code-quality-report.json").read_text())[0]["check_name"] == "symphony-assist/R"
@@ -95,21 +98,21 @@ def test_emit_writes_paths_stdout_and_default_files(tmp_path: Path, monkeypatch:
 
 def test_files_never_get_colour(tmp_path: Path) -> None:
     con, _, _ = console()
-    emit(REPORT, [("text", tmp_path / "t.txt")], RenderContext(color=True), con)
+    emit(REPORT, [("text", tmp_path / "t.txt")], RenderContext(color=True), con, annotators())
     assert "\x1b" not in (tmp_path / "t.txt").read_text()
 
 
 def test_two_formats_may_not_share_a_file(tmp_path: Path) -> None:
     con, out, _ = console()
     with pytest.raises(UsageError, match="both write to"):
-        emit(REPORT, [("json", tmp_path / "x"), ("sarif", tmp_path / "x")], RenderContext(), con)
+        emit(REPORT, [("json", tmp_path / "x"), ("sarif", tmp_path / "x")], RenderContext(), con, annotators())
     assert out.getvalue() == "" and not (tmp_path / "x").exists()
 
 
 def test_unknown_format_fails_before_anything_is_written(tmp_path: Path) -> None:
     con, _out, _ = console()
     with pytest.raises(UsageError):
-        emit(REPORT, [("json", tmp_path / "x"), ("nope", None)], RenderContext(), con)
+        emit(REPORT, [("json", tmp_path / "x"), ("nope", None)], RenderContext(), con, annotators())
     assert not (tmp_path / "x").exists()
 
 
@@ -118,7 +121,7 @@ def test_unwritable_path_is_a_usage_error(tmp_path: Path) -> None:
     blocker.write_text("")
     con, _, _ = console()
     with pytest.raises(UsageError, match=r"cannot write the sarif output to .*choose a writable path"):
-        emit(REPORT, [("sarif", blocker / "sub" / "x.sarif")], RenderContext(), con)
+        emit(REPORT, [("sarif", blocker / "sub" / "x.sarif")], RenderContext(), con, annotators())
 
 
 def test_github_appends_to_the_step_summary(tmp_path: Path) -> None:
@@ -126,7 +129,7 @@ def test_github_appends_to_the_step_summary(tmp_path: Path) -> None:
     summary.write_text("earlier step\n")
     con, out, _ = console()
     ctx = RenderContext(step_summary=summary)
-    emit(REPORT, [("github", None), ("text", None)], ctx, con)
+    emit(REPORT, [("github", None), ("text", None)], ctx, con, annotators())
     text = summary.read_text()
     assert text.startswith("earlier step\n### symphony-assist review")
     assert "title" in text
@@ -135,7 +138,7 @@ def test_github_appends_to_the_step_summary(tmp_path: Path) -> None:
 
 def test_step_summary_failure_is_only_a_notice(tmp_path: Path) -> None:
     con, out, err = console()
-    emit(REPORT, [("github", None)], RenderContext(step_summary=tmp_path / "missing" / "s.md"), con)
+    emit(REPORT, [("github", None)], RenderContext(step_summary=tmp_path / "missing" / "s.md"), con, annotators())
     assert "::error" in out.getvalue()
     assert "cannot append to the step summary" in err.getvalue()
 
@@ -143,13 +146,13 @@ def test_step_summary_failure_is_only_a_notice(tmp_path: Path) -> None:
 def test_no_step_summary_without_github(tmp_path: Path) -> None:
     summary = tmp_path / "s.md"
     con, _, _ = console()
-    emit(REPORT, [("text", None)], RenderContext(step_summary=summary), con)
+    emit(REPORT, [("text", None)], RenderContext(step_summary=summary), con, annotators())
     assert not summary.exists()
 
 
 def test_plugin_format_through_emit() -> None:
     con, out, _ = console()
-    emit(REPORT, [("upper", None)], RenderContext(), con, extra={"upper": Upper()})
+    emit(REPORT, [("upper", None)], RenderContext(), con, annotators() | {"upper": Upper()})
     assert out.getvalue() == "TITLE\n"
 
 
@@ -157,7 +160,7 @@ def test_plugin_format_through_emit() -> None:
 def test_lone_surrogates_cannot_break_output(tmp_path: Path) -> None:
     bad = Report(findings=(Finding("a.py", 1, 1, Severity.HIGH, "R", "t\ud800", "m\udfff"),))
     con, out, _ = console()
-    emit(bad, [("json", None), ("sarif", tmp_path / "x.sarif")], RenderContext(), con)
+    emit(bad, [("json", None), ("sarif", tmp_path / "x.sarif")], RenderContext(), con, annotators())
     json.loads(out.getvalue())
     json.loads((tmp_path / "x.sarif").read_text(encoding="utf-8"))
 
@@ -181,3 +184,20 @@ def test_tokens_are_random_hex() -> None:
     a, b = new_token(), new_token()
     assert a != b and len(a) == 32 and int(a, 16) >= 0
     assert RenderContext().token != RenderContext().token
+
+
+def test_a_format_module_is_imported_only_when_the_format_is_used() -> None:
+    """Every review looks the formats up; a cached one prints text and must not import the other five."""
+    probe = (
+        "import sys\n"
+        "from symphony_assist_hooks.plugins import annotators\n"
+        "formats = annotators()\n"
+        "before = sorted(m for m in sys.modules if m.startswith('symphony_assist_hooks.annotators.'))\n"
+        "formats['text'].render\n"
+        "after = sorted(m for m in sys.modules if m.startswith('symphony_assist_hooks.annotators.'))\n"
+        "print(before, after)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    prefix = "symphony_assist_hooks.annotators."
+    base, builtin, text = prefix + "base", prefix + "builtin", prefix + "text"
+    assert out.strip() == f"{[base, builtin]} {[base, builtin, text]}"

@@ -18,6 +18,7 @@ from symphony_assist_hooks.console import Console
 from symphony_assist_hooks.errors import UsageError
 from symphony_assist_hooks.findings import Explanation, Finding, Report, Severity
 from symphony_assist_hooks.logsafe import clean as sanitize
+from symphony_assist_hooks.plugins import annotators
 
 CTX = RenderContext(workspace=Path("/repo"))
 
@@ -83,7 +84,7 @@ def test_gitlab_hostile_and_outside_paths() -> None:
 
 def test_gitlab_file_is_utf8_without_bom(tmp_path: Path) -> None:
     out = tmp_path / "gl.json"
-    emit(Report(findings=(f(title="ünïcödé ✓"),)), [("gitlab", out)], CTX, Console())
+    emit(Report(findings=(f(title="ünïcödé ✓"),)), [("gitlab", out)], CTX, Console(), annotators())
     raw = out.read_bytes()
     assert not raw.startswith(b"\xef\xbb\xbf")
     assert "ünïcödé ✓".encode() in raw  # not \u-escaped

@@ -12,6 +12,7 @@ from symphony_assist_hooks.annotators import RenderContext, emit
 from symphony_assist_hooks.annotators.text import TextAnnotator
 from symphony_assist_hooks.console import Console, use_color
 from symphony_assist_hooks.findings import Explanation, Finding, Report, Severity
+from symphony_assist_hooks.plugins import annotators
 
 ESCAPES = re.compile("[\x1b\x9b\x07\u202a-\u202e\u2066-\u2069\u200b-\u200f]")
 
@@ -68,7 +69,7 @@ def test_no_color_env_means_no_escape_codes(monkeypatch: pytest.MonkeyPatch) -> 
 
     stream = Tty()
     console = Console(out=stream)
-    emit(report(), [("text", None)], RenderContext(color=use_color(stream)), console)
+    emit(report(), [("text", None)], RenderContext(color=use_color(stream)), console, annotators())
     assert "\x1b" not in stream.getvalue()
     assert stream.getvalue() == GOLDEN
 

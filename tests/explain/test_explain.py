@@ -253,7 +253,7 @@ def test_a_failed_secret_scan_sends_nothing(
     def broken(text: str, environ: Any = None) -> str:
         raise SecretScanError("secret scan failed: ValueError; nothing was sent")
 
-    monkeypatch.setattr("symphony_assist_hooks.scan.redact.redact_env_values", broken)
+    monkeypatch.setattr("symphony_assist_hooks.explain.requests.redact_env_values", broken)  # where it is looked up
     result = explain_failures([_failure()], settings, environ={})
 
     assert fake.requests == []

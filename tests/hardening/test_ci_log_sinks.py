@@ -27,12 +27,13 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from responders import answering, finding, numbered_lines
 
-from symphony_assist_hooks.annotators import RenderContext, builtin_annotators, emit
+from symphony_assist_hooks.annotators import RenderContext, emit
 from symphony_assist_hooks.cli import main
-from symphony_assist_hooks.console import Console
+from symphony_assist_hooks.console import Console, Progress
 from symphony_assist_hooks.findings import Explanation, Finding, Report, Severity
 from symphony_assist_hooks.logsafe import clean, defuse, inert, inert_json, inert_line
-from symphony_assist_hooks.progress import Progress, Tick
+from symphony_assist_hooks.plugins import annotators
+from symphony_assist_hooks.progress import Tick
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "annotators"))
 from actions_runner import Command, executed, log_lines, parse
@@ -162,7 +163,7 @@ def corpus_report() -> Report:
     )
 
 
-@pytest.mark.parametrize("name", sorted(builtin_annotators()))
+@pytest.mark.parametrize("name", sorted(annotators()))
 def test_every_format_is_inert_on_stdout_and_in_its_file(
     name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -171,8 +172,8 @@ def test_every_format_is_inert_on_stdout_and_in_its_file(
     out, err = io.StringIO(), io.StringIO()
     ctx = RenderContext(token=TOKEN, workspace=tmp_path, step_summary=tmp_path / "summary.md")
     ours = ANNOTATIONS if name == "github" else ()
-    written = emit(report, [(name, None)], ctx, Console(out, err, color="never"))
-    written += emit(report, [(name, tmp_path / f"out.{name}")], ctx, Console(out, err, color="never"))
+    written = emit(report, [(name, None)], ctx, Console(out, err, color="never"), annotators())
+    written += emit(report, [(name, tmp_path / f"out.{name}")], ctx, Console(out, err, color="never"), annotators())
     annotations = assert_inert(out.getvalue() + err.getvalue(), ours=ours)
     for path in written:  # a job may print these files too (markdown breaks triggers with U+200B on purpose)
         mine = ours if path.name.startswith("out.") else ()
@@ -188,7 +189,7 @@ def test_every_format_is_inert_on_stdout_and_in_its_file(
 def test_colour_does_not_open_a_hole() -> None:
     report = corpus_report()
     out = io.StringIO()
-    emit(report, [("text", None)], RenderContext(color=True, token=TOKEN), Console(out, io.StringIO()))
+    emit(report, [("text", None)], RenderContext(color=True, token=TOKEN), Console(out, io.StringIO()), annotators())
     assert "\x1b[" in out.getvalue()  # our colours are there
     assert_inert(out.getvalue(), controls=False)
 

@@ -27,7 +27,12 @@ from symphony_assist_hooks.scan import heuristics as secretheuristics
 from symphony_assist_hooks.scan import redact as redact_module
 from symphony_assist_hooks.scan import rules as secretrules
 from symphony_assist_hooks.scan.policy import REDACTION_POLICY_VERSION
-from symphony_assist_hooks.scan.redact import SecretMatch, find_secrets, redact, redact_env_values
+from symphony_assist_hooks.scan.redact import (
+    SecretMatch,
+    find_secrets,
+    redact,
+    redact_env_values,
+)
 from symphony_assist_hooks.scan.sensitive import is_sensitive_path
 
 pytestmark = pytest.mark.hardening_hostile_input

@@ -258,7 +258,7 @@ def open_cache(settings: Settings, warn: Warn, *, subdir: str = SUBDIR, local_on
         warn(f"cache: cannot use {directory} ({why}); {'no local fallback' if shared else 'not caching'} this run")
         local = NullCache(why, directory, settings.cache_ttl)
     if settings.cache_backend == "redis" and not local_only:
-        from .redis import redis_cache
+        from .redis import redis_cache  # deferred: the team backend (the redis client behind it)
 
         return redis_cache(settings, local, warn)
     return local

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from ...config.keys import mask_url
 from ...errors import Warn
-from ..redis.connection import PREFIX, TIMEOUT_CAP, get_server, redis_errors, redis_timeout, unreachable
+from ..redis import PREFIX, TIMEOUT_CAP, get_server, redis_errors, redis_timeout, unreachable
 from .codec import decode, encode
 
 if TYPE_CHECKING:

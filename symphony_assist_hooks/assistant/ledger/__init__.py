@@ -83,7 +83,7 @@ def open_ledger(settings: Settings, *, warn: Warn, now: Callable[[], float] | No
     caps = Caps.from_settings(settings)
     lifetime = max(RESERVATION_LIFETIME, 2 * settings.deadline)
     if settings.cache_backend == "redis":
-        from .redis import redis_ledger
+        from .redis import redis_ledger  # deferred: the team backend (the redis client behind it)
 
         return redis_ledger(settings, caps, warn=warn, now=now, lifetime=lifetime)
     # The memory backend keeps answers off the disk, but never the budget: a cap that forgets its

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from ...config.keys import mask_url
 from ...errors import BudgetError, Warn
-from ..redis.connection import PREFIX, TIMEOUT_CAP, get_server, redis_errors, redis_timeout, unreachable
+from ..redis import PREFIX, TIMEOUT_CAP, get_server, redis_errors, redis_timeout, unreachable
 from .rules import Caps, Reservation, close_reservation, format_usd, over_cap, periods, pid_alive
 
 if TYPE_CHECKING:

@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ...assistant.prompts import load_registry
 from ...config import Settings
 from ...console import Console
 from ...errors import EXIT_FINDINGS, EXIT_OK, UsageError
@@ -42,7 +43,6 @@ __all__ = ["render", "run"]
 
 def _templates(args: argparse.Namespace, settings: Settings) -> tuple[tuple[str, ...], str | None]:
     """(review templates, explain template) from --template, else the configured ones and `testing`."""
-    from ...assistant.prompts import load_registry
 
     registry = load_registry(settings.project_root)
     if not getattr(args, "templates", None):
@@ -77,7 +77,7 @@ def _read_baseline(path: str) -> dict[str, Any]:
 
 
 def _run_websec(args: argparse.Namespace, console: Console) -> int:
-    from ...evaluate.websec import check_websec, render_websec, run_websec
+    from ...evaluate.websec import check_websec, render_websec, run_websec  # deferred: bandit behind it
 
     if getattr(args, "cases", None) or getattr(args, "baseline", None):
         raise UsageError("--suite web-security builds its own cases: drop --cases and --baseline")

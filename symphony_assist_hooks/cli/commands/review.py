@@ -6,20 +6,20 @@ import argparse
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from ...annotators import RenderContext, emit, parse_format_args
 from ...assistant import Assistant
+from ...assistant.prompts import load_registry
 from ...config import Settings
-from ...console import Console
+from ...console import Console, stderr_progress
 from ...errors import EXIT_FINDINGS, EXIT_OK, EXIT_PROVIDER, FallbackReason
 from ...findings import Report, Severity
+from ...git import changes as git
+from ...plugins import annotators
 from ...precommit import range_from_env
 from ...review import recorder as replaywriter
 from ...review.baseline import DEFAULT_BASELINE
 from ...review.pipeline import ReviewOptions, review_changes
-
-if TYPE_CHECKING:
-    from ...annotators import Annotator
 
 
 def options(args: argparse.Namespace, settings: Settings) -> ReviewOptions:
@@ -32,8 +32,6 @@ def options(args: argparse.Namespace, settings: Settings) -> ReviewOptions:
         source, rev = "rev", env_rev
     baseline = getattr(args, "baseline", None)
     if baseline is None:
-        from ...git import changes as git
-
         default = git.repo_root() / DEFAULT_BASELINE
         baseline = str(default) if default.is_file() else None
     return ReviewOptions(
@@ -61,7 +59,6 @@ def exit_code(report: Report, fail_on: str, fail_closed: bool) -> int:
 
 def default_formats(values: list[str] | None) -> list[tuple[str, Path | None]]:
     """--format values, else text (plus github annotations when running in GitHub Actions)."""
-    from ...annotators import parse_format_args
 
     if values:
         return parse_format_args(values)
@@ -69,15 +66,6 @@ def default_formats(values: list[str] | None) -> list[tuple[str, Path | None]]:
     if os.environ.get("GITHUB_ACTIONS") == "true":
         formats.append(("github", None))
     return formats
-
-
-def plugin_annotators() -> dict[str, Annotator] | None:
-    """Output formats that third-party plugins register (pluggy loads only when one is installed)."""
-    from ...plugins import has_third_party_plugins, registered
-
-    if not has_third_party_plugins():
-        return None
-    return {str(args[0]): args[1] for args in registered("register_annotators")}
 
 
 def hook_settings(settings: Settings) -> Settings:
@@ -91,8 +79,6 @@ def hook_settings(settings: Settings) -> Settings:
 
 
 def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    from ...annotators import RenderContext, emit
-    from ...assistant.prompts import load_registry
 
     if getattr(args, "pre_commit", False):
         settings = hook_settings(settings)
@@ -102,7 +88,6 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
         registry.get(name)  # unknown template → one line, exit 2
     formats = default_formats(args.formats)
     opts = options(args, settings)
-    from ...progress import stderr_progress
 
     progress = stderr_progress(console, "hunks")  # None unless stderr is a terminal or a CI log (#11)
     recorder = replaywriter.start(settings, opts)  # replay.py: keep this result if it qualifies
@@ -127,10 +112,9 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
         )
     for notice in report.notices:
         console.notice(notice)
-    from ...git import changes as git
 
     ctx = replace(RenderContext.from_env(color=console.color_out, root=git.repo_root()), compact=compact)
-    written = emit(report, formats, ctx, console, extra=plugin_annotators())
+    written = emit(report, formats, ctx, console, annotators())
     if not report.hunks and not report.findings and not compact:
         console.notice("nothing to review", None)
     if args.fail_closed and report.fallback_reason:

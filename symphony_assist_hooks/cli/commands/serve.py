@@ -35,7 +35,7 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     try:
         import uvicorn
 
-        from ...server import create_app
+        from ...server import create_app  # deferred: fastapi behind it (the server extra)
     except ImportError:
         raise UsageError(
             "serve needs the 'server' extra: pip install -e '.[server]' in a checkout (README: Installing)"

@@ -13,6 +13,8 @@ from ...config import Settings
 from ...console import Console
 from ...errors import EXIT_OK, UsageError
 from ...logsafe import inert_json, inert_line
+from ...report.figures import cap_of, stats_document
+from ...report.html import days_of, write_html
 
 
 def _since(text: str | None) -> float | None:
@@ -42,7 +44,6 @@ def spend_chart(summary: Summary, cap: int | None, *, days: int = 14, width: int
 
     `#` is spend, `|` the cap; the scale stretches to the cap unless it is far above every day's spend.
     """
-    from ...report.html import days_of
 
     shown = days_of(summary, days)
     spend = {d: (summary.by_day[d].cost_micro if d in summary.by_day else 0) for d in shown}
@@ -99,8 +100,6 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     finally:
         assistant.close()
     if args.html:
-        from ...report.html import write_html
-
         write_html(args.html, summary, budget, settings, events=events)
         console.notice(f"report written to {args.html}", None)
 
@@ -110,8 +109,6 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
         console.print(inert_line(line))
 
     if args.json:
-        from ...report.figures import stats_document
-
         doc = stats_document(entries, budget, summary)
         console.print(inert_json(json.dumps(doc, indent=2, sort_keys=True, default=str)))
         return EXIT_OK
@@ -134,8 +131,6 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     for line in budget_lines(budget, settings):
         say(line)
     if summary.by_day:
-        from ...report.figures import cap_of
-
         for line in spend_chart(summary, cap_of(budget, "day", settings.budget_daily)):
             say(line)
     if summary.fallback_reasons:

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 from ...config.keys import mask_url
 from ...errors import Warn
-from ..stats import append_event
-from .connection import PREFIX, TIMEOUT_CAP, Server, get_server, redis_errors, redis_timeout
+from ..redis import PREFIX, TIMEOUT_CAP, Server, get_server, redis_errors, redis_timeout
+from . import append_event
 
 if TYPE_CHECKING:
     from ...config import Settings
