@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..logsafe import inert_line
 from .keys import Secret, mask_url
 from .specs import REPO_IGNORED_WHY, SPECS, Spec, parse_secret
 
@@ -183,14 +184,14 @@ _told: set[str] = set()  # ignored-setting lines already printed by this process
 
 
 def _tell_ignored(key: str, path: Path | None, why: str) -> None:
-    """One stderr line per ignored repository setting and process (stdlib only: no console import)."""
+    """One stderr line per ignored repository setting and process (stdlib only, through logsafe)."""
     said = f"{key}\0{path}\0{why}"
     if said in _told:
         return
     _told.add(said)
     where = "pyproject.toml" if path is None else _display(path)
     line = f"symphony-assist: ignored {key} from {where}: {why}"
-    print("".join(ch if ch.isprintable() else "?" for ch in line), file=sys.stderr)  # a path is untrusted text
+    print(inert_line(line), file=sys.stderr)  # a path is untrusted text: no control character, no `##[` command
 
 
 def _display(path: Path) -> str:
