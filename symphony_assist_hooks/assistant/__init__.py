@@ -28,7 +28,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -315,42 +315,24 @@ class Assistant:
 
             unanswered = [(it, t) for it in request.items for t in request.templates]
             return MissRun(self, request, {}, resp, fallback).finish(unanswered, FallbackReason.of(exc))
-        frame_t = self.registry.frame(request.frame)
-        templates = {name: self.registry.get(name) for name in request.templates}
-        from ..scan.policy import REDACTION_POLICY_VERSION
-
         keys: dict[tuple[str, str], str] = {}
         wanted: list[tuple[_Prepared, str]] = []
         hits: dict[tuple[str, str], list[int]] = {}  # (template, model) -> [answers, saved micro-USD]
-        for prep in prepared:
+        for prep, name, key in self._keyed(request, prepared):
             item_id = prep.item.id
-            for name, tmpl in templates.items():
-                key = cache_key(
-                    frame=request.frame + ("/plain" if request.plain else ""),
-                    frame_sha=frame_t.sha256,
-                    template=name,
-                    template_sha=tmpl.sha256,
-                    model=opts.model,
-                    label=prep.label,
-                    content_sha=prep.content_sha,
-                    temperature=opts.temperature,
-                    max_tokens=opts.max_tokens,
-                    redaction=REDACTION_POLICY_VERSION,
-                    endpoint=self.endpoint,
-                )
-                keys[(item_id, name)] = key
-                hit = self.cache.get(key) if request.use_cache else None
-                if hit is not None and isinstance(hit.get("data"), dict):
-                    saved = int(hit.get("cost_micro", 0))
-                    answered_by = str(hit.get("model", ""))
-                    resp.results[(item_id, name)] = ItemResult(item_id, name, hit["data"], "cache", answered_by)
-                    resp.cache_hits += 1
-                    resp.saved_micro += saved
-                    tally = hits.setdefault((name, answered_by or opts.model), [0, 0])
-                    tally[0] += 1
-                    tally[1] += saved
-                else:
-                    wanted.append((prep, name))
+            keys[(item_id, name)] = key
+            hit = self.cache.get(key) if request.use_cache else None
+            if hit is not None and isinstance(hit.get("data"), dict):
+                saved = int(hit.get("cost_micro", 0))
+                answered_by = str(hit.get("model", ""))
+                resp.results[(item_id, name)] = ItemResult(item_id, name, hit["data"], "cache", answered_by)
+                resp.cache_hits += 1
+                resp.saved_micro += saved
+                tally = hits.setdefault((name, answered_by or opts.model), [0, 0])
+                tally[0] += 1
+                tally[1] += saved
+            else:
+                wanted.append((prep, name))
         for (name, answered_by), (count, saved) in hits.items():  # one event per template, not per hit
             self.stats.record("cache", template=name, model=answered_by, items=count, saved_micro=saved)
         if not wanted:
@@ -377,6 +359,39 @@ class Assistant:
         from .misses import metered  # the miss path: a cache hit never parses it
 
         return metered(self, chat, template=template, items=items, on_bill=on_bill)
+
+    def cache_keys(self, request: Request) -> dict[tuple[str, str], str]:
+        """The key `ask` files each (item id, template) of `request` under. SecretScanError when the
+        secret scan fails (`ask` would answer from the fallback: nothing is keyed then)."""
+        prepared, _ = self._prepare(request.items)
+        return {(prep.item.id, name): key for prep, name, key in self._keyed(request, prepared)}
+
+    def _keyed(self, request: Request, prepared: Sequence[_Prepared]) -> Iterator[tuple[_Prepared, str, str]]:
+        """Each prepared item with each template of `request`, and its cache key."""
+        from ..scan.policy import REDACTION_POLICY_VERSION
+
+        opts = self.options(request)
+        frame_t = self.registry.frame(request.frame)
+        templates = {name: self.registry.get(name) for name in request.templates}
+        for prep in prepared:
+            for name, tmpl in templates.items():
+                yield (
+                    prep,
+                    name,
+                    cache_key(
+                        frame=request.frame + ("/plain" if request.plain else ""),
+                        frame_sha=frame_t.sha256,
+                        template=name,
+                        template_sha=tmpl.sha256,
+                        model=opts.model,
+                        label=prep.label,
+                        content_sha=prep.content_sha,
+                        temperature=opts.temperature,
+                        max_tokens=opts.max_tokens,
+                        redaction=REDACTION_POLICY_VERSION,
+                        endpoint=self.endpoint,
+                    ),
+                )
 
     def _prepare(self, items: Sequence[Item]) -> tuple[list[_Prepared], int]:
         """Redacted labels and content hashes for `items`, from the scan memo where it knows them."""
@@ -429,15 +444,8 @@ class Assistant:
     ) -> Response:
         """One free-text question, sent as a plain chat completion (no JSON framing); the text comes back
         as `data["answer"]`."""
-        req = Request(
-            frame="answer",
-            templates=(template,),
-            items=(Item("q1", prompt),),
-            model=model,
-            temperature=temperature,
-            max_tokens=max_tokens,
-            use_cache=use_cache,
-            plain=True,
+        req = Request.question(
+            prompt, template=template, model=model, temperature=temperature, max_tokens=max_tokens, use_cache=use_cache
         )
         return self.ask(req)
 

@@ -40,6 +40,29 @@ class Request:
     use_cache: bool = True
     plain: bool = False
 
+    @classmethod
+    def question(
+        cls,
+        prompt: str,
+        *,
+        template: str = "general",
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        use_cache: bool = True,
+    ) -> Request:
+        """One free-text question (item "q1"), asked as a plain chat completion (no JSON framing)."""
+        return cls(
+            frame="answer",
+            templates=(template,),
+            items=(Item("q1", prompt),),
+            model=model,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            use_cache=use_cache,
+            plain=True,
+        )
+
 
 @dataclass(frozen=True)
 class Options:

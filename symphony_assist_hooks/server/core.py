@@ -11,7 +11,6 @@ dropped from the settings its Assistant sees. `budget_run` caps each HTTP reques
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -23,9 +22,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..assistant import Assistant, cache_key
+from ..assistant import Assistant, Request
 from ..assistant.cache import Cache, open_cache
-from ..assistant.endpoint import endpoint_of
 from ..assistant.ledger import Ledger, open_ledger
 from ..assistant.prompts import Registry, load_registry
 from ..assistant.provider import NO_KEY_MESSAGE, OpenAIProvider
@@ -33,7 +31,7 @@ from ..assistant.provider.keys import KeyRing
 from ..assistant.provider.openai import ChatRequest
 from ..assistant.stats import StatsLog, summarize
 from ..config import Settings, user_dirs
-from ..errors import AuthError, BudgetError, NoKeyError, ProviderError, QuotaError, SymphonyError, UsageError
+from ..errors import AuthError, BudgetError, NoKeyError, ProviderError, QuotaError, SecretScanError, UsageError
 from ..logsafe import inert_line
 from ..review.pipeline import ReviewOptions, review_changes
 from .diff import parse_diff
@@ -127,39 +125,29 @@ class Core:
         parts = "\n\n".join(f"## {name}\n{value}" for name, value in sorted(body.context.items()))
         return f"{body.prompt}\n\nContext:\n{parts}"
 
-    def query_key(self, body: QueryIn) -> str:
-        """The cache key `Assistant.query` files this question under (single-flight key)."""
-        from ..scan.policy import REDACTION_POLICY_VERSION
-        from ..scan.redact import redact
-
-        template = body.template or "general"
-        tmpl = self.registry.get(template)  # UsageError for an unknown template: 400
-        content = self.query_text(body)
-        with contextlib.suppress(SymphonyError):
-            content = redact(content)[0]
-        return cache_key(
-            frame="answer/plain",  # Assistant.query asks one question as a plain chat completion
-            frame_sha=self.registry.frame("answer").sha256,
-            template=template,
-            template_sha=tmpl.sha256,
-            model=body.model or self.settings.model_primary,
-            label="",
-            content=content,
-            temperature=self.settings.temperature if body.temperature is None else body.temperature,
-            max_tokens=body.max_tokens or self.settings.max_tokens,
-            redaction=REDACTION_POLICY_VERSION,
-            endpoint=endpoint_of(self.settings.base_url, self.settings.server_url),
-        )
-
-    def query(self, body: QueryIn) -> QueryOut:
-        template = body.template or "general"
-        resp = self.assistant().query(
+    def query_request(self, body: QueryIn) -> Request:
+        return Request.question(
             self.query_text(body),
-            template=template,
+            template=body.template or "general",
             model=body.model,
             temperature=body.temperature,
             max_tokens=body.max_tokens,
         )
+
+    def query_key(self, body: QueryIn) -> str:
+        """The cache key `Assistant.ask` files this question under (the single-flight key)."""
+        request = self.query_request(body)
+        template = request.templates[0]
+        self.registry.get(template)  # UsageError for an unknown template: 400
+        try:
+            return self.assistant().cache_keys(request)[("q1", template)]
+        except SecretScanError:  # ask answers it with the scan's reason; coalesce on the raw body
+            return "unscanned:" + hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+
+    def query(self, body: QueryIn) -> QueryOut:
+        request = self.query_request(body)
+        template = request.templates[0]
+        resp = self.assistant().ask(request)
         result = resp.get("q1", template)
         if result.data is None:
             raise reason_error(resp.fallback_reason)
