@@ -576,6 +576,22 @@ def test_keys_never_in_responses_or_logs(api: Api, caplog: pytest.LogCaptureFixt
     assert_no_key(api.keys, stored)
 
 
+def test_complete_settles_and_records_an_unusable_answer(api: Api) -> None:
+    """The relay makes its call through the core's metered call: a truncated answer is refused (502
+    bad_answer) but billed, and the stats' spend equals the ledger's."""
+    api.fake.enqueue("cut off mid-sent", finish_reason="length", prompt_tokens=1000, completion_tokens=20)
+    chat = {"system": "s", "user": "u", "model": "gpt-4o-mini", "temperature": 0, "max_tokens": 20}
+    resp = api.call("POST", "/assistant/complete", json=chat)
+    assert resp.status_code == 502
+    assert resp.json()["error"]["code"] == "bad_answer"
+    stats = api.call("GET", "/assistant/stats").json()
+    assert stats["total"]["requests"] == 1
+    assert stats["total"]["prompt_tokens"] == 1000
+    assert stats["total"]["cost_usd"] > 0
+    assert stats["budget"]["month"]["spent_usd"] == stats["total"]["cost_usd"]
+    assert stats["budget"]["month"]["reserved"] == 0
+
+
 # ---------------------------------------------------------------------------------------- coalescing
 def test_fifty_identical_queries_make_one_upstream_call(api: Api) -> None:
     api.fake.delay(0.5)  # the first upstream answer is slow: every request arrives while it is in flight

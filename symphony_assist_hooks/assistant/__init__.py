@@ -11,8 +11,11 @@
    caller's local fallback, labelled "local", with one reason line
 
 Steps 1-3 live here, in the facade, and are all a cache hit runs. Steps 4-6 are the miss path:
-`batching` (packing items into requests, taking the answer apart) and `calling` (reserve, call,
-settle, model fallback, local fallback), imported lazily from `ask` so a hit never parses them.
+`batching` (packing items into requests, taking the answer apart) and `misses.MissRun` (render,
+model fallback, local fallback), imported lazily from `ask` so a hit never parses them. A MissRun
+sees only this class's public surface (`misses.Parts`); every chat call it makes goes through
+`Assistant.complete`, the one metered call (price, reserve, call, settle, record), which the server's
+relay endpoint uses too.
 
 This package imports no adapter: no click, pytest, git or fastapi.
 """
@@ -25,7 +28,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,16 +40,18 @@ from ..scan.policy import REDACTION_POLICY_VERSION
 from .cache import open_cache
 from .endpoint import endpoint_of
 from .prompts import Registry, load_registry
-from .request import Fallback, Item, ItemResult, Request, Response
+from .request import Fallback, Item, ItemResult, Options, Request, Response
 from .stats import StatsLog
 
 if TYPE_CHECKING:
     from ..progress import ProgressCallback
     from .cache import Cache
     from .ledger import Ledger
+    from .misses import Billed, OnBill
     from .provider import Provider
+    from .provider.openai import ChatRequest
 
-__all__ = ["Assistant", "Item", "ItemResult", "Request", "Response", "cache_key"]
+__all__ = ["Assistant", "Halt", "Item", "ItemResult", "Request", "Response", "cache_key"]
 
 # 2: the canonical request holds the content's hash, not the content; 3: and the endpoint (issue 19)
 CACHE_FORMAT = "3"
@@ -132,6 +137,23 @@ class _Prepared:
     redacted: Item | None = None
 
 
+class Halt:
+    """A run's stop state, shared by its concurrent requests: the first reason the service is out for
+    this run (every later request falls back with it), and the lock that guards the run's ledger
+    calls, its responses' counters and its warnings."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.reason: FallbackReason | None = None
+
+    def stop(self, reason: FallbackReason) -> FallbackReason:
+        """Record `reason` unless the run already stopped; the reason the run stopped with."""
+        with self.lock:
+            if self.reason is None:
+                self.reason = reason
+            return self.reason
+
+
 class Assistant:
     """One run's view of the core. Components are created lazily so a run that is all cache hits never
     builds a provider, a ledger or a price table."""
@@ -160,16 +182,14 @@ class Assistant:
         self._provider = provider
         self._registry = registry
         self._stats = stats
-        self._lock = threading.RLock()
-        self._stopped: FallbackReason | None = None  # a reason once the service is known to be out for this run
+        self.halt = Halt()
         self.deadline = time.monotonic() + settings.deadline
-        self._price_notices: set[str] = set()
-        self._progress = progress
+        self.progress = progress
         self._owned: set[int] = set()  # ids of the components created here, closed by close()
 
     # ------------------------------------------------------------------------------------ components
     def warn(self, message: str) -> None:
-        with self._lock:
+        with self.halt.lock:
             if message in self._warnings:
                 return
             self._warnings.append(message)
@@ -275,8 +295,8 @@ class Assistant:
     # ----------------------------------------------------------------------------------------- API
     def offline_reason(self) -> FallbackReason | None:
         """Why this run cannot use the service at all, or None."""
-        if self._stopped:
-            return self._stopped
+        if self.halt.reason:
+            return self.halt.reason
         if self.settings.offline:
             return FallbackReason("offline: SYMPHONY_ASSIST_OFFLINE is set")
         if self._provider is None and not self.settings.server_url and not self.settings.has_key:
@@ -286,58 +306,91 @@ class Assistant:
     def ask(self, request: Request, fallback: Fallback | None = None) -> Response:
         """Answer every (item, template) of `request`: cache, then the service, then `fallback`."""
         resp = Response()
-        model = request.model or self.settings.model_primary
-        temperature = self.settings.temperature if request.temperature is None else request.temperature
-        per_item = request.max_tokens or self.settings.max_tokens
+        opts = self.options(request)
         try:
             prepared, resp.redactions = self._prepare(request.items)
         except SecretScanError as exc:
-            from .misses import finish  # deferred: the miss path (openai, pydantic, jinja2 behind it)
+            from .misses import MissRun  # the miss path: a cache hit never parses it
 
             unanswered = [(it, t) for it in request.items for t in request.templates]
-            return finish(self, resp, unanswered, FallbackReason.of(exc), fallback)
-        frame_t = self.registry.frame(request.frame)
-        templates = {name: self.registry.get(name) for name in request.templates}
-
+            return MissRun(self, request, {}, resp, fallback).finish(unanswered, FallbackReason.of(exc))
         keys: dict[tuple[str, str], str] = {}
         wanted: list[tuple[_Prepared, str]] = []
         hits: dict[tuple[str, str], list[int]] = {}  # (template, model) -> [answers, saved micro-USD]
-        for prep in prepared:
+        for prep, name, key in self._keyed(request, prepared):
             item_id = prep.item.id
-            for name, tmpl in templates.items():
-                key = cache_key(
-                    frame=request.frame + ("/plain" if request.plain else ""),
-                    frame_sha=frame_t.sha256,
-                    template=name,
-                    template_sha=tmpl.sha256,
-                    model=model,
-                    label=prep.label,
-                    content_sha=prep.content_sha,
-                    temperature=temperature,
-                    max_tokens=per_item,
-                    redaction=REDACTION_POLICY_VERSION,
-                    endpoint=self.endpoint,
-                )
-                keys[(item_id, name)] = key
-                hit = self.cache.get(key) if request.use_cache else None
-                if hit is not None and isinstance(hit.get("data"), dict):
-                    saved = int(hit.get("cost_micro", 0))
-                    answered_by = str(hit.get("model", ""))
-                    resp.results[(item_id, name)] = ItemResult(item_id, name, hit["data"], "cache", answered_by)
-                    resp.cache_hits += 1
-                    resp.saved_micro += saved
-                    tally = hits.setdefault((name, answered_by or model), [0, 0])
-                    tally[0] += 1
-                    tally[1] += saved
-                else:
-                    wanted.append((prep, name))
+            keys[(item_id, name)] = key
+            hit = self.cache.get(key) if request.use_cache else None
+            if hit is not None and isinstance(hit.get("data"), dict):
+                saved = int(hit.get("cost_micro", 0))
+                answered_by = str(hit.get("model", ""))
+                resp.results[(item_id, name)] = ItemResult(item_id, name, hit["data"], "cache", answered_by)
+                resp.cache_hits += 1
+                resp.saved_micro += saved
+                tally = hits.setdefault((name, answered_by or opts.model), [0, 0])
+                tally[0] += 1
+                tally[1] += saved
+            else:
+                wanted.append((prep, name))
         for (name, answered_by), (count, saved) in hits.items():  # one event per template, not per hit
             self.stats.record("cache", template=name, model=answered_by, items=count, saved_micro=saved)
         if not wanted:
             return resp  # all cache hits: nothing below this line is imported
-        from .misses import answer_misses  # deferred: the miss path (openai, pydantic, jinja2 behind it)
+        from .misses import MissRun  # the miss path: a cache hit never parses it
 
-        return answer_misses(self, request, wanted, keys, model, temperature, per_item, resp, fallback)
+        return MissRun(self, request, keys, resp, fallback).answer(wanted)
+
+    def options(self, request: Request) -> Options:
+        """The options `request` is answered with: its own (the one carrier of per-request options), and
+        the settings' defaults for those it leaves open (None)."""
+        return Options(
+            model=request.model or self.settings.model_primary,
+            temperature=self.settings.temperature if request.temperature is None else request.temperature,
+            max_tokens=request.max_tokens or self.settings.max_tokens,
+        )
+
+    def complete(self, chat: ChatRequest, *, template: str, items: int = 1, on_bill: OnBill | None = None) -> Billed:
+        """One chat call through this run's budget: price it, reserve the worst case in the ledger, call
+        the provider (retries and key failover inside it) within the run's deadline, settle what the
+        answer cost and record the request in the stats. `on_bill(completion, cost_micro)` runs, under
+        the run's lock, for every answer billed, an unusable one too (then the error is raised after
+        it). Raises BudgetError when the ledger refuses, and whatever the provider raises."""
+        from .misses import metered  # the miss path: a cache hit never parses it
+
+        return metered(self, chat, template=template, items=items, on_bill=on_bill)
+
+    def cache_keys(self, request: Request) -> dict[tuple[str, str], str]:
+        """The key `ask` files each (item id, template) of `request` under. SecretScanError when the
+        secret scan fails (`ask` would answer from the fallback: nothing is keyed then)."""
+        prepared, _ = self._prepare(request.items)
+        return {(prep.item.id, name): key for prep, name, key in self._keyed(request, prepared)}
+
+    def _keyed(self, request: Request, prepared: Sequence[_Prepared]) -> Iterator[tuple[_Prepared, str, str]]:
+        """Each prepared item with each template of `request`, and its cache key."""
+        from ..scan.policy import REDACTION_POLICY_VERSION
+
+        opts = self.options(request)
+        frame_t = self.registry.frame(request.frame)
+        templates = {name: self.registry.get(name) for name in request.templates}
+        for prep in prepared:
+            for name, tmpl in templates.items():
+                yield (
+                    prep,
+                    name,
+                    cache_key(
+                        frame=request.frame + ("/plain" if request.plain else ""),
+                        frame_sha=frame_t.sha256,
+                        template=name,
+                        template_sha=tmpl.sha256,
+                        model=opts.model,
+                        label=prep.label,
+                        content_sha=prep.content_sha,
+                        temperature=opts.temperature,
+                        max_tokens=opts.max_tokens,
+                        redaction=REDACTION_POLICY_VERSION,
+                        endpoint=self.endpoint,
+                    ),
+                )
 
     def _prepare(self, items: Sequence[Item]) -> tuple[list[_Prepared], int]:
         """Redacted labels and content hashes for `items`, from the scan memo where it knows them."""
@@ -390,15 +443,8 @@ class Assistant:
     ) -> Response:
         """One free-text question, sent as a plain chat completion (no JSON framing); the text comes back
         as `data["answer"]`."""
-        req = Request(
-            frame="answer",
-            templates=(template,),
-            items=(Item("q1", prompt),),
-            model=model,
-            temperature=temperature,
-            max_tokens=max_tokens,
-            use_cache=use_cache,
-            plain=True,
+        req = Request.question(
+            prompt, template=template, model=model, temperature=temperature, max_tokens=max_tokens, use_cache=use_cache
         )
         return self.ask(req)
 

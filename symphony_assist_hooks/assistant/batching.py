@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import SecretScanError
+from ..scan.redact import redact
+from .pricing import estimate_tokens
 from .request import Item, Pair, Request
 
 Chunk = tuple[tuple[str, ...], list[Item]]
@@ -38,8 +40,6 @@ def plan(request: Request, missing: Sequence[Pair], limit: int) -> tuple[list[Ch
 
 def pack(request: Request, items: list[Item], limit: int) -> list[list[Item]]:
     """`items` in order, cut into requests of at most `limit` estimated tokens (one each if plain)."""
-    from .pricing import estimate_tokens
-
     if request.plain:
         return [[it] for it in items]
     chunks: list[list[Item]] = [[]]
@@ -83,8 +83,6 @@ def redact_answers(
 ) -> tuple[dict[tuple[str, str], dict[str, Any]], int]:
     """Model output redacted like the input, before it is cached or shown (docs/reference.md#output-escaping): the
     model never sees a secret of ours, but may still write one. Returns the answers and the count."""
-    from ..scan.redact import redact
-
     count = 0
 
     def clean(value: Any) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..errors import FallbackReason
 
-__all__ = ["Item", "ItemResult", "Request", "Response"]
+__all__ = ["Item", "ItemResult", "Options", "Request", "Response"]
 
 
 @dataclass(frozen=True)
@@ -34,11 +34,43 @@ class Request:
     frame: str
     templates: tuple[str, ...]
     items: tuple[Item, ...]
-    model: str | None = None
+    model: str | None = None  # None: the settings' default (Assistant.options), for this and the next two
     temperature: float | None = None
     max_tokens: int | None = None  # completion tokens per item
     use_cache: bool = True
     plain: bool = False
+
+    @classmethod
+    def question(
+        cls,
+        prompt: str,
+        *,
+        template: str = "general",
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        use_cache: bool = True,
+    ) -> Request:
+        """One free-text question (item "q1"), asked as a plain chat completion (no JSON framing)."""
+        return cls(
+            frame="answer",
+            templates=(template,),
+            items=(Item("q1", prompt),),
+            model=model,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            use_cache=use_cache,
+            plain=True,
+        )
+
+
+@dataclass(frozen=True)
+class Options:
+    """The per-request options a request is answered with: its own, or the settings' defaults."""
+
+    model: str
+    temperature: float
+    max_tokens: int  # completion tokens per item
 
 
 @dataclass(frozen=True)

@@ -214,15 +214,17 @@ _NUMERIC_FLAGS = {"temperature": "--temperature", "max_tokens": "--max-tokens", 
 
 
 def _cli_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """The settings a command line overrides (None = not given)."""
+    """The settings a command line overrides (None = not given).
+
+    `--model`, `--temperature` and `--max-tokens` are per-request options: the command puts them on its
+    `Request` (the settings keep the defaults); here they are only checked against their settings' ranges."""
     cli: dict[str, Any] = {"offline": True if args.offline else None}
-    for name in ("model", "temperature", "max_tokens", "fail_on", "context_lines", "max_cost", "templates"):
+    checked = {name: getattr(args, name, None) for name in ("temperature", "max_tokens")}
+    for name in ("fail_on", "context_lines", "max_cost", "templates"):
         value = getattr(args, name, None)
         if value is None:
             continue
-        if name == "model":
-            cli["model_primary"] = value
-        elif name == "max_cost":
+        if name == "max_cost":
             cli["budget_run"] = value
         elif name == "templates":
             cli["templates"] = tuple(t.strip() for t in value.split(",") if t.strip())
@@ -235,9 +237,10 @@ def _cli_settings(args: argparse.Namespace) -> dict[str, Any]:
     from ..config.specs import SPECS  # deferred: config (~28 ms of imports) is never paid by --help
 
     specs = {s.name: s for s in SPECS}
+    given = {**checked, "budget_run": cli.get("budget_run")}
     for setting, flag in _NUMERIC_FLAGS.items():  # a flag obeys the range its setting has everywhere else
-        if cli.get(setting) is not None:
-            specs[setting].parse(setting, repr(cli[setting]), flag)
+        if given[setting] is not None:
+            specs[setting].parse(setting, repr(given[setting]), flag)
     return cli
 
 

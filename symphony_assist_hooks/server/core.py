@@ -1,7 +1,9 @@
 """What every request shares, per process: settings, cache, ledger, key ring, provider, registry.
 
 Each endpoint is one method here, run in a worker thread (routes.py); it calls the same core as the
-command (`Assistant`, `review_changes`, the KeyRing, the stats log) and returns a response body.
+command (`Assistant.query`, `Assistant.complete`, `review_changes`, the KeyRing, the stats log) and
+returns a response body. The pipeline (redact, key, reserve, call, settle, cache, record) is the core's;
+what is the server's own is the relay's cache of completions and the per-request ledger view.
 
 A server never forwards to another server (nor to itself): `server_url` and `server_token` are
 dropped from the settings its Assistant sees. `budget_run` caps each HTTP request (RequestLedger).
@@ -9,7 +11,6 @@ dropped from the settings its Assistant sees. `budget_run` caps each HTTP reques
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -21,24 +22,20 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..assistant import Assistant, cache_key
+from ..assistant import Assistant, Request
 from ..assistant.cache import Cache, open_cache
-from ..assistant.endpoint import endpoint_of
 from ..assistant.ledger import Ledger, open_ledger
-from ..assistant.pricing import cost_micro, price_for, worst_case_micro
 from ..assistant.prompts import Registry, load_registry
 from ..assistant.provider import NO_KEY_MESSAGE, OpenAIProvider
 from ..assistant.provider.keys import KeyRing
-from ..assistant.provider.openai import ChatRequest, UnusableAnswerError
+from ..assistant.provider.openai import ChatRequest
 from ..assistant.stats import StatsLog, summarize
 from ..config import Settings, user_dirs
-from ..errors import AuthError, BudgetError, NoKeyError, ProviderError, QuotaError, SymphonyError, UsageError
+from ..errors import AuthError, BudgetError, NoKeyError, ProviderError, QuotaError, SecretScanError, UsageError
 from ..logsafe import inert_line
 from ..report.figures import stats_document
 from ..report.html import dashboard_html
 from ..review.pipeline import ReviewOptions, review_changes
-from ..scan.policy import REDACTION_POLICY_VERSION
-from ..scan.redact import redact
 from .diff import parse_diff
 from .errors import ApiError, reason_error
 from .ledger import RequestLedger
@@ -97,13 +94,19 @@ class Core:
     def warn(self, message: str) -> None:
         log.warning("%s", inert_line(message))  # may quote an upstream error: the log may be a CI log
 
-    def assistant(self) -> Assistant:
+    def assistant(self, *, deadline: float | None = None, stats: StatsLog | None = None) -> Assistant:
+        """An Assistant for one HTTP request: the shared components, `budget_run` as the request's cap,
+        and the client's `deadline` (a time.monotonic() value) when it sent one."""
+        settings = self.settings
+        if deadline is not None:
+            settings = replace(settings, deadline=max(0.0, deadline - time.monotonic()))
         return Assistant(
-            self.settings,
+            settings,
             cache=self.cache,
             ledger=RequestLedger(self.ledger, self.run_cap),
             provider=self.provider,
             registry=self.registry,
+            stats=stats,
             warn=self.warn,
         )
 
@@ -124,37 +127,29 @@ class Core:
         parts = "\n\n".join(f"## {name}\n{value}" for name, value in sorted(body.context.items()))
         return f"{body.prompt}\n\nContext:\n{parts}"
 
-    def query_key(self, body: QueryIn) -> str:
-        """The cache key `Assistant.query` files this question under (single-flight key)."""
-
-        template = body.template or "general"
-        tmpl = self.registry.get(template)  # UsageError for an unknown template: 400
-        content = self.query_text(body)
-        with contextlib.suppress(SymphonyError):
-            content = redact(content)[0]
-        return cache_key(
-            frame="answer/plain",  # Assistant.query asks one question as a plain chat completion
-            frame_sha=self.registry.frame("answer").sha256,
-            template=template,
-            template_sha=tmpl.sha256,
-            model=body.model or self.settings.model_primary,
-            label="",
-            content=content,
-            temperature=self.settings.temperature if body.temperature is None else body.temperature,
-            max_tokens=body.max_tokens or self.settings.max_tokens,
-            redaction=REDACTION_POLICY_VERSION,
-            endpoint=endpoint_of(self.settings.base_url, self.settings.server_url),
-        )
-
-    def query(self, body: QueryIn) -> QueryOut:
-        template = body.template or "general"
-        resp = self.assistant().query(
+    def query_request(self, body: QueryIn) -> Request:
+        return Request.question(
             self.query_text(body),
-            template=template,
+            template=body.template or "general",
             model=body.model,
             temperature=body.temperature,
             max_tokens=body.max_tokens,
         )
+
+    def query_key(self, body: QueryIn) -> str:
+        """The cache key `Assistant.ask` files this question under (the single-flight key)."""
+        request = self.query_request(body)
+        template = request.templates[0]
+        self.registry.get(template)  # UsageError for an unknown template: 400
+        try:
+            return self.assistant().cache_keys(request)[("q1", template)]
+        except SecretScanError:  # ask answers it with the scan's reason; coalesce on the raw body
+            return "unscanned:" + hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+
+    def query(self, body: QueryIn) -> QueryOut:
+        request = self.query_request(body)
+        template = request.templates[0]
+        resp = self.assistant().ask(request)
         result = resp.get("q1", template)
         if result.data is None:
             raise reason_error(resp.fallback_reason)
@@ -169,7 +164,8 @@ class Core:
 
     # -------------------------------------------------------------------------------- complete
     def complete(self, req: ChatRequest, key: str, deadline: float) -> CompletionOut:
-
+        """Relay a client's chat request: from this server's cache of completions, or through the core's
+        metered call (`Assistant.complete`: reserve, call, settle, record), then cached when usable."""
         stats = StatsLog(self._stats_path(), "server-" + uuid.uuid4().hex[:12])
         hit = self.cache.get(key) or {}
         stored = hit.get("completion")
@@ -182,31 +178,8 @@ class Core:
             )
         if self.provider is None:
             raise NoKeyError(NO_KEY_MESSAGE)
-        price = price_for(req.model, self.settings.prices)
-        ledger = RequestLedger(self.ledger, self.run_cap)
-        reservation = ledger.reserve(worst_case_micro(price, req.system + req.user, req.max_tokens))
-        try:
-            done = self.provider.complete(req, deadline=deadline)
-        except UnusableAnswerError as exc:
-            c = exc.completion
-            ledger.settle(reservation, cost_micro(price, c.prompt_tokens, c.completion_tokens, c.cached_tokens))
-            raise
-        except BaseException:
-            ledger.release(reservation)
-            raise
-        actual = cost_micro(price, done.prompt_tokens, done.completion_tokens, done.cached_tokens)
-        ledger.settle(reservation, actual)
-        stats.record(
-            "request",
-            template="remote",
-            model=done.model,
-            prompt_tokens=done.prompt_tokens,
-            completion_tokens=done.completion_tokens,
-            cached_tokens=done.cached_tokens,
-            cost_micro=actual,
-            latency_ms=round(done.latency * 1000, 1),
-            key=done.key_alias,
-        )
+        billed = self.assistant(deadline=deadline, stats=stats).complete(req, template="remote")
+        done = billed.completion
         out = CompletionOut(
             content=done.content,
             model=done.model,
@@ -223,7 +196,7 @@ class Core:
             keep = out.model_dump(include={"content", "model", "finish_reason"})
             self.cache.set(
                 key,
-                {"completion": keep, "model": done.model, "cost_micro": actual},
+                {"completion": keep, "model": done.model, "cost_micro": billed.cost_micro},
                 ttl=self.settings.cache_ttl or None,
             )
         return out

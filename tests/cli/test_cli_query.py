@@ -237,3 +237,23 @@ def test_a_question_with_bytes_that_are_not_utf8_is_sent_with_escapes(
     assert doc["content"] == "answer to: what does caf\\xe9 mean?"
     sent = fake_openai.chat_requests[0].body["messages"][-1]["content"]  # a plain question: a plain message
     assert "what does caf\\xe9 mean?" in sent
+
+
+def test_model_flags_travel_on_the_request_only(
+    env: dict[str, str], fake_openai: FakeOpenAI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--model/--temperature/--max-tokens reach the service through the Request; the settings keep the
+    defaults (the command line does not write per-request options into them)."""
+    from symphony_assist_hooks.cli import _cli_settings, build_parser
+    from symphony_assist_hooks.config import load_settings
+
+    argv = ["query", "Which lock?", "--json", "--model", "gpt-4o", "--temperature", "0.5", "--max-tokens", "77"]
+    settings = load_settings(_cli_settings(build_parser().parse_args(argv)))
+    assert (settings.model_primary, settings.temperature, settings.max_tokens) == ("gpt-4o-mini", 0.0, 800)
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["model"] == "gpt-4o"
+    (sent,) = fake_openai.chat_requests
+    assert (sent.body["model"], sent.body["temperature"]) == ("gpt-4o", 0.5)
+    assert 77 in (sent.body.get("max_tokens"), sent.body.get("max_completion_tokens"))
+    assert main(["query", "Which lock?", "--json"]) == 0  # the defaults are another request: not that cache entry
+    assert json.loads(capsys.readouterr().out)["cached"] is False
