@@ -131,6 +131,7 @@ def emit(
         else:
             _write_file(dest, _encodable(annotator.render(report, replace(ctx, color=False))), name)
             written.append(dest)
+            console.notice(f"{name}: wrote {dest}", style=None)  # a file format prints nothing on stdout
         if (
             ctx.step_summary is not None
             and isinstance(annotator, StepSummaryAnnotator)

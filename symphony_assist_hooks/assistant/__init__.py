@@ -298,7 +298,7 @@ class Assistant:
         if self.halt.reason:
             return self.halt.reason
         if self.settings.offline:
-            return FallbackReason("offline: SYMPHONY_ASSIST_OFFLINE is set")
+            return FallbackReason("offline (--offline or SYMPHONY_ASSIST_OFFLINE): no request is made")
         if self._provider is None and not self.settings.server_url and not self.settings.has_key:
             return FallbackReason("offline: no API key configured", EXIT_NO_KEY)
         return None

@@ -40,7 +40,9 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "role",
         re.compile(
             r"\b(?:you\s+are\s+now|act\s+as|pretend\s+to\s+be|new\s+instructions?\s*:|system\s+prompt\s*:"
-            r"|assistant\s*:|as\s+an?\s+ai\s+(?:language\s+)?model\s+you\s+must)",
+            r"|as\s+an?\s+ai\s+(?:language\s+)?model\s+you\s+must)"
+            # a chat-role marker opens a line, a comment or a string; `class Assistant:` and `-> Assistant:` are code
+            r"|^\s*(?:(?:#+|//+|/?\*+|--|;+|>+|[-+*]\s)\s*)?assistant\s*:|[\"'`]\s*assistant\s*:",
             re.IGNORECASE,
         ),
     ),

@@ -13,7 +13,7 @@ from ...errors import EXIT_NO_KEY, EXIT_OK, EXIT_PROVIDER, ProviderError
 from ...logsafe import inert_json, inert_line
 from .keys import keyring
 
-OFFLINE_NOTE = "offline (SYMPHONY_ASSIST_OFFLINE is set): no request made, the key was not tried"
+OFFLINE_NOTE = "offline (--offline or SYMPHONY_ASSIST_OFFLINE): no request made, the key was not tried"
 
 
 def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
