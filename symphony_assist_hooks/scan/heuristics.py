@@ -196,6 +196,8 @@ def assignments(text: str, lower: str) -> Iterator[tuple[int, int]]:
         strong = last.group().startswith(("pass", "pwd"))
         if m.group("bare") is None:
             group = next(g for g in ("dq", "sq", "bq") if m.group(g) is not None)
+            if _closes_string(text, name_start, name_end, _QUOTE_OF[group]):
+                continue  # `"…;Password=" + pw + ";"`: the quote ends the string the name is in
             if looks_secret(m.group(group), strong=strong):
                 yield m.span(group)
             continue
@@ -206,6 +208,18 @@ def assignments(text: str, lower: str) -> Iterator[tuple[int, int]]:
         words = value.split()
         if looks_secret(value if strong else words[0], strong=strong):
             yield span
+
+
+_QUOTE_OF = {"dq": '"', "sq": "'", "bq": "`"}
+
+
+def _closes_string(text: str, name_start: int, name_end: int, quote: str) -> bool:
+    """The name sits in a string of `quote`s opened earlier on its line (not its own quotes, as in
+    `"token": "…"`): the next `quote` closes that string, it does not open the value."""
+    prefix = text[text.rfind("\n", 0, name_start) + 1 : name_start]
+    if prefix[-1:] == quote and text[name_end : name_end + 1] == quote:
+        prefix = prefix[:-1]
+    return _quotes(prefix, quote) % 2 == 1
 
 
 def _bare_value(text: str, name_start: int, name_end: int, sep_start: int, m: re.Match[str]) -> tuple[int, int] | None:
@@ -271,7 +285,8 @@ def _is_call(rest: str) -> bool:
 
 # Any token of 20+ characters, quoted or not (free text of a question, a log line, code): a random
 # one is a secret (`_looks_random`), and so is a long hex string outside the contexts listed below.
-_ENTROPY = re.compile(r"(?<![A-Za-z0-9+/_=.-])([A-Za-z0-9+_-][A-Za-z0-9+/_-]{19,}={0,3})(?![A-Za-z0-9+/_=-])")
+# A base64 value may start with "/" (1 in 64 do); an absolute path does too, and has more slashes.
+_ENTROPY = re.compile(r"(?<![A-Za-z0-9+/_=.-])([A-Za-z0-9+/_-][A-Za-z0-9+/_-]{19,}={0,3})(?![A-Za-z0-9+/_=-])")
 _HEX = re.compile(r"[0-9a-fA-F]{32,}")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 # Where a long hex string is a digest or an object id, not a key: git (commit, sha, rev, tree, HEAD...)
@@ -303,7 +318,7 @@ def _hex_secret(text: str, lower: str, start: int, end: int) -> bool:
 def high_entropy(text: str, lower: str) -> Iterator[tuple[int, int]]:
     for m in _ENTROPY.finditer(text):
         token = m.group(1)
-        if _UUID.fullmatch(token):
+        if _UUID.fullmatch(token) or (token[0] == "/" and token.count("/") > 2):
             continue
         if _HEXISH.fullmatch(token.rstrip("=")):
             if _hex_secret(text, lower, m.start(1), m.end(1)):
