@@ -14,7 +14,7 @@ import math
 import re
 from collections.abc import Iterator
 
-__all__ = ["assignments", "high_entropy", "is_template", "looks_secret", "url_userinfo"]
+__all__ = ["SECRET_NAME", "SECRET_TAIL", "assignments", "high_entropy", "is_template", "looks_secret", "url_userinfo"]
 
 
 # ------------------------------------------------------------------------------------------ values
@@ -99,6 +99,7 @@ _KEYWORD = re.compile(
 )
 _NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 _TAIL_OK = re.compile(r"s?(?:[_.-]?(?:value|str|string|b64|base64|hex|raw|plain|text|bytes|id))?")
+SECRET_NAME, SECRET_TAIL = _KEYWORD, _TAIL_OK  # for the rules that find a secret-named key elsewhere
 _ANNOTATION = re.compile(r"[\"']?[ \t]*:[ \t]*[A-Za-z_][A-Za-z0-9_.\[\], |]*?[ \t]*(?==[^=])")
 _VALUE = re.compile(
     r"[\"']?[ \t]*(?::=|=>|==|!=|=|:)[ \t]*(?:"
@@ -187,13 +188,18 @@ def assignments(text: str, lower: str) -> Iterator[tuple[int, int]]:
         if last is None or not _TAIL_OK.fullmatch(name, last.end()):
             continue  # `keyboard`, `compass`, `token_url`, `password_prompt`
         pos = name_end
+        strong = last.group().startswith(("pass", "pwd"))
+        found = _other_forms(text, name_start, name_end, strong)
+        if found is not None:
+            if found[0] < found[1]:
+                yield found
+            continue
         annotation = _ANNOTATION.match(text, pos)  # `password: str = "..."`
         if annotation:
             pos = annotation.end()
         m = _VALUE.match(text, pos)
         if m is None:
             continue
-        strong = last.group().startswith(("pass", "pwd"))
         if m.group("bare") is None:
             group = next(g for g in ("dq", "sq", "bq") if m.group(g) is not None)
             if _closes_string(text, name_start, name_end, _QUOTE_OF[group]):
@@ -211,6 +217,60 @@ def assignments(text: str, lower: str) -> Iterator[tuple[int, int]]:
 
 
 _QUOTE_OF = {"dq": '"', "sq": "'", "bq": "`"}
+# `define('DB_PASSWORD', '…')`, `("api_key", "…")`: a quoted name, a comma, a quoted value
+_PAIR = re.compile(r"[\"'][ \t]*,[ \t]*(?:\"((?:[^\"\\\n]|\\.)*)\"|'((?:[^'\\\n]|\\.)*)')")
+# `Pwd={…};` in an ODBC connection string: the braces quote the value (`}}` is a literal `}`)
+_BRACED = re.compile(r"[ \t]*=[ \t]*\{((?:[^}\n]|\}\})*)\}(?=[;\"'`]|$)", re.MULTILINE)
+_FORMAT_FIELD = re.compile(r"[A-Za-z_][\w.]*(?:\[[^\]]*\])?(?:![rsa])?(?::[^{}]*)?|\d*")
+# YAML block scalar: `password: >-` / `key: |` and the more indented lines below
+_BLOCK = re.compile(r"[\"']?:[ \t]+[>|][+-]?[1-9]?[+-]?[ \t]*(?:#[^\n]*)?$", re.MULTILINE)
+_LINE_HEAD = re.compile(r"(?:[ \t]*\d{1,6}\+)?")
+# `.properties`: `ldap.bind.credentials secret` (whitespace separates a dotted key from its value)
+_SPACED = re.compile(r"[ \t]+([^\s=:]\S*)[ \t]*$", re.MULTILINE)
+
+
+def _other_forms(text: str, name_start: int, name_end: int, strong: bool) -> tuple[int, int] | None:
+    """Values the `name = value` shapes miss; an empty span means "looked at, not a secret"."""
+    prefix = text[text.rfind("\n", 0, name_start) + 1 : name_start]
+    quoted = prefix[-1:] in ("'", '"') and text[name_end : name_end + 1] == prefix[-1]
+    if quoted and (m := _PAIR.match(text, name_end)):
+        group = 1 if m.group(1) is not None else 2
+        return m.span(group) if looks_secret(m.group(group), strong=False) else (0, 0)  # ("PWD", "OLDPWD")
+    if _in_string(prefix) and (m := _BRACED.match(text, name_end)):
+        value = m.group(1)
+        if _FORMAT_FIELD.fullmatch(value) and not _random_word(value):
+            return 0, 0  # `Pwd={password}`: a format field
+        return m.span(1) if looks_secret(value, strong=True) else (0, 0)
+    if _BLOCK.match(text, name_end):
+        span = _block_scalar(text, name_start, prefix)
+        first = text[span[0] : span[1]].split()
+        return span if first and (strong or looks_secret(first[0], strong=False)) else (0, 0)
+    head = _HUNK_PREFIX.sub("", prefix, count=1).strip()
+    if head == "" and "." in text[name_start:name_end] and (m := _SPACED.match(text, name_end)):
+        return m.span(1) if looks_secret(m.group(1), strong=False) else (0, 0)
+    return None
+
+
+def _block_scalar(text: str, name_start: int, prefix: str) -> tuple[int, int]:
+    """The lines of a YAML block scalar: those below the key, more indented than it."""
+    own = _LINE_HEAD.sub("", prefix, count=1)
+    indent = len(own) - len(own.lstrip(" \t"))
+    pos = text.find("\n", name_start)
+    start = end = -1
+    while pos != -1:
+        line_end = text.find("\n", pos + 1)
+        line_end = len(text) if line_end == -1 else line_end
+        line = text[pos + 1 : line_end]
+        head = _LINE_HEAD.match(line)
+        body = line[head.end() if head else 0 :]
+        if body.strip():
+            if len(body) - len(body.lstrip(" \t")) <= indent:
+                break
+            if start == -1:
+                start = pos + 1 + (head.end() if head else 0) + len(body) - len(body.lstrip(" \t"))
+            end = line_end
+        pos = -1 if line_end >= len(text) else line_end
+    return (start, end) if start != -1 else (0, 0)
 
 
 def _closes_string(text: str, name_start: int, name_end: int, quote: str) -> bool:
