@@ -29,6 +29,7 @@ GRAM = 6  # the shortest piece of a secret that is redacted
 MIN_SECRET = 8  # shorter secrets are left to the rules: their pieces would match ordinary words
 WORD = 10  # a letters-only run shorter than this is a word, not a leak
 MAX_TEXT = 200_000  # characters of one text scanned for secrets (a huge local is cut, not skipped)
+MAX_TOTAL = 2_000_000  # characters scanned per call: a failure's locals stay a few hundred ms at worst
 MAX_DIGESTS = 100_000
 PLACEHOLDER = "[REDACTED:secret-fragment]"
 
@@ -36,8 +37,12 @@ PLACEHOLDER = "[REDACTED:secret-fragment]"
 def secret_values(texts: Iterable[str]) -> set[str]:
     """The secrets the rules find in `texts`, each text scanned on its own (its own context)."""
     found: set[str] = set()
+    budget = MAX_TOTAL
     for whole in texts:
-        text = whole[:MAX_TEXT]
+        if budget <= 0:
+            break
+        text = whole[: min(MAX_TEXT, budget)]
+        budget -= len(text)
         for m in find_secrets(text):
             value = text[m.start : m.end].strip()
             if len(value) >= MIN_SECRET:
