@@ -235,7 +235,11 @@ def _other_forms(text: str, name_start: int, name_end: int, strong: bool) -> tup
     quoted = prefix[-1:] in ("'", '"') and text[name_end : name_end + 1] == prefix[-1]
     if quoted and (m := _PAIR.match(text, name_end)):
         group = 1 if m.group(1) is not None else 2
-        return m.span(group) if looks_secret(m.group(group), strong=False) else (0, 0)  # ("PWD", "OLDPWD")
+        value = m.group(group)
+        # a tuple of plain strings (`("secret", "bandit/b105")`) is common: a password-named pair needs
+        # letters and digits (`("PWD", "OLDPWD")` has none), any other a random-looking value
+        ok = looks_secret(value, strong=False) if strong else _looks_random(value)
+        return m.span(group) if ok else (0, 0)
     if _in_string(prefix) and (m := _BRACED.match(text, name_end)):
         value = m.group(1)
         if _FORMAT_FIELD.fullmatch(value) and not _random_word(value):

@@ -376,6 +376,7 @@ FALSE_POSITIVES = [
     'tok = "Server=db;User Id=svc;Password=" + TOKENS["connstr-password"] + ";"',
     'cs = f"Server=db;Pwd={password};"',
     '_NOT_SECRET_ENV = frozenset({"PWD", "OLDPWD"})',
+    '"secrets": ("secret", "bandit/b105", "bandit/b106", "hardcoded-password"),',
     'os.environ.get("API_KEY", "default-value")',
     'sshpass -p "$SSHPASS" ssh host',
     "the password is incorrect, reset it",
