@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,7 @@ __all__ = ["PLUGIN_NAME", "REPORT_ATTR", "AssistPlugin", "pytest_addoption", "py
 
 PLUGIN_NAME = "symphony-assist-session"
 REPORT_ATTR = "symphony_assist"  # the context dict a report carries from the worker to the controller
+KEY_INPUT = "symphony_assist_key"  # the session's key of secret pieces, from the controller to the workers
 _STATE = pytest.StashKey["AssistPlugin"]()
 
 
@@ -132,6 +134,17 @@ class AssistPlugin:
         self.result: Explained | None = None
         self.lines: list[str] = []  # one-line notices for the section: warnings, faults
         self.interrupted = False  # Ctrl-C: the user wants out, not a round trip to the API
+        # keys the digests of the pieces of secrets a failure holds (scan/fragments.py): one per session,
+        # handed to the xdist workers, so that the controller matches what every worker found
+        shared = getattr(config, "workerinput", {}).get(KEY_INPUT) if self.is_worker else None
+        try:
+            self.key = bytes.fromhex(shared) if isinstance(shared, str) and shared else os.urandom(16)
+        except ValueError:
+            self.key = os.urandom(16)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:  # pytest-xdist, on the controller
+        node.workerinput[KEY_INPUT] = self.key.hex()
 
     # --- capture (runs where the test runs) -------------------------------------------------------
     @pytest.hookimpl(wrapper=True)
@@ -143,7 +156,7 @@ class AssistPlugin:
             try:
                 from .explain.session import capture_failure  # deferred: pytest without --assist never loads it
 
-                data = capture_failure(item, call, report)
+                data = capture_failure(item, call, report, self.key)
             except Exception as exc:  # never break the test run over context
                 data = {"test_id": report.nodeid, "when": report.when, "longrepr": report.longreprtext[-20_000:],
                         "capture_error": type(exc).__name__}  # fmt: skip
@@ -182,7 +195,7 @@ class AssistPlugin:
         try:
             from .explain.session import explain_session, write_report  # deferred: only with --assist
 
-            self.result = explain_session(self.config, self.failures, self.lines.append)
+            self.result = explain_session(self.config, self.failures, self.lines.append, self.key)
         except Exception as exc:  # like pastebin: a fault is one line, never a broken session
             self.lines.append(f"not available: {type(exc).__name__}: {exc}")
             return

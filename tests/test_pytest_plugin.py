@@ -457,6 +457,39 @@ def test_literal():
     sent = "\n".join(r.text for r in env.requests)
     assert env.requests and env_secret not in sent and token not in sent
     assert "[REDACTED:env-value]" in sent
+    # pytest shows the compared token cut in the middle (`'ghp_…...…'`): neither piece is sent
+    assert not [token[i : i + 8] for i in range(len(token) - 7) if token[i : i + 8] in sent]
+
+
+def test_under_xdist_no_piece_of_a_secret_seen_by_another_worker_is_sent(
+    pytester: pytest.Pytester, env: FakeOpenAI, lean: tuple[str, ...]
+) -> None:
+    """Worker A sees a token whole (in a local), worker B only in the name of its test: the controller
+    matches B's text against the pieces A found, with the session's key handed to every worker."""
+    alphabet = string.ascii_letters + string.digits
+    body = "".join(secrets.choice(alphabet) for _ in range(36))
+    token = "gh" + "p_" + body
+    pytester.makepyfile(
+        test_pieces=f"""
+import time
+
+
+def test_a():
+    token = {token!r}
+    assert token == "expected"
+
+
+def test_b_{body[:12]}():
+    time.sleep(0.2)
+    assert 1 == 2
+"""
+    )
+    result = pytester.runpytest_subprocess(*lean, "--assist", "-n", "2")
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    sent = _bodies(env)
+    assert "def test_b" in sent and "def test_a" in sent
+    assert not [token[i : i + 8] for i in range(len(token) - 7) if token[i : i + 8] in sent]
 
 
 # ------------------------------------------------------------------------------------------ loading

@@ -150,8 +150,12 @@ def failure_content(
     volatile: Sequence[str] = (),
     environ: Mapping[str, str] | None = None,
     item_tokens: int = ITEM_TOKENS,
+    scrub: Callable[[str], str] | None = None,
 ) -> str:
-    """The text the model sees for one failure: normalised, secret env values replaced, trimmed."""
+    """The text the model sees for one failure: normalised, secret env values replaced, trimmed.
+
+    `scrub` (see `scan.fragments`) removes, from the result, the pieces of secrets found where the full
+    texts were."""
 
     def clean(text: str) -> str:
         # redacted before it is normalised or trimmed: `<n>` in a token's digit run, or a cut through
@@ -192,7 +196,9 @@ def failure_content(
             continue
         trimmed = _keep_tail(text, allowed[i]) if i == 1 else _keep_head(text, allowed[i])
         out.append(f"--- {title} ---\n{trimmed}")
-    return "\n".join(out)
+    # on what is sent only (~1 µs a character): the worker that captured the failure already removed the
+    # pieces of its own secrets from the full fields, before anything was normalised or cut
+    return scrub("\n".join(out)) if scrub is not None else "\n".join(out)
 
 
 _HUNK_NUMBERS = re.compile(r"^@@ [^@]* @@", re.MULTILINE)
@@ -339,9 +345,13 @@ def explain_failures(
     assistant: Assistant | None = None,
     warn: Callable[[str], None] | None = None,
     progress: ProgressCallback | None = None,
+    scrub: Callable[[str], str] | None = None,
 ) -> Explained:
     """Group the failures (`group_failures`), explain the first `max_failures` groups through their first
     failure in one `Assistant.ask`; list the failures of the other groups as not explained.
+
+    `scrub` is applied to everything sent (each field of a failure and its id): the pytest plugin's
+    redaction of the pieces of the session's secrets (`scan.fragments`).
 
     Never raises for a service fault: no key, budget refused, offline or a down service give local
     answers (source "local") and `report.fallback_reason`. Configuration errors (an unknown template),
@@ -363,9 +373,10 @@ def explain_failures(
         try:
             for item_id, failure in by_id.items():
                 content = failure_content(
-                    failure, root=root, volatile=volatile, environ=environ, item_tokens=item_tokens
+                    failure, root=root, volatile=volatile, environ=environ, item_tokens=item_tokens, scrub=scrub
                 )
-                items.append(Item(item_id, content, normalize(redact(failure.test_id)[0], root)))
+                label = redact(failure.test_id)[0]
+                items.append(Item(item_id, content, normalize(scrub(label) if scrub else label, root)))
         except SymphonyError as exc:  # SecretScanError: nothing may be sent
             reason = str(exc)
         except Exception as exc:  # a bug while preparing: fail closed, answer locally

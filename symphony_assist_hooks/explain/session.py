@@ -271,8 +271,98 @@ def _exc_name(exc: BaseException) -> str:
     return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
 
 
-def capture_failure(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> dict[str, Any]:
-    """The context of a failed setup, call or teardown, as JSON-serialisable data."""
+# ------------------------------------------------------------------------------------------ secrets
+_WALK_DEPTH = 4
+_WALK_ITEMS = 2_000  # values looked at per failure (a huge local is not walked to the end)
+
+
+def _strings(value: Any, out: list[str], depth: int = 0, seen: set[int] | None = None) -> None:
+    """The strings held by `value`: itself, the items of builtin containers, an object's or an exception's
+    attributes. No `__repr__`, property or `__getattr__` of the project runs (only builtin `str`/`bytes`)."""
+    seen = set() if seen is None else seen
+    if len(seen) >= _WALK_ITEMS or depth > _WALK_DEPTH or id(value) in seen:
+        return
+    seen.add(id(value))
+    if isinstance(value, str):
+        out.append(value)
+    elif isinstance(value, bytes | bytearray | memoryview):
+        out.append(bytes(value[:200_000]).decode("utf-8", "replace"))
+    elif isinstance(value, dict):
+        for k, v in list(value.items())[:_WALK_ITEMS]:
+            _strings(k, out, depth + 1, seen)
+            _strings(v, out, depth + 1, seen)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for v in list(value)[:_WALK_ITEMS]:
+            _strings(v, out, depth + 1, seen)
+    elif not isinstance(value, int | float | complex | type(None)) and not inspect.isroutine(value):
+        if isinstance(value, BaseException):
+            _strings(value.args, out, depth + 1, seen)
+        try:
+            attrs = object.__getattribute__(value, "__dict__")
+        except Exception:  # no __dict__ (slots, builtins): nothing to walk
+            return
+        if isinstance(attrs, dict) and not inspect.ismodule(value) and not inspect.isclass(value):
+            _strings(attrs, out, depth + 1, seen)
+
+
+def _secret_texts(excinfo: pytest.ExceptionInfo[BaseException], entries: list[Any], root: Path) -> list[str]:
+    """The full texts of a failure, before anything shortened them: the exceptions of the chain, the
+    locals of the project's frames (pytest's assertion rewriting keeps the compared values there)."""
+    out: list[str] = []
+    exc: BaseException | None = excinfo.value
+    chain: set[int] = set()
+    while exc is not None and id(exc) not in chain and len(chain) < 8:
+        chain.add(id(exc))
+        with contextlib.suppress(Exception):  # a broken __str__: its args are walked below
+            out.append(str(exc))
+        _strings(exc, out)
+        exc = exc.__cause__ or exc.__context__
+    seen: set[int] = set()
+    for entry in entries:
+        if isinstance(entry.path, Path) and _is_project_file(entry.path, root):
+            _strings(dict(entry.frame.f_locals), out, 0, seen)
+    return out
+
+
+def _scrub_data(data: dict[str, Any], scrub: Callable[[str], str]) -> None:
+    """Redact the pieces of the failure's secrets from the captured texts, in place (the values of
+    secret-named environment variables first, so that they keep their own placeholder)."""
+    from ..scan.redact import redact_env_values
+
+    for field in ("longrepr", "test_source", "code_under_test"):
+        if isinstance(data.get(field), str):
+            data[field] = scrub(redact_env_values(data[field]))
+    for suspect in data.get("suspects") or ():
+        for field in ("source", "diff"):
+            if isinstance(suspect.get(field), str):
+                suspect[field] = scrub(redact_env_values(suspect[field]))
+
+
+def _find_secrets(
+    data: dict[str, Any], excinfo: pytest.ExceptionInfo[BaseException], entries: list[Any], root: Path, key: bytes
+) -> None:
+    """`data["secret_grams"]`: keyed digests of the pieces of every secret of the failure (its full texts
+    and its captured ones), for the controller to redact them from the whole session's requests; and the
+    captured texts cleaned of them here already (fails closed: a fault drops the texts)."""
+    from ..scan.fragments import FragmentScrubber, digests, secret_values
+
+    texts = [str(data.get(f) or "") for f in ("longrepr", "test_source", "code_under_test")]
+    texts += [str(s.get(f) or "") for s in data.get("suspects") or () for f in ("source", "diff")]
+    values = secret_values(texts + _secret_texts(excinfo, entries, root))
+    if not values:
+        return
+    known = digests(values, key)
+    data["secret_grams"] = sorted(d.hex() for d in known)
+    _scrub_data(data, FragmentScrubber(known, key))
+
+
+def capture_failure(
+    item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport, key: bytes = b""
+) -> dict[str, Any]:
+    """The context of a failed setup, call or teardown, as JSON-serialisable data.
+
+    `key` keys the digests of the secrets' pieces (`data["secret_grams"]`, see `scan.fragments`): the
+    controller's, so that it can match them in every failure's text."""
     root = item.config.rootpath
     excinfo = call.excinfo
     data: dict[str, Any] = {
@@ -290,6 +380,10 @@ def capture_failure(item: pytest.Item, call: pytest.CallInfo[None], report: pyte
     data["exc_type"] = _exc_name(excinfo.value)
     test_obj = getattr(item, "obj", None) if isinstance(item, pytest.Function) else None
     if test_obj is None:  # a doctest or another plugin's item: its own repr_failure knows best
+        try:
+            _find_secrets(data, excinfo, [], root, key)
+        except Exception as exc:  # fail closed, as below
+            data.update(longrepr="", secret_error=type(exc).__name__)
         return data
     test_code = getattr(inspect.unwrap(test_obj), "__code__", None)
     entries = list(excinfo.traceback.filter(excinfo))
@@ -315,6 +409,10 @@ def capture_failure(item: pytest.Item, call: pytest.CallInfo[None], report: pyte
         data["suspects"] = _suspects(entries, item.path, root)
     except Exception as exc:  # blame is a bonus: the failure is still explained
         data["capture_error"] = type(exc).__name__
+    try:
+        _find_secrets(data, excinfo, entries, root, key)
+    except Exception as exc:  # fail closed: no context rather than unscanned pieces of a secret
+        data.update(longrepr="", test_source="", code_under_test="", suspects=[], secret_error=type(exc).__name__)
     return data
 
 
@@ -344,8 +442,25 @@ def _usd(text: str, name: str) -> float:
     return value
 
 
-def explain_session(config: pytest.Config, failures: list[dict[str, Any]], warn: Any) -> Explained:
-    """Settings as the command has them (cwd = rootdir), the options, then one `explain_failures`."""
+def _scrubber(failures: list[dict[str, Any]], key: bytes) -> Any:
+    """One `FragmentScrubber` for the session: the pieces of every failure's secrets, from every text sent
+    (a token shown whole in one test is cut in another's output, or its prefix is in another test's name)."""
+    from ..scan.fragments import FragmentScrubber
+
+    known: set[bytes] = set()
+    for d in failures:
+        for digest in d.get("secret_grams") or ():
+            try:
+                known.add(bytes.fromhex(str(digest)))
+            except ValueError:
+                continue
+    return FragmentScrubber(known, key) if known else None
+
+
+def explain_session(config: pytest.Config, failures: list[dict[str, Any]], warn: Any, key: bytes = b"") -> Explained:
+    """Settings as the command has them (cwd = rootdir), the options, then one `explain_failures`.
+
+    `key`: the session's key of the secrets' pieces `capture_failure` found (see `scan.fragments`)."""
 
     root = config.rootpath
     max_failures = _option(config, "assist_max_failures")
@@ -370,6 +485,7 @@ def explain_session(config: pytest.Config, failures: list[dict[str, Any]], warn:
             volatile=[str(Path(basetemp).resolve())] if basetemp else [],
             warn=warn,
             progress=progress,
+            scrub=_scrubber(failures, key),
         )
 
 

@@ -14,7 +14,7 @@ import math
 import re
 from collections.abc import Iterator
 
-__all__ = ["assignments", "high_entropy", "is_template", "looks_secret", "url_userinfo"]
+__all__ = ["SECRET_NAME", "SECRET_TAIL", "assignments", "high_entropy", "is_template", "looks_secret", "url_userinfo"]
 
 
 # ------------------------------------------------------------------------------------------ values
@@ -99,6 +99,7 @@ _KEYWORD = re.compile(
 )
 _NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 _TAIL_OK = re.compile(r"s?(?:[_.-]?(?:value|str|string|b64|base64|hex|raw|plain|text|bytes|id))?")
+SECRET_NAME, SECRET_TAIL = _KEYWORD, _TAIL_OK  # for the rules that find a secret-named key elsewhere
 _ANNOTATION = re.compile(r"[\"']?[ \t]*:[ \t]*[A-Za-z_][A-Za-z0-9_.\[\], |]*?[ \t]*(?==[^=])")
 _VALUE = re.compile(
     r"[\"']?[ \t]*(?::=|=>|==|!=|=|:)[ \t]*(?:"
@@ -187,15 +188,22 @@ def assignments(text: str, lower: str) -> Iterator[tuple[int, int]]:
         if last is None or not _TAIL_OK.fullmatch(name, last.end()):
             continue  # `keyboard`, `compass`, `token_url`, `password_prompt`
         pos = name_end
+        strong = last.group().startswith(("pass", "pwd"))
+        found = _other_forms(text, name_start, name_end, strong)
+        if found is not None:
+            if found[0] < found[1]:
+                yield found
+            continue
         annotation = _ANNOTATION.match(text, pos)  # `password: str = "..."`
         if annotation:
             pos = annotation.end()
         m = _VALUE.match(text, pos)
         if m is None:
             continue
-        strong = last.group().startswith(("pass", "pwd"))
         if m.group("bare") is None:
             group = next(g for g in ("dq", "sq", "bq") if m.group(g) is not None)
+            if _closes_string(text, name_start, name_end, _QUOTE_OF[group]):
+                continue  # `"…;Password=" + pw + ";"`: the quote ends the string the name is in
             if looks_secret(m.group(group), strong=strong):
                 yield m.span(group)
             continue
@@ -206,6 +214,76 @@ def assignments(text: str, lower: str) -> Iterator[tuple[int, int]]:
         words = value.split()
         if looks_secret(value if strong else words[0], strong=strong):
             yield span
+
+
+_QUOTE_OF = {"dq": '"', "sq": "'", "bq": "`"}
+# `define('DB_PASSWORD', '…')`, `("api_key", "…")`: a quoted name, a comma, a quoted value
+_PAIR = re.compile(r"[\"'][ \t]*,[ \t]*(?:\"((?:[^\"\\\n]|\\.)*)\"|'((?:[^'\\\n]|\\.)*)')")
+# `Pwd={…};` in an ODBC connection string: the braces quote the value (`}}` is a literal `}`)
+_BRACED = re.compile(r"[ \t]*=[ \t]*\{((?:[^}\n]|\}\})*)\}(?=[;\"'`]|$)", re.MULTILINE)
+_FORMAT_FIELD = re.compile(r"[A-Za-z_][\w.]*(?:\[[^\]]*\])?(?:![rsa])?(?::[^{}]*)?|\d*")
+# YAML block scalar: `password: >-` / `key: |` and the more indented lines below
+_BLOCK = re.compile(r"[\"']?:[ \t]+[>|][+-]?[1-9]?[+-]?[ \t]*(?:#[^\n]*)?$", re.MULTILINE)
+_LINE_HEAD = re.compile(r"(?:[ \t]*\d{1,6}\+)?")
+# `.properties`: `ldap.bind.credentials secret` (whitespace separates a dotted key from its value)
+_SPACED = re.compile(r"[ \t]+([^\s=:]\S*)[ \t]*$", re.MULTILINE)
+
+
+def _other_forms(text: str, name_start: int, name_end: int, strong: bool) -> tuple[int, int] | None:
+    """Values the `name = value` shapes miss; an empty span means "looked at, not a secret"."""
+    prefix = text[text.rfind("\n", 0, name_start) + 1 : name_start]
+    quoted = prefix[-1:] in ("'", '"') and text[name_end : name_end + 1] == prefix[-1]
+    if quoted and (m := _PAIR.match(text, name_end)):
+        group = 1 if m.group(1) is not None else 2
+        value = m.group(group)
+        # a tuple of plain strings (`("secret", "bandit/b105")`) is common: a password-named pair needs
+        # letters and digits (`("PWD", "OLDPWD")` has none), any other a random-looking value
+        ok = looks_secret(value, strong=False) if strong else _looks_random(value)
+        return m.span(group) if ok else (0, 0)
+    if _in_string(prefix) and (m := _BRACED.match(text, name_end)):
+        value = m.group(1)
+        if _FORMAT_FIELD.fullmatch(value) and not _random_word(value):
+            return 0, 0  # `Pwd={password}`: a format field
+        return m.span(1) if looks_secret(value, strong=True) else (0, 0)
+    if _BLOCK.match(text, name_end):
+        span = _block_scalar(text, name_start, prefix)
+        first = text[span[0] : span[1]].split()
+        return span if first and (strong or looks_secret(first[0], strong=False)) else (0, 0)
+    head = _HUNK_PREFIX.sub("", prefix, count=1).strip()
+    if head == "" and "." in text[name_start:name_end] and (m := _SPACED.match(text, name_end)):
+        return m.span(1) if looks_secret(m.group(1), strong=False) else (0, 0)
+    return None
+
+
+def _block_scalar(text: str, name_start: int, prefix: str) -> tuple[int, int]:
+    """The lines of a YAML block scalar: those below the key, more indented than it."""
+    own = _LINE_HEAD.sub("", prefix, count=1)
+    indent = len(own) - len(own.lstrip(" \t"))
+    pos = text.find("\n", name_start)
+    start = end = -1
+    while pos != -1:
+        line_end = text.find("\n", pos + 1)
+        line_end = len(text) if line_end == -1 else line_end
+        line = text[pos + 1 : line_end]
+        head = _LINE_HEAD.match(line)
+        body = line[head.end() if head else 0 :]
+        if body.strip():
+            if len(body) - len(body.lstrip(" \t")) <= indent:
+                break
+            if start == -1:
+                start = pos + 1 + (head.end() if head else 0) + len(body) - len(body.lstrip(" \t"))
+            end = line_end
+        pos = -1 if line_end >= len(text) else line_end
+    return (start, end) if start != -1 else (0, 0)
+
+
+def _closes_string(text: str, name_start: int, name_end: int, quote: str) -> bool:
+    """The name sits in a string of `quote`s opened earlier on its line (not its own quotes, as in
+    `"token": "…"`): the next `quote` closes that string, it does not open the value."""
+    prefix = text[text.rfind("\n", 0, name_start) + 1 : name_start]
+    if prefix[-1:] == quote and text[name_end : name_end + 1] == quote:
+        prefix = prefix[:-1]
+    return _quotes(prefix, quote) % 2 == 1
 
 
 def _bare_value(text: str, name_start: int, name_end: int, sep_start: int, m: re.Match[str]) -> tuple[int, int] | None:
@@ -271,7 +349,8 @@ def _is_call(rest: str) -> bool:
 
 # Any token of 20+ characters, quoted or not (free text of a question, a log line, code): a random
 # one is a secret (`_looks_random`), and so is a long hex string outside the contexts listed below.
-_ENTROPY = re.compile(r"(?<![A-Za-z0-9+/_=.-])([A-Za-z0-9+_-][A-Za-z0-9+/_-]{19,}={0,3})(?![A-Za-z0-9+/_=-])")
+# A base64 value may start with "/" (1 in 64 do); an absolute path does too, and has more slashes.
+_ENTROPY = re.compile(r"(?<![A-Za-z0-9+/_=.-])([A-Za-z0-9+/_-][A-Za-z0-9+/_-]{19,}={0,3})(?![A-Za-z0-9+/_=-])")
 _HEX = re.compile(r"[0-9a-fA-F]{32,}")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 # Where a long hex string is a digest or an object id, not a key: git (commit, sha, rev, tree, HEAD...)
@@ -303,7 +382,7 @@ def _hex_secret(text: str, lower: str, start: int, end: int) -> bool:
 def high_entropy(text: str, lower: str) -> Iterator[tuple[int, int]]:
     for m in _ENTROPY.finditer(text):
         token = m.group(1)
-        if _UUID.fullmatch(token):
+        if _UUID.fullmatch(token) or (token[0] == "/" and token.count("/") > 2):
             continue
         if _HEXISH.fullmatch(token.rstrip("=")):
             if _hex_secret(text, lower, m.start(1), m.end(1)):

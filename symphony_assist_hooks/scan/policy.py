@@ -9,5 +9,5 @@ from __future__ import annotations
 
 __all__ = ["INJECTION_POLICY_VERSION", "REDACTION_POLICY_VERSION"]
 
-REDACTION_POLICY_VERSION = "2"  # redact.py: what is replaced before anything is sent or hashed
+REDACTION_POLICY_VERSION = "3"  # redact.py: what is replaced before anything is sent or hashed
 INJECTION_POLICY_VERSION = "1"  # injection.py: what counts as text addressed to the reviewing model

@@ -88,7 +88,12 @@ _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 # String literals joined by `+` or written side by side (Python's implicit concatenation), possibly
 # over several lines: `'sk_live_abc' + 'def…'` is scanned as the one string it makes.
 _LITERAL = re.compile(r"'((?:[^'\\\n]|\\.)*)'" r'|"((?:[^"\\\n]|\\.)*)"')
-_JOIN = re.compile(r"\s*(?:\+\s*)?[rRbBuUfF]{0,2}")  # between two literals of one chain
+# between two literals of one chain: spaces, `+`, a line continuation, a new line (with its hunk prefix)
+_GAP = r"(?:[ \t]|\\?\r?\n(?:[ \t]*\d{1,6}\+)?)*"
+_JOIN = re.compile(_GAP + r"(?:\+" + _GAP + r")?[rRbBuUfF]{0,2}")
+# `"".join(['xoxb-1', '234', …])`: the literals of a list or tuple joined by a join call
+_JOIN_CALL = re.compile(r"\.join\(" + _GAP + r"[\[(]")
+_LIST_SEP = re.compile(_GAP + r"," + _GAP + r"[rRbBuUfF]{0,2}")
 
 
 def _rule_spans(text: str, lower: str) -> list[tuple[int, int, int]]:
@@ -115,20 +120,36 @@ def _joined_spans(text: str) -> list[tuple[int, int, int]]:
     if "'" not in text and '"' not in text:
         return out
     chain: list[re.Match[str]] = []
+    listed = False  # the chain is the list of a join call: its literals are separated by commas
     for lit in [*_LITERAL.finditer(text), None]:
-        if lit is not None and chain and _JOIN.fullmatch(text, chain[-1].end(), lit.start()):
-            chain.append(lit)
-            continue
+        if lit is not None and chain:
+            sep = _LIST_SEP if listed else _JOIN
+            if sep.fullmatch(text, chain[-1].end(), lit.start()):
+                chain.append(lit)
+                continue
         if len(chain) > 1:
-            parts = [m.group(1) if m.group(1) is not None else m.group(2) for m in chain]
-            joined = "".join(parts)
-            bounds = list(itertools.accumulate(len(part) for part in parts))[:-1]
-            # only what the joining made: a match inside one literal was judged in place, with its context
-            found = [p for s, e, p in _rule_spans(joined, _lower(joined)) if any(s < b < e for b in bounds)]
-            if found:
-                out.append((chain[0].start(), chain[-1].end(), min(found)))
+            found = _chain_secret(text, chain)
+            if found is not None:
+                out.append((chain[0].start(), chain[-1].end(), found))
         chain = [lit] if lit is not None else []
+        if lit is not None:
+            call = _JOIN_CALL.search(text, max(0, lit.start() - 40), lit.start())
+            listed = call is not None and not text[call.end() : lit.start()].strip(" \t\n\\+0123456789")
     return out
+
+
+def _chain_secret(text: str, chain: list[re.Match[str]]) -> int | None:
+    """The priority of a rule that finds a secret across two literals of `chain` once joined, read with
+    the start of its line (`DB_PASSWORD = ` makes the value a secret), or None."""
+    parts = [m.group(1) if m.group(1) is not None else m.group(2) for m in chain]
+    head = text[text.rfind("\n", 0, chain[0].start()) + 1 : chain[0].start()]
+    quote = text[chain[0].end() - 1]
+    joined = f"{head}{quote}{''.join(parts)}{quote}"
+    first = len(head) + 1
+    bounds = [first + b for b in itertools.accumulate(len(part) for part in parts)][:-1]
+    # only what the joining made: a match inside one literal was judged in place, with its context
+    found = [p for s, e, p in _rule_spans(joined, _lower(joined)) if any(s < b < e for b in bounds)]
+    return min(found) if found else None
 
 
 def _scan(text: str) -> list[SecretMatch]:

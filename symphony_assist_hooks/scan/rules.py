@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from .heuristics import SECRET_NAME as _SECRET_NAME
+from .heuristics import SECRET_TAIL as _SECRET_TAIL
 from .heuristics import assignments, high_entropy, is_template, looks_secret, url_userinfo
 
 __all__ = ["RULES", "Finder", "Rule", "Span"]
@@ -114,12 +116,25 @@ def _telegram(text: str, lower: str) -> Iterator[Span]:
             yield _widen(text, start, m.end(), _TOKEN)
 
 
-# Credentials on a command line or in SQL: curl's -u/--user, the -p option of the mysql clients and
-# sshpass, and the quoted value after IDENTIFIED BY or PASSWORD in SQL.
+# Credentials on a command line or in SQL: curl's -u/--user, the -p option of the mysql clients, and
+# the quoted value after IDENTIFIED BY or PASSWORD in SQL.
 _CLI_USER = re.compile(r"-(?:u|-user|-proxy-user)(?:[ \t]+|=)?([\"']?)([^\s\"':]*:[^\s\"']+)\1")
 _CLI_PASSWORD = re.compile(
-    r"\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlshow|mysqlcheck|mysqlpump|mariadb|mariadb-dump|sshpass)\b"
+    r"\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlshow|mysqlcheck|mysqlpump|mariadb|mariadb-dump)\b"
     r"[^\n]*?[ \t]-p(?:\"([^\"\n]+)\"|'([^'\n]+)'|([^\s\"']+))"
+)
+# `sshpass -p '…'` (its -p takes the next word), `ConvertTo-SecureString "…" -AsPlainText`
+_CLI_NEXT_WORD = re.compile(
+    r"(?:\bsshpass\b[^\n]*?[ \t]-p|\bconvertto-securestring(?:[ \t]+-string)?)[ \t]+"
+    r"(?:\"([^\"\n]+)\"|'([^'\n]+)'|([^\s\"'|;]+))"
+)
+# `<add key="SmtpPassword" value="…"/>`, `<property name="db.password" value="…"/>`
+_XML_PAIR = re.compile(
+    r"\b(?:key|name)[ \t]*=[ \t]*([\"'])([^\"'\n]{1,100})\1[ \t]+value[ \t]*=[ \t]*([\"'])([^\n]*?)\3"
+)
+# free text: `my password is X`, `login fails with password X` (`password = X` is an assignment)
+_PROSE_PASSWORD = re.compile(
+    r"(?<![a-z0-9_.-])(?:password|passwd|passphrase)(?:[ \t]+(?:is|was))?[ \t]+[(\"'`]?([^\s\"'`=:]\S{7,})"
 )
 _SQL_PASSWORD = re.compile(
     r"(?:identified[ \t]+(?:with[ \t]+[a-z0-9_]+[ \t]+)?by|(?<![a-z0-9_])password)[ \t]+(?:password[ \t]+)?"
@@ -141,6 +156,30 @@ def _cli_password(text: str, lower: str) -> Iterator[Span]:
         group = next(g for g in (1, 2, 3) if m.group(g) is not None)
         if not m.group(group).startswith("$"):
             yield m.span(group)
+
+
+def _cli_next_word(text: str, lower: str) -> Iterator[Span]:
+    for m in _CLI_NEXT_WORD.finditer(lower):
+        group = next(g for g in (1, 2, 3) if m.group(g) is not None)
+        if looks_secret(text[m.start(group) : m.end(group)], strong=True):
+            yield m.span(group)
+
+
+def _xml_pair(text: str, lower: str) -> Iterator[Span]:
+    for m in _XML_PAIR.finditer(lower):
+        name = m.group(2)
+        keyword = list(_SECRET_NAME.finditer(name))
+        if keyword and _SECRET_TAIL.fullmatch(name, keyword[-1].end()):
+            value = text[m.start(4) : m.end(4)]
+            if looks_secret(value, strong=keyword[-1].group().startswith(("pass", "pwd"))):
+                yield m.span(4)
+
+
+def _prose_password(text: str, lower: str) -> Iterator[Span]:
+    for m in _PROSE_PASSWORD.finditer(lower):
+        value = text[m.start(1) : m.end(1)]
+        if looks_secret(value, strong=False) and not value.startswith(("$", "[REDACTED:")):
+            yield m.span(1)
 
 
 def _sql_password(text: str, lower: str) -> Iterator[Span]:
@@ -278,7 +317,10 @@ RULES: tuple[Rule, ...] = (
         fold=True,
     ),
     Rule("cli-credentials", _cli_user, ("-u", "--user", "--proxy-user")),
-    Rule("cli-credentials", _cli_password, ("mysql", "mariadb", "sshpass")),
+    Rule("cli-credentials", _cli_password, ("mysql", "mariadb")),
+    Rule("cli-credentials", _cli_next_word, ("sshpass", "convertto-securestring"), fold=True),
+    Rule("secret-assignment", _xml_pair, ("value",), fold=True),
+    Rule("secret-assignment", _prose_password, ("passw", "passphrase"), fold=True),
     Rule("sql-password", _sql_password, ("identified", "password"), fold=True),
     Rule("secret-assignment", assignments, ("pass", "pwd", "secret", "token", "credential", "key"), fold=True),
     Rule("high-entropy-string", high_entropy),

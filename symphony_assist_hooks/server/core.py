@@ -22,13 +22,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..assistant import Assistant, Request
+from ..assistant import Assistant
 from ..assistant.cache import Cache, open_cache
 from ..assistant.ledger import Ledger, open_ledger
 from ..assistant.prompts import Registry, load_registry
 from ..assistant.provider import NO_KEY_MESSAGE, OpenAIProvider
 from ..assistant.provider.keys import KeyRing
 from ..assistant.provider.openai import ChatRequest
+from ..assistant.request import Request
 from ..assistant.stats import StatsLog, summarize
 from ..config import Settings, user_dirs
 from ..errors import AuthError, BudgetError, NoKeyError, ProviderError, QuotaError, SecretScanError, UsageError

@@ -1215,6 +1215,8 @@ def _ci_log(lab: CiLab, sink: str) -> str:
         fmt = sink.removeprefix("review-")
         proc = run_cli(["review", "--format", "github" if fmt == "fallback-error" else fmt], lab.repo.path, env)
     elif sink == "query":
+        # one prompt is a plain chat completion whose TEXT is printed: the hostile text is that answer
+        lab.fake.enqueue(" ".join(PAYLOADS.values()))
         proc = run_cli(["query", "explain workflow commands"], lab.root, env)
     else:
         args = ["--assist", "--assist-max-failures", "200", "-q", CI_TEST_FILE]
