@@ -46,7 +46,7 @@ from typing import Any
 
 import pytest
 
-__all__ = ["FakeOpenAI", "RecordedRequest", "closed_port_url", "fake_openai", "schema_example"]
+__all__ = ["FakeOpenAI", "RecordedRequest", "closed_port_url", "fake_openai", "running_fake", "schema_example"]
 
 DEFAULT_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "text-embedding-3-small")
 Content = str | dict[str, Any] | list[Any]
@@ -508,9 +508,10 @@ class _Server(ThreadingHTTPServer):
     fake: FakeOpenAI
 
 
-@pytest.fixture
-def fake_openai() -> Iterator[FakeOpenAI]:
-    """A running fake OpenAI server on 127.0.0.1 (random port); stopped after the test."""
+@contextlib.contextmanager
+def running_fake() -> Iterator[FakeOpenAI]:
+    """A fake OpenAI server on 127.0.0.1 (random port), stopped on exit: for a second server in a test
+    or one shared by a module (the `fake_openai` fixture is one per test)."""
     server = _Server(("127.0.0.1", 0), _Handler)
     host, port = server.server_address[:2]
     server.fake = FakeOpenAI(str(host), int(port))
@@ -523,6 +524,13 @@ def fake_openai() -> Iterator[FakeOpenAI]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[FakeOpenAI]:
+    """A running fake OpenAI server on 127.0.0.1 (random port); stopped after the test."""
+    with running_fake() as fake:
+        yield fake
 
 
 @pytest.fixture

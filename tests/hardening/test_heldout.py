@@ -45,7 +45,7 @@ from typing import Any
 
 import pytest
 from fake_secrets import FORMATS, make
-from fakeserver import FakeOpenAI, _Handler, _Server
+from fakeserver import FakeOpenAI, running_fake
 from gitrepo import GitRepo
 from responders import answering, frame_of, items_of, numbered_lines
 
@@ -62,23 +62,6 @@ B64URL = ALNUM + "-_"
 
 
 # ==================================================================================== infrastructure
-@contextlib.contextmanager
-def running_fake() -> Iterator[FakeOpenAI]:
-    """A fake OpenAI server for a whole module (the `fake_openai` fixture is per test)."""
-    server = _Server(("127.0.0.1", 0), _Handler)
-    host, port = server.server_address[:2]
-    server.fake = FakeOpenAI(str(host), int(port))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-    thread.start()
-    try:
-        yield server.fake
-    finally:
-        server.fake.stopping.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
-
-
 class TcpRecorder:
     """A listening socket on 127.0.0.1 that records every connection and every byte sent to it."""
 

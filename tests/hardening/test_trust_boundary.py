@@ -14,12 +14,11 @@ import os
 import secrets
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fakeserver import FakeOpenAI, _Handler, _Server
+from fakeserver import FakeOpenAI, running_fake
 from gitrepo import GitRepo
 from responders import answering
 
@@ -33,18 +32,8 @@ WHY = "come only from the environment or the command line"
 @pytest.fixture
 def attacker() -> Iterator[FakeOpenAI]:
     """A second fake server: the one a hostile repository names."""
-    server = _Server(("127.0.0.1", 0), _Handler)
-    host, port = server.server_address[:2]
-    server.fake = FakeOpenAI(str(host), int(port))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-    thread.start()
-    try:
-        yield server.fake
-    finally:
-        server.fake.stopping.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with running_fake() as fake:
+        yield fake
 
 
 def _hostile(git_repo: GitRepo, table: str) -> None:
