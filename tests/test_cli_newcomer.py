@@ -418,3 +418,18 @@ def test_server_stats_say_the_unit_of_spent(
     cli = json.loads(capsys.readouterr().out)
     assert cli["total"] == doc["total"]
     assert cli["budget"]["month"]["spent_usd"] == month["spent_usd"]
+
+
+def test_a_batch_with_no_key_prints_no_blank_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A failed batch says once on stderr what is missing; stdout holds no empty `[qN]` answers."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SYMPHONY_ASSIST_CACHE_DIR", str(tmp_path / "cache"))
+    for var in ("OPENAI_API_KEY", "OPENAI_API_KEY_PRIMARY", "OPENAI_API_KEY_SECONDARY"):
+        monkeypatch.delenv(var, raising=False)
+    (tmp_path / "q.txt").write_text("what is a rebase\nwhat is a merge\n", encoding="utf-8")
+    assert main(["query", "Answer briefly", "--batch-file", str(tmp_path / "q.txt")]) == 3
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "(2 of 2 unanswered)" in captured.err

@@ -90,12 +90,13 @@ def _print(
         console.print(inert_json(json.dumps(shown, ensure_ascii=False)))
     else:
         for it, r in answered:
+            if r.data is None:  # no blank answer on stdout: the error below names what is missing
+                continue
             if len(items) > 1:
                 line = it.content.splitlines()[-1] if it.content else ""  # a batch line, without the instruction
                 console.print(inert_line(f"[{it.id}] {line}"), "bold")
-            if r.data is not None:
-                # The answer is model text and may land in a CI log: no line of it may run there.
-                console.print(inert(str(r.data.get("answer", ""))))
+            # The answer is model text and may land in a CI log: no line of it may run there.
+            console.print(inert(str(r.data.get("answer", ""))))
             if len(items) > 1:
                 console.print()
     if unanswered:
@@ -103,6 +104,7 @@ def _print(
         hint = ""
         if reason.exit_code == EXIT_NO_KEY:
             hint = " — set OPENAI_API_KEY (or OPENAI_API_KEY_PRIMARY / OPENAI_API_KEY_SECONDARY)"
-        console.error(f"{reason}; query has no offline answer{hint}")
+        missing = f" ({len(unanswered)} of {len(items)} unanswered)" if len(items) > 1 else ""
+        console.error(f"{reason}; query has no offline answer{missing}{hint}")
         return reason.exit_code
     return EXIT_OK
