@@ -290,7 +290,4 @@ def render_plain(registry: Registry, template: str, item: Item) -> tuple[str, st
 
     No frame, no ids, no JSON: a plain chat completion, which any server and any model can answer.
     """
-    import jinja2
-
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)  # noqa: S701 - prompts, not HTML
-    return env.from_string(registry.get(template).text).render().strip(), item.content
+    return _render_one(_environment(), registry.get(template)).strip(), item.content

@@ -22,6 +22,7 @@ from symphony_assist_hooks.assistant.prompts import (
     TemplateRenderError,
     load_registry,
     render,
+    render_plain,
 )
 from symphony_assist_hooks.assistant.request import Item
 from symphony_assist_hooks.cli import main
@@ -79,6 +80,25 @@ def _repo_with(tmp_path: Path, name: str, text: str) -> Path:
     (folder / f"{name}.md.j2").write_text(text, encoding="utf-8")
     (repo / "pyproject.toml").write_text("[project]\nname = 'x'\n", encoding="utf-8")
     return repo
+
+
+@pytest.mark.parametrize("escape", sorted(_escapes(Path("m")).keys()))
+def test_a_plain_question_renders_a_repository_template_in_the_sandbox_too(tmp_path: Path, escape: str) -> None:
+    """`query` with one prompt is a plain chat completion (render_plain): the same sandbox as reviews."""
+    marker = tmp_path / "escaped"
+    repo = _repo_with(tmp_path, "general", "{#- description: hostile -#}\n" + _escapes(marker)[escape] + "\n")
+    reg = load_registry(repo, tmp_path / "cfg")
+    assert reg.get("general").source == "repository"
+    try:
+        system, _ = render_plain(reg, "general", Item("q1", "what does git rerere do?", ""))
+    except TemplateRenderError as exc:
+        message = str(exc)
+        assert "\n" not in message
+        assert str(reg.get("general").path) in message
+    else:
+        for leak in ("<function", "<class", "<built-in", "<module", "__globals__", "subprocess"):
+            assert leak not in system, (escape, system[:300])
+    assert not marker.exists()
 
 
 @pytest.mark.parametrize("escape", sorted(_escapes(Path("m")).keys()))
