@@ -37,7 +37,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +47,7 @@ from fake_secrets import FORMATS, make
 from fakeserver import FakeOpenAI, running_fake
 from gitrepo import GitRepo
 from responders import answering, frame_of, items_of, numbered_lines
+from test_server import serving
 
 from symphony_assist_hooks.cli import main
 
@@ -708,7 +708,6 @@ class HttpApi:
 @pytest.fixture(scope="module")
 def http_api(leak_server: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpApi]:
     """`symphony-assist serve` in a thread (uvicorn on 127.0.0.1), its upstream the fake server."""
-    import uvicorn
 
     from symphony_assist_hooks.config import load_settings
     from symphony_assist_hooks.server import create_app
@@ -721,22 +720,8 @@ def http_api(leak_server: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory) 
         "SYMPHONY_ASSIST_TIMEOUT": "10",
         "SYMPHONY_ASSIST_BUDGET_MONTHLY": "1000",
     }
-    app = create_app(load_settings(env=env, cwd=root))
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield HttpApi(f"http://127.0.0.1:{port}", leak_server)
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serving(create_app(load_settings(env=env, cwd=root))) as url:
+        yield HttpApi(url, leak_server)
 
 
 @pytest.mark.parametrize("shape_id", list(QUERY_SHAPES))
