@@ -138,7 +138,7 @@ def _racy(deps: list[tuple[str, bytes]], looked_ns: int) -> bool:
 
 
 def generation_path(settings: Settings) -> str:
-    """The disk cache's generation file (assistant/diskstore.py) for these settings."""
+    """The disk cache's generation file (assistant/cache/directory.py) for these settings."""
 
     return str(generation_file(settings.resolved_cache_dir / SUBDIR))
 

@@ -12,8 +12,8 @@ Contract shared by every backend:
 
 The backends:
 
-* `DiskCache` (diskstore.py), the default, in `<cache dir>/responses`. A hit reads SQLite directly;
-  diskcache is imported on the first write only (diskwriter.py).
+* `DiskCache` (disk.py), the default, in `<cache dir>/responses`. A hit reads SQLite directly;
+  diskcache is imported on the first write only (disk_writer.py).
 * `MemoryCache` (below): per process, for tests and programs that embed the core.
 * `RedisCache` (redis/cache.py), shared by a team, read through this machine's `DiskCache`; imported
   only when the settings ask for it.

@@ -1,6 +1,6 @@
 """How an answer is stored by every cache backend: zlib-compressed JSON bytes, never pickle.
 
-The same bytes live in diskcache's rows (diskstore.py), in the memory backend and in Redis, so an
+The same bytes live in diskcache's rows (disk.py), in the memory backend and in Redis, so an
 entry moves between them unchanged. `decode` turns anything it cannot read into a miss (None).
 """
 

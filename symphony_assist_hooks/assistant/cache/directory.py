@@ -1,6 +1,6 @@
 """The cache directory itself: private permissions, and the generation file that announces changes.
 
-Standard library only: on every hit's import path (diskstore.py), and used by the disk ledger and
+Standard library only: on every hit's import path (disk.py), and used by the disk ledger and
 replaywriter.py for their own folders.
 """
 

@@ -2,14 +2,14 @@
 
 * Never pickle (CVE-2025-69872, GHSA-w8v5-vhqr-4h9v). Values are stored as zlib-compressed JSON
   bytes (codec.py), which diskcache keeps raw. The reads below only decode rows in raw or binary-file
-  mode, and the `Disk` subclass given to diskcache (diskwriter.py) refuses to store anything but bytes
+  mode, and the `Disk` subclass given to diskcache (disk_writer.py) refuses to store anything but bytes
   and returns a miss for a row in pickle mode, so a planted pickle is never loaded. Keys are `str`
   (stored raw, never pickled).
 * The directory is created 0700; a group/world-writable one we own is tightened to 0700, one owned by
   another user is refused (no caching).
 * A hit reads diskcache's table through one query-only SQLite connection (~0.3 ms to open, ~10 µs a
-  get) and imports no diskcache; diskcache is opened on the first write (diskwriter.py, imported
-  then). Reads never wait for writers (SQLite WAL).
+  get) and imports no diskcache; diskcache is opened through its public API on the first write
+  (disk_writer.py, imported then). Reads never wait for writers (SQLite WAL).
 * Locks are short (`LOCK_TIMEOUT`): a write that cannot get the lock is skipped and further writes pause
   for `WRITE_BACKOFF` seconds, so a busy or stuck writer elsewhere never stalls a commit. Opening
   diskcache is bounded by the same timeout: its constructor otherwise retries a locked database for
@@ -24,12 +24,23 @@
 
 This module imports only the standard library and codec.py: it is on every hit's import path.
 
-Why not diskcache's public API on the hit path: measured in fresh interpreters on the 2-core
-development machine (a 200-entry cache, min of 15 runs, the standard library already imported),
-`DiskCache(...).get` here takes 0.9 ms, `import diskcache; diskcache.Cache(dir).get(key)` 24 ms (its
-import plus a constructor that writes the Settings table). The reads here still depend on diskcache's
-table layout, and the writer on its private `_sql_retry` (disk_writer.py): the intended end state is a
-small SQLite store of our own, with its own table, replacing diskcache (issue 17, not done yet).
+Why the hit path reads diskcache's database instead of calling `diskcache.Cache(dir).get`: its public
+API cannot meet a hit's needs. Measured on the 2-core development machine (a 200-entry cache, fresh
+interpreters, medians of 5):
+* Cost: in the process of a cached review, which already imports json, sqlite3 and re, `import diskcache`
+  adds 4.9 ms (pickle, pickletools, its recipes and a probe for Django) and the constructor 4-5 ms,
+  because it writes its Settings table (18 autocommit writes) on every open: ~10 ms per cache a run
+  opens, three on a review (answers, redaction memo, scan memo), against ~0.3 ms here.
+* A hit would wait for writers: those writes need the write lock, and the constructor retries 'database
+  is locked' for 60 s whatever its timeout (a process holding the lock for 3 s made it wait 3.02 s);
+  the read here never waits (WAL).
+* A read-only cache could not serve hits: on a read-only file system the constructor fails ('unable to
+  open database file': it must create the -wal/-shm files); the read here falls back to SQLite's
+  immutable mode and keeps answering.
+So the read side is this small module, reading the format diskcache 5.6 writes: the `Cache` and `Settings`
+tables, raw rows and value files. It checks that format once per connection (the tables' columns, one
+query); a database in any other format (a future diskcache) is read through diskcache's public API
+instead, slower but correct. Every write goes through diskcache's public API (disk_writer.py).
 """
 
 from __future__ import annotations
@@ -69,7 +80,7 @@ def _is_disk_full(exc: BaseException) -> bool:
     return (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "full" in str(exc)
 
 
-# diskcache 5.6.3's storage format, read directly on the hit path (the project is unmaintained: frozen).
+# The storage format diskcache 5.6 writes, read directly on the hit path; checked per connection (_FORMAT).
 _DBNAME = "cache.db"
 _MODE_RAW = 1  # value held in the row
 _MODE_BINARY = 2  # value held in a file under the directory; MODE_PICKLE (4) is never read
@@ -77,6 +88,21 @@ _SELECT = (
     "SELECT mode, filename, value, expire_time FROM Cache"
     " WHERE key = ? AND raw = 1 AND (expire_time IS NULL OR expire_time > ?)"
 )
+# The columns of the tables read here, as diskcache 5.6 creates them; any other layout is read through
+# diskcache's public API (`_foreign`).
+_FORMAT_QUERY = (
+    "SELECT m.name, p.name, p.type FROM sqlite_master AS m, pragma_table_info(m.name) AS p"
+    " WHERE m.type = 'table' AND m.name IN ('Cache', 'Settings') ORDER BY m.name, p.cid"
+)
+_FORMAT = (
+    *(("Cache", name, kind) for name, kind in (
+        ("rowid", "INTEGER"), ("key", "BLOB"), ("raw", "INTEGER"), ("store_time", "REAL"),
+        ("expire_time", "REAL"), ("access_time", "REAL"), ("access_count", "INTEGER"), ("tag", "BLOB"),
+        ("size", "INTEGER"), ("mode", "INTEGER"), ("filename", "TEXT"), ("value", "BLOB"),
+    )),
+    ("Settings", "key", "TEXT"),
+    ("Settings", "value", ""),
+)  # fmt: skip
 _SELECT_ALL = (
     "SELECT key, expire_time, mode, filename, value FROM Cache"
     " WHERE raw = 1 AND (expire_time IS NULL OR expire_time > ?) ORDER BY rowid"
@@ -88,8 +114,8 @@ class DiskCache:
 
     Reads (`get`, `info`, `entries`) query diskcache's `Cache` table through one query-only SQLite
     connection: a hit opens in ~0.3 ms, reads in ~10 µs and imports no diskcache. diskcache itself,
-    whose constructor rewrites its Settings table on every open (then checkpoints the WAL when it
-    closes its first connection: 7-24 ms measured here), is opened on the first `set` or `clear` only.
+    whose constructor rewrites its Settings table on every open, is opened on the first `set` or
+    `clear`, or for reads when the database is not in the format read here (see the module docstring).
 
     The constructor only prepares the directory; it raises OSError when the directory cannot be used
     (`open_cache` turns that into a `NullCache`). Thread-safe.
@@ -123,6 +149,7 @@ class DiskCache:
         self._off = False  # could not be repaired: behave like a NullCache
         self._writes_off = False  # the database refuses writes (read-only file, ...)
         self._writes_paused_until = 0.0  # monotonic; set after a lock timeout
+        self._foreign = False  # the database is not in the format read here: read through diskcache
         self.earliest_expiry: float | None = None  # the soonest expiry among the hits served (replay.py)
         self._identity = self._prepare()
 
@@ -133,9 +160,12 @@ class DiskCache:
         return st.st_dev, st.st_ino
 
     def _read_con(self) -> sqlite3.Connection | None:
-        """The query-only connection, or None while no database exists yet (caller holds the lock)."""
+        """The query-only connection, or None while no database exists yet or it is in another format
+        (caller holds the lock)."""
         if self._reader is not None and self._reader_pid == os.getpid():
             return self._reader
+        if self._foreign:
+            return None
         self._reader = None  # a connection inherited through fork is not ours to use
         db = self.path / _DBNAME
         if not db.exists():
@@ -158,8 +188,17 @@ class DiskCache:
                 base + "?mode=ro&immutable=1", uri=True, isolation_level=None, check_same_thread=False
             )
             con.execute("PRAGMA query_only = 1")
+        if tuple(con.execute(_FORMAT_QUERY).fetchall()) != _FORMAT:
+            con.close()  # written by a diskcache whose format is not the one read here
+            self._foreign = True
+            return None
         self._reader, self._reader_pid = con, os.getpid()
         return con
+
+    def _public(self) -> Any:
+        """diskcache.Cache for reading a database in another format, or None while it cannot be opened
+        (lock held)."""
+        return self._write_cache() if self._foreign else None
 
     def _write_cache(self) -> Any:
         """diskcache.Cache on the directory, or None while writes are off or paused (lock held)."""
@@ -167,7 +206,7 @@ class DiskCache:
             return self._writer
         if self._off or self._writes_off:
             return None
-        from .disk_writer import open_writer  # imports diskcache: writes only, never a hit
+        from .disk_writer import open_writer  # imports diskcache (~5 ms): writes, never a hit in our format
 
         self._writer = open_writer(str(self.path), size_limit=self.size_limit, timeout=self.timeout)
         return self._writer
@@ -220,6 +259,7 @@ class DiskCache:
             self._changing()
             self._generation += 1
             self._close_connections()
+            self._foreign = False
             self._quarantine(exc)
             self._changing()
             try:
@@ -298,7 +338,13 @@ class DiskCache:
         try:
             with self._lock:
                 con = self._read_con()
-                rows = [] if con is None else con.execute(_SELECT, (key, time.time())).fetchall()
+                if con is not None:
+                    rows = con.execute(_SELECT, (key, time.time())).fetchall()
+                elif (dc := self._public()) is not None:
+                    blob, expire_at = dc.get(key, default=None, expire_time=True, retry=False)
+                    rows = [] if blob is None else [(_MODE_RAW, None, blob, expire_at)]
+                else:
+                    rows = []
         except Exception as exc:
             self._failed(exc, "read", generation)
             return None
@@ -327,7 +373,16 @@ class DiskCache:
         try:
             with self._lock:
                 con = self._read_con()
-                rows = [] if con is None else con.execute(_SELECT_ALL, (time.time(),)).fetchall()
+                if con is not None:
+                    rows = con.execute(_SELECT_ALL, (time.time(),)).fetchall()
+                elif (dc := self._public()) is not None:
+                    rows = []
+                    for key in dc.iterkeys():  # a pickled key comes back as bytes (SafeDisk): skipped below
+                        blob, expire_at = dc.get(key, default=None, expire_time=True, retry=False)
+                        if blob is not None:
+                            rows.append((key, expire_at, _MODE_RAW, None, blob))
+                else:
+                    rows = []
         except Exception as exc:
             self._failed(exc, "read", generation)
             return
@@ -356,7 +411,8 @@ class DiskCache:
             dc_module = sys.modules.get("diskcache")
             if dc_module is not None and isinstance(exc, dc_module.Timeout):
                 self._warn_once("busy", f"cache: {self.path} is busy; cleared part of it, run again")
-                return int(exc.args[0]) if exc.args else 0
+                removed = exc.args[0] if exc.args else 0  # clear() says how many it removed; opening says why
+                return removed if isinstance(removed, int) else 0
             self._failed(exc, "clear", generation)
             return 0
 
@@ -383,6 +439,9 @@ class DiskCache:
                     (page_size,) = con.execute("PRAGMA page_size").fetchone()
                     out["entries"] = int(stats.get("count", 0))
                     out["bytes"] = int(pages) * int(page_size) + int(stats.get("size", 0))
+                elif (dc := self._public()) is not None:
+                    out["entries"] = len(dc)
+                    out["bytes"] = int(dc.volume())
         except Exception as exc:
             self._failed(exc, "read", generation)
         return out

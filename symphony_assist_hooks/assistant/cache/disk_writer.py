@@ -1,25 +1,30 @@
-"""The write side of the disk cache: diskcache, opened on a `DiskCache`'s first write or clear.
+"""The write side of the disk cache: diskcache, through its public API, opened on a `DiskCache`'s first write.
 
-Imported only then (diskstore.py), so that a hit, which reads SQLite directly, never imports diskcache
-(~21-33 ms) nor parses this module. diskcache is pinned to 5.6.3, which is unmaintained: the two
-subclasses below rely on its internals staying as they are.
+Imported only then (disk.py), so that a hit, which reads the database directly, never imports diskcache nor
+parses this module.
+
+Two things diskcache's API offers are used as documented: a `Disk` subclass (its serialisation hook) that stores
+bytes only and never loads a pickle, and the public `Cache` constructor and methods. One thing it lacks: a bound
+on opening. `Cache.__init__` writes its Settings table and, on 'database is locked', retries each statement for
+60 s whatever `timeout` says (measured here: a process holding the write lock for 3 s made the constructor wait
+3.02 s). A commit must never wait for another process's write, so the constructor runs on a helper thread and
+the writer gives up after `timeout`: the caller gets `diskcache.Timeout` (writes pause, as after any lock
+timeout) and the thread, a daemon, finishes or dies with the process.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import time
-from collections.abc import Callable
+import threading
 from typing import Any
 
 import diskcache
 from diskcache import core
 
-__all__ = ["BoundedCache", "SafeDisk", "open_writer"]
+__all__ = ["SafeDisk", "open_writer"]
 
 
 class SafeDisk(diskcache.Disk):  # type: ignore[misc]  # diskcache ships no type hints
-    """Stores only bytes values and str/bytes keys; never pickles, never unpickles."""
+    """Stores only bytes values and str/bytes keys; never pickles, never unpickles (CVE-2025-69872)."""
 
     def __init__(self, directory: str, **settings: Any) -> None:
         # Settings come from the database's Settings table: take only what we know.
@@ -41,49 +46,41 @@ class SafeDisk(diskcache.Disk):  # type: ignore[misc]  # diskcache ships no type
 
     def fetch(self, mode: int, filename: str | None, value: Any, read: bool) -> Any:
         if read or mode not in (core.MODE_RAW, core.MODE_BINARY):
-            return None  # MODE_PICKLE (CVE-2025-69872) or text: treated as a miss
+            return None  # MODE_PICKLE or text: treated as a miss
         return super().fetch(mode, filename, value, read)
-
-
-class BoundedCache(diskcache.Cache):  # type: ignore[misc]
-    """diskcache.Cache whose constructor gives up on a locked database after `timeout`, not 60 s.
-
-    `Cache.__init__` writes its Settings table through `_sql_retry`, which loops for 60 s on
-    'database is locked' (pinned to diskcache 5.6.3, which is unmaintained and will not change).
-    """
-
-    def __init__(self, directory: str, *, open_timeout: float, **settings: Any) -> None:
-        self._open_timeout = open_timeout
-        super().__init__(directory, **settings)
-
-    @property
-    def _sql_retry(self) -> Callable[..., Any]:
-        sql = self._sql
-        limit = self._open_timeout
-
-        def execute(statement: str, *args: Any, **kwargs: Any) -> Any:
-            start = time.monotonic()
-            while True:
-                try:
-                    return sql(statement, *args, **kwargs)
-                except sqlite3.OperationalError as exc:
-                    if str(exc) != "database is locked" or time.monotonic() - start > limit:
-                        raise
-                    time.sleep(0.002)
-
-        return execute
 
 
 def open_writer(directory: str, *, size_limit: int, timeout: float) -> Any:
     """diskcache.Cache on `directory` as the disk cache writes it: bytes only, least-recently-stored
-    eviction, no statistics or tag index, every lock (opening included) bounded by `timeout`."""
-    return BoundedCache(
-        directory,
-        open_timeout=timeout,
-        timeout=timeout,
-        disk=SafeDisk,
-        eviction_policy="least-recently-stored",
-        size_limit=size_limit,
-        statistics=0,
-        tag_index=0,
-    )
+    eviction, no statistics or tag index, every lock (opening included) bounded by `timeout`.
+
+    Raises diskcache.Timeout when the constructor is still waiting for a lock after `timeout` seconds,
+    and whatever the constructor raised otherwise (OSError, sqlite3.Error)."""
+    done = threading.Event()
+    box: dict[str, Any] = {}
+
+    def construct() -> None:
+        try:
+            box["cache"] = diskcache.Cache(
+                directory,
+                timeout=timeout,
+                disk=SafeDisk,
+                eviction_policy="least-recently-stored",
+                size_limit=size_limit,
+                statistics=0,
+                tag_index=0,
+            )
+            # diskcache keeps one connection per thread: close this thread's, or the last close would not
+            # be the last connection and the WAL would never be checkpointed. The caller's thread opens its own.
+            box["cache"].close()
+        except BaseException as exc:  # handed to the caller's thread
+            box["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=construct, name="symphony-assist-cache-open", daemon=True).start()
+    if not done.wait(timeout):
+        raise diskcache.Timeout(f"opening the cache waited {timeout:g} s for another process's write lock")
+    if "error" in box:
+        raise box["error"]
+    return box["cache"]

@@ -420,8 +420,19 @@ import sys, time, diskcache
 cache = diskcache.Cache(sys.argv[1])
 with cache.transact():
     print("locked", flush=True)
-    time.sleep(30)
+    time.sleep(600)  # until the test kills it
 """
+HANG_GUARD = 30.0  # seconds: a hang detector, not a speed check (blocked calls wait 60 s, or for ever)
+
+
+def unblocked(fn: Any) -> Any:
+    """fn()'s result, failing the test when fn is still waiting after HANG_GUARD seconds."""
+    done: dict[str, Any] = {}
+    worker = threading.Thread(target=lambda: done.setdefault("result", fn()), daemon=True)
+    worker.start()
+    worker.join(HANG_GUARD)
+    assert not worker.is_alive(), "blocked behind another process's write lock"
+    return done.get("result")
 
 
 @pytest.mark.hardening_local_state
@@ -432,20 +443,13 @@ def test_a_held_write_lock_never_blocks(settings: Settings, warnings: Warnings) 
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "locked"
-        start = time.monotonic()
-        cache.set("new", {"v": 2})  # waits the 1 s lock timeout, then skips the write
-        cache.set("newer", {"v": 3})  # writes are paused: no second wait
-        assert time.monotonic() - start < 2.5
-        start = time.monotonic()
-        assert cache.get("old") == {"v": 1}  # WAL: readers are not blocked by the writer
+        unblocked(lambda: cache.set("new", {"v": 2}))  # waits the 1 s lock timeout, then skips the write
+        assert unblocked(lambda: cache.get("old")) == {"v": 1}  # WAL: readers are not blocked by the writer
         assert cache.get("new") is None
-        assert time.monotonic() - start < 0.5
 
-        start = time.monotonic()
         other = open_cache(settings, warnings)  # another process starting while the lock is held
         assert other.get("old") == {"v": 1}
-        other.set("x", {"v": 4})  # diskcache's own constructor would wait up to 60 s here
-        assert time.monotonic() - start < 2.5
+        unblocked(lambda: other.set("x", {"v": 4}))  # diskcache's own constructor would wait here until the kill
         assert other.get("x") is None
         other.close()
     finally:
@@ -459,6 +463,66 @@ def test_a_held_write_lock_never_blocks(settings: Settings, warnings: Warnings) 
     cache.set("after", {"v": 5})
     assert cache.get("after") == {"v": 5}
     cache.close()
+
+
+def test_clearing_while_another_process_holds_the_lock_says_busy(settings: Settings, warnings: Warnings) -> None:
+    cache = open_cache(settings, warnings)
+    cache.set("old", {"v": 1})
+    cache.close()  # the next operation opens diskcache again, while the lock is held
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(responses(settings))], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "locked"
+        assert unblocked(cache.clear) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+    assert warnings == [f"cache: {responses(settings)} is busy; cleared part of it, run again"]
+    assert cache.clear() == 1  # the lock is gone: cleared for real
+    assert cache.get("old") is None
+
+
+# ----------------------------------------------------------------------------------- storage format
+def test_the_format_read_on_a_hit_is_the_one_the_installed_diskcache_writes(settings: Settings) -> None:
+    """A database created by diskcache's public API alone is read without diskcache (the format check passes)."""
+    from diskcache import core
+
+    from symphony_assist_hooks.assistant.cache import disk
+
+    assert (disk._MODE_RAW, disk._MODE_BINARY, disk._DBNAME) == (core.MODE_RAW, core.MODE_BINARY, core.DBNAME)
+    plain = diskcache.Cache(str(responses(settings)), disk=diskcache.Disk)
+    plain.set("small", b"x", expire=600)
+    plain.close()
+    con = sqlite3.connect(responses(settings) / "cache.db")
+    assert tuple(con.execute(disk._FORMAT_QUERY).fetchall()) == disk._FORMAT
+    con.close()
+
+
+@pytest.mark.hardening_local_state
+def test_a_database_in_another_format_is_read_through_diskcache(settings: Settings, warnings: Warnings) -> None:
+    """A future diskcache that changes its table: answers are still served, through its public API."""
+    cache = open_cache(settings, warnings)
+    cache.set("small", {"v": 1})
+    cache.set("large", {"v": "x" * 100_000})  # kept in a file beside the database
+    cache.close()
+    con = sqlite3.connect(responses(settings) / "cache.db")
+    con.execute("ALTER TABLE Cache ADD COLUMN checksum BLOB")
+    con.close()
+
+    again = open_cache(settings, warnings)
+    assert again.get("small") == {"v": 1}
+    assert again.get("large") == {"v": "x" * 100_000}
+    assert again.get("missing") is None
+    assert sorted(key for key, _, _ in again.entries()) == ["large", "small"]
+    assert again.info()["entries"] == 2
+    again.set("k", {"v": 2})
+    assert again.get("k") == {"v": 2}
+    again.close()
+    assert warnings == []
+    hit = subprocess.run([sys.executable, "-c", HIT, str(settings.resolved_cache_dir)], capture_output=True, text=True)
+    report = json.loads(hit.stdout.splitlines()[-1])
+    assert report["value"] == {"v": 2}
+    assert "diskcache" in report["modules"]  # through its public API (in our format a hit never imports it)
 
 
 # ------------------------------------------------------------------------------------ export/import
@@ -513,15 +577,13 @@ def test_import_skips_expired_and_rejects_malformed_lines(tmp_path: Path) -> Non
 
 # --------------------------------------------------------------------------------------- hit path
 HIT = """
-import json, sys, time
+import json, sys
 from pathlib import Path
-start = time.perf_counter()
 from symphony_assist_hooks.assistant.cache import open_cache
 from symphony_assist_hooks.config import Settings
 cache = open_cache(Settings(cache_dir=Path(sys.argv[1])), print)
 value = cache.get("k")
-elapsed = time.perf_counter() - start
-print(json.dumps({"value": value, "elapsed": elapsed, "modules": sorted(sys.modules)}))
+print(json.dumps({"value": value, "modules": sorted(sys.modules)}))
 """
 
 
@@ -543,4 +605,3 @@ def test_hit_in_a_fresh_interpreter_imports_nothing_heavy(settings: Settings, wa
     ours = [m for m in report["modules"] if m.startswith("symphony_assist_hooks.assistant.")]
     assert "symphony_assist_hooks.assistant.cache.disk_writer" not in ours  # the write side is parsed on a write only
     assert [m for m in ours if m.startswith("symphony_assist_hooks.assistant.redis")] == []
-    assert report["elapsed"] < 1.0  # generous: the goal (≤ 60 ms for a whole hook) is a benchmark's job
