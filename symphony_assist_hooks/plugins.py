@@ -98,7 +98,7 @@ def get_plugin_manager() -> pluggy.PluginManager:
     """The built-ins, then every plugin of the `symphony_assist` entry-point group (pluggy loads them)."""
     import pluggy  # the plugin framework: see the module docstring for what it costs
 
-    from . import hookspecs
+    from . import hookspecs  # imports pluggy: see the module docstring
 
     builtins = dict(_builtin_plugins())
 

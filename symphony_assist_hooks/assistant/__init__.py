@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from .provider import Provider
     from .provider.openai import ChatRequest
 
-__all__ = ["Assistant", "Halt", "Item", "ItemResult", "Request", "Response", "cache_key"]
+__all__ = ["Assistant", "Halt", "cache_key", "content_hash", "make_provider", "wire_text"]
 
 # 2: the canonical request holds the content's hash, not the content; 3: and the endpoint (issue 19)
 CACHE_FORMAT = "3"
@@ -367,8 +367,6 @@ class Assistant:
 
     def _keyed(self, request: Request, prepared: Sequence[_Prepared]) -> Iterator[tuple[_Prepared, str, str]]:
         """Each prepared item with each template of `request`, and its cache key."""
-        from ..scan.policy import REDACTION_POLICY_VERSION
-
         opts = self.options(request)
         frame_t = self.registry.frame(request.frame)
         templates = {name: self.registry.get(name) for name in request.templates}
@@ -460,7 +458,7 @@ def make_provider(settings: Settings) -> Provider:
         from .provider.remote import RemoteProvider  # deferred: the miss path's provider (httpx2 behind it)
 
         return RemoteProvider(settings)
-    # deferred: the miss path's provider (~30 ms of imports, the openai SDK behind it)
+    # deferred (both): the miss path's provider (~30 ms of imports, the openai SDK behind it)
     from .provider import OpenAIProvider
     from .provider.keys import KeyRing
 

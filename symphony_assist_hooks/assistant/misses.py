@@ -35,6 +35,7 @@ from ..errors import (
     SecretScanError,
     UnavailableError,
 )
+from ..progress import Tracker
 from ..scan.redact import redact
 from .batching import Chunk, plan, redact_answers, split
 from .pricing import cost_micro, price_for, worst_case_micro
@@ -224,8 +225,6 @@ class MissRun:
         reasons: list[FallbackReason] = []
         tracker = None
         if parts.progress is not None:
-            from ..progress import Tracker
-
             tracker = Tracker(parts.progress, total=len(request.items), cached=len(request.items) - sending)
 
         def run(chunk: Chunk) -> None:

@@ -327,7 +327,7 @@ def _secret_texts(excinfo: pytest.ExceptionInfo[BaseException], entries: list[An
 def _scrub_data(data: dict[str, Any], scrub: Callable[[str], str]) -> None:
     """Redact the pieces of the failure's secrets from the captured texts, in place (the values of
     secret-named environment variables first, so that they keep their own placeholder)."""
-    from ..scan.redact import redact_env_values
+    from ..scan.redact import redact_env_values  # deferred: only a failure is scanned (~18 ms a green run skips)
 
     for field in ("longrepr", "test_source", "code_under_test"):
         if isinstance(data.get(field), str):
@@ -344,7 +344,7 @@ def _find_secrets(
     """`data["secret_grams"]`: keyed digests of the pieces of every secret of the failure (its full texts
     and its captured ones), for the controller to redact them from the whole session's requests; and the
     captured texts cleaned of them here already (fails closed: a fault drops the texts)."""
-    from ..scan.fragments import FragmentScrubber, digests, secret_values
+    from ..scan.fragments import FragmentScrubber, digests, secret_values  # deferred: as redact_env_values above
 
     texts = [str(data.get(f) or "") for f in ("longrepr", "test_source", "code_under_test")]
     texts += [str(s.get(f) or "") for s in data.get("suspects") or () for f in ("source", "diff")]
@@ -445,7 +445,7 @@ def _usd(text: str, name: str) -> float:
 def _scrubber(failures: list[dict[str, Any]], key: bytes) -> Any:
     """One `FragmentScrubber` for the session: the pieces of every failure's secrets, from every text sent
     (a token shown whole in one test is cut in another's output, or its prefix is in another test's name)."""
-    from ..scan.fragments import FragmentScrubber
+    from ..scan.fragments import FragmentScrubber  # deferred: only a session with failures scrubs (~18 ms)
 
     known: set[bytes] = set()
     for d in failures:

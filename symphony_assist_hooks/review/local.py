@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
+from ..assistant import content_hash
 from ..findings import Finding
 
 if TYPE_CHECKING:
@@ -73,8 +74,6 @@ def _code_stamp() -> str:
 
 
 def _key(templates: Sequence[str], target: Changed) -> str:
-    from ..assistant import content_hash
-
     lines = ",".join(map(str, sorted(target.changed_lines)))
     return content_hash(
         f"review-local\0{_code_stamp()}\0{','.join(templates)}\0{target.path}\0{target.language}\0{lines}\0"
@@ -120,7 +119,7 @@ def analyze(
 def _run(
     names: Sequence[str], files: Sequence[Changed], extra: Mapping[str, Analyzer | FailureAnalyzer] | None
 ) -> tuple[list[Finding], list[str]]:
-    from ..analyzers import Target, run_local_review
+    from ..analyzers import Target, run_local_review  # deferred: ~100 ms of imports a memo hit skips (docstring)
 
     targets = [Target(path=c.path, text=c.text, changed_lines=c.changed_lines, language=c.language) for c in files]
     return run_local_review(names, targets, extra)

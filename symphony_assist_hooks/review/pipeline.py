@@ -27,6 +27,7 @@ from ..assistant.request import Item, Request, Response
 from ..config import Settings
 from ..findings import Finding, Report, Severity, fingerprint
 from ..git import changes as git
+from ..plugins import get_plugin_manager, has_third_party_plugins, registered
 from .local import Changed, analyze
 from .merge import known_line, merge_findings
 from .scans import injection_findings, scan_hunks, secret_file_findings, secret_findings
@@ -152,8 +153,6 @@ def _telling(item: Item, hunk: git.Hunk, local: Sequence[Finding]) -> Item:
 
 
 def _plugin_analyzers() -> dict[str, Any]:
-    from ..plugins import has_third_party_plugins, registered
-
     if not has_third_party_plugins():
         return {}
 
@@ -301,8 +300,6 @@ def review_changes(
 
 
 def _plugin_process(findings: list[Finding]) -> list[Finding]:
-    from ..plugins import get_plugin_manager, has_third_party_plugins
-
     if not has_third_party_plugins():
         return findings
 

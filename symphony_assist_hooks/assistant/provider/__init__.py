@@ -5,7 +5,7 @@ SDK, imported lazily on the first call (`import openai` costs ~0.5 s: docs/refer
 this module pulls in no openai, httpx2 or pydantic). The SDK's own retries are off (`max_retries=0`);
 one loop here decides, per fault, whether to retry, fail over to the other key or give up: the table
 is in faults.py (docs/reference.md#provider-faults). The records (`ChatRequest`, `Completion`) and the reading of an
-answer are in chat.py; this module re-exports them.
+answer are in openai.py (the wire format), the fault table in faults.py: import them from there.
 
 Keys: the only place a key is revealed is the SDK client's constructor. Error messages name key
 aliases ("primary"), never keys; no message text from the server or the SDK reaches an error except
@@ -48,21 +48,13 @@ from .faults import (
     scrub,
 )
 from .keys import ENV_VARS, KeyRing
-from .openai import ChatRequest, Completion, UnusableAnswerError, read_completion
+from .openai import ChatRequest, Completion, read_completion
 
 if TYPE_CHECKING:
     import httpx2
     from openai import OpenAI
 
-__all__ = [
-    "NO_KEY_MESSAGE",
-    "ChatRequest",
-    "Completion",
-    "OpenAIProvider",
-    "Provider",
-    "ServiceUnavailableError",
-    "UnusableAnswerError",
-]
+__all__ = ["NO_KEY_MESSAGE", "OpenAIProvider", "Provider"]
 
 log = logging.getLogger(__name__)
 

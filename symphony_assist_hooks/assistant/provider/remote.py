@@ -51,7 +51,7 @@ from ...errors import (
     QuotaError,
     UnavailableError,
 )
-from . import ServiceUnavailableError
+from .faults import ServiceUnavailableError
 from .openai import ChatRequest, Completion
 
 __all__ = ["COMPLETE_PATH", "DEADLINE_HEADER", "MODELS_PATH", "RemoteBudgetError", "RemoteProvider"]

@@ -24,7 +24,8 @@ from typing import Any
 import pytest
 from fakeserver import FakeOpenAI
 
-from symphony_assist_hooks.assistant.provider import NO_KEY_MESSAGE, OpenAIProvider, Provider, ServiceUnavailableError
+from symphony_assist_hooks.assistant.provider import NO_KEY_MESSAGE, OpenAIProvider, Provider
+from symphony_assist_hooks.assistant.provider.faults import ServiceUnavailableError
 from symphony_assist_hooks.assistant.provider.keys import KeyRing
 from symphony_assist_hooks.assistant.provider.openai import ChatRequest, Completion, UnusableAnswerError
 from symphony_assist_hooks.config import Settings
@@ -823,7 +824,8 @@ def test_no_key_fails_without_importing_the_sdk(tmp_path: Path) -> None:
         "from symphony_assist_hooks.config import Settings\n"
         "from symphony_assist_hooks.errors import NoKeyError\n"
         "from symphony_assist_hooks.assistant.provider.keys import KeyRing\n"
-        "from symphony_assist_hooks.assistant.provider import ChatRequest, OpenAIProvider\n"
+        "from symphony_assist_hooks.assistant.provider import OpenAIProvider\n"
+        "from symphony_assist_hooks.assistant.provider.openai import ChatRequest\n"
         f"keys = KeyRing(None, None, Path({str(tmp_path / 'state.json')!r}))\n"
         "provider = OpenAIProvider(Settings(base_url='http://127.0.0.1:9/v1'), keys)\n"
         "try:\n"
