@@ -28,6 +28,7 @@ from ..config import Settings
 from ..findings import Finding, Report, Severity, fingerprint
 from ..git import changes as git
 from ..plugins import get_plugin_manager, has_third_party_plugins, registered
+from .baseline import apply_suppressions
 from .local import Changed, analyze
 from .merge import known_line, merge_findings
 from .scans import injection_findings, scan_hunks, secret_file_findings, secret_findings
@@ -310,8 +311,6 @@ def _plugin_process(findings: list[Finding]) -> list[Finding]:
 
 
 def _suppress(findings: list[Finding], baseline: Path | None, files: _Files) -> tuple[list[Finding], int]:
-    from .baseline import apply_suppressions
-
     texts = {p: (t.splitlines() if t else []) for p, t in files.get([f.path for f in findings]).items()}
 
     def line_at(path: str, line: int) -> str:
