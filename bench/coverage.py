@@ -37,7 +37,9 @@ HERE = Path(__file__).resolve().parent
 CORPUS = HERE / "corpus"
 sys.path.insert(0, str(HERE.parent))
 
-from symphony_assist_hooks.analyzers import Target, TestingAnalyzer, run_local_review  # noqa: E402
+from symphony_assist_hooks.analyzers import run_local_review  # noqa: E402
+from symphony_assist_hooks.analyzers.common import Target  # noqa: E402
+from symphony_assist_hooks.explainers import TestingAnalyzer  # noqa: E402
 from symphony_assist_hooks.findings import Failure, Finding  # noqa: E402
 
 TARGETS = {"failing": 0.80, "risky": 0.80, "clean": 0.80}

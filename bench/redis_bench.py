@@ -93,7 +93,7 @@ def _per_call(fn: Any, n: int) -> list[float]:
 
 
 def cache_in_process(url: str, work: Path, n: int) -> Row:
-    from symphony_assist_hooks.assistant.cache import DiskCache
+    from symphony_assist_hooks.assistant.cache.disk import DiskCache
     from symphony_assist_hooks.assistant.cache.redis import RedisCache
 
     disk = DiskCache(work / "inproc", size_limit=1 << 30, ttl=0, warn=print)

@@ -58,7 +58,7 @@ def _key(i: int, salt: str) -> str:
 
 
 def _open(path: Path) -> Any:
-    from symphony_assist_hooks.assistant.cache import DiskCache
+    from symphony_assist_hooks.assistant.cache.disk import DiskCache
 
     return DiskCache(path, size_limit=512 << 20, ttl=86_400, warn=lambda m: print("cache:", m, file=sys.stderr))
 

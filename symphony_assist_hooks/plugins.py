@@ -80,15 +80,15 @@ def _builtin_plugins(hook: str | None = None) -> Iterator[tuple[str, object]]:
     """The built-in plugin modules that implement `hook` (every one for None), imported on demand:
     the analyzers alone cost a cached review ~60 ms of imports (module docstring)."""
     if hook in (None, "register_template_dirs"):
-        from . import builtin_plugin
+        from . import builtin_plugin  # deferred: only the families a hook needs
 
         yield "builtins", builtin_plugin
     if hook in (None, "register_annotators"):
-        from .annotators import builtin as builtin_annotators
+        from .annotators import builtin as builtin_annotators  # deferred: only the families a hook needs
 
         yield "builtins.annotators", builtin_annotators
     if hook in (None, "register_analyzers"):
-        from .analyzers import builtin as builtin_analyzers
+        from .analyzers import builtin as builtin_analyzers  # deferred: only the families a hook needs
 
         yield "builtins.analyzers", builtin_analyzers
 

@@ -34,8 +34,9 @@ from symphony_assist_hooks.config import Settings, load_settings
 from symphony_assist_hooks.errors import GitError, UsageError
 from symphony_assist_hooks.git import changes as git
 from symphony_assist_hooks.git import process as gitcli
-from symphony_assist_hooks.server import Limits, create_app
+from symphony_assist_hooks.server import create_app
 from symphony_assist_hooks.server.diff import parse_diff
+from symphony_assist_hooks.server.guard import Limits
 
 QUERY_FIELDS = {"model", "content", "usage", "cached"}
 USAGE_FIELDS = {"total_tokens", "prompt_tokens", "completion_tokens"}

@@ -10,24 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from ..explainers import TestingAnalyzer
 from ..findings import Finding, fingerprint
 from . import builtin
-from .code_review import CodeReviewAnalyzer
-from .common import Analysis, Analyzer, FailureAnalyzer, Target, language_of
-from .security import SecurityAnalyzer
+from .common import Analyzer, FailureAnalyzer, Target
 
-__all__ = [
-    "Analysis",
-    "Analyzer",
-    "CodeReviewAnalyzer",
-    "FailureAnalyzer",
-    "SecurityAnalyzer",
-    "Target",
-    "TestingAnalyzer",
-    "language_of",
-    "run_local_review",
-]
+__all__ = ["run_local_review"]
 
 
 def run_local_review(

@@ -30,17 +30,9 @@ from pathlib import Path
 from ..console import Console
 from ..errors import UsageError
 from ..findings import Report
-from .base import Annotator, RenderContext, StepSummaryAnnotator, new_token
+from .base import Annotator, RenderContext, StepSummaryAnnotator
 
-__all__ = [
-    "Annotator",
-    "RenderContext",
-    "StepSummaryAnnotator",
-    "emit",
-    "get_annotator",
-    "new_token",
-    "parse_format_args",
-]
+__all__ = ["emit", "get_annotator", "parse_format_args"]
 
 
 def get_annotator(name: str, formats: Mapping[str, Annotator]) -> Annotator:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .base import Annotator
+    from .base import Annotator  # deferred: until this format is used
 
 
 class Deferred:
@@ -34,37 +34,37 @@ class Deferred:
 
 # Each format's module is imported inside its builder: deferred until the format is used (module docstring).
 def _text() -> Annotator:
-    from .text import TextAnnotator
+    from .text import TextAnnotator  # deferred: until this format is used
 
     return TextAnnotator()
 
 
 def _github() -> Annotator:
-    from .github import GithubAnnotator
+    from .github import GithubAnnotator  # deferred: until this format is used
 
     return GithubAnnotator()
 
 
 def _sarif() -> Annotator:
-    from .sarif import SarifAnnotator
+    from .sarif import SarifAnnotator  # deferred: until this format is used
 
     return SarifAnnotator()
 
 
 def _gitlab() -> Annotator:
-    from .gitlab import GitlabAnnotator
+    from .gitlab import GitlabAnnotator  # deferred: until this format is used
 
     return GitlabAnnotator()
 
 
 def _json() -> Annotator:
-    from .jsonfmt import JsonAnnotator
+    from .jsonfmt import JsonAnnotator  # deferred: until this format is used
 
     return JsonAnnotator()
 
 
 def _rdjsonl() -> Annotator:
-    from .rdjsonl import RdjsonlAnnotator
+    from .rdjsonl import RdjsonlAnnotator  # deferred: until this format is used
 
     return RdjsonlAnnotator()
 

@@ -90,34 +90,3 @@ pipeline, `scoring.py` turns answers into figures, `gate.py` compares runs and c
 """
 
 from __future__ import annotations
-
-from ..families import CATEGORIES, FAMILIES, category_of, family_of
-from .cases import FAKE_SECRETS, THRESHOLDS, TOLERANCE, Case, Span, load_cases, load_thresholds
-from .gate import check, compare, regressions, thresholds_from
-from .runner import BUILTIN, FORMAT, EvalOptions, run_eval
-from .scoring import score_diff, score_failure, summarize
-
-__all__ = [
-    "BUILTIN",
-    "CATEGORIES",
-    "FAKE_SECRETS",
-    "FAMILIES",
-    "FORMAT",
-    "THRESHOLDS",
-    "TOLERANCE",
-    "Case",
-    "EvalOptions",
-    "Span",
-    "category_of",
-    "check",
-    "compare",
-    "family_of",
-    "load_cases",
-    "load_thresholds",
-    "regressions",
-    "run_eval",
-    "score_diff",
-    "score_failure",
-    "summarize",
-    "thresholds_from",
-]

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ..annotators import RenderContext, emit, parse_format_args
+from ..annotators import emit, parse_format_args
+from ..annotators.base import RenderContext
 from ..annotators.jsonfmt import to_document
 from ..config import load_settings
 from ..console import Console, Progress, stderr_progress

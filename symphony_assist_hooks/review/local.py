@@ -31,7 +31,7 @@ from ..assistant import content_hash
 from ..findings import Finding
 
 if TYPE_CHECKING:
-    from ..analyzers import Analyzer, FailureAnalyzer
+    from ..analyzers.common import Analyzer, FailureAnalyzer
     from ..assistant.cache import Cache
 
 __all__ = ["Changed", "analyze"]
@@ -119,7 +119,9 @@ def analyze(
 def _run(
     names: Sequence[str], files: Sequence[Changed], extra: Mapping[str, Analyzer | FailureAnalyzer] | None
 ) -> tuple[list[Finding], list[str]]:
-    from ..analyzers import Target, run_local_review  # deferred: ~100 ms of imports a memo hit skips (docstring)
+    # deferred: ~100 ms of imports a memo hit skips (module docstring)
+    from ..analyzers import run_local_review
+    from ..analyzers.common import Target
 
     targets = [Target(path=c.path, text=c.text, changed_lines=c.changed_lines, language=c.language) for c in files]
     return run_local_review(names, targets, extra)

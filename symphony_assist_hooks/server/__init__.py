@@ -75,10 +75,10 @@ from .. import __version__
 from ..config import Settings, load_settings
 from .core import Core
 from .errors import ERRORS, add_handlers
-from .guard import MAX_BODY_BYTES, MIN_TOKEN_LENGTH, Guard, Limits, check_token, is_loopback, scrubber
+from .guard import Guard, Limits, check_token, scrubber
 from .routes import add_routes
 
-__all__ = ["MAX_BODY_BYTES", "MIN_TOKEN_LENGTH", "Limits", "create_app", "is_loopback"]
+__all__ = ["create_app"]
 
 
 def create_app(settings: Settings | None = None, *, public: bool = False, limits: Limits | None = None) -> FastAPI:

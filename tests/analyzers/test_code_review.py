@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from symphony_assist_hooks.analyzers import CodeReviewAnalyzer, Target
 from symphony_assist_hooks.analyzers import code_review as code_review_module
+from symphony_assist_hooks.analyzers.code_review import CodeReviewAnalyzer
+from symphony_assist_hooks.analyzers.common import Target
 from symphony_assist_hooks.findings import Finding, Severity
 
 SOURCE = """import os

@@ -7,15 +7,11 @@ from collections.abc import Sequence
 import pytest
 
 from symphony_assist_hooks import plugins
-from symphony_assist_hooks.analyzers import (
-    Analysis,
-    CodeReviewAnalyzer,
-    SecurityAnalyzer,
-    Target,
-    TestingAnalyzer,
-    language_of,
-    run_local_review,
-)
+from symphony_assist_hooks.analyzers import run_local_review
+from symphony_assist_hooks.analyzers.code_review import CodeReviewAnalyzer
+from symphony_assist_hooks.analyzers.common import Analysis, Target, language_of
+from symphony_assist_hooks.analyzers.security import SecurityAnalyzer
+from symphony_assist_hooks.explainers import TestingAnalyzer
 from symphony_assist_hooks.findings import Finding, Severity
 
 

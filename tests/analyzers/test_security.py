@@ -7,7 +7,8 @@ import string
 
 import pytest
 
-from symphony_assist_hooks.analyzers import SecurityAnalyzer, Target
+from symphony_assist_hooks.analyzers.common import Target
+from symphony_assist_hooks.analyzers.security import SecurityAnalyzer
 from symphony_assist_hooks.findings import Finding, Severity
 
 RISKY = """import hashlib

@@ -8,7 +8,8 @@ import textwrap
 
 import pytest
 
-from symphony_assist_hooks.analyzers import SecurityAnalyzer, Target
+from symphony_assist_hooks.analyzers.common import Target
+from symphony_assist_hooks.analyzers.security import SecurityAnalyzer
 from symphony_assist_hooks.analyzers.taint import TaintResult, analyze_source
 from symphony_assist_hooks.evaluate.webcorpus import CATEGORY_NAMES, build
 from symphony_assist_hooks.evaluate.websec import category_of_rule, check_websec, run_websec, score

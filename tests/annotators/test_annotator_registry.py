@@ -10,14 +10,8 @@ from pathlib import Path
 import pytest
 from actions_runner import executed
 
-from symphony_assist_hooks.annotators import (
-    Annotator,
-    RenderContext,
-    emit,
-    get_annotator,
-    new_token,
-    parse_format_args,
-)
+from symphony_assist_hooks.annotators import emit, get_annotator, parse_format_args
+from symphony_assist_hooks.annotators.base import Annotator, RenderContext, new_token
 from symphony_assist_hooks.console import Console
 from symphony_assist_hooks.errors import UsageError
 from symphony_assist_hooks.findings import Finding, Report, Severity

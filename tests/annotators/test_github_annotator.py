@@ -9,7 +9,7 @@ from hostile import CONTROL_CHARS, ESC, hostile_finding, hostile_pytest_report, 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from symphony_assist_hooks.annotators import RenderContext
+from symphony_assist_hooks.annotators.base import RenderContext
 from symphony_assist_hooks.annotators.github import (
     GithubAnnotator,
     escape_data,

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from hostile import ESC, HOSTILE, hostile_pytest_report, hostile_report
 
-from symphony_assist_hooks.annotators import RenderContext, emit
+from symphony_assist_hooks.annotators import emit
+from symphony_assist_hooks.annotators.base import RenderContext
 from symphony_assist_hooks.annotators.gitlab import GitlabAnnotator
 from symphony_assist_hooks.annotators.jsonfmt import VERSION, JsonAnnotator, from_json
 from symphony_assist_hooks.annotators.rdjsonl import RdjsonlAnnotator

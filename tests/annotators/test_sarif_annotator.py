@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft4Validator  # type: ignore[import-untyped]
 
-from symphony_assist_hooks.annotators import RenderContext, sarif
+from symphony_assist_hooks.annotators import sarif
+from symphony_assist_hooks.annotators.base import RenderContext
 from symphony_assist_hooks.annotators.sarif import SarifAnnotator, to_sarif
 from symphony_assist_hooks.findings import Explanation, Finding, Report, Severity
 

@@ -11,8 +11,8 @@ from hostile import HOSTILE_LINES, hostile_pytest_report, hostile_report
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symphony_assist_hooks.annotators import RenderContext
 from symphony_assist_hooks.annotators import markdown as md
+from symphony_assist_hooks.annotators.base import RenderContext
 from symphony_assist_hooks.annotators.github import GithubAnnotator
 from symphony_assist_hooks.findings import Finding, Report, Severity
 from symphony_assist_hooks.logsafe import clean as sanitize

@@ -8,7 +8,8 @@ import pytest
 from actions_runner import log_lines, parse
 from hostile import HOSTILE, hostile_pytest_report, hostile_report
 
-from symphony_assist_hooks.annotators import RenderContext, emit
+from symphony_assist_hooks.annotators import emit
+from symphony_assist_hooks.annotators.base import RenderContext
 from symphony_assist_hooks.annotators.text import TextAnnotator
 from symphony_assist_hooks.console import Console, use_color
 from symphony_assist_hooks.findings import Explanation, Finding, Report, Severity

@@ -20,7 +20,8 @@ import redis
 from redis_server import RedisServer
 
 from symphony_assist_hooks.assistant import redis as redis_conn
-from symphony_assist_hooks.assistant.cache import DiskCache, NullCache, export_cache, import_cache, open_cache
+from symphony_assist_hooks.assistant.cache import NullCache, export_cache, import_cache, open_cache
+from symphony_assist_hooks.assistant.cache.disk import DiskCache
 from symphony_assist_hooks.assistant.cache.redis import RedisCache
 from symphony_assist_hooks.assistant.ledger import Ledger, open_ledger
 from symphony_assist_hooks.assistant.ledger import redis as redis_ledger_mod

@@ -23,23 +23,10 @@ from symphony_assist_hooks.cli.commands import evaluate as command
 from symphony_assist_hooks.config import load_settings
 from symphony_assist_hooks.console import Console
 from symphony_assist_hooks.errors import UsageError
-from symphony_assist_hooks.evaluate import (
-    CATEGORIES,
-    FAKE_SECRETS,
-    FAMILIES,
-    TOLERANCE,
-    Case,
-    Span,
-    category_of,
-    check,
-    compare,
-    family_of,
-    load_cases,
-    load_thresholds,
-    regressions,
-    score_diff,
-    thresholds_from,
-)
+from symphony_assist_hooks.evaluate.cases import FAKE_SECRETS, TOLERANCE, Case, Span, load_cases, load_thresholds
+from symphony_assist_hooks.evaluate.gate import check, compare, regressions, thresholds_from
+from symphony_assist_hooks.evaluate.scoring import score_diff
+from symphony_assist_hooks.families import CATEGORIES, FAMILIES, category_of, family_of
 from symphony_assist_hooks.findings import Finding, Severity
 from symphony_assist_hooks.git import changes as git
 

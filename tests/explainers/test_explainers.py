@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from symphony_assist_hooks.analyzers import TestingAnalyzer
+from symphony_assist_hooks.explainers import TestingAnalyzer
 from symphony_assist_hooks.findings import Failure
 
 

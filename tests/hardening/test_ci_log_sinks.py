@@ -27,7 +27,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from responders import answering, finding, numbered_lines
 
-from symphony_assist_hooks.annotators import RenderContext, emit
+from symphony_assist_hooks.annotators import emit
+from symphony_assist_hooks.annotators.base import RenderContext
 from symphony_assist_hooks.cli import main
 from symphony_assist_hooks.console import Console, Progress
 from symphony_assist_hooks.findings import Explanation, Finding, Report, Severity

@@ -371,7 +371,7 @@ def test_a_cache_writer_killed_mid_write_leaves_a_consistent_cache(tmp_path: Pat
         child.stdout.close()
     with sqlite3.connect(directory / "cache.db") as con:
         assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    from symphony_assist_hooks.assistant.cache import DiskCache
+    from symphony_assist_hooks.assistant.cache.disk import DiskCache
 
     warnings: list[str] = []
     cache = DiskCache(directory, size_limit=64 << 20, ttl=0, warn=warnings.append)

@@ -35,20 +35,17 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ...errors import UsageError, Warn
 from .codec import decode, encode
-from .disk import LOCK_TIMEOUT, DiskCache, ensure_private_dir
+from .disk import DiskCache
 
 if TYPE_CHECKING:
     from ...config import Settings
 
 __all__ = [
-    "LOCK_TIMEOUT",
     "Cache",
     "CacheEntry",
-    "DiskCache",
     "ExportableCache",
     "MemoryCache",
     "NullCache",
-    "ensure_private_dir",
     "export_cache",
     "import_cache",
     "open_cache",

@@ -7,7 +7,8 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from ...annotators import RenderContext, emit, parse_format_args
+from ...annotators import emit, parse_format_args
+from ...annotators.base import RenderContext
 from ...assistant import Assistant
 from ...assistant.prompts import load_registry
 from ...config import Settings

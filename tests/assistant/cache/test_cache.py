@@ -18,15 +18,8 @@ from typing import Any
 import diskcache
 import pytest
 
-from symphony_assist_hooks.assistant.cache import (
-    Cache,
-    DiskCache,
-    MemoryCache,
-    NullCache,
-    export_cache,
-    import_cache,
-    open_cache,
-)
+from symphony_assist_hooks.assistant.cache import Cache, MemoryCache, NullCache, export_cache, import_cache, open_cache
+from symphony_assist_hooks.assistant.cache.disk import DiskCache
 from symphony_assist_hooks.config import Settings
 from symphony_assist_hooks.errors import UsageError
 

@@ -28,7 +28,8 @@ from symphony_assist_hooks.assistant.provider.remote import RemoteBudgetError, R
 from symphony_assist_hooks.cli import main
 from symphony_assist_hooks.config import load_settings
 from symphony_assist_hooks.errors import AuthError, BudgetError, UnavailableError
-from symphony_assist_hooks.server import Limits, create_app, guard
+from symphony_assist_hooks.server import create_app, guard
+from symphony_assist_hooks.server.guard import Limits
 
 ORIGINAL = "def total(xs):\n    return sum(xs)\n"
 CHANGED = "def total(xs):\n    result = eval(xs)\n    return result\n"
