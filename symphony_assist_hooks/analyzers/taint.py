@@ -753,21 +753,24 @@ class _Frame:
                     if value.is_const and value.const != subject.const:
                         continue
                     if value.is_const:
-                        env, stopped = self.branch(case.body, self.env)
-                        if stopped:
-                            raise _Stop
-                        self.env = env
+                        self._last_case(case, envs)
                         return
                 if isinstance(pattern, ast.MatchAs) and pattern.pattern is None:
-                    env, stopped = self.branch(case.body, self.env)
-                    if stopped:
-                        raise _Stop
-                    self.env = env
+                    self._last_case(case, envs)
                     return
             env, stopped = self.branch(case.body, self.env)
             if not stopped:
                 envs.append(env)
         envs.append(dict(self.env))
+        self.env = self.merge(*envs)
+
+    def _last_case(self, case: ast.match_case, envs: list[dict[str, V]]) -> None:
+        """A case that matches whenever no case before it did: later cases never run; earlier ones still may."""
+        env, stopped = self.branch(case.body, self.env)
+        if not stopped:
+            envs.append(env)
+        if not envs:
+            raise _Stop
         self.env = self.merge(*envs)
 
     # -- assignment ------------------------------------------------------------------------------
