@@ -605,16 +605,85 @@ def test_yaml_load_with_a_positional_loader() -> None:
     assert _found(body) == [("deserialization", 3)]
 
 
-def test_a_weak_random_generator_instance_is_not_a_source_but_its_calls_are() -> None:
+def test_a_weak_random_generator_is_followed_through_a_variable() -> None:
     body = """
     @app.route("/a")
     def a():
         random.seed(4)
         session["seed"] = random.seed(4)
         session["t"] = str(random.Random().random())
+        rng = random.Random()
+        rng.seed(7)
+        session["u"] = str(rng.random())
+        session["s"] = rng.getstate()
+        rng = random.SystemRandom()
+        session["v"] = str(rng.random())
         return "ok"
     """
-    assert _found(body) == [("weakrand", 5)]
+    assert _found(body) == [("weakrand", 5), ("weakrand", 8)]
+
+
+def test_a_regex_search_on_request_data_is_no_ldap_query() -> None:
+    body = """
+    @app.route("/a")
+    def a(conn):
+        q = request.args["q"]
+        digits = re.compile(r"\\d+")
+        found = digits.search(q)
+        conn.search("dc=example,dc=com", f"(uid={q})")
+        conn.search(search_base=q)
+        conn.search()
+        return str(bool(found))
+    """
+    assert _found(body) == [("ldapi", 6), ("ldapi", 7)]
+
+
+def test_a_set_of_constants_is_an_allow_list() -> None:
+    body = """
+    ALLOWED = {"ls", "pwd"}
+
+    @app.route("/a")
+    def a():
+        c = request.args["c"]
+        if c not in ALLOWED:
+            abort(400)
+        os.system(c)
+        if request.args["d"] in frozenset(["ls", "pwd"]):
+            os.system(request.args["d"])
+        d = request.args["d"]
+        if d in {"ls", request.args["e"]}:
+            os.system(d)
+        return "ok"
+    """
+    assert _found(body) == [("cmdi", 10), ("cmdi", 13)]
+
+
+def test_an_inequality_check_that_fails_closed_guards_what_follows() -> None:
+    head = HEAD + "from urllib.parse import urlparse\n"
+    body = """
+    @app.route("/f")
+    def f():
+        path = os.path.realpath(os.path.join("/srv", request.args["n"]))
+        if os.path.commonpath([path, "/srv"]) != "/srv":
+            abort(403)
+        os.remove(path)
+        return "ok"
+
+    @app.route("/r")
+    def r():
+        target = request.args["next"]
+        if urlparse(target).netloc != "":
+            abort(400)
+        return redirect(target)
+
+    @app.route("/s")
+    def s():
+        target = request.args["next"]
+        if urlparse(target).netloc != "evil.example":
+            return redirect(target)
+        return "no"
+    """
+    assert _found(body, head) == [("redirect", 20)]
 
 
 def test_a_parser_that_may_resolve_entities_on_one_path_is_not_safe() -> None:
@@ -633,9 +702,11 @@ def test_a_parser_that_may_resolve_entities_on_one_path_is_not_safe() -> None:
     assert {n - offset for n in result.safe_xml_lines} == {9}
 
 
-def test_an_expression_too_deep_to_follow_gives_an_empty_result() -> None:
+def test_code_too_deep_to_follow_gives_an_empty_result_and_too_deep_to_parse_none() -> None:
     chain = "+".join(["os.environ['A']"] * 1500)
     result = analyze_source(f"import os\nx = {chain}\nos.system(x)\n")
     assert result == TaintResult()
     shorter = "+".join(["os.environ['A']"] * 50)
     assert [h.line for h in (analyze_source(f"import os\nx = {shorter}\nos.system(x)\n") or TaintResult()).hits] == [3]
+    deeper = "+".join(["os.environ['A']"] * 5000)
+    assert analyze_source(f"import os\nx = {deeper}\nos.system(x)\n") is None
