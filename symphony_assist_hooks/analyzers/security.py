@@ -432,6 +432,8 @@ def _parse(targets: Sequence[Target]) -> tuple[list[tuple[Target, ast.Module]], 
             failed.append((target, f"line {exc.lineno}: {exc.msg}"))
         except ValueError as exc:
             failed.append((target, str(exc)))
+        except RecursionError:
+            failed.append((target, "nested too deep for the parser"))
     return parsed, failed
 
 

@@ -133,3 +133,12 @@ def test_test_scaffolding_is_not_a_security_finding() -> None:
         "import os\nimport pickle\n\n\ndef test_roundtrip(tmp_path):\n    assert pickle.loads(pickle.dumps(1)) == 1\n"
     )
     assert SecurityAnalyzer(find_secrets=lambda _: []).review([Target.whole_file("tests/test_p.py", text)]) == []
+
+
+def test_a_file_nested_too_deep_to_parse_gets_a_notice_and_the_others_are_still_checked() -> None:
+    deep = Target.whole_file("gen/table.py", "x = " + "+".join(["1"] * 5000) + "\n")
+    risky = Target.whole_file("app/run.py", RISKY)
+    result = SecurityAnalyzer(find_secrets=lambda _: []).analyze([deep, risky])
+    notices = [n for n in result.notices if "not analysed" in n]
+    assert len(notices) == 1 and "gen/table.py, nested too deep for the parser" in notices[0]
+    assert {f.path for f in result.findings} == {"app/run.py"}
