@@ -140,3 +140,14 @@ def test_long_added_function_and_long_line() -> None:
 def test_narrow_exceptions_may_be_ignored() -> None:
     text = "import os\n\n\ndef f(p):\n    try:\n        os.remove(p)\n    except FileNotFoundError:\n        pass\n"
     assert CodeReviewAnalyzer().review([Target.whole_file("m.py", text)]) == []
+
+
+def test_a_file_nested_too_deep_to_parse_does_not_hide_the_other_files() -> None:
+    deep = Target.whole_file("gen/table.py", "x = " + "+".join(["1"] * 5000) + "\n# TODO: regenerate\n")
+    findings = CodeReviewAnalyzer().review([deep, Target.whole_file("pkg/util.py", SOURCE)])
+    assert _rules([f for f in findings if f.path == "pkg/util.py"]) == [
+        (4, "ruff/B006"),
+        (12, "swallowed-exception"),
+        (14, "debug-leftover"),
+    ]
+    assert [(f.line, f.rule) for f in findings if f.path == "gen/table.py"] == [(2, "todo-no-owner")]
