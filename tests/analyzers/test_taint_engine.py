@@ -69,9 +69,13 @@ def test_list_and_dict_items_stored_by_index_and_key() -> None:
         other = load()
         other["a"]["b"] = request.args["b"]
         os.system(other["z"])
+        table = {"db": {"q": "x"}}
+        table[request.args["k"]]["q"] = request.args["q"]
+        os.system(table["db"]["q"])
+        os.system("LS".lower())
         return "ok"
     """
-    assert _found(body) == [("cmdi", 6), ("cmdi", 10), ("cmdi", 13)]
+    assert _found(body) == [("cmdi", 6), ("cmdi", 10), ("cmdi", 13), ("cmdi", 16)]
 
 
 def test_a_store_at_an_unknown_index_taints_the_whole_list() -> None:
@@ -111,9 +115,12 @@ def test_statement_forms_that_carry_data() -> None:
         with lock:
             os.system(cmd)
         os.system(job.command)
+        job.mode = "fast"
+        os.system(job.mode)
+        unknown_global.cmd = cmd
         return "ok"
     """
-    assert _found(body) == [("cmdi", 7), ("cmdi", 8)]
+    assert _found(body) == [("cmdi", 7), ("cmdi", 8), ("cmdi", 10)]
 
 
 # -- control flow -----------------------------------------------------------------------------------------
@@ -517,6 +524,11 @@ def test_a_sink_two_helpers_deep_is_reported_at_the_sink() -> None:
     result, offset = _flow(body)
     assert [(h.category, h.line - offset) for h in result.hits] == [("cmdi", 2)]
     assert "via the call at line" in result.hits[0].sink
+    from_env = body.replace('run("echo " + arg)', 'run(os.environ["CMD"])')
+    result, offset = _flow(from_env)
+    assert [(h.category, h.line - offset, h.sink) for h in result.hits] == [
+        ("cmdi", 2, f"os.system (via the call at line {offset + 5})")
+    ]
 
 
 def test_recursive_helpers_and_handlers_called_directly_are_followed() -> None:
