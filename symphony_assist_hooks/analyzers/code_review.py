@@ -157,7 +157,7 @@ class CodeReviewAnalyzer:
         if target.language == "python":
             try:
                 tree = ast.parse(target.text)
-            except (SyntaxError, ValueError):
+            except (SyntaxError, ValueError, RecursionError):  # RecursionError: nested too deep for the parser
                 tree = None
         found += debug_leftovers(target, tree)
         comment_lines = comments(target)
@@ -184,7 +184,7 @@ class CodeReviewAnalyzer:
                     try:
                         tree = ast.parse(target.text)
                         owners, reraising = enclosing_functions(tree), _reraising_handlers(tree)
-                    except (SyntaxError, ValueError):
+                    except (SyntaxError, ValueError, RecursionError):
                         owners = {}
                 if diag.get("code") == "E722" and int((diag.get("location") or {}).get("row") or 0) in reraising:
                     continue  # `except: ...; raise` loses nothing: style, not a finding

@@ -428,10 +428,12 @@ def _parse(targets: Sequence[Target]) -> tuple[list[tuple[Target, ast.Module]], 
     for target in targets:
         try:
             parsed.append((target, ast.parse(target.text)))
-        except SyntaxError as exc:
-            failed.append((target, f"line {exc.lineno}: {exc.msg}"))
+        except SyntaxError as exc:  # lineno is None for a null byte
+            failed.append((target, f"line {exc.lineno}: {exc.msg}" if exc.lineno else exc.msg))
         except ValueError as exc:
             failed.append((target, str(exc)))
+        except RecursionError:
+            failed.append((target, "nested too deep for the parser"))
     return parsed, failed
 
 

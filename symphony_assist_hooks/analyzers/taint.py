@@ -546,6 +546,7 @@ class _Frame:
         self.returned = UNKNOWN
         self.handler = fn is not None and analysis.is_handler(fn)
         self.normalised: set[str] = set()  # names assigned a realpath/abspath/resolve() result
+        self.generators: set[str] = set()  # names assigned a random.Random(...) instance
         self.json_returns = analysis.fastapi and not self._html_response()
 
     def _html_response(self) -> bool:
@@ -718,6 +719,8 @@ class _Frame:
         negated = False
         if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
             negated, test = True, test.operand
+        if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.NotEq):
+            negated = not negated  # `commonpath(...) != base`, `netloc != ""`: the check passes when it is false
         nodes = list(ast.walk(test))
         names = [n.id for n in nodes if isinstance(n, ast.Name)]
         words = {n.attr for n in nodes if isinstance(n, ast.Attribute)} | set(names)
@@ -753,21 +756,24 @@ class _Frame:
                     if value.is_const and value.const != subject.const:
                         continue
                     if value.is_const:
-                        env, stopped = self.branch(case.body, self.env)
-                        if stopped:
-                            raise _Stop
-                        self.env = env
+                        self._last_case(case, envs)
                         return
                 if isinstance(pattern, ast.MatchAs) and pattern.pattern is None:
-                    env, stopped = self.branch(case.body, self.env)
-                    if stopped:
-                        raise _Stop
-                    self.env = env
+                    self._last_case(case, envs)
                     return
             env, stopped = self.branch(case.body, self.env)
             if not stopped:
                 envs.append(env)
         envs.append(dict(self.env))
+        self.env = self.merge(*envs)
+
+    def _last_case(self, case: ast.match_case, envs: list[dict[str, V]]) -> None:
+        """A case that matches whenever no case before it did: later cases never run; earlier ones still may."""
+        env, stopped = self.branch(case.body, self.env)
+        if not stopped:
+            envs.append(env)
+        if not envs:
+            raise _Stop
         self.env = self.merge(*envs)
 
     # -- assignment ------------------------------------------------------------------------------
@@ -781,6 +787,10 @@ class _Frame:
                 self.normalised.add(target.id)
             else:
                 self.normalised.discard(target.id)
+            if isinstance(source, ast.Call) and self.a.qualname(source.func) == "random.Random":
+                self.generators.add(target.id)
+            else:
+                self.generators.discard(target.id)
         elif isinstance(target, ast.Tuple | ast.List):
             elts = target.elts
             if value.items is not None and len(value.items) == len(elts):
@@ -914,7 +924,8 @@ class _Frame:
             return self._call(node)
         if isinstance(node, ast.List | ast.Tuple | ast.Set):
             items = [self.ev(e.value if isinstance(e, ast.Starred) else e) for e in node.elts]
-            if any(isinstance(e, ast.Starred) for e in node.elts) or isinstance(node, ast.Set):
+            constant_set = isinstance(node, ast.Set) and all(i.is_const and not i.kinds for i in items)
+            if any(isinstance(e, ast.Starred) for e in node.elts) or (isinstance(node, ast.Set) and not constant_set):
                 return join(*items).flat() if items else UNKNOWN
             value = _list_value(items)
             if isinstance(node, ast.Tuple) and all(i.is_const for i in items):
@@ -1077,7 +1088,10 @@ class _Frame:
             return V(LOCAL, origin=node.lineno)
         if base is not None and base.request and method in _REQUEST_METHODS | _REQUEST_SOURCES:
             return V(USER, origin=node.lineno)
-        if name.startswith("random.") and not any(name.startswith(s) for s in _SAFE_RANDOM):
+        generator = (
+            isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in self.generators
+        )
+        if generator or (name.startswith("random.") and not any(name.startswith(s) for s in _SAFE_RANDOM)):
             if name.endswith(("seed", "Random", "getstate", "setstate")):
                 return UNKNOWN
             return V(frozenset({"random"}), origin=node.lineno)
@@ -1105,7 +1119,7 @@ class _Frame:
                 except Exception:
                     return UNKNOWN
             return args[0].flat()
-        if name in {"list", "tuple"} and len(args) == 1 and args[0].items is not None:
+        if name in {"list", "tuple", "set", "frozenset"} and len(args) == 1 and args[0].items is not None:
             return args[0]
         if name == "dict" and not args:
             try:
@@ -1306,7 +1320,7 @@ class _Frame:
             filt = kwargs.get(
                 "filterstr", kwargs.get("search_filter", args[position] if len(args) > position else None)
             )
-            if filt is not None or "search_base" in kwargs or args:
+            if filt is not None or "search_base" in kwargs or (args and method != "search"):  # re's .search(text)
                 self.sink("ldapi", node, join(filt or UNKNOWN, kwargs.get("search_base", first)), method)
         elif name in _DESERIALISE or name in {"yaml.load", "yaml.load_all"}:
             if name in {"yaml.load", "yaml.load_all"}:
@@ -1402,7 +1416,7 @@ def analyze_source(text: str) -> TaintResult | None:
     """`analyze_tree` on source text; None when the running Python cannot parse it."""
     try:
         tree = ast.parse(text)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError):  # RecursionError: nested too deep for the parser
         return None
     try:
         return analyze_tree(tree)

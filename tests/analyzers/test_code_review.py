@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
+import sysconfig
+import types
+from pathlib import Path
+
 import pytest
 
 from symphony_assist_hooks.analyzers import code_review as code_review_module
@@ -141,3 +148,78 @@ def test_long_added_function_and_long_line() -> None:
 def test_narrow_exceptions_may_be_ignored() -> None:
     text = "import os\n\n\ndef f(p):\n    try:\n        os.remove(p)\n    except FileNotFoundError:\n        pass\n"
     assert CodeReviewAnalyzer().review([Target.whole_file("m.py", text)]) == []
+
+
+def test_a_file_nested_too_deep_to_parse_does_not_hide_the_other_files() -> None:
+    deep = Target.whole_file("gen/table.py", "x = " + "+".join(["1"] * 5000) + "\n# TODO: regenerate\n")
+    findings = CodeReviewAnalyzer().review([deep, Target.whole_file("pkg/util.py", SOURCE)])
+    assert _rules([f for f in findings if f.path == "pkg/util.py"]) == [
+        (4, "ruff/B006"),
+        (12, "swallowed-exception"),
+        (14, "debug-leftover"),
+    ]
+    assert [(f.line, f.rule) for f in findings if f.path == "gen/table.py"] == [(2, "todo-no-owner")]
+
+
+def test_find_ruff_falls_back_from_the_scripts_dir_to_path_to_the_ruff_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sysconfig, "get_path", lambda name: str(tmp_path / "empty"))
+    monkeypatch.setattr(shutil, "which", lambda name: f"/opt/bin/{name}")
+    assert code_review_module.find_ruff() == ["/opt/bin/ruff"]
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    package = types.ModuleType("ruff.__main__")
+    package.find_ruff_bin = lambda: tmp_path / "site" / "ruff"  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "ruff.__main__", package)
+    assert code_review_module.find_ruff() == [str(tmp_path / "site" / "ruff")]
+
+    def missing() -> Path:
+        raise FileNotFoundError("no binary in the wheel")
+
+    package.find_ruff_bin = missing  # type: ignore[attr-defined]
+    assert code_review_module.find_ruff() is None
+    monkeypatch.setitem(sys.modules, "ruff.__main__", None)  # not installed: the import fails
+    assert code_review_module.find_ruff() is None
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / ("ruff.exe" if os.name == "nt" else "ruff")).write_text("")
+    assert code_review_module.find_ruff() == [str(tmp_path / "empty" / ("ruff.exe" if os.name == "nt" else "ruff"))]
+
+
+def _fake_ruff(script: str) -> list[str]:
+    """A stand-in ruff command: Python running `script` (ruff's arguments are ignored)."""
+    return [sys.executable, "-c", script]
+
+
+def test_a_ruff_that_exits_with_an_error_or_prints_no_json_is_a_notice() -> None:
+    target = Target.whole_file("a.py", "breakpoint()\n")
+    failing = CodeReviewAnalyzer(
+        ruff=_fake_ruff("import sys; sys.stderr.write('warn\\nerror: bad config\\n'); sys.exit(2)")
+    )
+    result = failing.analyze([target])
+    assert result.notices == ["code_review: ruff failed on a.py: error: bad config"]
+    assert [f.rule for f in result.findings] == ["debug-leftover"]  # the own checks still ran
+    silent = CodeReviewAnalyzer(ruff=_fake_ruff("import sys; sys.exit(3)")).analyze([target])
+    assert silent.notices == ["code_review: ruff failed on a.py: exit 3"]
+    garbled = CodeReviewAnalyzer(ruff=_fake_ruff("print('not json')")).analyze([target])
+    assert garbled.notices == ["code_review: ruff failed on a.py: unreadable JSON output"]
+
+
+def test_a_ruff_rule_without_a_fix_or_our_suggestion_points_to_its_documentation() -> None:
+    diag = {"code": "B999", "message": "made-up check", "location": {"row": 1}, "url": "https://docs.example/B999"}
+    script = f"import json; print(json.dumps([{diag!r}, 'not a diagnostic']))"
+    findings = CodeReviewAnalyzer(ruff=_fake_ruff(script)).review([Target.whole_file("a.py", "x = 1\n")])
+    assert [(f.line, f.rule, f.suggestion, f.severity) for f in findings] == [
+        (1, "ruff/B999", "See https://docs.example/B999.", Severity.MEDIUM)
+    ]
+
+
+def test_redefinitions_are_low_and_a_bare_except_that_re_raises_is_not_reported() -> None:
+    text = (
+        "import json\n\n\ndef load(p):\n    return p\n\n\ndef load(p):\n    try:\n"
+        "        return json.loads(p)\n    except:\n        print('failed', p)\n        raise\n"
+    )
+    findings = CodeReviewAnalyzer().review([Target.whole_file("pkg/io.py", text)])
+    assert [(f.line, f.rule, f.severity) for f in findings] == [(8, "ruff/F811", Severity.LOW)]
+    swallowing = text.replace("        raise\n", "        return None\n")
+    rules = [(f.line, f.rule) for f in CodeReviewAnalyzer().review([Target.whole_file("pkg/io.py", swallowing)])]
+    assert (11, "ruff/E722") in rules

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import random
 import string
+import sys
 
 import pytest
 
 from symphony_assist_hooks.analyzers.common import Target
 from symphony_assist_hooks.analyzers.security import SecurityAnalyzer
 from symphony_assist_hooks.findings import Finding, Severity
+from symphony_assist_hooks.scan.redact import SecretMatch
 
 RISKY = """import hashlib
 import pickle
@@ -134,3 +136,81 @@ def test_test_scaffolding_is_not_a_security_finding() -> None:
         "import os\nimport pickle\n\n\ndef test_roundtrip(tmp_path):\n    assert pickle.loads(pickle.dumps(1)) == 1\n"
     )
     assert SecurityAnalyzer(find_secrets=lambda _: []).review([Target.whole_file("tests/test_p.py", text)]) == []
+
+
+def test_a_file_nested_too_deep_to_parse_gets_a_notice_and_the_others_are_still_checked() -> None:
+    deep = Target.whole_file("gen/table.py", "x = " + "+".join(["1"] * 5000) + "\n")
+    risky = Target.whole_file("app/run.py", RISKY)
+    result = SecurityAnalyzer(find_secrets=lambda _: []).analyze([deep, risky])
+    notices = [n for n in result.notices if "not analysed" in n]
+    assert len(notices) == 1 and "gen/table.py, nested too deep for the parser" in notices[0]
+    assert {f.path for f in result.findings} == {"app/run.py"}
+
+
+def test_a_null_byte_is_named_in_the_notice_without_a_line() -> None:
+    result = SecurityAnalyzer(find_secrets=lambda _: []).analyze([Target.whole_file("app/n.py", "x = 1\x00\n")])
+    assert len(result.notices) == 1
+    assert "(app/n.py, source code string cannot contain null bytes)" in result.notices[0]
+
+
+def test_secret_matches_on_unchanged_lines_twice_on_a_line_or_heuristic_in_tests_are_skipped() -> None:
+    text = 'A = "one"\nB = "two"  # and "three"\n'
+    matches = [
+        SecretMatch("aws-access-key", 4, 9, 1),
+        SecretMatch("aws-access-key", 15, 20, 2),
+        SecretMatch("github-token", 28, 35, 2),
+    ]
+    findings = SecurityAnalyzer(find_secrets=lambda _: matches).review([Target("app/k.py", text, frozenset({2}))])
+    assert [(f.line, f.rule) for f in findings if f.rule == "secret"] == [(2, "secret")]
+    heuristic = [SecretMatch("secret-assignment", 4, 9, 1)]
+    in_test = SecurityAnalyzer(find_secrets=lambda _: heuristic).review([Target.whole_file("tests/test_k.py", text)])
+    assert [f for f in in_test if f.rule == "secret"] == []
+
+
+def test_a_password_line_the_secret_scan_found_is_reported_once_as_a_secret() -> None:
+    text = 'DB_PASSWORD = "Xk29vLq7Ze!81"\n'
+    found = [SecretMatch("secret-assignment", 15, 29, 1)]
+    findings = SecurityAnalyzer(find_secrets=lambda _: found).review([Target.whole_file("app/db.py", text)])
+    assert [(f.line, f.rule, f.severity) for f in findings] == [(1, "secret", Severity.CRITICAL)]
+
+
+def test_sql_built_from_a_parameter_in_execute_is_high() -> None:
+    text = "def find(cur, name):\n    cur.execute(\"SELECT * FROM t WHERE n = '%s'\" % name)\n"
+    findings = SecurityAnalyzer(find_secrets=lambda _: []).review([Target.whole_file("app/q.py", text)])
+    assert [(f.line, f.rule, f.severity) for f in findings] == [(2, "bandit/B608", Severity.HIGH)]
+
+
+def test_a_bandit_check_we_have_no_advice_for_links_its_documentation() -> None:
+    text = 'from pysnmp.hlapi import CommunityData\n\nauth = CommunityData("public", mpModel=0)\n'
+    findings = SecurityAnalyzer(find_secrets=lambda _: []).review([Target.whole_file("app/snmp.py", text)])
+    assert [(f.line, f.rule, f.suggestion) for f in findings] == [
+        (3, "bandit/B508", "See bandit's documentation for B508 (snmp_insecure_version_check).")
+    ]
+
+
+def test_without_bandit_the_other_checks_run_and_a_notice_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "bandit.core", None)  # `from bandit.core import ...` raises ImportError
+    key = _fake_aws_key()
+    target = Target.whole_file("app/run.py", RISKY + f'KEY = "{key}"\n')
+    result = SecurityAnalyzer().analyze([target])
+    assert result.notices == ["security: bandit is not installed (pip install bandit); Python checks skipped"]
+    # the data-flow API checks stand in for bandit's B301/B324
+    assert sorted((f.line, f.rule) for f in result.findings) == [
+        (8, "taint/unsafe-deserialization"),
+        (9, "taint/weak-hash"),
+        (10, "secret"),
+    ]
+
+
+def test_files_bandit_cannot_scan_are_named_in_one_notice() -> None:
+    text = '# -*- coding: ascii -*-\nimport subprocess\nx = "caf\u00e9"\nsubprocess.call(x, shell=True)\n'
+    targets = [Target.whole_file("app/a.py", text), Target.whole_file("app/b.py", text)]
+    result = SecurityAnalyzer(find_secrets=lambda _: []).analyze(targets)
+    assert result.notices == ["security: bandit skipped 2 file(s): app/a.py (exception while scanning file) and 1 more"]
+
+
+def test_a_data_flow_failure_is_a_notice_and_the_other_files_are_still_checked() -> None:
+    chain = Target.whole_file("gen/t.py", "x = " + "+".join(["1"] * 1500) + "\n")
+    result = SecurityAnalyzer(find_secrets=lambda _: []).analyze([chain, Target.whole_file("app/run.py", RISKY)])
+    assert "security: data-flow check failed on gen/t.py: RecursionError" in result.notices
+    assert {f.rule for f in result.findings} >= {"bandit/B602", "bandit/B301", "bandit/B324"}
