@@ -31,7 +31,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: --help imports this module (console.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "DOTNET_WHITESPACE",

@@ -23,8 +23,8 @@ from responders import answering
 from symphony_assist_hooks.assistant import Assistant
 from symphony_assist_hooks.assistant.request import Item, Request
 from symphony_assist_hooks.config import load_settings
-from symphony_assist_hooks.console import Progress, progress_mode, stderr_progress
 from symphony_assist_hooks.progress import Tick, Tracker
+from symphony_assist_hooks.progressline import Progress, progress_mode, stderr_progress
 
 
 class Clock:
