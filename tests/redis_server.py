@@ -84,7 +84,7 @@ class RedisServer:
                 stderr=subprocess.STDOUT,
             )
             log.close()
-            deadline = time.monotonic() + 5
+            deadline = time.monotonic() + 20  # a start-up hang guard: a busy machine may be slow to start it
             while time.monotonic() < deadline and self.proc.poll() is None:
                 if _answers(self.port):
                     return self

@@ -6,7 +6,9 @@ error told by `type`, a refusal, a broken HTTP body), our fake server. Each row 
 
 * the behaviour the design promises: retry, key failover, model fallback, or local fallback with one
   reason line (fail open; `--fail-closed` turns the reason into its documented exit code);
-* within the deadline (`SYMPHONY_ASSIST_DEADLINE`, 10 s here);
+* the tries made (requests the server saw) and the reason given, never the time taken: a wait the design
+  forbids shows as a request too many or another reason (deadlines are tested on an injected clock in
+  tests/assistant/provider/);
 * the stats log: the events a later `symphony-assist stats` reads, with the right source and reason;
 * the books: nothing left reserved in the ledger, spend equal to the usage the service reported;
 * no traceback and no key in anything printed.
@@ -15,7 +17,6 @@ error told by `type`, a refusal, a broken HTTP body), our fake server. Each row 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +51,6 @@ class Run:
     doc: dict[str, Any]
     out: str
     err: str
-    seconds: float
 
     @property
     def api_rules(self) -> list[str]:
@@ -69,11 +69,9 @@ def _staged(repo: GitRepo) -> None:
 
 def review(capsys: pytest.CaptureFixture[str], *args: str) -> Run:
     capsys.readouterr()
-    started = time.monotonic()
     code = main(["review", "--format", "json", "--fail-on", "never", *args])
-    seconds = time.monotonic() - started
     captured = capsys.readouterr()
-    return Run(code, json.loads(captured.out), captured.out, captured.err, seconds)
+    return Run(code, json.loads(captured.out), captured.out, captured.err)
 
 
 def _clean_output(run: Run, env: HookEnv) -> None:
@@ -91,7 +89,6 @@ def _assert_answered(run: Run, books: Books, *, keys: Sequence[str] = ("primary"
     assert [e["key"] for e in books.requests()] == list(keys)
     assert "local" not in books.sources()
     assert books.sources().count("api") == 2  # one hunk, two templates
-    assert run.seconds < DEADLINE
 
 
 def _assert_fell_back(run: Run, books: Books, reason: str) -> None:
@@ -104,7 +101,6 @@ def _assert_fell_back(run: Run, books: Books, reason: str) -> None:
     assert "api" not in books.sources()
     lines = [ln for ln in run.err.splitlines() if reason in ln]
     assert len(lines) == 1, run.err  # one reason line
-    assert run.seconds < DEADLINE
 
 
 # ------------------------------------------------------------------------------------------ llmock
@@ -171,7 +167,7 @@ def test_429_asking_for_longer_than_the_deadline_falls_back_at_once(
     chaos.rate_limit(times=None, retry_after=300)
     run = review(capsys)
     _assert_fell_back(run, books, "it asks to wait 300 s")
-    assert run.seconds < 3  # never sleeps minutes inside a git hook
+    # never sleeps minutes inside a git hook: it gave up at the first answer (asleep, it would ask again)
     assert len(chaos.requests) == 1
     books.assert_settled()
 
@@ -183,7 +179,6 @@ def test_insufficient_quota_is_never_retried_and_fails_over(
     run = review(capsys)
     _assert_fell_back(run, books, "both configured keys are out of quota (insufficient_quota)")
     assert [r.status for r in chaos.requests] == [429, 429]  # one try per key: the SDK would make 3 each
-    assert run.seconds < 2
     books.assert_settled()
     assert review(capsys, "--no-cache", "--fail-closed").code == 4
 
@@ -218,11 +213,10 @@ def test_a_server_slower_than_the_timeout_is_retried_then_given_up(
     chaos: LLMock, books: Books, hook_env: HookEnv, capsys: pytest.CaptureFixture[str]
 ) -> None:
     hook_env.set(TIMEOUT="0.2")
-    chaos.delay(1, times=None)
+    chaos.delay(1, times=None)  # then answered: a request not cut off at 0.2 s would be answered, no fallback
     run = review(capsys)
     _assert_fell_back(run, books, "service unavailable after 3 tries (timed out after 0.2 s)")
     assert len(chaos.requests) == 3
-    assert run.seconds < 4
     books.assert_settled()
 
 
@@ -233,7 +227,6 @@ def test_a_slow_first_byte_within_the_timeout_is_fine(
     chaos.delay(0.4).add(Reply(text=OK_ANSWER, times=None))
     run = review(capsys)
     _assert_answered(run, books)
-    assert run.seconds >= 0.4
     assert len(chaos.requests) == 1
     books.assert_settled()
 
@@ -241,12 +234,15 @@ def test_a_slow_first_byte_within_the_timeout_is_fine(
 def test_the_deadline_bounds_a_hanging_service(
     chaos: LLMock, books: Books, hook_env: HookEnv, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    hook_env.set(TIMEOUT="30", DEADLINE="1")
-    chaos.delay(3, times=None)  # short: the server holds each request this long, even after the test
+    hook_env.set(TIMEOUT="30", DEADLINE="3")  # 3 s: the request is sent after the review's start-up (~2 s here)
+    chaos.delay(5, times=None)  # short: the server holds each request this long, even after the test
     run = review(capsys)
     assert run.code == 0
+    # Either the request was cut off at the deadline ("...: no time left before the deadline") or, on a machine
+    # too busy to send it in time, it was never sent ("deadline of 3s reached"). A request sent with the 30 s
+    # timeout would be answered after the 5 s delay: no fallback reason at all.
     assert run.reason is not None and "deadline" in run.reason, run.reason
-    assert run.seconds < 2.5
+    assert "api" not in books.sources()
     assert books.reasons() == {run.reason}
     books.assert_settled()
 
@@ -464,7 +460,8 @@ def test_connection_refused_falls_back_at_once(
     _staged(git_repo)
     run = review(capsys)
     _assert_fell_back(run, books, "connection refused")
-    assert run.seconds < 2
+    # refused once, not retried: a retried refusal reads "service unavailable after 3 tries (cannot reach ...)"
+    assert run.reason == f"cannot reach {closed_port_url.removesuffix('/v1')}: connection refused"
     assert books.assert_settled() == 0
     assert review(capsys, "--no-cache", "--fail-closed").code == 4
 

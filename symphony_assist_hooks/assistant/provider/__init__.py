@@ -131,7 +131,7 @@ class OpenAIProvider:
                 return client.chat.completions.create(**params, timeout=timeout)
 
             def parse(raw: Any, alias: str, attempts: int) -> Completion | Retry:
-                return read_completion(req, raw, alias, attempts, started, self._scrub)
+                return read_completion(req, raw, alias, attempts, started, self._scrub, clock=self._clock)
 
             return self._run(call, parse, deadline=deadline, model=req.model)
 
@@ -155,7 +155,7 @@ class OpenAIProvider:
             return raw
 
         def parse_structured(raw: Any, alias: str, attempts: int) -> Completion | Retry:
-            completion = read_completion(req, raw, alias, attempts, started, self._scrub)
+            completion = read_completion(req, raw, alias, attempts, started, self._scrub, clock=self._clock)
             if isinstance(completion, Completion):
                 found = self._dialects.answered(req.model, used[0] if used else "json_schema", completion.content)
                 if found is not None and found != completion.content:

@@ -65,9 +65,18 @@ class UnusableAnswerError(BadAnswerError):
 
 
 def read_completion(
-    req: ChatRequest, raw: Any, alias: str, attempts: int, started: float, scrub: Callable[[str], str]
+    req: ChatRequest,
+    raw: Any,
+    alias: str,
+    attempts: int,
+    started: float,
+    scrub: Callable[[str], str],
+    *,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Completion | Retry:
     """The Completion in an SDK response, or a retry when the body was not a chat completion.
+
+    `latency` is `clock() - started`: `started` must come from the same clock (the provider's, injected by tests).
 
     The SDK builds response objects without validating them, so every field is read defensively.
     Raises UnusableAnswerError for a billed answer that cannot be used; `scrub` cleans server text.
@@ -98,7 +107,7 @@ def read_completion(
         finish_reason=str(finish or "stop"),
         key_alias=alias,
         attempts=attempts,
-        latency=time.monotonic() - started,
+        latency=clock() - started,
     )
     if refusal:
         raise UnusableAnswerError(f"model refused: {scrub(str(refusal)) or 'no reason given'}", completion)

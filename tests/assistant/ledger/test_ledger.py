@@ -392,18 +392,33 @@ def test_a_full_disk_fails_closed(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 
 @pytest.mark.hardening_local_state
-def test_a_busy_ledger_fails_closed_within_the_timeout(tmp_path: Path) -> None:
+def test_a_busy_ledger_fails_closed_within_the_timeout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lock is held until the test releases it, so `reserve` returns only by giving up. How long it may
+    wait is read from SQLite itself, not measured: each connection's busy timeout, times the write
+    transactions tried (traced), is the 0.2 s configured."""
     s = settings(tmp_path, budget_monthly=1.0)
     open_ledger(s, warn=print).status()  # create it
     db = tmp_path / "cache" / "ledger" / "ledger.db"
     holder = sqlite3.connect(db, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
+    real_connect = sqlite3.connect
+    busy_timeouts: list[int] = []  # ms, per connection the ledger opens
+    statements: list[str] = []
+
+    def connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        con = real_connect(*args, **kwargs)
+        (ms,) = con.execute("PRAGMA busy_timeout").fetchone()
+        busy_timeouts.append(ms)
+        con.set_trace_callback(statements.append)
+        return con
+
+    monkeypatch.setattr(sqlite3, "connect", connect)
     try:
         ledger = DiskLedger(db.parent, Caps(month=1_000_000), warn=print, timeout=0.2)
-        start = time.monotonic()
         with pytest.raises(BudgetError, match=r"budget ledger busy at .*more than 0\.2 s; no paid call was made"):
             ledger.reserve(10)
-        assert time.monotonic() - start < 2
+        assert busy_timeouts == [200]
+        assert [sql for sql in statements if sql.startswith("BEGIN")] == ["BEGIN IMMEDIATE"]  # one wait, no retry
         assert ledger.status()["month"]["spent"] == 0  # WAL: reading is never blocked
     finally:
         holder.execute("ROLLBACK")

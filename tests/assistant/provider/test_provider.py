@@ -1,12 +1,11 @@
 """OpenAIProvider through the real openai SDK against the fake server on 127.0.0.1 (and one MockTransport).
 
-Waits are recorded by an injected `sleep` unless a test measures real time; keys are generated per
-run. Nothing here reaches the internet.
+Waits are recorded by an injected `sleep`, and deadlines are read on an injected clock where a test depends
+on them: no test measures real time. Keys are generated per run. Nothing here reaches the internet.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import secrets
@@ -115,13 +114,13 @@ def rig(fake_openai: FakeOpenAI, tmp_path: Path) -> Rig:
 # ------------------------------------------------------------------------------------------ success
 def test_success_reads_content_and_usage_with_cached_tokens(rig: Rig) -> None:
     rig.fake.enqueue({"summary": "fine", "findings": []}, prompt_tokens=1000, completion_tokens=200, cached_tokens=500)
-    provider, _ = rig.provider()
-    got = provider.complete(REQ, deadline=soon())
+    provider, _ = rig.provider(clock=lambda: 1000.0 + 1.5 * len(rig.fake.requests))  # a request takes 1.5 s on it
+    got = provider.complete(REQ, deadline=1020.0)
 
     assert json.loads(got.content) == {"summary": "fine", "findings": []}
     assert (got.prompt_tokens, got.completion_tokens, got.cached_tokens) == (1000, 200, 500)
     assert (got.model, got.finish_reason, got.key_alias, got.attempts) == ("gpt-4o-mini", "stop", "primary", 1)
-    assert 0 < got.latency < 5
+    assert got.latency == 1.5  # measured on the provider's clock, not the machine's
     assert rig.waits == []
     [sent] = rig.fake.requests
     assert sent.method == "POST" and sent.path == "/v1/chat/completions"
@@ -242,35 +241,59 @@ def test_permanent_503_gives_up_after_three_tries(rig: Rig) -> None:
 
 
 @pytest.mark.hardening_faults
-def test_real_backoff_never_runs_past_the_deadline(rig: Rig) -> None:
+def test_backoff_never_runs_past_the_deadline(rig: Rig) -> None:
+    """Every backoff wait ends before the deadline, whatever the jitter draws (up to 0.5 s, then 1 s): 20 calls
+    0.4 s before their deadline, on an injected clock that only the waits move. A loop that slept through the
+    deadline shows in most of them as a wait ending past it."""
     rig.fake.fail(500, times=None)
-    provider, _ = rig.provider(sleep=time.sleep)
-    start = time.monotonic()
-    with pytest.raises(UnavailableError):
-        provider.complete(REQ, deadline=start + 0.4)
-    assert time.monotonic() - start < 0.4 + 0.2
+    now = [1000.0]
+    ends: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+        ends.append(now[0])
+
+    provider, _ = rig.provider(sleep=sleep, clock=lambda: now[0])
+    for _ in range(20):
+        deadline = now[0] + 0.4
+        ends.clear()
+        before = len(rig.fake.requests)
+        with pytest.raises(UnavailableError) as info:
+            provider.complete(REQ, deadline=deadline)
+        assert all(end < deadline for end in ends), (ends, deadline)
+        assert len(rig.fake.requests) - before == len(ends) + 1  # one try after each wait
+        assert str(info.value) in (
+            "service unavailable after 1 try (HTTP 500): no time left before the deadline",
+            "service unavailable after 2 tries (HTTP 500): no time left before the deadline",
+            "service unavailable after 3 tries (HTTP 500)",
+        )
 
 
 @pytest.mark.hardening_faults
 def test_timeouts_are_retried_then_unavailable(rig: Rig) -> None:
-    rig.fake.delay(10, times=None)
+    rig.fake.delay(10, times=None)  # then answered: a request not cut off at 0.2 s would succeed (no raise)
     provider, _ = rig.provider(timeout=0.2)
-    start = time.monotonic()
     with pytest.raises(ServiceUnavailableError, match=r"after 3 tries \(timed out after 0.2 s\)") as info:
         provider.complete(REQ, deadline=soon())
-    assert time.monotonic() - start < 2.0
     assert info.value.status is None
     assert len(rig.fake.requests) == 3
+    assert len(rig.waits) == 2  # a backoff between tries, none after the last
 
 
 @pytest.mark.hardening_faults
 def test_the_deadline_caps_the_request_timeout(rig: Rig) -> None:
+    """The request's timeout is what is left before the deadline (0.3 s), not the configured 30 s. The clock is
+    injected: a request takes its whole 0.3 s on it. A request sent with 30 s would be answered after the fake
+    server's 10 s delay, and the call would succeed."""
     rig.fake.delay(10, times=None)
-    provider, _ = rig.provider(timeout=30)
-    start = time.monotonic()
-    with pytest.raises(UnavailableError):
-        provider.complete(REQ, deadline=start + 0.3)
-    assert time.monotonic() - start < 0.3 + 0.3
+    provider, _ = rig.provider(timeout=30, clock=lambda: 1000.0 + 0.3 * len(rig.fake.requests))
+    with pytest.raises(UnavailableError) as info:
+        provider.complete(REQ, deadline=1000.0 + 0.3)
+    assert str(info.value) == (
+        "service unavailable after 1 try (timed out after 0.3 s): no time left before the deadline"
+    )
+    assert len(rig.fake.requests) == 1
+    assert rig.waits == []
 
 
 @pytest.mark.hardening_faults
@@ -291,12 +314,10 @@ def test_deadline_already_passed_sends_nothing(rig: Rig) -> None:
 @pytest.mark.hardening_faults
 def test_connection_refused_fails_at_once(rig: Rig, closed_port_url: str) -> None:
     provider, _ = rig.provider(base_url=closed_port_url)
-    importlib.import_module("openai")  # what any first call pays (~0.5 s): keep it out of the timing
-    start = time.monotonic()
     with pytest.raises(ServiceUnavailableError, match="connection refused") as info:
         provider.complete(REQ, deadline=soon(30))
-    assert time.monotonic() - start < 1.0
-    assert rig.waits == []
+    assert info.value.attempts == 1  # not retried
+    assert rig.waits == []  # and no backoff
     assert info.value.status is None
     assert closed_port_url.rsplit("/", 1)[0] in str(info.value)
 

@@ -181,16 +181,16 @@ def test_server_down_falls_back_in_one_line(
 ) -> None:
     r = remote()
     monkeypatch.setenv("SYMPHONY_ASSIST_SERVER_URL", closed_port_url.removesuffix("/v1"))
-    started = time.monotonic()
     code, _, err = run(capsys, r, "query", "anyone there?")
     assert code == 4
-    assert len(err.strip().splitlines()) == 1
-    assert "connection refused" in err
+    where = closed_port_url.removesuffix("/v1")
+    refused = f"cannot reach the symphony-assist server at {where}: connection refused"  # one try: no "after 3 tries"
+    assert err == f"symphony-assist: error: {refused}; query has no offline answer\n"
     code, out, err = run(capsys, r, "review", "--format", "json")
     assert code in (0, 1)  # fail open: whatever the local analyzers found
     assert all(f["source"] == "local" for f in json.loads(out)["findings"])
+    assert json.loads(out)["summary"]["fallback_reason"] == refused
     assert [line for line in err.splitlines() if "connection refused" in line]
-    assert time.monotonic() - started < 10  # refused at once, no retries
     assert r.completes == 0
 
 
