@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from symphony_assist_hooks.analyzers import CodeReviewAnalyzer, Target
+from symphony_assist_hooks.analyzers.code_review import CodeReviewAnalyzer
+from symphony_assist_hooks.analyzers.common import Target
 
 
 def _found(*targets: Target) -> list[tuple[str, int, int, str]]:
