@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 __all__ = ["build_parser", "main"]
 
 _EPILOG = """exit codes: 0 ok, 1 findings at or above --fail-on, 2 usage or configuration error,
-3 no API key configured, 4 service error, 5 budget cap reached, 6 secret scan failed"""
+3 no API key configured, 4 service error, 5 budget cap reached, 6 secret scan failed, 130 interrupted"""
 
 
 def _usd(text: str) -> float:

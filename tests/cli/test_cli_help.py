@@ -7,10 +7,12 @@ output with what argparse writes with its stock formatters, which ask `shutil.ge
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 import pytest
 
+from symphony_assist_hooks import errors
 from symphony_assist_hooks.cli import build_parser, main
 
 
@@ -64,3 +66,12 @@ def test_wide_terminal_keeps_the_usage_on_one_line(
         text.splitlines()[0]
         == "usage: symphony-assist [-h] [--version] [--color {auto,always,never}] [--offline] COMMAND ..."
     )
+
+
+def test_help_lists_every_exit_code_the_command_returns(capsys: pytest.CaptureFixture[str]) -> None:
+    """Each EXIT_* code in errors.py appears in --help's exit-code list (130, interrupted, was missing)."""
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    listed = capsys.readouterr().out.split("exit codes:", 1)[1]
+    codes = {value for name, value in vars(errors).items() if name.startswith("EXIT_")}
+    assert codes == {int(code) for code in re.findall(r"(?<![\w-])(\d+) [a-z]", listed)}
