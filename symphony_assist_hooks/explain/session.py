@@ -126,8 +126,12 @@ def _called(entry: Any, test_path: Path, root: Path) -> list[Any]:
         code = entry.frame.code
         lines, first = inspect.getsourcelines(code.raw)
         feeding = feeding_lines("".join(lines), [entry.lineno + 1 - max(first, 1) + 1])
-        statements += [lines[n - 1] for n in reversed(feeding) if 0 < n <= len(lines)]
-    except (OSError, TypeError, ValueError, IndexError):
+        # a simple statement whole (`value = f(\n    x,\n)`), a compound one by its header line
+        tree = ast.parse(textwrap.dedent("".join(lines)))
+        stmts = [s for s in ast.walk(tree) if isinstance(s, ast.stmt)]
+        ends = {s.lineno: s.lineno if hasattr(s, "body") else s.end_lineno or s.lineno for s in stmts}
+        statements += ["".join(lines[n - 1 : ends.get(n, n)]) for n in reversed(feeding) if 0 < n <= len(lines)]
+    except (OSError, TypeError, ValueError, IndexError, SyntaxError):
         pass
     found: list[Any] = []
     seen: set[Any] = set()

@@ -1,0 +1,154 @@
+"""`explain/session.py`, pytest's side of `pytest --assist`: what a failure of a given shape captures
+(code under test, suspects, secrets), the ini options, and the section. In-process pytester sessions
+against the fake OpenAI server (the plugin loads through its pytest11 entry point)."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fakeserver import FakeOpenAI
+
+_ITEM = re.compile(r"^## (\S+)", re.MULTILINE)
+
+
+def _answer(request: dict[str, Any]) -> dict[str, Any]:
+    ids = _ITEM.findall(request["messages"][-1]["content"])
+    return {
+        "results": [
+            {"id": i, "category": "assertion-mismatch", "explanation": f"explained {i}", "fix": f"fix {i}"} for i in ids
+        ]
+    }
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SYMPHONY_ASSIST_CACHE_DIR", str(tmp_path / "assist-cache"))
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, fake_openai: FakeOpenAI) -> FakeOpenAI:
+    fake_openai.responder = _answer
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-" + secrets.token_hex(20))
+    monkeypatch.setenv("SYMPHONY_ASSIST_DEADLINE", "20")
+    monkeypatch.setenv("LLM_MODEL_FALLBACK", "gpt-4o-mini")
+    return fake_openai
+
+
+def _bodies(fake: FakeOpenAI) -> str:
+    return "\n".join(r.body["messages"][-1]["content"] for r in fake.chat_requests)
+
+
+def _section(result: pytest.RunResult) -> str:
+    text = result.stdout.str()
+    start = text.find("= symphony-assist =")
+    assert start >= 0, text
+    end = text.find("short test summary info", start)
+    return text[start : end if end > 0 else None]
+
+
+def _groups(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, list[dict[str, Any]]]:
+    """Run `--assist` with a JSON report; the result and the report's groups (their suspects)."""
+    report = pytester.path / "assist.json"
+    result = pytester.runpytest("--assist", f"--assist-report={report}", *args)
+    return result, json.loads(report.read_text(encoding="utf-8"))["groups"]
+
+
+# ------------------------------------------------------------------------------------------ code under test
+def test_an_error_raised_in_the_standard_library_is_blamed_on_the_project_code_calling_it(
+    pytester: pytest.Pytester, env: FakeOpenAI
+) -> None:
+    pytester.makepyfile(
+        conf="import json\n\n\ndef parse_config(text):\n    cleaned = text.strip()\n    return json.loads(cleaned)\n",
+        test_conf="from conf import parse_config\n\n\ndef test_parse():\n    assert parse_config('{port: 1}') == {}\n",
+    )
+    pytester.syspathinsert()
+    result, groups = _groups(pytester)
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    (suspect,) = groups[0]["suspects"]
+    assert (suspect["path"], suspect["func"], suspect["line"]) == ("conf.py", "parse_config", 6)
+    assert suspect["why"] == "raised here" and suspect["lines"] == [5, 6]  # the call, and what fed it
+    assert "code: conf.py:6 in parse_config (raised here)" in _section(result)
+    assert "json/decoder.py" not in _bodies(env).split("--- suspect code")[1]  # the stdlib is not a suspect
+
+
+def test_an_error_at_import_time_of_a_project_module_shows_the_lines_around_it(
+    pytester: pytest.Pytester, env: FakeOpenAI
+) -> None:
+    settings = "\n".join(f"NAME_{i} = {i}" for i in range(20)) + '\nPORT = int("eighty")\nHOST = "localhost"\n'
+    pytester.makepyfile(settings=settings, test_settings="def test_port():\n    import settings\n")
+    pytester.syspathinsert()
+    result, groups = _groups(pytester)
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert groups[0]["suspects"] == []  # module-level code is no function to blame
+    body = _bodies(env)
+    code = body.split("--- code under test ---\n")[1]
+    assert code.startswith("# settings.py (<module>)\nNAME_10 = 10")  # ten lines above the failing one
+    assert 'PORT = int("eighty")\nHOST = "localhost"' in code
+    assert "NAME_9 = 9" not in code
+
+
+def test_a_generated_test_without_source_is_still_explained(pytester: pytest.Pytester, env: FakeOpenAI) -> None:
+    pytester.makepyfile(
+        calc="def double(x):\n    return x + x + 1\n",
+        test_gen='from calc import double\n\nexec("def test_generated():\\n    assert double(2) == 4, double(2)\\n")\n',
+    )
+    pytester.syspathinsert()
+    result = pytester.runpytest("--assist")
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert "test_gen.py::test_generated [assertion-mismatch] (from the API)" in _section(result)
+    body = _bodies(env)
+    assert "AssertionError: 5" in body  # what pytest knows: the message, no rewritten introspection
+    assert "--- test source ---" not in body  # nothing made up for a test whose source is not on disk
+
+
+def test_a_failure_in_a_loop_blames_the_function_its_header_calls(pytester: pytest.Pytester, env: FakeOpenAI) -> None:
+    pytester.makepyfile(
+        ports='def open_ports(spec):\n    parts = spec.split(",")\n    return [int(p) - 1 for p in parts]\n',
+        test_ports="""
+from ports import open_ports
+
+
+def test_ports_are_positive():
+    for port in open_ports("1,2"):
+        assert port > 0
+""",
+    )
+    pytester.syspathinsert()
+    _result, groups = _groups(pytester)
+
+    (suspect,) = groups[0]["suspects"]
+    assert (suspect["func"], suspect["why"], suspect["line"]) == ("open_ports", "returned the value the test checks", 3)
+    assert suspect["lines"] == [2, 3]
+
+
+def test_a_function_called_in_a_statement_spanning_lines_is_a_suspect(
+    pytester: pytest.Pytester, env: FakeOpenAI
+) -> None:
+    """`value = f(\\n  args)` feeding `assert value == y`: f is what the test checks (black writes such calls)."""
+    pytester.makepyfile(
+        calc="def mean(values):\n    total = sum(values)\n    return total / (len(values) + 1)\n",
+        test_calc="""
+from calc import mean
+
+
+def test_mean():
+    value = mean(
+        [1, 2, 3],
+    )
+    assert value == 2
+""",
+    )
+    pytester.syspathinsert()
+    _result, groups = _groups(pytester)
+
+    (suspect,) = groups[0]["suspects"]
+    assert (suspect["func"], suspect["line"]) == ("mean", 3)
