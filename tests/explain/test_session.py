@@ -152,3 +152,127 @@ def test_mean():
 
     (suspect,) = groups[0]["suspects"]
     assert (suspect["func"], suspect["line"]) == ("mean", 3)
+
+
+# ------------------------------------------------------------------------------------------ resolving the calls
+CART = """
+import functools
+
+
+class Cart:
+    def __init__(self, prices):
+        self.prices = prices
+        self.pricer = lambda n: n
+
+    def total(self):
+        return sum(self.prices) * 2
+
+    @classmethod
+    def of(cls, *prices):
+        return cls(list(prices))
+
+
+make_cart = functools.partial(Cart, [1, 2])
+"""
+
+
+@pytest.mark.parametrize(
+    ("statement", "funcs"),
+    [
+        ("Cart([1, 2]).total()", ["Cart.total", "Cart.__init__"]),  # the method of the instance just made
+        ("make_cart().total()", ["Cart.total"]),  # made by a partial of the class
+        ("Cart.of(1, 2).prices[0]", ["Cart.of"]),  # a classmethod; what it returns is not guessed
+        ("Cart([1]).pricer(3)", ["Cart.__init__"]),  # an instance attribute: nothing runs to find it
+    ],
+)
+def test_the_project_functions_called_in_the_failing_assert_are_the_suspects(
+    pytester: pytest.Pytester, env: FakeOpenAI, statement: str, funcs: list[str]
+) -> None:
+    pytester.makepyfile(
+        cart=CART, test_cart=f"from cart import Cart, make_cart\n\n\ndef test_it():\n    assert {statement} == 0\n"
+    )
+    pytester.syspathinsert()
+    result, groups = _groups(pytester)
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    suspects = groups[0]["suspects"]
+    assert [s["func"] for s in suspects] == funcs
+    assert {s["why"] for s in suspects} == {"returned the value the test checks"}
+
+
+def test_a_name_the_test_calls_that_does_not_exist_is_no_suspect(pytester: pytest.Pytester, env: FakeOpenAI) -> None:
+    pytester.makepyfile(cart=CART, test_cart="import cart\n\n\ndef test_it():\n    assert cart.checkout() == 0\n")
+    pytester.syspathinsert()
+    result, groups = _groups(pytester)
+
+    assert "test_cart.py::test_it [assertion-mismatch] (from the API)" in _section(result)
+    assert groups[0]["suspects"] == []
+    assert "has no attribute 'checkout'" in _bodies(env)
+
+
+def test_a_changed_method_called_on_the_way_is_the_prime_suspect(pytester: pytest.Pytester, env: FakeOpenAI) -> None:
+    from gitrepo import GitRepo
+
+    invoice = """
+class Invoice:
+    def __init__(self, lines):
+        self.lines = lines
+
+    def total(self):
+        net = self._net()
+        return net
+
+    def _net(self):
+        return sum(self.lines)
+"""
+    pytester.makepyfile(
+        invoice=invoice,
+        test_invoice="from invoice import Invoice\n\n\ndef test_total():\n    assert Invoice([1, 2]).total() == 3\n",
+    )
+    pytester.syspathinsert()
+    repo = GitRepo(pytester.path)
+    repo.run("add", "-A")
+    repo.run("commit", "-qm", "invoice")
+    pytester.makepyfile(invoice=invoice.replace("sum(self.lines)", "sum(self.lines) * 2"))  # the bug
+    result, groups = _groups(pytester)
+
+    suspects = groups[0]["suspects"]
+    assert [(s["func"], s["why"]) for s in suspects] == [
+        ("Invoice._net", "changed since HEAD"),
+        ("Invoice.total", "returned the value the test checks"),
+        ("Invoice.__init__", "returned the value the test checks"),
+    ]
+    line = (pytester.path / "invoice.py").read_text().splitlines().index("        return sum(self.lines) * 2") + 1
+    assert suspects[0]["changed"] == [line]
+    assert f"code: invoice.py:{line} in Invoice._net (changed since HEAD)" in _section(result)
+    assert "+        return sum(self.lines) * 2" in _bodies(env)
+
+
+# ------------------------------------------------------------------------------------------ where the failure is
+def test_an_error_in_a_conftest_fixture_points_at_the_test_and_shows_the_fixture(
+    pytester: pytest.Pytester, env: FakeOpenAI
+) -> None:
+    pytester.makeconftest(
+        "import pytest\n\n\n@pytest.fixture\ndef db():\n    url = 'sqlite://'\n    raise ConnectionError(url)\n"
+    )
+    pytester.makepyfile(test_db="import os\n\n\ndef test_query(db):\n    assert os.environ\n")
+    result, groups = _groups(pytester)
+
+    assert "test_db.py::test_query (setup) [assertion-mismatch] (from the API)" in _section(result)
+    doc = json.loads((pytester.path / "assist.json").read_text(encoding="utf-8"))
+    assert (doc["explanations"][0]["path"], doc["explanations"][0]["line"]) == ("test_db.py", 4)  # the test's def
+    assert "# conftest.py (db)" in _bodies(env)
+    assert [(s["func"], s["line"]) for s in groups[0]["suspects"]] == [("db", 7)]
+
+
+def test_a_test_outside_the_rootdir_is_explained_without_code_under_test(
+    pytester: pytest.Pytester, env: FakeOpenAI
+) -> None:
+    (pytester.path / "sub").mkdir()
+    pytester.makepyfile(test_out="def test_out():\n    assert 1 == 2\n")
+    result = pytester.runpytest("--assist", "--rootdir=sub", "test_out.py")
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert "::test_out [assertion-mismatch] (from the API)" in _section(result)  # pytest's id outside the rootdir
+    body = _bodies(env)
+    assert "def test_out():" in body and "--- code under test ---" not in body
