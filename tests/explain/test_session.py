@@ -4,9 +4,11 @@ against the fake OpenAI server (the plugin loads through its pytest11 entry poin
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import secrets
+import string
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,12 @@ def _section(result: pytest.RunResult) -> str:
     assert start >= 0, text
     end = text.find("short test summary info", start)
     return text[start : end if end > 0 else None]
+
+
+def _module(name: str) -> Any:
+    """The module the inner session will use: the one in sys.modules (pytester drops what a previous inner
+    session imported, so a package attribute can still point at a module object no longer used)."""
+    return importlib.import_module(name)
 
 
 def _groups(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, list[dict[str, Any]]]:
@@ -276,3 +284,122 @@ def test_a_test_outside_the_rootdir_is_explained_without_code_under_test(
     assert "::test_out [assertion-mismatch] (from the API)" in _section(result)  # pytest's id outside the rootdir
     body = _bodies(env)
     assert "def test_out():" in body and "--- code under test ---" not in body
+
+
+# ------------------------------------------------------------------------------------------ ini options
+FAILING = "def test_one():\n    assert 1 == 2\n"
+
+
+@pytest.mark.parametrize(
+    ("ini", "message"),
+    [
+        ("assist_max_failures = many", "ini assist_max_failures = 'many': expected a whole number >= 0"),
+        ("assist_max_failures = -2", "ini assist_max_failures = '-2': expected a whole number >= 0"),
+        ("assist_max_cost = cheap", "ini assist_max_cost = 'cheap': expected an amount in USD such as 0.25"),
+        ("assist_max_cost = inf", "ini assist_max_cost = 'inf': expected an amount in USD such as 0.25"),
+    ],
+)
+def test_a_bad_ini_value_is_one_line_and_keeps_the_exit_status(
+    pytester: pytest.Pytester, env: FakeOpenAI, ini: str, message: str
+) -> None:
+    pytester.makeini(f"[pytest]\nassist = true\n{ini}\n")
+    pytester.makepyfile(test_one=FAILING)
+    result = pytester.runpytest()
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert f"not available: ValueError: {message}" in _section(result)
+    assert env.requests == []
+
+
+def test_the_ini_budget_ranks_below_the_environment(
+    pytester: pytest.Pytester, env: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makeini("[pytest]\nassist = true\nassist_max_cost = $0\n")
+    pytester.makepyfile(test_one=FAILING)
+
+    spent = pytester.runpytest()
+    assert "test_one.py::test_one [" in _section(spent) and "(local fallback)" in _section(spent)
+    assert env.chat_requests == []
+
+    monkeypatch.setenv("SYMPHONY_ASSIST_BUDGET_RUN", "0.5")
+    allowed = pytester.runpytest()
+    assert "test_one.py::test_one [assertion-mismatch] (from the API)" in _section(allowed)
+    assert len(env.chat_requests) == 1
+
+
+# ------------------------------------------------------------------------------------------ the section
+def test_a_crashing_classifier_is_noticed_in_the_section(
+    pytester: pytest.Pytester, env: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def crash(failure: Any, root: Any = None) -> dict[str, str]:
+        raise RuntimeError("bug")
+
+    monkeypatch.delenv("OPENAI_API_KEY")
+    monkeypatch.setattr(_module("symphony_assist_hooks.explain.requests"), "local_explanation", crash)
+    pytester.makepyfile(test_one=FAILING)
+    result = pytester.runpytest("--assist")
+
+    section = _section(result)
+    assert "test_one.py::test_one [other] (local fallback)" in section
+    assert "local classifier failed (RuntimeError): minimal answers given" in section
+
+
+# ------------------------------------------------------------------------------------------ secrets
+def _token() -> str:
+    alphabet = string.ascii_letters + string.digits
+    return "gh" + "p_" + "".join(secrets.choice(alphabet) for _ in range(36))
+
+
+def _pieces_sent(token: str, fake: FakeOpenAI) -> list[str]:
+    sent = "\n".join(r.text for r in fake.requests)
+    return [token[i : i + 8] for i in range(len(token) - 7) if token[i : i + 8] in sent]
+
+
+def test_a_piece_of_a_secret_held_in_bytes_is_not_sent(
+    pytester: pytest.Pytester, env: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = _token()
+    monkeypatch.setenv("PAYLOAD_SEED", token)  # no secret-like name: only the token's shape gives it away
+    pytester.makepyfile(
+        test_payload="""
+import os
+
+
+def test_header():
+    payload = b"Token " + os.environ["PAYLOAD_SEED"].encode()
+    assert payload[:20] == b"Bearer"
+"""
+    )
+    result = pytester.runpytest("--assist")
+
+    assert "test_payload.py::test_header [assertion-mismatch] (from the API)" in _section(result)
+    assert token[:14] in result.stdout.str()  # pytest itself shows the piece
+    assert env.chat_requests and _pieces_sent(token, env) == []
+
+
+def test_a_piece_of_a_secret_held_in_a_slotted_object_is_not_sent(
+    pytester: pytest.Pytester, env: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = _token()
+    monkeypatch.setenv("PAYLOAD_SEED", token)
+    pytester.makepyfile(
+        auth="""
+class Credential:
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+
+def check(cred):
+    if not cred.value.startswith("Bearer "):
+        raise ValueError("unexpected prefix " + cred.value[:14])
+""",
+        test_auth="import os\nfrom auth import Credential, check\n\n\ndef test_check():\n    check(Credential(os.environ['PAYLOAD_SEED']))\n",
+    )
+    pytester.syspathinsert()
+    result = pytester.runpytest("--assist")
+
+    assert "test_auth.py::test_check [assertion-mismatch] (from the API)" in _section(result)
+    assert "unexpected prefix " + token[:14] in result.stdout.str()
+    assert env.chat_requests and _pieces_sent(token, env) == []
