@@ -403,3 +403,46 @@ def check(cred):
     assert "test_auth.py::test_check [assertion-mismatch] (from the API)" in _section(result)
     assert "unexpected prefix " + token[:14] in result.stdout.str()
     assert env.chat_requests and _pieces_sent(token, env) == []
+
+
+# ------------------------------------------------------------------------------------------ faults
+def _broken(*args: Any, **kwargs: Any) -> Any:
+    raise RuntimeError("bug")
+
+
+def test_a_fault_in_the_blame_walk_still_explains_the_failure(
+    pytester: pytest.Pytester, env: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_module("symphony_assist_hooks.explain.session"), "feeding_lines", _broken)
+    pytester.makepyfile(calc="def double(x):\n    return x * 3\n", test_calc=CALLS_DOUBLE)
+    pytester.syspathinsert()
+    result, groups = _groups(pytester)
+
+    assert "test_calc.py::test_double [assertion-mismatch] (from the API)" in _section(result)
+    assert groups[0]["suspects"] == []
+    body = _bodies(env)
+    assert "assert 6 == 4" in body and "def test_double():" in body  # what was captured before the fault
+
+
+CALLS_DOUBLE = "from calc import double\n\n\ndef test_double():\n    assert double(2) == 4\n"
+
+
+def test_a_fault_in_the_secret_scan_sends_no_captured_text(
+    pytester: pytest.Pytester, env: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_module("symphony_assist_hooks.scan.fragments"), "secret_values", _broken)
+    pytester.makepyfile(
+        calc="def double(x):\n    return x * 3\n",
+        test_calc=CALLS_DOUBLE,
+        mathutil='def half(x):\n    """\n    >>> half(4)\n    3\n    """\n    return x // 2\n',
+    )
+    pytester.syspathinsert()
+    result, groups = _groups(pytester, "--doctest-modules")
+
+    section = _section(result)
+    assert "test_calc.py::test_double [assertion-mismatch] (from the API)" in section
+    assert "mathutil.py::mathutil.half [assertion-mismatch] (from the API)" in section
+    assert [g["suspects"] for g in groups] == [[], []]
+    body = _bodies(env)
+    for captured in ("assert 6 == 4", "def test_double", "return x * 3", "Expected:", "half(4)"):
+        assert captured not in body  # fails closed: unscanned text is never sent
