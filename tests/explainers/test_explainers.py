@@ -309,3 +309,52 @@ def test_a_blamed_verdict_names_the_code_and_never_the_test(pytester: pytest.Pyt
     assert "Prime suspect: `parse` at calc.py:12 `raise ValueError('bad')`" in verdict.explanation
     assert verdict.fix.startswith("Fix the code, not the test: check `parse` at calc.py:12")
     assert "lines 11" in verdict.fix and "pytest.raises" not in verdict.fix
+
+
+@pytest.mark.parametrize(
+    ("body", "category", "mentions"),
+    [
+        ("user = None\n    getattr(user, 'name')", "attribute-error-on-none", ["a value was None", "`.name`"]),
+        (
+            "def find():\n        return None\n    assert len(find().items) == 2",
+            "attribute-error-on-none",
+            ["`find(…)` returned None", "`.items`"],
+        ),
+        ("cfg = None\n    port = 1 + cfg.port", "attribute-error-on-none", ["`cfg` is None", "`.port`"]),
+        (
+            "limit = None\n    list(range(limit))",
+            "type-error",
+            ["'NoneType' object cannot be interpreted as an integer"],
+        ),
+        (
+            "from collections import Counter\n    Counter('aab').mostcommon()",
+            "attribute-error",
+            ["`.mostcommon` on a `Counter` object"],
+        ),
+        (
+            "class Cart:\n        @property\n        def total(self):\n            return 0\n    Cart().total = 5",
+            "attribute-error",
+            ["raised AttributeError: property 'total' of", "has no setter", "property without a setter"],
+        ),
+        ("data = {'a': 1}; other = {'b': 2}\n    assert data['c']", "key-error", ["`data` has no key 'c'"]),
+        ("items = []\n    items.pop()", "index-error", ["pop from empty list"]),
+    ],
+)
+def test_lookup_shapes(pytester: pytest.Pytester, body: str, category: str, mentions: list[str]) -> None:
+    pytester.makepyfile(test_case=f"def test_it():\n    {body}\n")
+    got, text = _explain(pytester, _failures(pytester)["test_it"])
+    assert got == category, text
+    for mention in mentions:
+        assert mention in text, text
+    assert "It has" not in text  # no keys guessed from a line that is not one dict literal
+    assert "`.`" not in text and "``" not in text  # never an empty name
+
+
+def test_a_missing_module_attribute_suggests_a_name_the_project_file_defines(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        shop="def total(xs):\n    return sum(xs)\n", test_shop="import shop\n\n\ndef test_it():\n    shop.totl([])\n"
+    )
+    pytester.syspathinsert()
+    category, text = _explain(pytester, _failures(pytester)["test_it"])
+    assert category == "attribute-error"
+    assert "module `shop`" in text and "Did you mean `total`?" in text
