@@ -358,3 +358,53 @@ def test_a_missing_module_attribute_suggests_a_name_the_project_file_defines(pyt
     category, text = _explain(pytester, _failures(pytester)["test_it"])
     assert category == "attribute-error"
     assert "module `shop`" in text and "Did you mean `total`?" in text
+
+
+def test_import_of_a_misspelled_constant_suggests_the_assigned_name(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        settings="MAX_RETRIES: int = 3\nTIMEOUT = 5\n", test_cfg="def test_it():\n    from settings import MAX_RETRY\n"
+    )
+    pytester.syspathinsert()
+    category, text = _explain(pytester, _failures(pytester)["test_it"])
+    assert category == "import-error"
+    assert "`settings` defines no `MAX_RETRY`" in text and "Did you mean `MAX_RETRIES`?" in text
+
+
+def test_import_of_a_project_package_not_on_the_path_says_how_to_install_it(pytester: pytest.Pytester) -> None:
+    (pytester.path / "src" / "inventory").mkdir(parents=True)
+    (pytester.path / "src" / "inventory" / "__init__.py").write_text("")
+    pytester.makepyfile(test_inv="def test_it():\n    import inventory\n")
+    category, text = _explain(pytester, _failures(pytester)["test_it"])
+    assert category == "import-error"
+    assert "part of this project but is not importable" in text and "pip install -e ." in text
+    assert "pip install inventory" not in text
+
+
+def test_a_relative_import_in_a_test_is_an_import_error_with_its_message(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_rel="def test_it():\n    from . import helpers\n")
+    category, text = _explain(pytester, _failures(pytester)["test_it"])
+    assert category == "import-error"
+    assert "failed to import" in text and "attempted relative import" in text
+
+
+def test_an_import_error_subclass_naming_the_missing_module_is_traced_to_it(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        test_opt="""
+        class OptionalImportError(ImportError):
+            pass
+
+        try:
+            import lxml_not_installed_xyz
+        except ImportError as exc:
+            raise OptionalImportError(f"{exc}: install the [xml] extra") from exc
+
+        def test_it():
+            pass
+        """
+    )
+    failure = _failures(pytester)["test_opt.py"]
+    got = TestingAnalyzer(root=pytester.path).explain(failure)
+    assert got.category == "import-error", got
+    assert "lxml_not_installed_xyz" in got.explanation and "pip install lxml-not-installed-xyz" in got.fix
