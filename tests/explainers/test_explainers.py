@@ -408,3 +408,27 @@ def test_an_import_error_subclass_naming_the_missing_module_is_traced_to_it(
     got = TestingAnalyzer(root=pytester.path).explain(failure)
     assert got.category == "import-error", got
     assert "lxml_not_installed_xyz" in got.explanation and "pip install lxml-not-installed-xyz" in got.fix
+
+
+@pytest.mark.parametrize(
+    ("body", "category", "mentions"),
+    [
+        ("count = '3'\n    assert count == 3", "assertion-mismatch", ["Same text, different types: str vs int"]),
+        (  # pytest escapes the quote inside the repr: the comparison is still split at the right `==`
+            r"""name = 'a"b\'c'""" + "\n    assert name == 'a\"bc'",
+            "assertion-mismatch",
+            ["They first differ at character 3: \"'\" vs 'c'"],
+        ),
+        (
+            "# intermittently slow on CI\n    import random\n    assert random.random() > 2",
+            "flaky",
+            ["marked or described as flaky"],
+        ),
+    ],
+)
+def test_assertion_shapes(pytester: pytest.Pytester, body: str, category: str, mentions: list[str]) -> None:
+    pytester.makepyfile(test_case=f"def test_it():\n    {body}\n")
+    got, text = _explain(pytester, _failures(pytester)["test_it"])
+    assert got == category, text
+    for mention in mentions:
+        assert mention in text, text
