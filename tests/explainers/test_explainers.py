@@ -432,3 +432,70 @@ def test_assertion_shapes(pytester: pytest.Pytester, body: str, category: str, m
     assert got == category, text
     for mention in mentions:
         assert mention in text, text
+
+
+def test_module_level_code_failing_at_collection_is_named(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_db="""
+        import os
+
+        DATABASE = os.environ.get("DATABASE_URL") or None
+        if DATABASE is None:
+            raise RuntimeError("DATABASE_URL is not set")
+
+        def test_it():
+            pass
+        """,
+        test_extra="""
+        class MissingExtra(ImportError):
+            pass
+
+        raise MissingExtra("install the [xml] extra")
+        """,
+    )
+    failures = _failures(pytester)
+    got = TestingAnalyzer(root=pytester.path).explain(failures["test_db.py"])
+    assert got.category == "collection-error"
+    assert "importing it raised RuntimeError: DATABASE_URL is not set" in got.explanation
+    assert "move the work that failed into a fixture" in got.fix
+    got = TestingAnalyzer(root=pytester.path).explain(failures["test_extra.py"])
+    assert got.category == "collection-error"
+    assert "install the [xml] extra" in got.explanation
+
+
+def test_a_setup_error_inside_pytest_itself_names_no_project_fixture(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_cap="""
+        import pytest
+
+        def test_both(capsys, capfd):
+            pass
+
+        class TestCap:
+            @pytest.mark.parametrize("n", [1])
+            def test_both(self, n, capsys, capfd):
+                pass
+        """
+    )
+    failures = _failures(pytester)
+    for name in ("test_both", "test_both[1]"):
+        category, text = _explain(pytester, failures[name])
+        assert category == "setup-error"
+        assert "a fixture failed during setup" in text and "capfd and capsys" in text
+        assert "fixture `test_both`" not in text  # the test is not its own fixture
+
+
+@pytest.mark.hardening_faults
+def test_a_bug_in_an_explainer_still_gives_the_facts(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import symphony_assist_hooks.explainers as explainers
+
+    def broken(ctx: object) -> None:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(explainers, "explain_assertion", broken)
+    pytester.makepyfile(test_case="def test_it():\n    assert 1 == 2\n")
+    category, text = _explain(pytester, _failures(pytester)["test_it"])
+    assert category == "exception"
+    assert "test_case.py:2" in text and "(local analysis incomplete: RuntimeError)" in text
