@@ -499,3 +499,18 @@ def test_a_bug_in_an_explainer_still_gives_the_facts(
     category, text = _explain(pytester, _failures(pytester)["test_it"])
     assert category == "exception"
     assert "test_case.py:2" in text and "(local analysis incomplete: RuntimeError)" in text
+
+
+@pytest.mark.parametrize(
+    ("line", "subject"),
+    [
+        ("port = 1 + cfg.port", "`cfg` is None"),
+        ("assert len(find().port) == 2", "`find(…)` returned None"),
+    ],
+)
+def test_the_none_expression_is_found_without_carets(line: str, subject: str) -> None:
+    """Python 3.10, or 3.11+ under PYTHONNODEBUGRANGES=1: no `^^^^` line, only the failing statement."""
+    longrepr = f"test_cfg.py:3: in test_it\n    {line}\nE   AttributeError: 'NoneType' object has no attribute 'port'"
+    got = TestingAnalyzer().explain(Failure("test_cfg.py::test_it", "call", longrepr, path="test_cfg.py", line=3))
+    assert got.category == "attribute-error-on-none"
+    assert subject in got.explanation
