@@ -428,6 +428,25 @@ def test_github_annotations(project: pytest.Pytester, env: FakeOpenAI) -> None:
     assert re.search(r"^::\w+ file=test_failing\.py,line=11", result.stdout.str(), re.MULTILINE)
 
 
+@pytest.mark.parametrize(
+    ("fmt", "message"),
+    [
+        ("sarif=", "--format 'sarif=' has an empty PATH"),
+        ("no_such_format", "no_such_format"),
+    ],
+)
+def test_a_bad_format_is_one_line_after_the_explanations(
+    project: pytest.Pytester, env: FakeOpenAI, fmt: str, message: str
+) -> None:
+    result = project.runpytest("--assist", "--assist-format", fmt, "-k", "test_add")
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    section = _section(result)
+    assert "test_failing.py::test_add [assertion-mismatch] (from the API)" in section
+    (line,) = [ln for ln in section.splitlines() if ln.startswith("symphony-assist: not available: ")]
+    assert message in line
+
+
 # ------------------------------------------------------------------------------------------ secrets
 def test_secrets_never_reach_the_server(
     pytester: pytest.Pytester, env: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
@@ -516,6 +535,9 @@ def test_the_options_and_their_help(pytester: pytest.Pytester) -> None:
         ]
     )
     assert pytester.runpytest("--assist-max-failures", "-1").ret == pytest.ExitCode.USAGE_ERROR
+    result = pytester.runpytest("--assist-max-failures", "many")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--assist-max-failures*expected a whole number, got 'many'*"])
     assert pytester.runpytest("--assist-max-cost", "lots").ret == pytest.ExitCode.USAGE_ERROR
     for endless in ("inf", "1e400", "nan"):  # a budget that never ends is a usage error, not a traceback later
         result = pytester.runpytest("--assist-max-cost", endless)
@@ -577,6 +599,54 @@ def test_worker_hooks_are_guarded(pytester: pytest.Pytester) -> None:
     plugin.failures.append({"test_id": "t", "when": "call"})
     plugin.pytest_sessionfinish()
     assert plugin.result is None and plugin.lines == []
+
+
+def test_the_session_key_is_handed_to_every_worker(pytester: pytest.Pytester) -> None:
+    """pytest-xdist calls `pytest_configure_node` on the controller for each worker: every worker keys the
+    digests of the secrets' pieces it finds with the controller's key, else the controller matches none."""
+    from types import SimpleNamespace
+
+    from symphony_assist_hooks.pytest_plugin import KEY_INPUT, AssistPlugin
+
+    controller = AssistPlugin(pytester.parseconfig("--assist"))
+    node = SimpleNamespace(workerinput={"workerid": "gw0"})
+    controller.pytest_configure_node(node)
+    worker_config = pytester.parseconfig("--assist")
+    worker_config.workerinput = node.workerinput  # type: ignore[attr-defined]
+    assert AssistPlugin(worker_config).key == controller.key
+
+    worker_config.workerinput = {"workerid": "gw1", KEY_INPUT: "not hex"}  # type: ignore[attr-defined]
+    own = AssistPlugin(worker_config).key
+    assert len(own) == 16 and own != controller.key  # a key of its own, never a crash
+
+
+def test_a_collection_error_reported_by_every_worker_is_kept_once(pytester: pytest.Pytester) -> None:
+    from symphony_assist_hooks.pytest_plugin import AssistPlugin
+
+    plugin = AssistPlugin(pytester.parseconfig("--assist"))
+    for _worker in range(2):
+        report = pytest.CollectReport("test_broken.py", "failed", "ImportError: no module named x", [])
+        plugin.pytest_collectreport(report)
+    assert [(f["test_id"], f["when"]) for f in plugin.failures] == [("test_broken.py", "collect")]
+
+
+def test_a_fault_while_capturing_still_explains_the_failure_from_pytest_s_report(
+    project: pytest.Pytester, env: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("bug")
+
+    # the module the inner session imports (a previous inner session's import may have been dropped)
+    monkeypatch.setattr(importlib.import_module("symphony_assist_hooks.explain.session"), "capture_failure", broken)
+    result = project.runpytest("--assist", "-k", "test_add")
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert "test_failing.py::test_add [assertion-mismatch] (from the API)" in _section(result)
+    body = _bodies(env)
+    assert "assert -1 == 5" in body  # pytest's own text of the failure
+    assert "--- test source ---" not in body and "total = a - b" not in body  # no context beyond it
 
 
 # ------------------------------------------------------------------------------------------ groups and blame

@@ -14,6 +14,7 @@ import inspect
 import math
 import os
 import sys
+import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -128,8 +129,12 @@ def _called(entry: Any, test_path: Path, root: Path) -> list[Any]:
         code = entry.frame.code
         lines, first = inspect.getsourcelines(code.raw)
         feeding = feeding_lines("".join(lines), [entry.lineno + 1 - max(first, 1) + 1])
-        statements += [lines[n - 1] for n in reversed(feeding) if 0 < n <= len(lines)]
-    except (OSError, TypeError, ValueError, IndexError):
+        # a simple statement whole (`value = f(\n    x,\n)`), a compound one by its header line
+        tree = ast.parse(textwrap.dedent("".join(lines)))
+        stmts = [s for s in ast.walk(tree) if isinstance(s, ast.stmt)]
+        ends = {s.lineno: s.lineno if hasattr(s, "body") else s.end_lineno or s.lineno for s in stmts}
+        statements += ["".join(lines[n - 1 : ends.get(n, n)]) for n in reversed(feeding) if 0 < n <= len(lines)]
+    except (OSError, TypeError, ValueError, IndexError, SyntaxError):
         pass
     found: list[Any] = []
     seen: set[Any] = set()
@@ -299,12 +304,29 @@ def _strings(value: Any, out: list[str], depth: int = 0, seen: set[int] | None =
     elif not isinstance(value, int | float | complex | type(None)) and not inspect.isroutine(value):
         if isinstance(value, BaseException):
             _strings(value.args, out, depth + 1, seen)
+        slots = _slot_values(value)
+        if slots:
+            _strings(slots, out, depth + 1, seen)
         try:
             attrs = object.__getattribute__(value, "__dict__")
         except Exception:  # no __dict__ (slots, builtins): nothing to walk
             return
         if isinstance(attrs, dict) and not inspect.ismodule(value) and not inspect.isclass(value):
             _strings(attrs, out, depth + 1, seen)
+
+
+def _slot_values(value: Any) -> list[Any]:
+    """The values in `value`'s `__slots__`, read through the builtin member descriptors (no project code
+    runs): a slotted object has no `__dict__` to walk."""
+    out: list[Any] = []
+    for cls in type(value).__mro__:
+        names = cls.__dict__.get("__slots__", ())
+        for name in [names] if isinstance(names, str) else list(names)[:_WALK_ITEMS]:
+            member = cls.__dict__.get(name) if isinstance(name, str) else None
+            if isinstance(member, types.MemberDescriptorType):
+                with contextlib.suppress(AttributeError):  # a slot never set
+                    out.append(member.__get__(value, cls))
+    return out
 
 
 def _secret_texts(excinfo: pytest.ExceptionInfo[BaseException], entries: list[Any], root: Path) -> list[str]:

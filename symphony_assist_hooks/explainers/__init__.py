@@ -224,6 +224,8 @@ def _fixture_error(ctx: Context) -> Verdict:
         fixture = fixture_frame.func or next(
             (m.group(1) for s in fixture_frame.source if (m := re.match(r"\s*(?:async\s+)?def\s+(\w+)", s))), ""
         )
+    if fixture == ctx.test.rsplit(".", 1)[-1].split("[")[0]:  # pytest shows the test's `def` for its request
+        fixture = ""
     cause = explain_exception(ctx)
     exc = f"{ctx.exc}: {ctx.message}" if ctx.exc else ctx.message
     name = f"fixture `{fixture}`" if fixture else "a fixture"

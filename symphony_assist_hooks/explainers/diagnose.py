@@ -110,8 +110,8 @@ def explain_exception(ctx: Context) -> Verdict | None:
     short = ctx.short
     if short in {"ImportError", "ModuleNotFoundError"}:
         return import_error(ctx)
-    if "NoneType" in ctx.message and short in {"AttributeError", "TypeError"}:
-        return none_value(ctx)
+    if "NoneType" in ctx.message and short in {"AttributeError", "TypeError"} and (found := none_value(ctx)):
+        return found  # else a TypeError of another shape (`range(None)`): the explainers below
     if short == "AttributeError":
         return attribute_error(ctx)
     if short == "KeyError":

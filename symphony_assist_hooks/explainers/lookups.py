@@ -102,8 +102,13 @@ def attribute_error(ctx: Context) -> Verdict:
         owner, attr = f"`{m.group('type')}` object", m.group("attr")
         options = _class_members(ctx, m.group("type"))
         hint = did_you_mean(close_names(attr, options))
-    else:
-        owner, attr = "object", ""
+    else:  # not a missing name: a read-only property, a frozen or slotted class, a deleted attribute
+        return Verdict(
+            "attribute-error",
+            f"`{ctx.test}` raised AttributeError: {ctx.message} at {ctx.at(frame)}{ctx.line_of(frame)}{ctx.via()}.",
+            "Use the attribute the way its class allows (a property without a setter, a frozen dataclass or "
+            "`__slots__` refuse assignment), or change the class if the test describes the intended API.",
+        )
     suggestion = re.search(r"Did you mean: '(\w+)'", ctx.parsed.text)
     if suggestion and not hint:
         hint = f" Did you mean `{suggestion.group(1)}`?"

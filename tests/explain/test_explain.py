@@ -347,3 +347,65 @@ def test_the_content_carries_the_suspect_code_marked_and_its_diff_redacted() -> 
     assert "@@ -2" not in content  # hunk line numbers left out: a moved function still hits the cache
     assert "--- code under test ---" not in content  # the suspect is the frame's source
     assert value not in content and "[REDACTED:env-value]" in content
+
+
+def test_a_long_suspect_function_is_cut_to_the_lines_around_its_suspect_lines() -> None:
+    body = [f"    step_{i} = {i}\n" for i in range(40)]
+    source = "def long(xs):\n" + "".join(body) + "    return step_39\n"
+    suspect = _suspect(source=source, first=1, line=42, lines=[42], changed=[], diff="", func="long")
+    content = failure_content(_failure(suspects=(suspect,)), root=ROOT, environ={})
+
+    code = content.split("--- suspect code in the project (>> marks the suspect lines) ---\n")[1]
+    assert code.startswith("# calc.py (long): changed since HEAD\n   def long(xs):\n   …\n")  # the def, then a gap
+    assert ">>     return step_39" in code
+    assert "step_28 = 28" in code and "step_27 = 27" not in code  # twelve lines of context above it
+
+
+def test_an_item_the_model_left_out_gets_a_local_answer(online: tuple[Settings, FakeOpenAI]) -> None:
+    settings, fake = online
+    answer_all = fake.responder
+    assert answer_all is not None
+
+    def answer_first(request: dict[str, Any]) -> dict[str, Any]:
+        full = answer_all(request)
+        return {"results": full["results"][:1]}
+
+    fake.responder = answer_first
+    failures = [_failure(test_id=f"t.py::test_{i}", code_under_test=f"def f{i}(): ...") for i in range(2)]
+    result = explain_failures(failures, settings, root=ROOT, environ={})
+
+    assert [e.source for e in result.report.explanations] == ["api", "local"]
+    assert result.report.explanations[1].category == "assertion-mismatch"  # the local classifier's answer
+    assert result.report.local_answers == 1 and len(fake.chat_requests) == 1
+
+
+@pytest.mark.hardening_faults
+def test_a_fault_while_preparing_the_items_sends_nothing(
+    online: tuple[Settings, FakeOpenAI], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings, fake = online
+
+    def broken(*args: Any, **kwargs: Any) -> str:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(explain, "failure_content", broken)
+    result = explain_failures([_failure()], settings, environ={})
+
+    assert fake.requests == []
+    assert result.report.explanations[0].source == "local"
+    assert result.report.fallback_reason == "could not prepare the failures (RuntimeError: bug); nothing was sent"
+
+
+@pytest.mark.hardening_faults
+def test_a_classifier_crashing_on_every_failure_is_noticed_once(
+    offline: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def crash(failure: Failure, root: str | None = None) -> dict[str, str]:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(explain, "local_explanation", crash)
+    failures = [_failure(test_id="t.py::test_a"), _failure(test_id="t.py::test_b", longrepr="E   assert 5 == 6")]
+    result = explain_failures(failures, offline, environ={})
+
+    assert [e.category for e in result.report.explanations] == ["other", "other"]
+    assert result.report.notices == ("local classifier failed (RuntimeError): minimal answers given",)

@@ -309,3 +309,208 @@ def test_a_blamed_verdict_names_the_code_and_never_the_test(pytester: pytest.Pyt
     assert "Prime suspect: `parse` at calc.py:12 `raise ValueError('bad')`" in verdict.explanation
     assert verdict.fix.startswith("Fix the code, not the test: check `parse` at calc.py:12")
     assert "lines 11" in verdict.fix and "pytest.raises" not in verdict.fix
+
+
+@pytest.mark.parametrize(
+    ("body", "category", "mentions"),
+    [
+        ("user = None\n    getattr(user, 'name')", "attribute-error-on-none", ["a value was None", "`.name`"]),
+        (
+            "def find():\n        return None\n    assert len(find().items) == 2",
+            "attribute-error-on-none",
+            ["`find(…)` returned None", "`.items`"],
+        ),
+        ("cfg = None\n    port = 1 + cfg.port", "attribute-error-on-none", ["`cfg` is None", "`.port`"]),
+        (
+            "limit = None\n    list(range(limit))",
+            "type-error",
+            ["'NoneType' object cannot be interpreted as an integer"],
+        ),
+        (
+            "from collections import Counter\n    Counter('aab').mostcommon()",
+            "attribute-error",
+            ["`.mostcommon` on a `Counter` object"],
+        ),
+        (
+            "class Cart:\n        @property\n        def total(self):\n            return 0\n    Cart().total = 5",
+            "attribute-error",
+            ["raised AttributeError: property 'total' of", "has no setter", "property without a setter"],
+        ),
+        ("data = {'a': 1}; other = {'b': 2}\n    assert data['c']", "key-error", ["`data` has no key 'c'"]),
+        ("items = []\n    items.pop()", "index-error", ["pop from empty list"]),
+    ],
+)
+def test_lookup_shapes(pytester: pytest.Pytester, body: str, category: str, mentions: list[str]) -> None:
+    pytester.makepyfile(test_case=f"def test_it():\n    {body}\n")
+    got, text = _explain(pytester, _failures(pytester)["test_it"])
+    assert got == category, text
+    for mention in mentions:
+        assert mention in text, text
+    assert "It has" not in text  # no keys guessed from a line that is not one dict literal
+    assert "`.`" not in text and "``" not in text  # never an empty name
+
+
+def test_a_missing_module_attribute_suggests_a_name_the_project_file_defines(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        shop="def total(xs):\n    return sum(xs)\n", test_shop="import shop\n\n\ndef test_it():\n    shop.totl([])\n"
+    )
+    pytester.syspathinsert()
+    category, text = _explain(pytester, _failures(pytester)["test_it"])
+    assert category == "attribute-error"
+    assert "module `shop`" in text and "Did you mean `total`?" in text
+
+
+def test_import_of_a_misspelled_constant_suggests_the_assigned_name(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        settings="MAX_RETRIES: int = 3\nTIMEOUT = 5\n", test_cfg="def test_it():\n    from settings import MAX_RETRY\n"
+    )
+    pytester.syspathinsert()
+    category, text = _explain(pytester, _failures(pytester)["test_it"])
+    assert category == "import-error"
+    assert "`settings` defines no `MAX_RETRY`" in text and "Did you mean `MAX_RETRIES`?" in text
+
+
+def test_import_of_a_project_package_not_on_the_path_says_how_to_install_it(pytester: pytest.Pytester) -> None:
+    (pytester.path / "src" / "inventory").mkdir(parents=True)
+    (pytester.path / "src" / "inventory" / "__init__.py").write_text("")
+    pytester.makepyfile(test_inv="def test_it():\n    import inventory\n")
+    category, text = _explain(pytester, _failures(pytester)["test_it"])
+    assert category == "import-error"
+    assert "part of this project but is not importable" in text and "pip install -e ." in text
+    assert "pip install inventory" not in text
+
+
+def test_a_relative_import_in_a_test_is_an_import_error_with_its_message(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_rel="def test_it():\n    from . import helpers\n")
+    category, text = _explain(pytester, _failures(pytester)["test_it"])
+    assert category == "import-error"
+    assert "failed to import" in text and "attempted relative import" in text
+
+
+def test_an_import_error_subclass_naming_the_missing_module_is_traced_to_it(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        test_opt="""
+        class OptionalImportError(ImportError):
+            pass
+
+        try:
+            import lxml_not_installed_xyz
+        except ImportError as exc:
+            raise OptionalImportError(f"{exc}: install the [xml] extra") from exc
+
+        def test_it():
+            pass
+        """
+    )
+    failure = _failures(pytester)["test_opt.py"]
+    got = TestingAnalyzer(root=pytester.path).explain(failure)
+    assert got.category == "import-error", got
+    assert "lxml_not_installed_xyz" in got.explanation and "pip install lxml-not-installed-xyz" in got.fix
+
+
+@pytest.mark.parametrize(
+    ("body", "category", "mentions"),
+    [
+        ("count = '3'\n    assert count == 3", "assertion-mismatch", ["Same text, different types: str vs int"]),
+        (  # pytest escapes the quote inside the repr: the comparison is still split at the right `==`
+            r"""name = 'a"b\'c'""" + "\n    assert name == 'a\"bc'",
+            "assertion-mismatch",
+            ["They first differ at character 3: \"'\" vs 'c'"],
+        ),
+        (
+            "# intermittently slow on CI\n    import random\n    assert random.random() > 2",
+            "flaky",
+            ["marked or described as flaky"],
+        ),
+    ],
+)
+def test_assertion_shapes(pytester: pytest.Pytester, body: str, category: str, mentions: list[str]) -> None:
+    pytester.makepyfile(test_case=f"def test_it():\n    {body}\n")
+    got, text = _explain(pytester, _failures(pytester)["test_it"])
+    assert got == category, text
+    for mention in mentions:
+        assert mention in text, text
+
+
+def test_module_level_code_failing_at_collection_is_named(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_db="""
+        import os
+
+        DATABASE = os.environ.get("DATABASE_URL") or None
+        if DATABASE is None:
+            raise RuntimeError("DATABASE_URL is not set")
+
+        def test_it():
+            pass
+        """,
+        test_extra="""
+        class MissingExtra(ImportError):
+            pass
+
+        raise MissingExtra("install the [xml] extra")
+        """,
+    )
+    failures = _failures(pytester)
+    got = TestingAnalyzer(root=pytester.path).explain(failures["test_db.py"])
+    assert got.category == "collection-error"
+    assert "importing it raised RuntimeError: DATABASE_URL is not set" in got.explanation
+    assert "move the work that failed into a fixture" in got.fix
+    got = TestingAnalyzer(root=pytester.path).explain(failures["test_extra.py"])
+    assert got.category == "collection-error"
+    assert "install the [xml] extra" in got.explanation
+
+
+def test_a_setup_error_inside_pytest_itself_names_no_project_fixture(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_cap="""
+        import pytest
+
+        def test_both(capsys, capfd):
+            pass
+
+        class TestCap:
+            @pytest.mark.parametrize("n", [1])
+            def test_both(self, n, capsys, capfd):
+                pass
+        """
+    )
+    failures = _failures(pytester)
+    for name in ("test_both", "test_both[1]"):
+        category, text = _explain(pytester, failures[name])
+        assert category == "setup-error"
+        assert "a fixture failed during setup" in text and "capfd and capsys" in text
+        assert "fixture `test_both`" not in text  # the test is not its own fixture
+
+
+@pytest.mark.hardening_faults
+def test_a_bug_in_an_explainer_still_gives_the_facts(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import symphony_assist_hooks.explainers as explainers
+
+    def broken(ctx: object) -> None:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(explainers, "explain_assertion", broken)
+    pytester.makepyfile(test_case="def test_it():\n    assert 1 == 2\n")
+    category, text = _explain(pytester, _failures(pytester)["test_it"])
+    assert category == "exception"
+    assert "test_case.py:2" in text and "(local analysis incomplete: RuntimeError)" in text
+
+
+@pytest.mark.parametrize(
+    ("line", "subject"),
+    [
+        ("port = 1 + cfg.port", "`cfg` is None"),
+        ("assert len(find().port) == 2", "`find(…)` returned None"),
+    ],
+)
+def test_the_none_expression_is_found_without_carets(line: str, subject: str) -> None:
+    """Python 3.10, or 3.11+ under PYTHONNODEBUGRANGES=1: no `^^^^` line, only the failing statement."""
+    longrepr = f"test_cfg.py:3: in test_it\n    {line}\nE   AttributeError: 'NoneType' object has no attribute 'port'"
+    got = TestingAnalyzer().explain(Failure("test_cfg.py::test_it", "call", longrepr, path="test_cfg.py", line=3))
+    assert got.category == "attribute-error-on-none"
+    assert subject in got.explanation
