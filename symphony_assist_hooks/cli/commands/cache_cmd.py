@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from ...assistant.cache import export_cache, import_cache, open_cache
+from ...assistant.provider.dialect import FILE_NAME as DIALECTS
 from ...config import Settings
 from ...console import Console
 from ...errors import EXIT_OK, UsageError
@@ -21,6 +22,10 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
         elif args.action == "clear":
             console.print(f"removed {cache.clear()} cached answers")
             drop_all(settings.resolved_cache_dir)
+            dialects = settings.resolved_cache_dir / DIALECTS
+            if dialects.exists():  # what each server accepted: asked again on the next request
+                dialects.unlink(missing_ok=True)
+                console.print(f"forgot the response formats servers accepted ({DIALECTS})")
         else:
             if not args.file:
                 raise UsageError(f"cache {args.action} needs a FILE")

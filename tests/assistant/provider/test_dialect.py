@@ -171,6 +171,24 @@ def test_llama_cpp_python_500_is_answered_in_json_object_once_then_remembered(
     assert next(iter(remembered["entries"].values()))["dialect"] == "json_object"
 
 
+def test_cache_clear_forgets_the_remembered_dialects(
+    fake_openai: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A server upgraded to accept json_schema is asked again after `cache clear`."""
+    fake_openai.dialect = "llama-cpp-python"
+    fake_openai.responder = answering()
+    settings = _settings(fake_openai, tmp_path / "cache")
+    _provider(settings, tmp_path, []).complete(REQ, deadline=time.monotonic() + 10)
+    assert (tmp_path / "cache" / FILE_NAME).exists()
+
+    monkeypatch.setenv("SYMPHONY_ASSIST_CACHE_DIR", str(tmp_path / "cache"))
+    assert main(["cache", "clear"]) == 0
+    assert f"forgot the response formats servers accepted ({FILE_NAME})" in capsys.readouterr().out
+    assert not (tmp_path / "cache" / FILE_NAME).exists()
+    _provider(settings, tmp_path, []).complete(REQ, deadline=time.monotonic() + 10)
+    assert _formats(fake_openai) == ["json_schema", "json_object", "json_schema", "json_object"]
+
+
 def test_a_server_refusing_json_object_too_gets_plain_text(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
     fake_openai.fail(400, message="response_format is not supported", times=2)
     fake_openai.responder = answering()
