@@ -30,12 +30,14 @@ from fakeserver import FakeOpenAI
 from responders import answering, finding
 from test_report import Marks, write_history
 
+from symphony_assist_hooks.assistant.cache.disk import DiskCache
 from symphony_assist_hooks.cli import main
 from symphony_assist_hooks.config import Settings, load_settings
 from symphony_assist_hooks.errors import GitError, UsageError
 from symphony_assist_hooks.git import changes as git
 from symphony_assist_hooks.git import process as gitcli
 from symphony_assist_hooks.server import create_app
+from symphony_assist_hooks.server.core import Core
 from symphony_assist_hooks.server.diff import parse_diff
 from symphony_assist_hooks.server.guard import Limits
 
@@ -198,6 +200,20 @@ def test_query_every_optional_field(api: Api) -> None:
     bad = api.call("POST", "/assistant/query", json={**body, "template": "no-such-template"})
     assert bad.status_code == 400
     assert bad.json()["error"]["code"] == "bad_request"
+
+
+def test_every_request_shares_the_servers_scan_memo(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
+    """One secret-scan memo per server, opened once and closed with it (not one SQLite database per request)."""
+    settings, _ = server_settings(tmp_path, fake_openai)
+    core = Core(settings)
+    try:
+        first, second = core.assistant(), core.assistant()
+        assert first.scans is core.scans and second.scans is core.scans
+        assert isinstance(core.scans, DiskCache) and core.scans.path == settings.resolved_cache_dir / "scans"
+        first.scans.set("memo", {"sha": "0" * 64, "label": "a.py", "n": 0})
+        assert second.scans.get("memo") == {"sha": "0" * 64, "label": "a.py", "n": 0}
+    finally:
+        core.close()
 
 
 def test_models_keys_masked(api: Api) -> None:

@@ -163,6 +163,7 @@ class Assistant:
         settings: Settings,
         *,
         cache: Cache | None = None,
+        scans: Cache | None = None,
         ledger: Ledger | None = None,
         provider: Provider | None = None,
         registry: Registry | None = None,
@@ -171,13 +172,14 @@ class Assistant:
         run_id: str | None = None,
         progress: ProgressCallback | None = None,
     ) -> None:
-        """`progress` gets a `progress.Tick` as each request of a miss starts and ends (never on a hit)."""
+        """`progress` gets a `progress.Tick` as each request of a miss starts and ends (never on a hit).
+        `scans` is the secret-scan memo (see `scans`), for a caller that keeps one open across runs."""
         self.settings = settings
         self.run_id = run_id or os.urandom(6).hex()
         self._warnings: list[str] = []
         self._warn_cb = warn
         self._cache = cache
-        self._scans: Cache | None = None
+        self._scans = scans
         self._ledger = ledger
         self._provider = provider
         self._registry = registry

@@ -84,6 +84,7 @@ class Core:
         self.settings = replace(settings, server_url=None, server_token=None)
         self.registry: Registry = load_registry(settings.project_root)
         self.cache: Cache = open_cache(self.settings, self.warn)
+        self.scans: Cache = open_cache(self.settings, self.warn, subdir="scans", local_only=True)
         self.ledger: Ledger = open_ledger(replace(self.settings, budget_run=None), warn=self.warn)
         self.run_cap = None if settings.budget_run is None else round(settings.budget_run * 1_000_000)
         self.state_path = user_dirs()[1] / "state.json"
@@ -104,6 +105,7 @@ class Core:
         return Assistant(
             settings,
             cache=self.cache,
+            scans=self.scans,
             ledger=RequestLedger(self.ledger, self.run_cap),
             provider=self.provider,
             registry=self.registry,
@@ -113,6 +115,7 @@ class Core:
 
     def close(self) -> None:
         self.cache.close()
+        self.scans.close()
         if self.provider is not None:
             self.provider.close()
         close = getattr(self.ledger, "close", None)
