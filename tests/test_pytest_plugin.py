@@ -12,10 +12,10 @@ import secrets
 import string
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
+from assist_env import point_at, private_cache  # noqa: F401  (private_cache: autouse)
 from fakeserver import FakeOpenAI
 
 _ITEM = re.compile(r"^## (\S+)", re.MULTILINE)
@@ -115,21 +115,10 @@ def _items_sent(fake: FakeOpenAI) -> list[str]:
     return out
 
 
-@pytest.fixture(autouse=True)
-def _private_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Every inner session (and its xdist workers) caches, budgets and logs under this test's tmp dir."""
-    monkeypatch.setenv("SYMPHONY_ASSIST_CACHE_DIR", str(tmp_path / "assist-cache"))
-
-
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch, fake_openai: FakeOpenAI) -> FakeOpenAI:
     """A fake server with a schema-valid responder and a key generated now."""
-    fake_openai.responder = _answer
-    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.url)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-" + secrets.token_hex(20))
-    monkeypatch.setenv("SYMPHONY_ASSIST_DEADLINE", "20")
-    monkeypatch.setenv("LLM_MODEL_FALLBACK", "gpt-4o-mini")  # one model: a 500 is not retried on a second
-    return fake_openai
+    return point_at(monkeypatch, fake_openai, _answer)
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ import json
 import re
 import secrets
 import string
-from pathlib import Path
 from typing import Any
 
 import pytest
+from assist_env import point_at, private_cache  # noqa: F401  (private_cache: autouse)
 from fakeserver import FakeOpenAI
 
 _ITEM = re.compile(r"^## (\S+)", re.MULTILINE)
@@ -27,19 +27,10 @@ def _answer(request: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@pytest.fixture(autouse=True)
-def _private_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("SYMPHONY_ASSIST_CACHE_DIR", str(tmp_path / "assist-cache"))
-
-
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch, fake_openai: FakeOpenAI) -> FakeOpenAI:
-    fake_openai.responder = _answer
-    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.url)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-" + secrets.token_hex(20))
-    monkeypatch.setenv("SYMPHONY_ASSIST_DEADLINE", "20")
-    monkeypatch.setenv("LLM_MODEL_FALLBACK", "gpt-4o-mini")
-    return fake_openai
+    """A fake server with a schema-valid responder and a key generated now."""
+    return point_at(monkeypatch, fake_openai, _answer)
 
 
 def _bodies(fake: FakeOpenAI) -> str:
