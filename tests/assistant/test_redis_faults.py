@@ -167,3 +167,10 @@ def test_a_spool_with_torn_lines_sends_the_whole_events(redis_url: str, tmp_path
     assert not spool.exists()
     assert list(SpooledStats(team(redis_url, tmp_path), warnings, None).read() or []) == events  # no spool at all
     assert warnings == []
+
+
+def test_a_spooled_sink_that_never_connected_flushes_nothing(redis_url: str, tmp_path: Path) -> None:
+    sink = SpooledStats(team(redis_url, tmp_path), Warnings(), None)  # no spool file, nothing sent yet
+    sink.flush()
+    assert sink.error is None
+    assert client(redis_url).xlen(PREFIX + "stats") == 0

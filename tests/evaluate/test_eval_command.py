@@ -14,6 +14,7 @@ import pytest
 from test_evaluate import _run, _small_suite
 
 from symphony_assist_hooks.cli import main
+from symphony_assist_hooks.cli.commands import evaluate as command
 
 
 @pytest.fixture(autouse=True)
@@ -107,3 +108,24 @@ def test_a_baseline_without_check_compares_and_never_fails(cases: Path, tmp_path
     assert "  removed: risky/retired" in out
     assert re.search(r"recall\s+1\.000 →\s+0\.\d+\s+worse", out)
     assert "no change in quality" not in out
+
+
+def test_a_template_without_a_local_analyzer_is_said_once_not_per_case(
+    cases: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--offline", "eval", "--cases", str(cases), "--template", "performance"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("no local analyzer for template 'performance'") == 1
+
+
+def test_the_web_security_suite_below_a_stricter_bar_fails_the_check(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    strict = {"web-security": {"overall": 1.0, "margin_over_bandit": 99}}  # a bar no scanner clears
+    monkeypatch.setattr(command, "load_thresholds", lambda where: strict)
+    assert main(["--offline", "eval", "--suite", "web-security", "--check"]) == 1
+    captured = capsys.readouterr()
+    problems = [line for line in captured.err.splitlines() if "--check: " in line]
+    assert any("is below its floor +1.000" in p for p in problems)
+    assert any("margin over bandit" in p and "is below 99" in p for p in problems)
+    assert "overall" in captured.out  # the table is still printed

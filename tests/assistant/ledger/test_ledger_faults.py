@@ -161,3 +161,21 @@ def test_a_release_that_cannot_be_written_is_a_warning(
     assert capsys.readouterr().out.strip() == (
         "budget: could not release a reservation (attempt to write a readonly database); it will expire"
     )
+
+
+# ------------------------------------------------------------------------------------- whose reservation
+def test_a_process_we_cannot_judge_counts_as_alive(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reservation is swept only when its process is known to be gone: unknown means alive."""
+    import os
+
+    from symphony_assist_hooks.assistant.ledger import rules
+
+    assert rules.pid_alive(0) and rules.pid_alive(-7)  # not a process id: a malformed entry, not a dead run
+
+    def other_user(pid: int, sig: int) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "kill", other_user)
+    assert rules.pid_alive(424242)  # EPERM: it exists, under another user
+    monkeypatch.setattr(os, "kill", lambda pid, sig: None)  # exists for kill, gone from /proc (it just exited)
+    assert rules.pid_alive(2**22 + 12345)
