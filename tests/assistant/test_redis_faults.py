@@ -18,7 +18,8 @@ from redis_server import RedisServer
 from test_redis import Warnings, _fresh_clients, client, team  # noqa: F401 - _fresh_clients: autouse
 
 from symphony_assist_hooks.assistant.cache import open_cache
-from symphony_assist_hooks.assistant.cache.redis import RedisCache
+from symphony_assist_hooks.assistant.cache.codec import encode
+from symphony_assist_hooks.assistant.cache.redis import SCAN_COUNT, RedisCache
 from symphony_assist_hooks.assistant.ledger import open_ledger
 from symphony_assist_hooks.assistant.redis import PREFIX
 from symphony_assist_hooks.assistant.stats.redis import RedisStats, SpooledStats
@@ -174,3 +175,22 @@ def test_a_spooled_sink_that_never_connected_flushes_nothing(redis_url: str, tmp
     sink.flush()
     assert sink.error is None
     assert client(redis_url).xlen(PREFIX + "stats") == 0
+
+
+def test_an_export_cut_short_by_redis_keeps_what_it_read_and_adds_nothing_local(
+    private_redis: RedisServer, tmp_path: Path, warnings: Warnings
+) -> None:
+    cache = open_cache(team(private_redis.url(), tmp_path), warnings)
+    cache.set("mine", {"local": True})  # this machine holds a copy too
+    r = client(private_redis.url())
+    pipe = r.pipeline(transaction=False)
+    for i in range(1199):  # 1200 entries: three scan batches of at most 500
+        pipe.set(PREFIX + f"cache:k{i}", encode({"i": i}))
+    pipe.execute()
+    entries = cache.entries()
+    first = next(entries)  # the first batch is read whole
+    private_redis.stop()
+    rest = list(entries)
+    assert 1 + len(rest) == SCAN_COUNT  # what was read stays; the local copy is not mixed into a team export
+    assert first not in rest
+    assert len(warnings) == 1 and "is unreachable" in warnings[0]
