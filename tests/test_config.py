@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -321,3 +322,74 @@ def test_a_repository_may_only_lower_a_spending_cap(
         assert "may lower a spending cap, not raise or remove it" in err
     env_var = "SYMPHONY_ASSIST_" + setting.upper()
     assert getattr(load_settings(env={env_var: "5000"}, cwd=tmp_path), setting) == 5000.0  # the user may
+
+
+# ====================================================================================== pyproject shapes
+def test_toml_lists_and_booleans_are_read_as_the_environment_would_be(tmp_path: Path) -> None:
+    root = _pyproject(tmp_path, 'templates = ["security", "code_review"]\noffline = true\nreplay = false')
+    s = load_settings(env={}, cwd=root)
+    assert s.templates == ("security", "code_review")
+    assert (s.offline, s.replay) == (True, False)
+    assert s.sources["offline"].endswith("[tool.symphony-assist] offline")
+
+
+def test_a_tool_key_that_is_not_a_table_is_one_config_error(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool]\nsymphony-assist = "on"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"invalid value 'on' for \[tool\.symphony-assist\] .*expected a table$"):
+        load_settings(env={}, cwd=tmp_path)
+
+
+def test_an_unreadable_pyproject_is_one_config_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _pyproject(tmp_path, "timeout = 5") / "pyproject.toml"
+    read_bytes = Path.read_bytes
+
+    def refused(self: Path) -> bytes:  # chmod 000 does not stop root, who may run the tests
+        if self == path:
+            raise PermissionError(13, "Permission denied", str(self))
+        return read_bytes(self)
+
+    monkeypatch.setattr(Path, "read_bytes", refused)
+    with pytest.raises(ConfigError, match=r"expected a readable file \(Permission denied\)$") as exc:
+        load_settings(env={}, cwd=tmp_path)
+    assert exc.value.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("prices", "named"),
+    [
+        ('prices = "cheap"', "prices"),  # not a table
+        ("prices = {m = {input = 1}}", "prices.m"),  # no output price
+        ("prices = {m = 3}", "prices.m"),  # not a table of prices
+        ('prices = {m = {input = "free", output = 1}}', "prices.m"),  # not a number
+        ("prices = {m = {input = 1, output = 1, cached = []}}", "prices.m"),
+    ],
+)
+def test_a_malformed_price_table_names_the_model(tmp_path: Path, prices: str, named: str) -> None:
+    where = r"pyproject\.toml \[tool\.symphony-assist\.prices\]"
+    with pytest.raises(ConfigError, match=rf"for {re.escape(named)} \(from .*{where}\): expected a table of") as exc:
+        load_settings(env={}, cwd=_pyproject(tmp_path, prices))
+    assert exc.value.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    "url", ["http://", "https://:8443/x", "http://assist.invalid:port", "http://assist.invalid:70000"]
+)
+def test_a_server_url_without_a_host_or_with_a_bad_port_is_one_line_and_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], url: str
+) -> None:
+    """Before the fix such a URL passed the scheme check and the first request ended in a traceback."""
+    from symphony_assist_hooks.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SYMPHONY_ASSIST_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("SYMPHONY_ASSIST_SERVER_URL", url)
+    assert main(["query", "hello?"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.strip().splitlines() == [
+        f"symphony-assist: error: invalid value {url!r} for server_url (from SYMPHONY_ASSIST_SERVER_URL): "
+        "expected an http:// or https:// URL"
+    ]
+    assert captured.out == ""
+    assert load_settings(env={"OPENAI_BASE_URL": "https://[::1]:8443/v1/"}, cwd=tmp_path).base_url == (
+        "https://[::1]:8443/v1"
+    )

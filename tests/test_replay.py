@@ -614,3 +614,149 @@ def test_closed_standard_streams_are_not_a_traceback(git_repo: GitRepo, tmp_path
         cmd = f"'{sys.executable}' -m symphony_assist_hooks review --fail-on {fail_on} >&- 2>&-; echo rc=$?"
         proc = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, env=env, timeout=120)
         assert proc.stdout.strip() == f"rc={expected}", proc.stdout + proc.stderr
+
+
+def test_a_record_with_a_mangled_body_is_ignored(
+    staged: GitRepo, flagging: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Whole fields, the end mark in place, and still not a record this version wrote: the review runs."""
+    primed(capsys, flagging)
+    [path] = records(tmp_path)
+    whole = path.read_bytes()
+    fields = replay.fields(whole)
+    labels = [i for i, f in enumerate(fields) if f in (b"out", b"err") and i > 4]
+    assert labels, "the record holds output chunks"
+    renamed = list(fields)
+    renamed[labels[0]] = b"tty"  # a stream this version does not know
+    path.write_bytes(replay.pack(renamed))
+    assert replay.replay(["review"]) is None
+    dropped = fields[: labels[0] + 1] + fields[labels[0] + 2 :]  # one chunk's text missing: pairs are off
+    path.write_bytes(replay.pack(dropped))
+    assert replay.replay(["review"]) is None
+    count_at = 4 + 2 * int(fields[3])
+    more = list(fields)
+    more[count_at] = b"%d" % (int(fields[count_at]) + len(fields))  # more events than the record holds
+    path.write_bytes(replay.pack(more))
+    assert replay.replay(["review"]) is None
+    path.write_bytes(whole)
+    assert hook(capsys).replayed
+
+
+def test_a_reader_that_went_away_during_a_replay_is_not_an_error(
+    staged: GitRepo,
+    flagging: FakeOpenAI,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    primed(capsys, flagging)
+
+    class Gone:
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self) -> None:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(sys, "stdout", Gone())
+    monkeypatch.setattr(sys, "stderr", Gone())
+    assert replay.replay(["review"]) == 0  # as cli.main: `| head` closing the pipe is no failure
+
+
+def test_replayed_stats_never_fail_a_run(tmp_path: Path) -> None:
+    replay.append_stats(str(tmp_path), [])
+    assert not (tmp_path / "stats.jsonl").exists()  # nothing recorded: no file created
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    replay.append_stats(str(blocker), [b'{"source":"cache","items":1}'])  # cannot be written: said nowhere
+    replay.append_stats(str(tmp_path), [b'{"source":"cache","items":1}', b"{}"])
+    lines = [json.loads(line) for line in (tmp_path / "stats.jsonl").read_text().splitlines()]
+    assert [(e["source"], e["items"]) for e in lines[:1]] == [("cache", 1)]
+    assert set(lines[1]) == {"run", "ts"} and lines[0]["run"] == lines[1]["run"]
+
+
+def test_without_git_or_posix_spawn_nothing_is_replayed(
+    staged: GitRepo,
+    flagging: FakeOpenAI,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    primed(capsys, flagging)
+    with monkeypatch.context() as m:
+        m.setenv("PATH", str(tmp_path / "empty"))  # git cannot be found: the full command runs (and says why)
+        assert replay.staged_listing() is None
+        assert replay.replay(["review"]) is None
+    with monkeypatch.context() as m:
+        m.delattr(os, "posix_spawnp")  # a platform without it
+        assert replay.staged_listing() is None
+        assert replay.replay(["review"]) is None
+    assert hook(capsys).replayed  # both back: replayed again
+
+
+def test_a_pyproject_created_above_the_folder_reviewed_from_ends_the_replay(
+    staged: GitRepo,
+    flagging: FakeOpenAI,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(staged.path / "pkg")  # `symphony-assist review` from a subfolder
+    primed(capsys, flagging)
+    assert hook(capsys).replayed
+    (staged.path / "pkg" / "pyproject.toml").write_text('[tool.symphony-assist]\nfail_on = "never"\n')
+    run = hook(capsys)
+    assert not run.replayed and run.code == 0  # the nearer pyproject.toml decides now
+
+
+def test_a_repository_without_pyproject_is_replayed(
+    git_repo: GitRepo, flagging: FakeOpenAI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    git_repo.commit_files({"pkg/tool.py": "X = 1\n"})
+    git_repo.write("pkg/tool.py", RISKY)
+    git_repo.add("pkg/tool.py")
+    second = primed(capsys, flagging)  # no pyproject.toml: no project root, no project templates folder
+    third = hook(capsys)
+    assert third.replayed
+    assert (third.code, third.out) == (second.code, second.out)
+
+
+def test_the_attributes_file_git_is_configured_with_ends_the_replay(
+    staged: GitRepo, flagging: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    attributes = tmp_path / "attributes"
+    attributes.write_text("")
+    staged.run("config", "core.attributesFile", str(attributes))
+    primed(capsys, flagging)
+    assert hook(capsys).replayed
+    attributes.write_text("*.py -diff\n")  # every Python file is binary now: skipped
+    run = hook(capsys)
+    assert not run.replayed and run.code == 0
+    assert "pkg/tool.py:5" not in run.out
+
+
+def test_a_record_that_cannot_be_written_costs_nothing_but_the_replay(
+    staged: GitRepo, flagging: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    primed(capsys, flagging)
+    [path] = records(tmp_path)
+    path.unlink()
+    path.mkdir()  # the record's name is taken by a folder: the finished record cannot be moved in
+    run = hook(capsys)
+    assert (run.replayed, run.code, run.err) == (False, 1, "")  # the review ran; nothing said about it
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left behind
+    assert main(["cache", "clear"]) == 0  # records are files: the folder is not one of them
+    capsys.readouterr()
+    assert path.is_dir()
+
+
+def test_a_recorded_stream_answers_for_the_terminal_behind_it(tmp_path: Path) -> None:
+    """Color and encoding decisions made while a run is recorded see the real stream, not the recorder."""
+    chunks: list[tuple[bool, str]] = []
+    with open(tmp_path / "out.txt", "w", encoding="ascii", errors="replace") as inner:
+        tee = replaywriter._Tee(inner, True, chunks)
+        assert (tee.encoding, tee.errors, tee.isatty(), tee.fileno()) == ("ascii", "replace", False, inner.fileno())
+        tee.write("caf\u00e9\n")
+        tee.flush()
+    assert chunks == [(True, "caf\u00e9\n")]  # recorded as written; the file got what its encoding allows
+    assert (tmp_path / "out.txt").read_text(encoding="ascii") == "caf?\n"

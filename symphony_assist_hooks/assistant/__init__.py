@@ -302,7 +302,12 @@ class Assistant:
         if self.settings.offline:
             return FallbackReason("offline (--offline or SYMPHONY_ASSIST_OFFLINE): no request is made")
         if self._provider is None and not self.settings.server_url and not self.settings.has_key:
-            return FallbackReason("offline: no API key configured", EXIT_NO_KEY)
+            if not has_third_party_plugins():
+                return FallbackReason("offline: no API key configured", EXIT_NO_KEY)
+            try:  # a plugin's provider (a local model, another service) needs no OpenAI key
+                self.provider  # noqa: B018 - made now: the plugin says whether it answers these settings
+            except NoKeyError:
+                return FallbackReason("offline: no API key configured", EXIT_NO_KEY)
         return None
 
     def ask(self, request: Request, fallback: Fallback | None = None) -> Response:

@@ -78,9 +78,22 @@ def _url(name: str, raw: str, source: str) -> str | None:
     v = raw.strip()
     if not v:
         return None
-    if not v.startswith(("http://", "https://")):
+    if not v.startswith(("http://", "https://")) or not _host_and_port(v):
         raise ConfigError(name, mask_url(v), source, "an http:// or https:// URL")
     return v.rstrip("/")
+
+
+def _host_and_port(url: str) -> bool:
+    """Whether `url` names a host and, if it gives one, a valid port (`http://` or `http://h:x` would
+    pass the scheme check and fail later, with a traceback, when the first request is made)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number from 0 to 65535
+    except ValueError:
+        return False
+    return bool(parts.hostname)
 
 
 def _cache_url(name: str, raw: str, source: str) -> str | None:

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..errors import (
     EXIT_BUDGET,
     EXIT_NO_KEY,
+    EXIT_SECRET_SCAN,
     NO_ANSWER,
     AuthError,
     BadAnswerError,
@@ -84,6 +85,8 @@ def reason_error(reason: FallbackReason | None) -> ApiError:
         return ApiError(402, "budget_exceeded", reason)
     if reason.exit_code == EXIT_NO_KEY:
         return ApiError(503, "no_key", reason)
+    if reason.exit_code == EXIT_SECRET_SCAN:  # as api_error: nothing was sent, a retry would not help
+        return ApiError(422, "secret_scan", reason)
     return ApiError(503, "upstream_unavailable", reason)
 
 
