@@ -598,3 +598,31 @@ def test_hit_in_a_fresh_interpreter_imports_nothing_heavy(settings: Settings, wa
     ours = [m for m in report["modules"] if m.startswith("symphony_assist_hooks.assistant.")]
     assert "symphony_assist_hooks.assistant.cache.disk_writer" not in ours  # the write side is parsed on a write only
     assert [m for m in ours if m.startswith("symphony_assist_hooks.assistant.redis")] == []
+
+
+def test_a_large_answer_kept_in_a_file_is_read_back_and_a_tampered_row_is_a_miss(
+    cache: Cache, settings: Settings, warnings: Warnings
+) -> None:
+    """diskcache keeps a value over 32 KB in a file beside the database; the hit path reads that file, and
+    never one a row points to outside the cache directory."""
+    big = {"text": os.urandom(48_000).hex()}  # ~96 KB of hex: over 32 KB even compressed
+    cache.set("big", big)
+    cache.set("small", {"v": 1})
+    assert cache.get("big") == big
+    assert list(responses(settings).rglob("*.val")) != []  # really a file, not a row
+
+    outside = settings.resolved_cache_dir / "planted.val"
+    outside.write_bytes(next(iter(responses(settings).rglob("*.val"))).read_bytes())
+    con = sqlite3.connect(responses(settings) / "cache.db")
+    con.execute("UPDATE Cache SET filename = ? WHERE key = 'big'", ("../planted.val",))
+    con.commit()
+    con.close()
+    cache.close()
+    assert cache.get("big") is None  # a path outside the cache is never followed
+    assert cache.get("small") == {"v": 1}
+
+    cache.set("big2", big)
+    for value_file in responses(settings).rglob("*.val"):
+        value_file.unlink()  # evicted by another process between the row and the file
+    assert cache.get("big2") is None
+    assert warnings == []
