@@ -417,7 +417,12 @@ def test_parallel_hooks_and_an_xdist_session_never_overspend(
 
     fake_openai.responder = held
     cap = 0.006  # one reservation is about $0.005 (2 x 4,000 completion tokens of gpt-4o-mini)
-    hook_env.set(BUDGET_MONTHLY=str(cap), BUDGET_RUN="", MAX_TOKENS="4000")
+    # The held call lasts until every other process has finished, however busy the machine: no request
+    # timeout or run deadline may end it first (the fixture's 2 s / 10 s would, under load, release its
+    # reservation and let a later process through: the test would then see one refusal, not two).
+    hook_env.set(
+        BUDGET_MONTHLY=str(cap), BUDGET_RUN="", MAX_TOKENS="4000", TIMEOUT="600", DEADLINE="900", HOOK_DEADLINE="900"
+    )
     env = _child_env(hook_env)
     procs: list[tuple[str, subprocess.Popen[bytes]]] = []
     for i in range(2):
