@@ -129,18 +129,18 @@ class Settings:
 
 
 def find_project_root(start: Path) -> Path | None:
-    """The nearest directory at or above `start` holding a pyproject.toml, stopping at a git root."""
+    """The nearest directory at or above `start` holding a pyproject.toml, else the git worktree root that
+    stopped the walk (a repository without pyproject.toml still has its `.symphony-assist/templates`);
+    None outside both."""
     cur = start.resolve()
     for d in (cur, *cur.parents):
-        if (d / "pyproject.toml").is_file():
+        if (d / "pyproject.toml").is_file() or (d / ".git").exists():
             return d
-        if (d / ".git").exists():
-            return None
     return None
 
 
 def _read_pyproject(root: Path | None) -> tuple[dict[str, Any], Path | None]:
-    if root is None:
+    if root is None or not (root / "pyproject.toml").is_file():
         return {}, None
     path = root / "pyproject.toml"
     try:

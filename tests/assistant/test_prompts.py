@@ -8,6 +8,7 @@ import pytest
 
 from symphony_assist_hooks.assistant.prompts import load_registry, render
 from symphony_assist_hooks.assistant.request import Item
+from symphony_assist_hooks.config import load_settings
 from symphony_assist_hooks.errors import UsageError
 
 BUILTINS = {"security", "code_review", "testing", "architecture", "performance", "documentation", "general"}
@@ -71,3 +72,19 @@ def test_listing_templates_does_not_import_jinja2() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_a_repository_without_pyproject_still_uses_its_templates(tmp_path: Path) -> None:
+    """README: `.symphony-assist/templates/` in your repository wins. A repository with no pyproject.toml
+    (a Go service, a docs repository) has its root found at its git worktree root."""
+    repo = tmp_path / "repo"
+    (repo / "src" / "deep").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / ".symphony-assist" / "templates").mkdir(parents=True)
+    (repo / ".symphony-assist" / "templates" / "security.md.j2").write_text("Our own security checklist.\n")
+
+    settings = load_settings(env={}, cwd=repo / "src" / "deep")
+    assert settings.project_root == repo.resolve()
+    template = load_registry(settings.project_root, user_dir=tmp_path / "no-user").get("security")
+    assert (template.source, template.text) == ("repository", "Our own security checklist.\n")
+    assert load_settings(env={}, cwd=tmp_path).project_root is None  # outside any repository: no root
