@@ -465,11 +465,10 @@ def make_provider(settings: Settings) -> Provider:
         from .provider.remote import RemoteProvider  # deferred: the miss path's provider (httpx2 behind it)
 
         return RemoteProvider(settings)
+    if not settings.has_key:
+        raise NoKeyError("no API key configured: set OPENAI_API_KEY (or OPENAI_API_KEY_PRIMARY)")
     # deferred (both): the miss path's provider (~30 ms of imports, the openai SDK behind it)
     from .provider import OpenAIProvider
     from .provider.keys import KeyRing
-
-    if not settings.has_key:
-        raise NoKeyError("no API key configured: set OPENAI_API_KEY (or OPENAI_API_KEY_PRIMARY)")
     keys = KeyRing(settings.api_key_primary, settings.api_key_secondary, user_dirs()[1] / "state.json")
     return OpenAIProvider(settings, keys)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..errors import ConfigError
 from .keys import Secret, mask_url
@@ -86,8 +87,6 @@ def _url(name: str, raw: str, source: str) -> str | None:
 def _host_and_port(url: str) -> bool:
     """Whether `url` names a host and, if it gives one, a valid port (`http://` or `http://h:x` would
     pass the scheme check and fail later, with a traceback, when the first request is made)."""
-    from urllib.parse import urlsplit
-
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number from 0 to 65535
