@@ -32,7 +32,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: --help imports this module (console.py)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: --help imports this module (terminal/console.py)
 if TYPE_CHECKING:
     from typing import Any
 

@@ -2,7 +2,7 @@
 
 The Assistant reports `Tick`s through a plain `ProgressCallback`, only on the miss path (a run whose
 items all hit the cache never builds a `Tracker`). Drawing them is the adapters' business:
-`progressline.Progress` renders Ticks on stderr. Stdlib only.
+`terminal/progressline.Progress` renders Ticks on stderr. Stdlib only.
 """
 
 from __future__ import annotations

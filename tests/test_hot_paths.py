@@ -21,7 +21,7 @@ HEAVY = (
 # What --help and --version do not need and no longer import (console.py's docstring has the figures):
 # the progress line and its timer thread, `typing` (annotations only), and shutil, which argparse imports
 # for the terminal's width (with zlib, bz2, lzma).
-UNNEEDED_FOR_HELP = ("threading", "typing", "shutil", "symphony_assist_hooks.progressline")
+UNNEEDED_FOR_HELP = ("threading", "typing", "shutil", "symphony_assist_hooks.terminal.progressline")
 
 PROBE = """
 import json, sys

@@ -27,9 +27,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from ..console import Console
 from ..errors import UsageError
 from ..findings import Report
+from ..terminal.console import Console
 from .base import Annotator, RenderContext, StepSummaryAnnotator
 
 __all__ = ["emit", "get_annotator", "parse_format_args"]

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 from itertools import groupby
 
-from ..console import Console
 from ..findings import Explanation, Finding, Report, Severity
 from ..logsafe import clean, defuse
+from ..terminal.console import Console
 from .base import RenderContext, one_line, relative_path, source_label, summary_line
 
 __all__ = ["SEVERITY_STYLE", "TextAnnotator"]

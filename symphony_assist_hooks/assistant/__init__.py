@@ -470,5 +470,6 @@ def make_provider(settings: Settings) -> Provider:
     # deferred (both): the miss path's provider (~30 ms of imports, the openai SDK behind it)
     from .provider import OpenAIProvider
     from .provider.keys import KeyRing
+
     keys = KeyRing(settings.api_key_primary, settings.api_key_secondary, user_dirs()[1] / "state.json")
     return OpenAIProvider(settings, keys)

@@ -5,9 +5,9 @@ only when it runs, so `--help` and `--version` stay on the stdlib. Exit codes (e
 1 findings at or above --fail-on, 2 usage or configuration error, 3 no API key, 4 service error,
 5 budget cap reached, 6 secret scan failed, 130 interrupted.
 
-What `--help` and `--version` import: argparse, this module, console and logsafe (which the error path
+What `--help` and `--version` import: argparse, this module, terminal/console.py and logsafe (which the error path
 needs), errors and `__version__`. Not `typing` (annotations only), not `threading` (the progress line:
-progressline.py), not `shutil` (argparse asks it for the terminal's width; `_columns` answers the same
+terminal/progressline.py), not `shutil` (argparse asks it for the terminal's width; `_columns` answers the same
 without its zlib, bz2 and lzma); tests/test_hot_paths.py keeps them out. Measured against the previous
 release 4846a60, whole processes run in turn (A B A B …, 30 pairs after 3 warm-ups), the median of the
 pair-by-pair ratios of CPU time (user + system) this tree / 4846a60, shared 2-core machine, Python 3.11:
@@ -32,10 +32,10 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from ..console import Console
 from ..errors import EXIT_INTERRUPTED, EXIT_USAGE, ConfigError, SymphonyError
+from ..terminal.console import Console
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: --help never needs it (console.py)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: --help never needs it (terminal/console.py)
 if TYPE_CHECKING:
     from typing import Any
 

@@ -25,12 +25,12 @@ from ..annotators import emit, parse_format_args
 from ..annotators.base import RenderContext
 from ..annotators.jsonfmt import to_document
 from ..config import load_settings
-from ..console import Console
 from ..explainers.blamed import suspect_line
 from ..findings import Failure
 from ..logsafe import clean, inert_line, inert_lines
 from ..plugins import annotators
-from ..progressline import Progress, stderr_progress
+from ..terminal.console import Console
+from ..terminal.progressline import Progress, stderr_progress
 from .blame import feeding_lines, function_suspect
 from .requests import explain_failures
 

@@ -32,8 +32,8 @@ from .baseline import DEFAULT_BASELINE
 if TYPE_CHECKING:
     from ..assistant import Assistant
     from ..config import Settings
-    from ..console import Console
     from ..findings import Report
+    from ..terminal.console import Console
     from .pipeline import ReviewOptions
 
 __all__ = ["KEEP", "RACY_NS", "Recorder", "dependencies", "drop_all", "generation_path", "start"]

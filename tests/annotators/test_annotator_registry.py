@@ -12,10 +12,10 @@ from actions_runner import executed
 
 from symphony_assist_hooks.annotators import emit, get_annotator, parse_format_args
 from symphony_assist_hooks.annotators.base import Annotator, RenderContext, new_token
-from symphony_assist_hooks.console import Console
 from symphony_assist_hooks.errors import UsageError
 from symphony_assist_hooks.findings import Finding, Report, Severity
 from symphony_assist_hooks.plugins import annotators
+from symphony_assist_hooks.terminal.console import Console
 
 REPORT = Report(findings=(Finding("a.py", 1, 1, Severity.HIGH, "R", "title", "msg"),))
 

@@ -15,11 +15,11 @@ from symphony_assist_hooks.annotators.base import RenderContext
 from symphony_assist_hooks.annotators.gitlab import GitlabAnnotator
 from symphony_assist_hooks.annotators.jsonfmt import VERSION, JsonAnnotator, from_json
 from symphony_assist_hooks.annotators.rdjsonl import RdjsonlAnnotator
-from symphony_assist_hooks.console import Console
 from symphony_assist_hooks.errors import UsageError
 from symphony_assist_hooks.findings import Explanation, Finding, Report, Severity
 from symphony_assist_hooks.logsafe import clean as sanitize
 from symphony_assist_hooks.plugins import annotators
+from symphony_assist_hooks.terminal.console import Console
 
 CTX = RenderContext(workspace=Path("/repo"))
 

@@ -11,9 +11,9 @@ from hostile import HOSTILE, hostile_pytest_report, hostile_report
 from symphony_assist_hooks.annotators import emit
 from symphony_assist_hooks.annotators.base import RenderContext
 from symphony_assist_hooks.annotators.text import TextAnnotator
-from symphony_assist_hooks.console import Console, use_color
 from symphony_assist_hooks.findings import Explanation, Finding, Report, Severity
 from symphony_assist_hooks.plugins import annotators
+from symphony_assist_hooks.terminal.console import Console, use_color
 
 ESCAPES = re.compile("[\x1b\x9b\x07\u202a-\u202e\u2066-\u2069\u200b-\u200f]")
 

@@ -21,7 +21,6 @@ from symphony_assist_hooks.analyzers.security import _BANDIT
 from symphony_assist_hooks.cli import _cli_settings, build_parser, main
 from symphony_assist_hooks.cli.commands import evaluate as command
 from symphony_assist_hooks.config import load_settings
-from symphony_assist_hooks.console import Console
 from symphony_assist_hooks.errors import UsageError
 from symphony_assist_hooks.evaluate.cases import FAKE_SECRETS, TOLERANCE, Case, Span, load_cases, load_thresholds
 from symphony_assist_hooks.evaluate.gate import check, compare, regressions, thresholds_from
@@ -29,6 +28,7 @@ from symphony_assist_hooks.evaluate.scoring import score_diff
 from symphony_assist_hooks.families import CATEGORIES, FAMILIES, category_of, family_of
 from symphony_assist_hooks.findings import Finding, Severity
 from symphony_assist_hooks.git import changes as git
+from symphony_assist_hooks.terminal.console import Console
 
 # Built by concatenation: this file must not match the repository's own secret scan.
 AWS_KEY = re.compile("AK" + "IA" + r"[0-9A-Z]{16}")

@@ -30,12 +30,12 @@ from responders import answering, finding, numbered_lines
 from symphony_assist_hooks.annotators import emit
 from symphony_assist_hooks.annotators.base import RenderContext
 from symphony_assist_hooks.cli import main
-from symphony_assist_hooks.console import Console
 from symphony_assist_hooks.findings import Explanation, Finding, Report, Severity
 from symphony_assist_hooks.logsafe import clean, defuse, inert, inert_json, inert_line
 from symphony_assist_hooks.plugins import annotators
 from symphony_assist_hooks.progress import Tick
-from symphony_assist_hooks.progressline import Progress
+from symphony_assist_hooks.terminal.console import Console
+from symphony_assist_hooks.terminal.progressline import Progress
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "annotators"))
 from actions_runner import Command, executed, log_lines, parse

@@ -10,11 +10,11 @@ import argparse
 from pathlib import Path
 
 from ...config import Settings
-from ...console import Console
 from ...errors import EXIT_OK
 from ...git import changes as git
 from ...review.baseline import write_baseline
 from ...review.pipeline import ReviewOptions, review_changes
+from ...terminal.console import Console
 
 
 def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:

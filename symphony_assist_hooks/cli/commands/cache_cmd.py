@@ -9,9 +9,9 @@ from pathlib import Path
 from ...assistant.cache import export_cache, import_cache, open_cache
 from ...assistant.provider.dialect import FILE_NAME as DIALECTS
 from ...config import Settings
-from ...console import Console
 from ...errors import EXIT_OK, UsageError
 from ...review.recorder import drop_all
+from ...terminal.console import Console
 
 
 def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from ...config import Settings
-from ...console import Console
 from ...errors import EXIT_OK
+from ...terminal.console import Console
 
 
 def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:

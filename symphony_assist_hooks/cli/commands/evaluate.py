@@ -33,12 +33,12 @@ from typing import Any
 
 from ...assistant.prompts import load_registry
 from ...config import Settings
-from ...console import Console
 from ...errors import EXIT_FINDINGS, EXIT_OK, UsageError
 from ...evaluate.cases import load_cases, load_thresholds
 from ...evaluate.gate import check, compare, regressions
 from ...evaluate.runner import BUILTIN, EvalOptions, run_eval
 from ...logsafe import clean, inert_json
+from ...terminal.console import Console
 
 __all__ = ["render", "run"]
 

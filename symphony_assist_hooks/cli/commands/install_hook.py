@@ -14,9 +14,9 @@ import subprocess
 from pathlib import Path
 
 from ...config import Settings
-from ...console import Console
 from ...errors import EXIT_OK, UsageError
 from ...git import changes as git
+from ...terminal.console import Console
 
 MARKER = "symphony-assist"
 

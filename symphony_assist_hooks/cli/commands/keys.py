@@ -6,8 +6,8 @@ import argparse
 
 from ...assistant.provider.keys import KeyRing
 from ...config import Settings, user_dirs
-from ...console import Console
 from ...errors import EXIT_OK
+from ...terminal.console import Console
 
 
 def keyring(settings: Settings) -> KeyRing:

@@ -8,9 +8,9 @@ import time
 
 from ...assistant import make_provider
 from ...config import Settings
-from ...console import Console
 from ...errors import EXIT_NO_KEY, EXIT_OK, EXIT_PROVIDER, ProviderError
 from ...logsafe import inert_json, inert_line
+from ...terminal.console import Console
 from .keys import keyring
 
 OFFLINE_NOTE = "offline (--offline or SYMPHONY_ASSIST_OFFLINE): no request made, the key was not tried"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 
 from ...config import Settings
-from ...console import Console
 from ...errors import EXIT_OK
 from ...plugins import plugin_names
+from ...terminal.console import Console
 
 
 def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:

@@ -11,9 +11,9 @@ from pathlib import Path
 from ...assistant import Assistant
 from ...assistant.request import Item, Request, Response
 from ...config import Settings
-from ...console import Console
 from ...errors import EXIT_NO_KEY, EXIT_OK, NO_ANSWER, UsageError
 from ...logsafe import inert, inert_json, inert_line
+from ...terminal.console import Console
 
 MAX_BATCH = 500
 

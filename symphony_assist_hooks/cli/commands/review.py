@@ -12,16 +12,16 @@ from ...annotators.base import RenderContext
 from ...assistant import Assistant
 from ...assistant.prompts import load_registry
 from ...config import Settings
-from ...console import Console
 from ...errors import EXIT_FINDINGS, EXIT_OK, EXIT_PROVIDER, FallbackReason
 from ...findings import Report, Severity
 from ...git import changes as git
 from ...plugins import annotators
 from ...precommit import range_from_env
-from ...progressline import stderr_progress
 from ...review import recorder as replaywriter
 from ...review.baseline import DEFAULT_BASELINE
 from ...review.pipeline import ReviewOptions, review_changes
+from ...terminal.console import Console
+from ...terminal.progressline import stderr_progress
 
 
 def options(args: argparse.Namespace, settings: Settings) -> ReviewOptions:

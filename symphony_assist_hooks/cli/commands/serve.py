@@ -10,8 +10,8 @@ import argparse
 import ipaddress
 
 from ...config import Settings
-from ...console import Console
 from ...errors import EXIT_OK, UsageError
+from ...terminal.console import Console
 
 
 def _loopback(host: str) -> bool:

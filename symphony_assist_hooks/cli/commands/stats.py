@@ -10,11 +10,11 @@ from typing import Any
 from ...assistant import Assistant
 from ...assistant.stats import Bucket, Summary, summarize
 from ...config import Settings
-from ...console import Console
 from ...errors import EXIT_OK, UsageError
 from ...logsafe import inert_json, inert_line
 from ...report.figures import cap_of, stats_document
 from ...report.html import days_of, write_html
+from ...terminal.console import Console
 
 
 def _since(text: str | None) -> float | None:

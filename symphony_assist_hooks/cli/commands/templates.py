@@ -6,8 +6,8 @@ import argparse
 
 from ...assistant.prompts import load_registry
 from ...config import Settings
-from ...console import Console
 from ...errors import EXIT_OK
+from ...terminal.console import Console
 
 
 def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:

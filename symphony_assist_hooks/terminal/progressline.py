@@ -30,11 +30,11 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, TextIO
 
+from ..logsafe import inert_line
 from .console import Console, use_color
-from .logsafe import inert_line
 
 if TYPE_CHECKING:  # annotations only: progress.py's dataclasses are not needed to draw
-    from .progress import Tick
+    from ..progress import Tick
 
 __all__ = ["Progress", "progress_mode", "stderr_progress"]
 

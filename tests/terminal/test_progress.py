@@ -24,7 +24,7 @@ from symphony_assist_hooks.assistant import Assistant
 from symphony_assist_hooks.assistant.request import Item, Request
 from symphony_assist_hooks.config import load_settings
 from symphony_assist_hooks.progress import Tick, Tracker
-from symphony_assist_hooks.progressline import Progress, progress_mode, stderr_progress
+from symphony_assist_hooks.terminal.progressline import Progress, progress_mode, stderr_progress
 
 
 class Clock:
@@ -63,7 +63,7 @@ def test_mode(tty: bool, env: dict[str, str], mode: str) -> None:
 
 
 def test_off_when_stderr_is_not_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    from symphony_assist_hooks.console import Console
+    from symphony_assist_hooks.terminal.console import Console
 
     monkeypatch.delenv("CI", raising=False)
     assert stderr_progress(Console(io.StringIO(), io.StringIO()), "hunks") is None
@@ -312,11 +312,12 @@ def test_review_prints_no_progress_to_a_pipe(review_env: dict[str, str], git_rep
     [
         ("symphony_assist_hooks.progress", ["symphony_assist_hooks", "symphony_assist_hooks.progress"]),
         (
-            "symphony_assist_hooks.console",
+            "symphony_assist_hooks.terminal.console",
             [
                 "symphony_assist_hooks",
-                "symphony_assist_hooks.console",
                 "symphony_assist_hooks.logsafe",
+                "symphony_assist_hooks.terminal",
+                "symphony_assist_hooks.terminal.console",
             ],  # progress.py only for annotations: its dataclasses stay off `--help`
         ),
     ],

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import sys
 
-from .logsafe import inert, inert_line
+from ..logsafe import inert, inert_line
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see the module docstring)
 if TYPE_CHECKING:
