@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from plugin_site import write_plugin
 
 from symphony_assist_hooks import plugins
 
@@ -23,18 +24,15 @@ def register_template_dirs(register):
 
 
 def _install_plugin(site: Path) -> None:
-    """A real (if tiny) installed distribution: a module plus its dist-info with an entry point."""
-    pkg = site / "sa_demo_plugin"
-    (pkg / "templates").mkdir(parents=True)
-    (pkg / "__init__.py").write_text(PLUGIN)
-    (pkg / "templates" / "django_security.md.j2").write_text(
-        "{#- description: Django-specific security checks -#}\n- CSRF exemptions\n"
+    write_plugin(
+        site,
+        "sa_demo_plugin",
+        PLUGIN,
+        {
+            "templates/django_security.md.j2": "{#- description: Django-specific security checks -#}\n- CSRF exemptions\n",
+            "templates/security.md.j2": "{#- description: overridden by a plugin -#}\n- x\n",
+        },
     )
-    (pkg / "templates" / "security.md.j2").write_text("{#- description: overridden by a plugin -#}\n- x\n")
-    dist = site / "sa_demo_plugin-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: sa-demo-plugin\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[symphony_assist]\ndemo = sa_demo_plugin\n")
 
 
 def _run(args: list[str], site: Path, cwd: Path) -> str:

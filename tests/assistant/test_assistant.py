@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fakeserver import FakeOpenAI
+from plugin_site import installed_plugin
 from responders import answering
 
-from symphony_assist_hooks import plugins
 from symphony_assist_hooks.assistant import Assistant, Halt, cache_key, content_hash, make_provider
 from symphony_assist_hooks.assistant.provider.openai import ChatRequest, Completion
 from symphony_assist_hooks.assistant.request import Request
@@ -184,24 +183,10 @@ def provider(settings):
 @pytest.fixture
 def canned_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """An installed plugin (a module and its dist-info entry point on sys.path) bringing a provider."""
-    site = tmp_path / "site"
-    (site / "sa_canned").mkdir(parents=True)
-    (site / "sa_canned" / "__init__.py").write_text(PLUGIN)
-    dist = site / "sa_canned-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: sa-canned\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[symphony_assist]\ncanned = sa_canned\n")
-    monkeypatch.syspath_prepend(str(site))
-    plugins.has_third_party_plugins.cache_clear()  # both are remembered per process
-    plugins.get_plugin_manager.cache_clear()
-    try:
+    with installed_plugin(tmp_path / "site", monkeypatch, "sa_canned", PLUGIN):
         import sa_canned  # type: ignore[import-not-found]
 
         yield sa_canned.Canned
-    finally:
-        plugins.has_third_party_plugins.cache_clear()
-        plugins.get_plugin_manager.cache_clear()
-        sys.modules.pop("sa_canned", None)
 
 
 def test_a_plugin_provider_answers_instead_of_openai(

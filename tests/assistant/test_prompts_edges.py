@@ -3,13 +3,12 @@ that happens to contain the drawn delimiter, and template folders a plugin regis
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from plugin_site import installed_plugin
 
-from symphony_assist_hooks import plugins
 from symphony_assist_hooks.assistant import prompts
 from symphony_assist_hooks.assistant.prompts import (
     MAX_RENDERED_CHARS,
@@ -67,23 +66,9 @@ def register_template_dirs(register):
 
 @pytest.fixture
 def template_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    site = tmp_path / "site"
-    (site / "sa_tpl" / "templates").mkdir(parents=True)
-    (site / "sa_tpl" / "__init__.py").write_text(PLUGIN)
-    (site / "sa_tpl" / "templates" / "django.md.j2").write_text("{#- description: Django checks -#}\n- CSRF\n")
-    dist = site / "sa_tpl-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: sa-tpl\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[symphony_assist]\ntpl = sa_tpl\n")
-    monkeypatch.syspath_prepend(str(site))
-    for cached in (plugins.has_third_party_plugins, plugins.get_plugin_manager, prompts._cached_registry):
-        cached.cache_clear()
-    try:
+    files = {"templates/django.md.j2": "{#- description: Django checks -#}\n- CSRF\n"}
+    with installed_plugin(tmp_path / "site", monkeypatch, "sa_tpl", PLUGIN, files):
         yield
-    finally:
-        for cached in (plugins.has_third_party_plugins, plugins.get_plugin_manager, prompts._cached_registry):
-            cached.cache_clear()
-        sys.modules.pop("sa_tpl", None)
 
 
 def test_a_plugins_template_folder_is_listed_beside_the_builtins(template_plugin: None, tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ and a plugin's analyzer and findings filter taking part in a real review (git re
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,9 +11,9 @@ from typing import Any
 import pytest
 from fakeserver import FakeOpenAI
 from gitrepo import GitRepo
+from plugin_site import installed_plugin
 from responders import answering, finding, numbered_lines
 
-from symphony_assist_hooks import plugins
 from symphony_assist_hooks.cli import main
 
 SLOW = "import time\n\n\ndef handler(request):\n    time.sleep(5)\n    return request\n"
@@ -100,22 +99,8 @@ def process_findings(findings):
 
 @pytest.fixture
 def perf_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    site = tmp_path / "site"
-    (site / "sa_perf").mkdir(parents=True)
-    (site / "sa_perf" / "__init__.py").write_text(PLUGIN)
-    dist = site / "sa_perf-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: sa-perf\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[symphony_assist]\nperf = sa_perf\n")
-    monkeypatch.syspath_prepend(str(site))
-    plugins.has_third_party_plugins.cache_clear()
-    plugins.get_plugin_manager.cache_clear()
-    try:
+    with installed_plugin(tmp_path / "site", monkeypatch, "sa_perf", PLUGIN):
         yield
-    finally:
-        plugins.has_third_party_plugins.cache_clear()
-        plugins.get_plugin_manager.cache_clear()
-        sys.modules.pop("sa_perf", None)
 
 
 def test_a_plugins_analyzer_and_filter_take_part_in_an_offline_review(
