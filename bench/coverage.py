@@ -73,14 +73,14 @@ FAMILIES = {
 # -- fake secrets -------------------------------------------------------------------------------------------
 def fake_secret(kind: str, rng: random.Random) -> str:
     """A realistic-looking but random credential; prefixes are concatenated so none is written literally."""
-    upper = string.ascii_uppercase + string.digits
+    base32 = string.ascii_uppercase + "234567"  # an AWS access key id is base32 after its prefix
     alnum = string.ascii_letters + string.digits
 
     def pick(alphabet: str, n: int) -> str:
         return "".join(rng.choice(alphabet) for _ in range(n))
 
     if kind == "aws":
-        return "AK" + "IA" + pick(upper, 16)
+        return "AK" + "IA" + pick(base32, 16)
     if kind == "github":
         return "gh" + "p_" + pick(alnum, 36)
     if kind == "stripe":

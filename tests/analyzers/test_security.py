@@ -7,6 +7,7 @@ import string
 import sys
 
 import pytest
+from fake_secrets import make
 
 from symphony_assist_hooks.analyzers.common import Target
 from symphony_assist_hooks.analyzers.security import SecurityAnalyzer
@@ -26,8 +27,7 @@ def run(cmd, blob, password):
 
 
 def _fake_aws_key() -> str:
-    rng = random.Random()
-    return "AK" + "IA" + "".join(rng.choice(string.ascii_uppercase + string.digits) for _ in range(16))
+    return make("aws-access-key-id", random.Random()).secrets[0]
 
 
 def _fake_github_token() -> str:
