@@ -26,12 +26,13 @@ The assistant never changes an outcome or the exit status: every fault becomes o
 from __future__ import annotations
 
 import argparse
-import math
 import os
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from .usd import parse_usd
 
 if TYPE_CHECKING:
     from .explain.requests import Explained
@@ -57,12 +58,9 @@ def _positive_int(text: str) -> int:
 
 def _usd(text: str) -> float:
     try:
-        value = float(text.strip().lstrip("$"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an amount in USD such as 0.25, got {text!r}") from None
-    if not 0 <= value < math.inf:  # also NaN, inf and 1e400
-        raise argparse.ArgumentTypeError(f"expected a non-negative amount in USD, got {text!r}")
-    return value
+        return parse_usd(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected {exc}, got {text!r}") from None
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from .. import __version__
 from ..errors import EXIT_INTERRUPTED, EXIT_USAGE, ConfigError, SymphonyError
 from ..terminal.console import Console
+from ..usd import parse_usd
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: --help never needs it (terminal/console.py)
 if TYPE_CHECKING:
@@ -45,26 +46,21 @@ _EPILOG = """exit codes: 0 ok, 1 findings at or above --fail-on, 2 usage or conf
 3 no API key configured, 4 service error, 5 budget cap reached, 6 secret scan failed, 130 interrupted"""
 
 
-def _non_negative(text: str, number: str, what: str, bounded: str) -> float:
-    """`number` (the argument `text`, maybe cleaned) as a finite float >= 0, else a usage error naming `what`
-    (not a number) or `bounded` (negative, NaN, inf, 1e400)."""
-    try:
-        value = float(number)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-    if not 0 <= value < math.inf:
-        raise argparse.ArgumentTypeError(f"expected {bounded}, got {text!r}")
-    return value
-
-
 def _usd(text: str) -> float:
-    return _non_negative(
-        text, text.strip().lstrip("$"), "an amount in USD such as 0.25", "a finite, non-negative amount in USD"
-    )
+    try:
+        return parse_usd(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected {exc}, got {text!r}") from None
 
 
 def _nonneg_float(text: str) -> float:
-    return _non_negative(text, text, "a number", "a finite number >= 0")
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value < math.inf:  # also NaN, inf and 1e400
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return value
 
 
 def _pos_int(text: str) -> int:

@@ -15,6 +15,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError
+from ..usd import ALLOWED as USD_ALLOWED
+from ..usd import parse_usd
 from .keys import Secret, mask_url
 
 __all__ = ["REPO_IGNORED_WHY", "SEVERITIES", "SPECS", "Parser", "Spec", "parse_secret"]
@@ -39,17 +41,13 @@ def _bool(name: str, raw: str, source: str) -> bool:
     raise ConfigError(name, raw, source, "1/0, true/false, yes/no or on/off")
 
 
-def _number(kind: type, lo: float, hi: float, *, optional: bool = False) -> Parser:
+def _number(kind: type, lo: float, hi: float) -> Parser:
     """A whole number or a finite number in [lo, hi]: inf, nan and 1e400 are refused here, not by a traceback
     later (an infinite budget overflows the micro-dollar ledger, an infinite TTL the cache's expiry time)."""
     allowed = f"{'an integer' if kind is int else 'a number'} >= {lo} and <= {hi}"
-    if optional:
-        allowed += " (or empty for no limit)"
 
     def parse(name: str, raw: str, source: str) -> Any:
         text = raw.strip()
-        if optional and text.lower() in ("", "none", "off"):
-            return None
         try:
             value = kind(text)
         except (ValueError, OverflowError):  # int('9' * 5000) is a ValueError too
@@ -59,6 +57,16 @@ def _number(kind: type, lo: float, hi: float, *, optional: bool = False) -> Pars
         return value
 
     return parse
+
+
+def _usd_cap(name: str, raw: str, source: str) -> float | None:
+    """A spending cap: an amount in USD (`usd.parse_usd`, like --max-cost), or empty/none/off for no cap."""
+    if raw.strip().lower() in ("", "none", "off"):
+        return None
+    try:
+        return parse_usd(raw)
+    except ValueError:
+        raise ConfigError(name, raw, source, USD_ALLOWED + " (or empty for no limit)") from None
 
 
 def _choice(*choices: str) -> Parser:
@@ -132,7 +140,6 @@ class Spec:
 
 
 _P = "SYMPHONY_ASSIST_"
-_USD_MAX = 1_000_000  # a budget cap above this is a typo; "no cap" is an empty value
 REPO_IGNORED_WHY = (
     "settings that decide where a key, a token or cached reviews are sent come only from the environment "
     "or the command line, never from the repository under review"
@@ -232,7 +239,7 @@ SPECS: tuple[Spec, ...] = (
     Spec(
         "budget_monthly",
         (_P + "BUDGET_MONTHLY",),
-        _number(float, 0, _USD_MAX, optional=True),
+        _usd_cap,
         10.0,
         "USD per calendar month (UTC).",
         repo_may_only_lower=True,
@@ -240,7 +247,7 @@ SPECS: tuple[Spec, ...] = (
     Spec(
         "budget_daily",
         (_P + "BUDGET_DAILY",),
-        _number(float, 0, _USD_MAX, optional=True),
+        _usd_cap,
         None,
         "USD per UTC day (unset = no daily cap).",
         repo_may_only_lower=True,
@@ -248,7 +255,7 @@ SPECS: tuple[Spec, ...] = (
     Spec(
         "budget_run",
         (_P + "BUDGET_RUN",),
-        _number(float, 0, _USD_MAX, optional=True),
+        _usd_cap,
         0.50,
         "USD per run (one command, hook or pytest session).",
         repo_may_only_lower=True,

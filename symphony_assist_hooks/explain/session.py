@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import math
 import os
 import sys
 import types
@@ -31,6 +30,7 @@ from ..logsafe import clean, inert_line, inert_lines
 from ..plugins import annotators
 from ..terminal.console import Console
 from ..terminal.progressline import Progress, stderr_progress
+from ..usd import parse_usd
 from .blame import feeding_lines, function_suspect
 from .requests import explain_failures
 
@@ -458,12 +458,9 @@ def _positive_int(text: str, name: str) -> int:
 
 def _usd(text: str, name: str) -> float:
     try:
-        value = float(text.strip().lstrip("$"))
-    except ValueError:
-        value = -1.0
-    if not 0 <= value < math.inf:  # also NaN, inf and 1e400
-        raise ValueError(f"ini {name} = {text!r}: expected an amount in USD such as 0.25")
-    return value
+        return parse_usd(text)
+    except ValueError as exc:
+        raise ValueError(f"ini {name} = {text!r}: expected {exc}") from None
 
 
 def _scrubber(failures: list[dict[str, Any]], key: bytes) -> Any:

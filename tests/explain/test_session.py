@@ -286,8 +286,14 @@ FAILING = "def test_one():\n    assert 1 == 2\n"
     [
         ("assist_max_failures = many", "ini assist_max_failures = 'many': expected a whole number >= 0"),
         ("assist_max_failures = -2", "ini assist_max_failures = '-2': expected a whole number >= 0"),
-        ("assist_max_cost = cheap", "ini assist_max_cost = 'cheap': expected an amount in USD such as 0.25"),
-        ("assist_max_cost = inf", "ini assist_max_cost = 'inf': expected an amount in USD such as 0.25"),
+        (
+            "assist_max_cost = cheap",
+            "ini assist_max_cost = 'cheap': expected an amount in USD from 0 to 1000000, such as 0.25",
+        ),
+        (
+            "assist_max_cost = inf",
+            "ini assist_max_cost = 'inf': expected an amount in USD from 0 to 1000000, such as 0.25",
+        ),
     ],
 )
 def test_a_bad_ini_value_is_one_line_and_keeps_the_exit_status(
