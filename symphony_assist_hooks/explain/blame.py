@@ -30,7 +30,7 @@ from ..errors import GitError
 from ..git import process as gitcli
 from ..git.env import DIFF_OPTIONS
 
-__all__ = ["changed_lines", "diff_of", "feeding_lines", "function_suspect", "returned_lines"]
+__all__ = ["changed_lines", "diff_of", "feeding_lines", "function_suspect", "guard_lines", "returned_lines"]
 
 MAX_LINES = 4  # suspect lines named per function: the prime line and the closest feeding ones
 _HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@", re.MULTILINE)
@@ -135,6 +135,31 @@ def returned_lines(source: str) -> list[int]:
     return sorted(out)
 
 
+def guard_lines(source: str) -> list[int]:
+    """The lines deciding whether the function in `source` raises: for each of its own `raise` statements,
+    the innermost `if`/`while` header above it (the `raise` itself when nothing guards it). Empty when the
+    function never raises: then the missing check is the bug, and its returns are what to read."""
+    func = _function_node(source)
+    if func is None:
+        return []
+    parents = _parents(func)
+    out: set[int] = set()
+
+    def visit(node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
+                continue
+            if isinstance(child, ast.Raise):
+                guard = parents.get(child)
+                while guard is not None and guard is not func and not isinstance(guard, ast.If | ast.While):
+                    guard = parents.get(guard)
+                out.add(guard.lineno if isinstance(guard, ast.If | ast.While) else child.lineno)
+            visit(child)
+
+    visit(func)
+    return sorted(out)
+
+
 # ------------------------------------------------------------------------------------------ git
 def changed_lines(path: str | os.PathLike[str], root: Path) -> tuple[str, frozenset[int]]:
     """(`git diff HEAD -U0` of `path`, the line numbers it added or changed), or ("", {}) outside git.
@@ -188,11 +213,12 @@ def diff_of(path: str | os.PathLike[str], root: Path, first: int, last: int, lim
 
 # ------------------------------------------------------------------------------------------ suspects
 def function_suspect(
-    code: Any, path: Path, root: Path, *, targets: Sequence[int] = (), why: str, rel: str
+    code: Any, path: Path, root: Path, *, targets: Sequence[int] = (), why: str, rel: str, guards: bool = False
 ) -> dict[str, Any] | None:
     """A suspect record for the function of `code` (a code object or function) in `path`.
 
-    `targets` are absolute line numbers (the line that raised); empty means "what it returned".
+    `targets` are absolute line numbers (the line that raised); empty means "what it returned", or with
+    `guards` (a test expected an exception that never came) the conditions in front of its `raise`s.
     """
     raw = getattr(code, "__code__", code)
     try:
@@ -206,7 +232,7 @@ def function_suspect(
         rel_targets = [t - first + 1 for t in targets if first <= t <= last]
         kind = why
     else:
-        rel_targets = returned_lines(source)
+        rel_targets = (guards and guard_lines(source)) or returned_lines(source)
         kind = why
     feeding = [first + n - 1 for n in feeding_lines(source, rel_targets)]
     prime = [first + n - 1 for n in rel_targets]

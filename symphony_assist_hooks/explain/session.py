@@ -134,6 +134,10 @@ def _called(entry: Any, test_path: Path, root: Path) -> list[Any]:
         stmts = [s for s in ast.walk(tree) if isinstance(s, ast.stmt)]
         ends = {s.lineno: s.lineno if hasattr(s, "body") else s.end_lineno or s.lineno for s in stmts}
         statements += ["".join(lines[n - 1 : ends.get(n, n)]) for n in reversed(feeding) if 0 < n <= len(lines)]
+        # `with pytest.raises(E):` fails at its header when the block did not raise: the block is what ran
+        failing = entry.lineno + 1 - max(first, 1) + 1
+        for block in (s for s in stmts if isinstance(s, ast.With | ast.AsyncWith) and s.lineno == failing):
+            statements += ["".join(lines[b.lineno - 1 : ends.get(b.lineno, b.lineno)]) for b in block.body]
     except (OSError, TypeError, ValueError, IndexError, SyntaxError):
         pass
     found: list[Any] = []
@@ -204,8 +208,11 @@ def _callees(func: Any, root: Path, test_path: Path, depth: int = 3, limit: int 
     return out
 
 
-def _suspects(entries: list[Any], test_path: Path, root: Path, limit: int = 3) -> list[dict[str, Any]]:
-    """The prime suspects in the project's own code (see `blame`), the likeliest first."""
+def _suspects(
+    entries: list[Any], test_path: Path, root: Path, limit: int = 3, *, did_not_raise: bool = False
+) -> list[dict[str, Any]]:
+    """The prime suspects in the project's own code (see `blame`), the likeliest first. `did_not_raise`: the
+    test's `pytest.raises` block finished without the exception, so the called code's checks are suspect."""
 
     project = [e for e in reversed(entries) if isinstance(e.path, Path) and _is_project_file(e.path, root)]
     out: list[dict[str, Any]] = []
@@ -222,7 +229,8 @@ def _suspects(entries: list[Any], test_path: Path, root: Path, limit: int = 3) -
         called = _called(project[0], test_path, root)
         for func in called[:limit]:
             path = Path(func.__code__.co_filename)
-            found = function_suspect(func, path, root, why="returned the value the test checks", rel=_rel(path, root))
+            why = "ran without raising" if did_not_raise else "returned the value the test checks"
+            found = function_suspect(func, path, root, why=why, rel=_rel(path, root), guards=did_not_raise)
             if found is not None:
                 out.append(found)
         # what those call in turn: only a line changed since HEAD makes one of them a suspect
@@ -430,7 +438,8 @@ def capture_failure(
     except Exception as exc:  # the failure is still explained, with less context
         data["capture_error"] = type(exc).__name__
     try:
-        data["suspects"] = _suspects(entries, item.path, root)
+        did_not_raise = isinstance(excinfo.value, pytest.fail.Exception) and "DID NOT RAISE" in str(excinfo.value)
+        data["suspects"] = _suspects(entries, item.path, root, did_not_raise=did_not_raise)
     except Exception as exc:  # blame is a bonus: the failure is still explained
         data["capture_error"] = type(exc).__name__
     try:

@@ -33,12 +33,18 @@ def blame_code(ctx: Context, verdict: Verdict, suspects: Sequence[Mapping[str, A
     why = str(prime.get("why", ""))
     code = suspect_line(prime, line)
     others = [int(n) for n in prime.get("lines") or () if int(n) != line]
-    feeding = f"; also read lines {', '.join(map(str, others))} that feed it" if others else ""
+    feeding = ""
+    if others:
+        feeding = f"; also read line {others[0]} that feeds it"
+        if len(others) > 1:
+            feeding = f"; also read lines {', '.join(map(str, others))} that feed it"
     shown = f" {quote(code)}" if code else ""
     if why == "changed since HEAD":
         reason = "changed since the last commit"
     elif why == "returned the value the test checks":
         reason = f"`{func}` computed the value the assertion rejected"
+    elif why == "ran without raising":
+        reason = f"`{func}` ran without raising for this input"
     else:
         reason = f"the error was {why} in the project's code"
     more = ""
@@ -46,7 +52,11 @@ def blame_code(ctx: Context, verdict: Verdict, suspects: Sequence[Mapping[str, A
         also = ", ".join(f"`{s.get('func', '')}` ({s.get('path', '')}:{s.get('line', '')})" for s in suspects[1:3])
         more = f" Next suspects: {also}."
     explanation = f"{verdict.explanation} Prime suspect: `{func}` at {path}:{line}{shown} ({reason}).{more}"
-    fix = f"Fix the code, not the test: check `{func}` at {path}:{line}{shown}{feeding}, and make it " + (
-        f"return what `{test}` expects for this input." if verdict.category in _VALUE else "handle this input."
-    )
+    if verdict.category == "did-not-raise":
+        wanted = f"raise what `{test}` expects for this input."
+    elif verdict.category in _VALUE:
+        wanted = f"return what `{test}` expects for this input."
+    else:
+        wanted = "handle this input."
+    fix = f"Fix the code, not the test: check `{func}` at {path}:{line}{shown}{feeding}, and make it {wanted}"
     return Verdict(verdict.category, explanation, fix, path, line)

@@ -9,7 +9,14 @@ from pathlib import Path
 
 from gitrepo import GitRepo
 
-from symphony_assist_hooks.explain.blame import changed_lines, diff_of, feeding_lines, function_suspect, returned_lines
+from symphony_assist_hooks.explain.blame import (
+    changed_lines,
+    diff_of,
+    feeding_lines,
+    function_suspect,
+    guard_lines,
+    returned_lines,
+)
 
 
 def test_feeding_lines_follow_loops_with_blocks_and_augmented_assignments() -> None:
@@ -40,6 +47,27 @@ def test_returned_lines_are_the_function_s_own_returns_and_yields() -> None:
         "        yield helper(x)\n"  # 5
     )
     assert returned_lines(source) == [5]  # not the nested helper's return
+
+
+def test_guard_lines_are_the_conditions_in_front_of_the_function_s_own_raises() -> None:
+    source = (
+        "def parse(text):\n"  # 1
+        "    if not text:\n"  # 2
+        "        raise ValueError('empty')\n"  # 3
+        "    for ch in text:\n"  # 4
+        "        if ch == '-':\n"  # 5
+        "            try:\n"  # 6
+        "                raise KeyError(ch)\n"  # 7: guarded by line 5 through the try
+        "            finally:\n"  # 8
+        "                pass\n"  # 9
+        "    def inner():\n"  # 10
+        "        if text:\n"  # 11
+        "            raise TypeError\n"  # 12: a nested function's, not this one's
+        "    raise RuntimeError\n"  # 13: unguarded
+    )
+    assert guard_lines(source) == [2, 5, 13]
+    assert guard_lines("def f(x):\n    return x\n") == []  # never raises: nothing guards
+    assert guard_lines("    broken = (\n") == []
 
 
 def test_source_that_does_not_parse_names_no_lines() -> None:

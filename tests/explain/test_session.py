@@ -199,6 +199,37 @@ def test_the_project_functions_called_in_the_failing_assert_are_the_suspects(
     assert {s["why"] for s in suspects} == {"returned the value the test checks"}
 
 
+@pytest.mark.parametrize(
+    ("check", "line", "shown"),
+    [
+        ("    if value < -1:\n        raise ValueError(text)\n", 3, "if value < -1:"),  # the wrong guard
+        ("", 3, "return value"),  # no check at all: what it returned instead
+    ],
+)
+def test_a_block_that_did_not_raise_blames_the_code_it_ran(
+    pytester: pytest.Pytester, env: FakeOpenAI, monkeypatch: pytest.MonkeyPatch, check: str, line: int, shown: str
+) -> None:
+    """`with pytest.raises(E): f(x)` fails at the `with` line: the block's calls are the suspects, and in
+    them the conditions in front of their `raise`s (or their returns when they never raise)."""
+    monkeypatch.setenv("SYMPHONY_ASSIST_OFFLINE", "1")
+    pytester.makepyfile(
+        ages=f"def parse_age(text):\n    value = int(text)\n{check}    return value\n",
+        test_ages=(
+            "import pytest\nfrom ages import parse_age\n\n\ndef test_negative():\n"
+            "    with pytest.raises(ValueError):\n        parse_age('-1')\n"
+        ),
+    )
+    pytester.syspathinsert()
+    result, groups = _groups(pytester)
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    [suspect] = groups[0]["suspects"]
+    assert (suspect["func"], suspect["why"], suspect["line"]) == ("parse_age", "ran without raising", line)
+    said = " ".join(result.stdout.str().split())  # the section wraps at the terminal's width
+    assert f"Prime suspect: `parse_age` at ages.py:{line} `{shown}` (`parse_age` ran without raising" in said
+    assert "make it raise what `test_negative` expects for this input" in said
+
+
 def test_a_name_the_test_calls_that_does_not_exist_is_no_suspect(pytester: pytest.Pytester, env: FakeOpenAI) -> None:
     pytester.makepyfile(cart=CART, test_cart="import cart\n\n\ndef test_it():\n    assert cart.checkout() == 0\n")
     pytester.syspathinsert()

@@ -308,7 +308,7 @@ def test_a_blamed_verdict_names_the_code_and_never_the_test(pytester: pytest.Pyt
     assert (verdict.path, verdict.line) == ("calc.py", 12)
     assert "Prime suspect: `parse` at calc.py:12 `raise ValueError('bad')`" in verdict.explanation
     assert verdict.fix.startswith("Fix the code, not the test: check `parse` at calc.py:12")
-    assert "lines 11" in verdict.fix and "pytest.raises" not in verdict.fix
+    assert "line 11 that feeds it" in verdict.fix and "pytest.raises" not in verdict.fix
 
 
 @pytest.mark.parametrize(
