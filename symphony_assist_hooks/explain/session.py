@@ -132,7 +132,7 @@ def _called(entry: Any, test_path: Path, root: Path) -> list[Any]:
         # a simple statement whole (`value = f(\n    x,\n)`), a compound one by its header line
         tree = ast.parse(textwrap.dedent("".join(lines)))
         stmts = [s for s in ast.walk(tree) if isinstance(s, ast.stmt)]
-        ends = {s.lineno: s.lineno if hasattr(s, "body") else s.end_lineno or s.lineno for s in stmts}
+        ends = {s.lineno: _span_end(s, lines) for s in stmts}
         statements += ["".join(lines[n - 1 : ends.get(n, n)]) for n in reversed(feeding) if 0 < n <= len(lines)]
         # `with pytest.raises(E):` fails at its header when the block did not raise: the block is what ran
         failing = entry.lineno + 1 - max(first, 1) + 1
@@ -148,7 +148,7 @@ def _called(entry: Any, test_path: Path, root: Path) -> list[Any]:
             tree = ast.parse(text)
         except SyntaxError:
             try:  # the header of a compound statement (`with pytest.raises(E):`, `for x in f():`)
-                tree = ast.parse(text.rstrip(":") + ":\n pass" if text.endswith(":") else text)
+                tree = ast.parse(text + "\n pass")  # a comment may follow the colon
             except SyntaxError:
                 continue
         except ValueError:
@@ -165,6 +165,18 @@ def _called(entry: Any, test_path: Path, root: Path) -> list[Any]:
             if path.is_absolute() and path != test_path and _is_project_file(path, root):
                 found.append(func)
     return found
+
+
+def _span_end(stmt: Any, lines: list[str]) -> int:
+    """The last line of a simple statement, or of a compound statement's header, which may span lines
+    (`for x in f(\n    a,\n):`): the line before its body, comments and blank lines left out."""
+    body = getattr(stmt, "body", None)
+    if not isinstance(body, list) or not body:
+        return int(stmt.end_lineno or stmt.lineno)
+    end = max(stmt.lineno, body[0].lineno - 1)
+    while end > stmt.lineno and (not lines[end - 1].strip() or lines[end - 1].lstrip().startswith("#")):
+        end -= 1
+    return int(end)
 
 
 def _callees(func: Any, root: Path, test_path: Path, depth: int = 3, limit: int = 16) -> list[Any]:

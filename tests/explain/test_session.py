@@ -230,6 +230,24 @@ def test_a_block_that_did_not_raise_blames_the_code_it_ran(
     assert "make it raise what `test_negative` expects for this input" in said
 
 
+def test_a_call_in_a_loop_header_over_several_lines_feeding_the_assert_is_a_suspect(
+    pytester: pytest.Pytester, env: FakeOpenAI
+) -> None:
+    pytester.makepyfile(
+        shop="def prices(*names):\n    return [len(n) for n in names]\n",
+        test_shop=(
+            "from shop import prices\n\n\ndef test_last():\n"
+            "    for price in prices(\n        'tea',\n        'coffee',\n    ):  # one each\n\n"
+            "        # the last one wins\n        last = price\n    assert last == 3\n"
+        ),
+    )
+    pytester.syspathinsert()
+    result, groups = _groups(pytester)
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert [(s["func"], s["line"]) for s in groups[0]["suspects"]] == [("prices", 2)]
+
+
 def test_a_name_the_test_calls_that_does_not_exist_is_no_suspect(pytester: pytest.Pytester, env: FakeOpenAI) -> None:
     pytester.makepyfile(cart=CART, test_cart="import cart\n\n\ndef test_it():\n    assert cart.checkout() == 0\n")
     pytester.syspathinsert()
