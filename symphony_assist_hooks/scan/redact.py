@@ -64,9 +64,20 @@ def is_test_path(path: str) -> bool:
     return bool(_TEST_FILE.search(p.name)) or any(part in {"tests", "test", "__tests__"} for part in p.parts[:-1])
 
 
+_DOC_SUFFIXES = frozenset({".md", ".markdown", ".rst", ".adoc"})  # not .txt: requirements files hold index URLs
+
+
+def is_doc_path(path: str) -> bool:
+    """True for prose documentation (README.md, docs/config.rst): its example values are placeholders."""
+    return PurePosixPath(path).suffix.lower() in _DOC_SUFFIXES
+
+
 def reportable(kind: str, path: str) -> bool:
-    """Whether a secret of `kind` found in `path` is a finding (redaction does not depend on this)."""
-    return not (kind in HEURISTIC_KINDS and is_test_path(path))
+    """Whether a secret of `kind` found in `path` is a finding (redaction does not depend on this): a
+    pattern guess (keyword, entropy, URL credentials) in a test or a documentation file is an example far
+    more often than a leak (flask's docs: every such finding an example `SECRET_KEY`); a vendor-format token
+    is reported wherever it is."""
+    return not (kind in HEURISTIC_KINDS and (is_test_path(path) or is_doc_path(path)))
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import secrets
 from pathlib import Path
 
 import pytest
-from fake_secrets import cases
+from fake_secrets import cases, make
 from fakeserver import FakeOpenAI
 from gitrepo import GitRepo
 from responders import answering, finding, items_of, numbered_lines
@@ -219,6 +219,25 @@ def test_no_key_falls_back_to_local_analyzers(
     assert "app.py:5:" in captured.out  # bandit: subprocess with shell=True, on the right line
     assert "app.py:7:" in captured.out  # the hard-coded password
     assert password not in captured.out + captured.err
+
+
+def test_example_secrets_in_docs_are_redacted_but_only_a_real_token_format_is_reported(
+    git_repo: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """flask's docs/config.rst shows `SECRET_KEY = '<64 hex>'`: an example, not a leak. A GitHub token pasted
+    into the README is a leak wherever it is."""
+    monkeypatch.setenv("SYMPHONY_ASSIST_CACHE_DIR", str(tmp_path / "cache"))
+    git_repo.commit_files({"seed.txt": "x\n"})
+    example, token = secrets.token_hex(32), make("github-pat-classic", random.Random()).secrets[0]
+    git_repo.write("docs/config.rst", f"Set it::\n\n    SECRET_KEY = '{example}'\n")
+    git_repo.write("README.md", f"Deploy with\n\n    export GH_TOKEN={token}\n")
+    git_repo.write("app.py", f'SECRET_KEY = "{example}"\n')  # the same value in code is reported
+    git_repo.add("docs/config.rst", "README.md", "app.py")
+    assert main(["--offline", "review", "--format", "json"]) == 1
+    out = capsys.readouterr().out
+    found = sorted((f["path"], f["line"]) for f in json.loads(out)["findings"] if f["rule"] == "secret")
+    assert found == [("README.md", 3), ("app.py", 1)]
+    assert example not in out and token not in out
 
 
 @pytest.mark.hardening_faults
