@@ -42,10 +42,15 @@ __all__ = [
     "EXIT_PROVIDER",
     "EXIT_SECRET_SCAN",
     "EXIT_USAGE",
+    "NO_ANSWER",
+    "NO_KEY",
+    "OFFLINE",
+    "STANDING_REASONS",
     "AuthError",
     "BadAnswerError",
     "BudgetError",
     "ConfigError",
+    "FallbackReason",
     "GitError",
     "ModelError",
     "NoKeyError",
@@ -147,3 +152,8 @@ class FallbackReason(str):
 
 
 NO_ANSWER = FallbackReason("the service did not answer")
+OFFLINE = FallbackReason("offline (--offline or SYMPHONY_ASSIST_OFFLINE): no request is made")
+NO_KEY = FallbackReason("offline: no API key configured", EXIT_NO_KEY)
+# Reasons the settings alone decide (a flag, a variable's presence): the same inputs fall back the same way
+# every time, so such a run may be replayed (review/recorder.py); a budget, a halt or a fault may not.
+STANDING_REASONS = frozenset({OFFLINE, NO_KEY})

@@ -1,4 +1,4 @@
-"""Replay (replay.py, replaywriter.py): a fully cached staged review printed again without being run.
+"""Replay (replay.py, recorder.py): a fully cached staged review printed again without being run.
 
 In process, `replay.replay(argv)` then `cli.main(argv)` is exactly what entry.main does; the
 fresh-process tests go through `python -m symphony_assist_hooks` (entry.main) and check what it imported.
@@ -22,8 +22,7 @@ from responders import answering, finding, numbered_lines
 from symphony_assist_hooks.assistant.prompts import _cached_registry
 from symphony_assist_hooks.cli import main
 from symphony_assist_hooks.config import builtin_template_dir, load_settings, user_dirs
-from symphony_assist_hooks.review import recorder as replaywriter
-from symphony_assist_hooks.review import replay
+from symphony_assist_hooks.review import recorder, replay
 
 RISKY = 'import os\n\n\ndef clean(path):\n    os.system("rm -rf " + path)\n'
 
@@ -39,7 +38,7 @@ def _flag_system(item_id: str, label: str, content: str) -> list[dict[str, objec
 @pytest.fixture(autouse=True)
 def _no_racy_window(monkeypatch: pytest.MonkeyPatch) -> None:
     """These tests write files and review within milliseconds; the racy-write rule has its own test."""
-    monkeypatch.setattr(replaywriter, "RACY_NS", 0)
+    monkeypatch.setattr(recorder, "RACY_NS", 0)
 
 
 @pytest.fixture
@@ -209,15 +208,44 @@ def test_runs_that_are_never_kept(
     assert records(tmp_path) == []
 
 
-def test_a_fallback_is_never_kept(
-    staged: GitRepo, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+def test_a_run_without_a_key_is_kept_until_a_key_is_set(
+    staged: GitRepo,
+    flagging: FakeOpenAI,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("SYMPHONY_ASSIST_CACHE_DIR", str(tmp_path / "cache"))  # no key: local analyzers answer
+    """No key (the quick start's hook): the local analyzers answer the same way for the same staged changes,
+    so the second run is replayed. A key set since is in the replay key (by presence): the model is asked."""
+    key = os.environ.pop("OPENAI_API_KEY")
+    first = hook(capsys)
+    assert not first.replayed and "local analyzers answered" in first.err
+    assert "pkg/tool.py:5: high [bandit/B605]" in first.out
+    assert len(records(tmp_path)) == 1
+    second = hook(capsys)
+    assert second.replayed
+    assert (second.code, second.out, second.err) == (first.code, first.out, first.err)
+    offline = [hook(capsys, "--offline") for _ in range(2)]  # another command line: reviewed, then kept
+    assert [r.replayed for r in offline] == [False, True] and "offline (--offline" in offline[1].err
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    keyed = hook(capsys)
+    assert not keyed.replayed and len(flagging.chat_requests) == 1
+
+
+def test_a_fallback_for_a_spent_budget_is_never_kept(
+    staged: GitRepo,
+    flagging: FakeOpenAI,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A budget is spent or not depending on the ledger, which the replay key does not hold."""
+    monkeypatch.setenv("SYMPHONY_ASSIST_BUDGET_RUN", "0")
     for _ in range(3):
         run = hook(capsys)
         assert not run.replayed
-        assert "local analyzers answered" in run.err
-    assert records(tmp_path) == []
+        assert "local analyzers answered" in run.err and "budget" in run.err
+    assert records(tmp_path) == [] and flagging.chat_requests == []
 
 
 def test_a_pyproject_cache_dir_elsewhere_is_never_kept(
@@ -324,7 +352,7 @@ def test_dependencies_cover_what_a_review_reads(
     staged.run("config", "include.path", str(included))
     monkeypatch.setenv("SYMPHONY_ASSIST_CACHE_DIR", str(tmp_path / "cache"))
     settings = load_settings()
-    deps = dict(replaywriter.dependencies(settings, str(staged.path), ["pkg/tool.py"], [str(tmp_path / "b.json")]))
+    deps = dict(recorder.dependencies(settings, str(staged.path), ["pkg/tool.py"], [str(tmp_path / "b.json")]))
     package = Path(replay.__file__).parent
     stat = {p for p, kind in deps.items() if kind == "stat"}
     assert str(builtin_template_dir() / "code_review.md.j2") in stat
@@ -413,7 +441,7 @@ def test_an_edit_just_before_the_run_is_never_kept(
     primed(capsys, flagging)
     for path in records(tmp_path):
         path.unlink()
-    replaywriter.RACY_NS = 10**9  # the autouse fixture restores 0 afterwards
+    recorder.RACY_NS = 10**9  # the autouse fixture restores 0 afterwards
     staged.write("pyproject.toml", "[project]\nname = 'demo2'\n")  # now: within the racy window
     assert not hook(capsys).replayed
     assert records(tmp_path) == []
@@ -488,12 +516,12 @@ def test_an_ignored_sigchld_or_a_ctrl_c_never_gives_a_traceback(
 
 
 def test_records_beyond_the_limit_are_pruned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(replaywriter, "KEEP", 3)
+    monkeypatch.setattr(recorder, "KEEP", 3)
     folder = tmp_path / "replay"
     for i in range(5):
-        assert replaywriter._write(folder, f"k{i}", b"x")
+        assert recorder._write(folder, f"k{i}", b"x")
         os.utime(folder / f"k{i}", ns=(i * 10**9, i * 10**9))
-    replaywriter._prune(folder)
+    recorder._prune(folder)
     assert sorted(p.name for p in folder.iterdir()) == ["k2", "k3", "k4"]
 
 
@@ -754,7 +782,7 @@ def test_a_recorded_stream_answers_for_the_terminal_behind_it(tmp_path: Path) ->
     """Color and encoding decisions made while a run is recorded see the real stream, not the recorder."""
     chunks: list[tuple[bool, str]] = []
     with open(tmp_path / "out.txt", "w", encoding="ascii", errors="replace") as inner:
-        tee = replaywriter._Tee(inner, True, chunks)
+        tee = recorder._Tee(inner, True, chunks)
         assert (tee.encoding, tee.errors, tee.isatty(), tee.fileno()) == ("ascii", "replace", False, inner.fileno())
         tee.write("caf\u00e9\n")
         tee.flush()

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import Settings, user_dirs
-from ..errors import EXIT_NO_KEY, FallbackReason, NoKeyError, SecretScanError
+from ..errors import NO_KEY, OFFLINE, FallbackReason, NoKeyError, SecretScanError
 from ..plugins import get_plugin_manager, has_third_party_plugins
 from ..scan.policy import REDACTION_POLICY_VERSION
 from .cache import open_cache
@@ -300,14 +300,14 @@ class Assistant:
         if self.halt.reason:
             return self.halt.reason
         if self.settings.offline:
-            return FallbackReason("offline (--offline or SYMPHONY_ASSIST_OFFLINE): no request is made")
+            return OFFLINE
         if self._provider is None and not self.settings.server_url and not self.settings.has_key:
             if not has_third_party_plugins():
-                return FallbackReason("offline: no API key configured", EXIT_NO_KEY)
+                return NO_KEY
             try:  # a plugin's provider (a local model, another service) needs no OpenAI key
                 self.provider  # noqa: B018 - made now: the plugin says whether it answers these settings
             except NoKeyError:
-                return FallbackReason("offline: no API key configured", EXIT_NO_KEY)
+                return NO_KEY
         return None
 
     def ask(self, request: Request, fallback: Fallback | None = None) -> Response:

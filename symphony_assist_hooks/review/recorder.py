@@ -3,7 +3,8 @@
 `start` (before the review runs) decides whether the run could qualify at all (a staged review,
 looked up by entry.py and missed, the disk cache in the folder the fast path looks in, no remote
 server, no third-party plugin) and reads the cache's generation token; `Recorder.finish` (after)
-writes the record only when the run asked nothing, fell back nowhere, warned and noticed nothing,
+writes the record only when the run asked nothing, fell back nowhere (or only for a standing reason: no
+key, `--offline`, which the replay key already holds), warned and noticed nothing,
 wrote no file, the cache did not change meanwhile, no dependency was modified since its lookup began
 (less `RACY_NS`), and the staged listing is still the one looked up.
 """
@@ -22,6 +23,7 @@ from ..assistant.cache import SUBDIR
 from ..assistant.cache.directory import ensure_private_dir, generation_file
 from ..assistant.prompts import project_template_dir, user_template_dir
 from ..config import builtin_template_dir
+from ..errors import STANDING_REASONS
 from ..git import changes as git
 from ..git import process as gitcli
 from ..git.patch import parse_raw
@@ -96,11 +98,12 @@ class Recorder:
 
     def finish(self, report: Report, assistant: Assistant, *, files_written: bool, code: int) -> bool:
         """Write the record when the run qualifies (module docstring); True when written."""
+        standing = report.fallback_reason in STANDING_REASONS  # no key, --offline: same inputs, same fallback
         if (
             files_written
             or report.api_requests
-            or report.local_answers
-            or report.fallback_reason
+            or (report.local_answers and not standing)
+            or (report.fallback_reason and not standing)
             or report.notices  # e.g. a local analyzer that failed this time
             or assistant.warnings
             or replay.stamp(generation_path(self.settings), "content") != self.generation  # the cache changed

@@ -2,8 +2,9 @@
 
 A pre-commit hook runs again and again on the same staged changes (a commit refused by another hook and
 retried, a message edited, `git commit --amend` of the message only). When a review of the staged
-changes was answered entirely from the cache (no request, no fallback, no warning or notice, nothing
-written but stdout and stderr), replaywriter.py keeps what it printed, its exit code and its stats events
+changes was answered entirely from the cache, or by the local analyzers for a standing reason (no key,
+`--offline`: the key below holds both), with no request, no other fallback, no warning or notice and
+nothing written but stdout and stderr, recorder.py keeps what it printed, its exit code and its stats events
 in `<cache dir>/replay/<key>`, where the key is a SHA-256 of everything the result depends on that can
 be read in a few syscalls:
 
@@ -67,7 +68,7 @@ class Pending:
 
 
 class _Lookup:
-    """This process's lookup: set by `replay` on a miss, read by replaywriter.start."""
+    """This process's lookup: set by `replay` on a miss, read by recorder.start."""
 
     pending: Pending | None = None
 

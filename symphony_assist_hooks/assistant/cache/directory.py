@@ -1,7 +1,7 @@
 """The cache directory itself: private permissions, and the generation file that announces changes.
 
 Standard library only: on every hit's import path (disk.py), and used by the disk ledger and
-replaywriter.py for their own folders.
+recorder.py for their own folders.
 """
 
 from __future__ import annotations

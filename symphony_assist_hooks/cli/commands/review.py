@@ -17,7 +17,7 @@ from ...findings import Report, Severity
 from ...git import changes as git
 from ...plugins import annotators
 from ...precommit import range_from_env
-from ...review import recorder as replaywriter
+from ...review import recorder
 from ...review.baseline import DEFAULT_BASELINE
 from ...review.pipeline import ReviewOptions, review_changes
 from ...terminal.console import Console
@@ -92,9 +92,9 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     opts = options(args, settings)
 
     progress = stderr_progress(console, "hunks")  # None unless stderr is a terminal or a CI log (#11)
-    recorder = replaywriter.start(settings, opts)  # replay.py: keep this result if it qualifies
-    if recorder is not None:
-        recorder.capture(console)  # after the progress line took the real stderr
+    recording = recorder.start(settings, opts)  # replay.py: keep this result if it qualifies
+    if recording is not None:
+        recording.capture(console)  # after the progress line took the real stderr
     warn = progress.wrap(console.notice) if progress is not None else console.notice
     assistant = Assistant(settings, warn=warn, progress=progress)
     try:
@@ -121,8 +121,8 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
         console.notice("nothing to review", None)
     if args.fail_closed and report.fallback_reason:
         console.error(f"--fail-closed: {report.fallback_reason}")
-    if recorder is not None:  # the next identical run prints this without running
-        recorder.finish(report, assistant, files_written=bool(written), code=code)
+    if recording is not None:  # the next identical run prints this without running
+        recording.finish(report, assistant, files_written=bool(written), code=code)
     return code
 
 
