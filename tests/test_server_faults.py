@@ -129,7 +129,7 @@ def test_a_ledger_of_a_newer_version_is_reported_by_stats_and_refuses_paid_calls
     assert stats.status_code == 200
     assert stats.json()["budget"] == {
         "error": f"budget ledger unreadable at {ledger_dir}: written by a newer symphony-assist (schema 99); "
-        "no paid call was made. Remove the directory to reset it."
+        "no paid call was made. Remove the directory to reset it"
     }
     refused = api.call("POST", "/assistant/complete", json=CHAT)
     assert refused.status_code == 402

@@ -120,11 +120,17 @@ class DiskLedger(_BaseLedger):
             # The ledger is intact but cannot be written: removing it would forget the month's spend.
             return BudgetError(
                 f"budget ledger at {self.path} cannot be written ({fault.reason}); no paid call was made. "
-                "Free disk space or fix the directory's permissions."
+                "Free disk space or fix the directory's permissions"
+            )
+        if blocking := _file_in_the_way(self.path):
+            where = "" if blocking == self.path else f" in {self.path}"
+            return BudgetError(
+                f"budget ledger cannot be made{where}: {blocking} is a file, not a directory; no paid call was "
+                "made. Point SYMPHONY_ASSIST_CACHE_DIR at a directory, or move the file"
             )
         return BudgetError(
             f"budget ledger unreadable at {self.path}: {fault.reason}; no paid call was made. "
-            "Remove the directory to reset it."
+            "Remove the directory to reset it"
         )
 
     def _connect(self) -> sqlite3.Connection:
@@ -211,3 +217,12 @@ class DiskLedger(_BaseLedger):
                 with contextlib.suppress(sqlite3.Error):
                     self._con.close()
                 self._con = None
+
+
+def _file_in_the_way(path: Path | None) -> Path | None:
+    """The first of `path` and its parents that exists and is not a directory (the ledger's folder cannot be
+    made under it), or None."""
+    for candidate in [path, *path.parents] if path is not None else []:
+        if candidate.exists():
+            return None if candidate.is_dir() else candidate
+    return None

@@ -330,6 +330,26 @@ def ledger_dir(tmp_path: Path) -> Path:
     return tmp_path / "cache" / "ledger"
 
 
+@pytest.mark.hardening_local_state
+@pytest.mark.parametrize("blocked", ["ledger", "cache", "parent"])
+def test_a_file_where_a_directory_should_be_is_named_and_nothing_is_spent(tmp_path: Path, blocked: str) -> None:
+    """Not "remove the directory": there is none. The file in the way is named, and how to get past it."""
+    cache = tmp_path / "plain" / "cache" if blocked == "parent" else tmp_path / "cache"
+    in_the_way = {"ledger": cache / "ledger", "cache": cache, "parent": cache.parent}[blocked]
+    in_the_way.parent.mkdir(parents=True, exist_ok=True)
+    in_the_way.write_text("x")
+    ledger = open_ledger(Settings(cache_dir=cache, budget_monthly=1.0), warn=Warnings())
+    with pytest.raises(BudgetError) as info:
+        ledger.reserve(10)
+    message = str(info.value)
+    where = "" if blocked == "ledger" else f" in {cache / 'ledger'}"
+    assert message == (
+        f"budget ledger cannot be made{where}: {in_the_way} is a file, not a directory; no paid call was made. "
+        "Point SYMPHONY_ASSIST_CACHE_DIR at a directory, or move the file"
+    )
+    assert in_the_way.read_text() == "x"  # nothing lost
+
+
 @pytest.mark.parametrize("damage", ["garbage", "truncated"])
 @pytest.mark.hardening_local_state
 def test_a_corrupted_ledger_fails_closed(tmp_path: Path, ledger_dir: Path, damage: str) -> None:
@@ -346,19 +366,10 @@ def test_a_corrupted_ledger_fails_closed(tmp_path: Path, ledger_dir: Path, damag
     message = str(info.value)
     assert "\n" not in message
     assert message.startswith(f"budget ledger unreadable at {ledger_dir}: ")
-    assert message.endswith("; no paid call was made. Remove the directory to reset it.")
+    assert message.endswith("; no paid call was made. Remove the directory to reset it")
     with pytest.raises(BudgetError):
         ledger.status()
     assert warnings == []
-
-
-@pytest.mark.hardening_local_state
-def test_an_unwritable_ledger_fails_closed(tmp_path: Path) -> None:
-    (tmp_path / "cache").mkdir()
-    (tmp_path / "cache" / "ledger").write_text("a file where the ledger dir should be")
-    ledger = open_ledger(settings(tmp_path, budget_monthly=1.0), warn=print)
-    with pytest.raises(BudgetError, match=r"budget ledger unreadable at .*no paid call was made"):
-        ledger.reserve(10)
 
 
 @pytest.mark.hardening_local_state

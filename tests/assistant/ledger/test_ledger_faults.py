@@ -88,7 +88,7 @@ def test_a_failed_integrity_check_refuses_paid_calls(tmp_path: Path, inject: Any
     assert str(refused.value).startswith(
         f"budget ledger unreadable at {tmp_path / 'cache' / 'ledger'}: integrity check failed (*** in database main"
     )
-    assert str(refused.value).endswith("no paid call was made. Remove the directory to reset it.")
+    assert str(refused.value).endswith("no paid call was made. Remove the directory to reset it")
 
 
 def test_a_commit_that_finds_the_disk_full_refuses_the_call(tmp_path: Path, inject: Any) -> None:
