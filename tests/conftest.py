@@ -9,9 +9,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import settings
 
 if TYPE_CHECKING:
     from fakeserver import FakeOpenAI
+
+# Property tests try the same examples on every run (Hypothesis' built-in "ci" profile: derandomized, no
+# example database, no deadline), so a rare example found by chance never fails an unrelated change; it is
+# what Hypothesis loads by itself when the CI variable is set. HYPOTHESIS_PROFILE=default explores new ones.
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 _KEY_VARS = (
     "OPENAI_API_KEY",
