@@ -977,6 +977,8 @@ class _Frame:
         name = self.a.qualname(node)
         if name in {"sys.argv", "os.environ"}:
             return V(LOCAL, origin=node.lineno)
+        if name in _REQUEST_NAMES:  # `import flask` … `flask.request.args`
+            return V(request=True)
         base = self.ev(node.value)
         if base.request and node.attr in _REQUEST_SOURCES:
             return V(USER, origin=node.lineno)

@@ -131,6 +131,21 @@ def test_chmod_is_a_finding_only_when_world_writable(mode: str, flagged: bool) -
     assert [f.rule for f in findings] == (["bandit/B103"] if flagged else [])
 
 
+def test_a_test_s_throwaway_app_is_no_web_finding_but_an_injection_still_is() -> None:
+    """flask's tests define handlers returning a route parameter: XSS in production code, a fixture in a test."""
+    text = (
+        "import os\nimport flask\n\n\ndef test_static(client):\n    app = flask.Flask(__name__)\n\n"
+        "    @app.route('/<path:path>')\n    def catch_all(path):\n        return path\n\n"
+        "    @app.route('/go')\n    def go():\n        return flask.redirect(flask.request.args['next'])\n\n"
+        "    @app.route('/run/<name>')\n    def run(name):\n        os.system('echo ' + name)\n        return ''\n"
+    )
+    analyzer = SecurityAnalyzer(find_secrets=lambda _: [])
+    in_test = analyzer.review([Target.whole_file("tests/test_app.py", text)])
+    assert [(f.line, f.rule) for f in in_test if f.rule.startswith("taint/")] == [(18, "taint/command-injection")]
+    in_app = analyzer.review([Target.whole_file("app/views.py", text)])
+    assert {f.rule for f in in_app} >= {"taint/xss", "taint/open-redirect", "taint/command-injection"}
+
+
 def test_test_scaffolding_is_not_a_security_finding() -> None:
     text = (
         "import os\nimport pickle\n\n\ndef test_roundtrip(tmp_path):\n    assert pickle.loads(pickle.dumps(1)) == 1\n"

@@ -36,6 +36,22 @@ def _constant(body: str, line: int, head: str = HEAD) -> bool:
     return result.line_constant[line + offset]
 
 
+def test_the_request_reached_through_the_module_name_is_a_source() -> None:
+    """`import flask` then `flask.request.args`: as tainted as `from flask import request`."""
+    body = """
+        @app.route("/go")
+        def go():
+            return flask.redirect(flask.request.args.get("next"))
+
+        @app.route("/q")
+        def q():
+            os.system("grep " + flask.request.form["q"])
+            return ""
+    """
+    head = "import os\nimport flask\napp = flask.Flask(__name__)\n"
+    assert _found(body, head) == [("cmdi", 7), ("redirect", 3)]
+
+
 # -- assignment targets -----------------------------------------------------------------------------------
 def test_tuple_unpacking_keeps_each_element_apart() -> None:
     body = """
