@@ -223,3 +223,17 @@ def test_redefinitions_are_low_and_a_bare_except_that_re_raises_is_not_reported(
     swallowing = text.replace("        raise\n", "        return None\n")
     rules = [(f.line, f.rule) for f in CodeReviewAnalyzer().review([Target.whole_file("pkg/io.py", swallowing)])]
     assert (11, "ruff/E722") in rules
+
+
+def test_a_bare_raise_outside_an_except_is_medium_and_other_pylint_errors_stay_high() -> None:
+    """flask's handle_user_exception re-raises with a bare `raise` (it is called from an except block):
+    worth reading, not a commit refused. A `return` in `__init__` is still a high error."""
+    text = (
+        "def handle(error, handler):\n    if handler is None:\n        raise\n    return handler(error)\n\n\n"
+        "class Box:\n    def __init__(self):\n        return 1\n"
+    )
+    findings = CodeReviewAnalyzer().review([Target.whole_file("pkg/app.py", text)])
+    assert [(f.line, f.rule, f.severity) for f in findings] == [
+        (3, "ruff/PLE0704", Severity.MEDIUM),
+        (9, "ruff/PLE0101", Severity.HIGH),
+    ]

@@ -131,6 +131,16 @@ def test_chmod_is_a_finding_only_when_world_writable(mode: str, flagged: bool) -
     assert [f.rule for f in findings] == (["bandit/B103"] if flagged else [])
 
 
+def test_an_empty_or_none_password_is_no_hard_coded_password() -> None:
+    """bandit reports `"SECRET_KEY": None` (flask's default_config) and `password = ""` as B105."""
+    text = (
+        'DEFAULTS = dict(\n    DEBUG=None,\n    SECRET_KEY=None,\n)\nCONFIG = {\n    "SECRET_KEY": None,\n}\n'
+        'password = ""\nSECRET_KEY = "dev"\n'
+    )
+    findings = SecurityAnalyzer(find_secrets=lambda _: []).review([Target.whole_file("app/settings.py", text)])
+    assert [(f.line, f.rule) for f in findings] == [(9, "bandit/B105")]  # only the one that holds a value
+
+
 def test_a_test_s_throwaway_app_is_no_web_finding_but_an_injection_still_is() -> None:
     """flask's tests define handlers returning a route parameter: XSS in production code, a fixture in a test."""
     text = (
