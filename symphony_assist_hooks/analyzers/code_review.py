@@ -51,7 +51,9 @@ RUFF_SELECT = (
     "PIE796",
     "ASYNC",
 )
-# Style-ish or noisy members of the selected families (B008 fires on FastAPI's Depends(), B904 is taste).
+# Style-ish or noisy members of the selected families (B008 fires on FastAPI's Depends(), B904 is taste; B018,
+# a "useless" expression, was deliberate in all 16 cases in requests 2.32.3: a property read for its effect,
+# `resp.content  # consume socket`, or a test that an attribute exists).
 RUFF_IGNORE = (
     "F401",
     "F403",
@@ -62,6 +64,7 @@ RUFF_IGNORE = (
     "B008",
     "B009",
     "B010",
+    "B018",
     "B028",
     "B904",
     "B905",

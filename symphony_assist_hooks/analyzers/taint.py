@@ -1357,7 +1357,10 @@ class _Frame:
                 if not (algo.is_const and str(algo.const).lower().replace("-", "") in _WEAK_HASHES):
                     return
             self.a.hit("hash", node, name, None)
-        if method == "set_cookie" and base is not None:
+        # a cookie jar's set_cookie(cookie) (http.cookiejar, requests' jar) stores one Cookie object for a client;
+        # a response's set_cookie(name, value, ...) is what a browser gets
+        jar = len(args) == 1 and not kwargs and not (first.is_const and isinstance(first.const, str))
+        if method == "set_cookie" and base is not None and not jar:
             secure, httponly = kwargs.get("secure"), kwargs.get("httponly")
             if not (secure and secure.is_const and secure.const) or not (
                 httponly and httponly.is_const and httponly.const

@@ -1,7 +1,7 @@
 """Secrets without a vendor format, and the value heuristics that find them.
 
 A literal assigned to a secret-named variable, a random-looking quoted token, a URL's userinfo: the
-three rules of `redact.HEURISTIC_KINDS` (redacted everywhere, reported outside tests only). Whether a
+rules of `redact.HEURISTIC_KINDS` (redacted everywhere, reported outside tests and docs only). Whether a
 value is a real secret or code, a placeholder, a template or an identifier is decided by the checks
 here (`looks_secret`, `is_template`), which the bearer-token rule in secretrules.py reuses.
 

@@ -49,11 +49,12 @@ __all__ = [
 ]
 
 
-# Kinds found by heuristics (a secret-looking name, entropy, URL userinfo) rather than a vendor format.
-# They are always redacted before sending; in a test file they are usually fixtures, so they are not
-# reported as findings there. A vendor token in a test is still real and still reported.
+# Kinds found by heuristics (a secret-looking name, entropy, URL userinfo, a random-looking word after
+# Bearer/Basic) rather than a vendor format. They are always redacted before sending; in a test or a
+# documentation file they are usually fixtures or examples (requests' tests check the Basic header they
+# build), so they are not reported as findings there. A vendor token there is still real and still reported.
 HEURISTIC_KINDS = frozenset(
-    {"secret-assignment", "high-entropy-string", "url-credentials", "cli-credentials", "sql-password"}
+    {"secret-assignment", "high-entropy-string", "url-credentials", "cli-credentials", "sql-password", "bearer-token"}
 )
 _TEST_FILE = re.compile(r"(^test_.*\.py$)|(_test\.py$)|(^conftest\.py$)|(\.(test|spec)\.[jt]sx?$)")
 

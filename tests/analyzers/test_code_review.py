@@ -237,3 +237,9 @@ def test_a_bare_raise_outside_an_except_is_medium_and_other_pylint_errors_stay_h
         (3, "ruff/PLE0704", Severity.MEDIUM),
         (9, "ruff/PLE0101", Severity.HIGH),
     ]
+
+
+def test_an_attribute_read_for_its_effect_is_no_finding() -> None:
+    """requests reads `resp.content` to consume the socket, and its tests check an attribute exists."""
+    text = "def drain(resp):\n    resp.content  # consume the socket\n    return resp\n\n\ndef probe(mod):\n    mod.extra\n"
+    assert CodeReviewAnalyzer().review([Target.whole_file("pkg/io.py", text)]) == []

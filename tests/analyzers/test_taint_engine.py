@@ -738,3 +738,21 @@ def test_code_too_deep_to_follow_gives_an_empty_result_and_too_deep_to_parse_non
     assert [h.line for h in (analyze_source(f"import os\nx = {shorter}\nos.system(x)\n") or TaintResult()).hits] == [3]
     deeper = "+".join(["os.environ['A']"] * 5000)
     assert analyze_source(f"import os\nx = {deeper}\nos.system(x)\n") is None
+
+
+def test_a_cookie_jar_s_set_cookie_is_no_response_cookie() -> None:
+    """http.cookiejar / requests' jar: set_cookie(cookie) stores a client's cookie; a response's takes a name."""
+    body = """
+        class Jar:
+            def set(self, name, value):
+                cookie = make(name, value)
+                self.set_cookie(cookie)
+                return cookie
+
+        @app.route("/")
+        def index():
+            resp = make_response("x")
+            resp.set_cookie("session")
+            return resp
+    """
+    assert _found(body) == [("securecookie", 10)]

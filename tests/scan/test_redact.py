@@ -6,6 +6,7 @@ every assertion message names the seed.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import importlib
 import inspect
@@ -32,6 +33,7 @@ from symphony_assist_hooks.scan.redact import (
     find_secrets,
     redact,
     redact_env_values,
+    reportable,
 )
 from symphony_assist_hooks.scan.sensitive import is_sensitive_path
 
@@ -205,6 +207,19 @@ def test_detect_secrets_finds_nothing_we_do_not_redact(rng: random.Random) -> No
         redacted, _ = redact(fake.text)
         for kind, value in detect_secrets_findings(fake.text):
             assert value not in redacted, f"{fake.name}: detect-secrets {kind} {value!r} (FAKE_SECRETS_SEED={SEED})"
+
+
+def test_pattern_guesses_in_tests_and_docs_are_redacted_but_not_reported(rng: random.Random) -> None:
+    """requests' tests compare the Basic header they build; flask's docs show example SECRET_KEYs."""
+    basic = base64.b64encode(bytes(rng.randrange(256) for _ in range(24))).decode()
+    line = f'assert headers["Authorization"] == "Basic {basic}"'
+    [match] = find_secrets(line)
+    assert match.kind == "bearer-token" and basic not in redact(line)[0]
+    assert reportable(match.kind, "src/client.py")
+    assert not reportable(match.kind, "tests/test_auth.py") and not reportable(match.kind, "docs/auth.rst")
+    token = make("github-pat-classic", rng).secrets[0]
+    [vendor] = find_secrets(f"Authorization: token {token}")
+    assert reportable(vendor.kind, "tests/test_auth.py") and reportable(vendor.kind, "README.md")
 
 
 # ---------------------------------------------------------------------------------------------- false positives
