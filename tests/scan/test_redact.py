@@ -403,6 +403,11 @@ FALSE_POSITIVES = [
     "password = m.group(2).partition(':')[2]",
     "description_token: |\n  some words here\n",
     "x = '/usr/local/lib/python3.11/site-packages/foo'",
+    "# noinspection PyAssignmentToLoopOrWithParameter",  # httpie 3.2.3
+    "class HTTPServerErrorHandlerFactoryMixin: ...",
+    "# Handle http://username:password@hostname/",  # httpie 3.2.3
+    "DATABASE_URL = 'postgresql://user:PASSWORD@localhost:5432/app'",
+    "broker = 'amqp://guest:***@rabbit//'",
 ]
 
 
