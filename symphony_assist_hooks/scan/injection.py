@@ -41,9 +41,11 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(
             r"\b(?:you\s+are\s+now|pretend\s+to\s+be|new\s+instructions?\s*:|system\s+prompt\s*:"
             r"|as\s+an?\s+ai\s+(?:language\s+)?model\s+you\s+must)"
-            # "act as" addressed to the reader: opening a line, a comment, a string or a sentence, or after "you
-            # must", "please", "now"; not prose about code ("it will act as a central registry": flask's docs)
-            r"|(?:^|[.!?:;\"'`#*/(]\s*|\b(?:you\s+(?:must|should|will|now|shall)\s+|please\s+|now\s+))act\s+as\b"
+            # "act as" addressed to the reader and given a role: opening a line, a comment, a string or a sentence,
+            # or after "you must", "please", "now", and followed by a/an/the/my/your/if. Not prose about code ("it
+            # will act as a central registry": flask's docs; "*   act as flags": a list in click's docs)
+            r"|(?:^|[.!?:;\"'`#*/(]\s*|\b(?:you\s+(?:must|should|will|now|shall)\s+|please\s+|now\s+))"
+            r"act\s+as\s+(?:an?|the|my|your|if)\b"
             # a chat-role marker opens a line, a comment or a string; `class Assistant:` and `-> Assistant:` are code
             r"|^\s*(?:(?:#+|//+|/?\*+|--|;+|>+|[-+*]\s)\s*)?assistant\s*:|[\"'`]\s*assistant\s*:",
             re.IGNORECASE,

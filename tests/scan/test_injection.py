@@ -35,6 +35,7 @@ BENIGN = [
     "logger.info('previous instructions were cached')",
     "Once it is created it will act as a central registry for",  # flask's `Flask` docstring
     "# the proxy acts as a cache; the adapter can act as either side",
+    "*   act as flags (boolean or otherwise)",  # click 8.1.7's docs/parameters.rst
 ]
 
 
