@@ -243,3 +243,14 @@ def test_an_attribute_read_for_its_effect_is_no_finding() -> None:
     """requests reads `resp.content` to consume the socket, and its tests check an attribute exists."""
     text = "def drain(resp):\n    resp.content  # consume the socket\n    return resp\n\n\ndef probe(mod):\n    mod.extra\n"
     assert CodeReviewAnalyzer().review([Target.whole_file("pkg/io.py", text)]) == []
+
+
+def test_a_swallowed_error_in_del_is_the_idiom_not_a_finding() -> None:
+    """click's stream wrapper: `def __del__: try: self.detach() except Exception: pass`."""
+    text = (
+        "class Wrapper:\n    def __del__(self):\n        try:\n            self.detach()\n        except Exception:\n"
+        "            pass\n\n    def close(self):\n        try:\n            self.detach()\n        except Exception:\n"
+        "            pass\n"
+    )
+    findings = CodeReviewAnalyzer().review([Target.whole_file("pkg/streams.py", text)])
+    assert [(f.line, f.rule) for f in findings] == [(11, "swallowed-exception")]
