@@ -22,7 +22,7 @@ import inspect
 import os
 import re
 import textwrap
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -135,10 +135,11 @@ def returned_lines(source: str) -> list[int]:
     return sorted(out)
 
 
-def guard_lines(source: str) -> list[int]:
-    """The lines deciding whether the function in `source` raises: for each of its own `raise` statements,
-    the innermost `if`/`while` header above it (the `raise` itself when nothing guards it). Empty when the
-    function never raises: then the missing check is the bug, and its returns are what to read."""
+def guard_lines(source: str, raises: Callable[[ast.Call], bool] | None = None) -> list[int]:
+    """The lines deciding whether the function in `source` raises: for each of its own `raise` statements
+    (and calls `raises` says always raise, such as click's `self.fail(...)`), the innermost `if`/`while`
+    header above it (the statement itself when nothing guards it). Empty when the function never raises:
+    then the missing check is the bug, and its returns are what to read."""
     func = _function_node(source)
     if func is None:
         return []
@@ -149,7 +150,8 @@ def guard_lines(source: str) -> list[int]:
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
                 continue
-            if isinstance(child, ast.Raise):
+            call = child.value if isinstance(child, ast.Expr) and isinstance(child.value, ast.Call) else None
+            if isinstance(child, ast.Raise) or (isinstance(child, ast.Expr) and call and raises and raises(call)):
                 guard = parents.get(child)
                 while guard is not None and guard is not func and not isinstance(guard, ast.If | ast.While):
                     guard = parents.get(guard)
@@ -213,12 +215,21 @@ def diff_of(path: str | os.PathLike[str], root: Path, first: int, last: int, lim
 
 # ------------------------------------------------------------------------------------------ suspects
 def function_suspect(
-    code: Any, path: Path, root: Path, *, targets: Sequence[int] = (), why: str, rel: str, guards: bool = False
+    code: Any,
+    path: Path,
+    root: Path,
+    *,
+    targets: Sequence[int] = (),
+    why: str,
+    rel: str,
+    guards: bool = False,
+    raises: Callable[[ast.Call], bool] | None = None,
 ) -> dict[str, Any] | None:
     """A suspect record for the function of `code` (a code object or function) in `path`.
 
     `targets` are absolute line numbers (the line that raised); empty means "what it returned", or with
-    `guards` (a test expected an exception that never came) the conditions in front of its `raise`s.
+    `guards` (a test expected an exception that never came) the conditions in front of its `raise`s
+    (`raises`: which of its calls always raise, see `guard_lines`).
     """
     raw = getattr(code, "__code__", code)
     try:
@@ -232,7 +243,7 @@ def function_suspect(
         rel_targets = [t - first + 1 for t in targets if first <= t <= last]
         kind = why
     else:
-        rel_targets = (guards and guard_lines(source)) or returned_lines(source)
+        rel_targets = (guards and guard_lines(source, raises)) or returned_lines(source)
         kind = why
     feeding = [first + n - 1 for n in feeding_lines(source, rel_targets)]
     prime = [first + n - 1 for n in rel_targets]

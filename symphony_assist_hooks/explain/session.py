@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import os
+import re
 import sys
 import types
 from collections.abc import Iterator
@@ -195,10 +196,7 @@ def _callees(func: Any, root: Path, test_path: Path, depth: int = 3, limit: int 
                 tree = ast.parse(textwrap.dedent(inspect.getsource(f)))
             except (OSError, TypeError, SyntaxError, ValueError):
                 continue
-            scope: dict[str, Any] = dict(getattr(f, "__globals__", {}))
-            owner = scope.get(f.__qualname__.split(".")[0]) if "." in f.__qualname__ else None
-            if inspect.isclass(owner):
-                scope["self"] = scope["cls"] = owner
+            scope = _scope_of(f)
             for node in ast.walk(tree):
                 if not isinstance(node, ast.Call):
                     continue
@@ -218,6 +216,50 @@ def _callees(func: Any, root: Path, test_path: Path, depth: int = 3, limit: int 
                         return out
         level = nxt
     return out
+
+
+def _scope_of(func: Any) -> dict[str, Any]:
+    """How `func`'s calls are resolved statically: its module's globals, with `self`/`cls` its owner class."""
+    scope: dict[str, Any] = dict(getattr(func, "__globals__", {}))
+    owner = scope.get(func.__qualname__.split(".")[0]) if "." in func.__qualname__ else None
+    if inspect.isclass(owner):
+        scope["self"] = scope["cls"] = owner
+    return scope
+
+
+_NO_RETURN = re.compile(r"\b(?:NoReturn|Never)\b")
+
+
+def _never_returns(func: Any) -> bool:
+    """Whether `func` always raises: annotated `NoReturn`/`Never`, or a body that ends in `raise` and has
+    no `return` (click's `ParamType.fail`)."""
+    import ast
+    import textwrap
+
+    if _NO_RETURN.search(str(getattr(func, "__annotations__", {}).get("return", ""))):
+        return True
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(func)))
+    except (OSError, TypeError, SyntaxError, ValueError):
+        return False
+    node = tree.body[0] if tree.body else None
+    if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        return False
+    return isinstance(node.body[-1], ast.Raise) and not any(isinstance(n, ast.Return) for n in ast.walk(node))
+
+
+def _raising_calls(func: Any) -> Any:
+    """For `blame.guard_lines`: whether a call in `func` names a function that always raises."""
+    scope = _scope_of(func)
+
+    def raises(call: Any) -> bool:
+        try:
+            callee = _resolve(call.func, scope, instance=False)
+        except Exception:  # a custom descriptor: not followed
+            return False
+        return getattr(callee, "__code__", None) is not None and _never_returns(callee)
+
+    return raises
 
 
 def _suspects(
@@ -242,7 +284,15 @@ def _suspects(
         for func in called[:limit]:
             path = Path(func.__code__.co_filename)
             why = "ran without raising" if did_not_raise else "returned the value the test checks"
-            found = function_suspect(func, path, root, why=why, rel=_rel(path, root), guards=did_not_raise)
+            found = function_suspect(
+                func,
+                path,
+                root,
+                why=why,
+                rel=_rel(path, root),
+                guards=did_not_raise,
+                raises=_raising_calls(func) if did_not_raise else None,
+            )
             if found is not None:
                 out.append(found)
         # what those call in turn: only a line changed since HEAD makes one of them a suspect

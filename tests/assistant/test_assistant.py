@@ -100,7 +100,9 @@ def test_a_cache_dir_that_is_a_file_warns_once_and_makes_no_paid_call(
     finally:
         assistant.close()
     assert answer(resp) == (None, "none")
-    assert resp.fallback_reason.startswith(f"budget ledger unreadable at {blocker / 'ledger'}: Not a directory")
+    assert resp.fallback_reason.startswith(
+        f"budget ledger cannot be made in {blocker / 'ledger'}: {blocker} is a file, not a directory"
+    )
     assert "no paid call was made" in resp.fallback_reason
     assert f"cache dir {blocker} unusable (File exists): nothing will be cached" in warned
     assert f"cache: cannot use {blocker / 'responses'} (Not a directory); not caching this run" in warned

@@ -137,3 +137,17 @@ def test_the_diff_is_asked_again_once_the_file_changed(git_repo: GitRepo) -> Non
     path.write_text(CALC.replace("    return s\n", "    return -s\n"), encoding="utf-8")
     os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))  # a later mtime, whatever the clock
     assert changed_lines(path, git_repo.path)[1] == frozenset({4})
+
+
+def test_guard_lines_count_calls_that_always_raise() -> None:
+    source = (
+        "def convert(self, value):\n"  # 1
+        "    if value < 0:\n"  # 2
+        "        self.fail(value)\n"  # 3: always raises (click's ParamType.fail)
+        "    if value > 9:\n"  # 4
+        "        self.warn(value)\n"  # 5: returns
+        "    return value\n"  # 6
+    )
+    always = {"fail"}
+    assert guard_lines(source, lambda call: getattr(call.func, "attr", "") in always) == [2]
+    assert guard_lines(source) == []

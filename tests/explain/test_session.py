@@ -199,10 +199,20 @@ def test_the_project_functions_called_in_the_failing_assert_are_the_suspects(
     assert {s["why"] for s in suspects} == {"returned the value the test checks"}
 
 
+HELPERS = (
+    "\n\ndef fail(text):\n    raise ValueError(text)\n"
+    '\n\ndef stop(text) -> "NoReturn":\n    import sys\n\n    sys.exit(text)\n'
+    "\n\ndef log(text):\n    print(text)\n"
+)
+
+
 @pytest.mark.parametrize(
     ("check", "line", "shown"),
     [
         ("    if value < -1:\n        raise ValueError(text)\n", 3, "if value < -1:"),  # the wrong guard
+        ("    if value < -1:\n        fail(text)\n", 3, "if value < -1:"),  # through a helper that raises
+        ("    if value < -1:\n        stop(text)\n", 3, "if value < -1:"),  # through one annotated NoReturn
+        ("    if value < -1:\n        log(text)\n", 5, "return value"),  # a helper that returns: no guard
         ("", 3, "return value"),  # no check at all: what it returned instead
     ],
 )
@@ -213,7 +223,7 @@ def test_a_block_that_did_not_raise_blames_the_code_it_ran(
     them the conditions in front of their `raise`s (or their returns when they never raise)."""
     monkeypatch.setenv("SYMPHONY_ASSIST_OFFLINE", "1")
     pytester.makepyfile(
-        ages=f"def parse_age(text):\n    value = int(text)\n{check}    return value\n",
+        ages=f"def parse_age(text):\n    value = int(text)\n{check}    return value\n{HELPERS}",
         test_ages=(
             "import pytest\nfrom ages import parse_age\n\n\ndef test_negative():\n"
             "    with pytest.raises(ValueError):\n        parse_age('-1')\n"
