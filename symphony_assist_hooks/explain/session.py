@@ -134,11 +134,12 @@ def _called(entry: Any, test_path: Path, root: Path) -> list[Any]:
         tree = ast.parse(textwrap.dedent("".join(lines)))
         stmts = [s for s in ast.walk(tree) if isinstance(s, ast.stmt)]
         ends = {s.lineno: _span_end(s, lines) for s in stmts}
-        statements += ["".join(lines[n - 1 : ends.get(n, n)]) for n in reversed(feeding) if 0 < n <= len(lines)]
-        # `with pytest.raises(E):` fails at its header when the block did not raise: the block is what ran
+        # `with pytest.raises(E):` fails at its header when the block did not raise: the block is what ran,
+        # before what fed it
         failing = entry.lineno + 1 - max(first, 1) + 1
         for block in (s for s in stmts if isinstance(s, ast.With | ast.AsyncWith) and s.lineno == failing):
             statements += ["".join(lines[b.lineno - 1 : ends.get(b.lineno, b.lineno)]) for b in block.body]
+        statements += ["".join(lines[n - 1 : ends.get(n, n)]) for n in reversed(feeding) if 0 < n <= len(lines)]
     except (OSError, TypeError, ValueError, IndexError, SyntaxError):
         pass
     found: list[Any] = []
@@ -491,17 +492,20 @@ def capture_failure(
         data["longrepr"] = text[-FIELD_CHARS:]
     except Exception as exc:  # keep pytest's own rendering
         data["repr_error"] = type(exc).__name__
-    in_test = [e for e in entries if e.path == item.path]
-    if in_test:
+    # the file the test function is written in: a test inherited from a base class in another module
+    # (itsdangerous' test_timed.py runs test_serializer.py's tests) runs there, and is still the test
+    test_file = Path(test_code.co_filename) if test_code is not None else item.path
+    in_test = [e for e in entries if e.path == test_file]
+    if in_test and test_file == item.path:
         data["line"] = in_test[-1].lineno + 1
     data["test_source"] = _source_of(test_obj)
     try:
-        data["code_under_test"] = _code_under_test(entries, item.path, test_code, root)
+        data["code_under_test"] = _code_under_test(entries, test_file, test_code, root)
     except Exception as exc:  # the failure is still explained, with less context
         data["capture_error"] = type(exc).__name__
     try:
         did_not_raise = isinstance(excinfo.value, pytest.fail.Exception) and "DID NOT RAISE" in str(excinfo.value)
-        data["suspects"] = _suspects(entries, item.path, root, did_not_raise=did_not_raise)
+        data["suspects"] = _suspects(entries, test_file, root, did_not_raise=did_not_raise)
     except Exception as exc:  # blame is a bonus: the failure is still explained
         data["capture_error"] = type(exc).__name__
     try:

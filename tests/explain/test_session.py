@@ -240,6 +240,44 @@ def test_a_block_that_did_not_raise_blames_the_code_it_ran(
     assert "make it raise what `test_negative` expects for this input" in said
 
 
+def test_what_the_block_ran_comes_before_what_fed_it(pytester: pytest.Pytester, env: FakeOpenAI) -> None:
+    """itsdangerous: `signed = s.dumps(v)` then `with pytest.raises(BadSignature): s.loads(tampered)`: the
+    call that should have raised is the prime suspect, the one that made its input comes next."""
+    pytester.makepyfile(
+        codec="def dumps(value):\n    return f'{value}.sig'\n\n\ndef loads(text):\n    return text.split('.')[0]\n",
+        test_codec="import pytest\nfrom codec import dumps, loads\n\n\ndef test_tampered():\n"
+        "    signed = dumps(12)\n    with pytest.raises(ValueError):\n        loads(signed[:-1])\n",
+    )
+    pytester.syspathinsert()
+    result, groups = _groups(pytester)
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert [(s["func"], s["why"]) for s in groups[0]["suspects"]] == [
+        ("loads", "ran without raising"),
+        ("dumps", "ran without raising"),
+    ]
+
+
+def test_a_test_inherited_from_another_module_is_still_the_test_not_a_suspect(
+    pytester: pytest.Pytester, env: FakeOpenAI
+) -> None:
+    """itsdangerous' test_timed.py subclasses test_serializer.py's test class: the failing frame is in the
+    base's file, which is test code all the same; the function it called is the suspect."""
+    pytester.makepyfile(
+        calc="def total(xs):\n    return sum(xs) + 1\n",
+        test_base="from calc import total\n\n\nclass TestBase:\n    def test_total(self):\n"
+        "        assert total([1, 2]) == 3\n",
+        test_child="from test_base import TestBase\n\n\nclass TestChild(TestBase):\n    pass\n",
+    )
+    pytester.syspathinsert()
+    result, groups = _groups(pytester, "test_child.py")
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert [(s["path"], s["func"], s["why"]) for s in groups[0]["suspects"]] == [
+        ("calc.py", "total", "returned the value the test checks")
+    ]
+
+
 def test_a_call_in_a_loop_header_over_several_lines_feeding_the_assert_is_a_suspect(
     pytester: pytest.Pytester, env: FakeOpenAI
 ) -> None:
