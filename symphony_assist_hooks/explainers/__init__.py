@@ -182,6 +182,17 @@ def _collection(ctx: Context) -> Verdict:
             location.rsplit(":", 1)[0] if m else "",
             int(m.group("line")) if m else 0,
         )
+    if ctx.short.endswith("Warning"):  # a warning filter set to "error" (click: filterwarnings = error)
+        said = " ".join(e.strip() for e in ctx.parsed.errors[1:] if e.strip())
+        detail = f"{ctx.message} {said}".strip()
+        return Verdict(
+            "collection-error",
+            f"pytest could not collect {ctx.failure.test_id}: a warning was raised as an error, {ctx.exc}: "
+            f"{detail}. A warning filter set to `error` (`filterwarnings` in the pytest configuration, or "
+            "`-W error`) makes it one. No test in the file ran.",
+            f"Do what the warning asks in {ctx.failure.path}; until then, `ignore::{ctx.exc}` in `filterwarnings` "
+            "lets the file be collected.",
+        )
     frame = ctx.inner
     return Verdict(
         "collection-error",

@@ -204,6 +204,26 @@ def test_collection_syntax_error_gives_file_and_line(pytester: pytest.Pytester) 
     assert (got.path, got.line) == ("test_broken.py", 2)
 
 
+def test_a_warning_raised_as_an_error_at_collection_says_which_filter_and_what_to_do(
+    pytester: pytest.Pytester,
+) -> None:
+    """click 8.1.7 under pytest 9: `filterwarnings = error` turns a parametrize deprecation into an error."""
+    pytester.makeini("[pytest]\nfilterwarnings =\n    error\n")
+    pytester.makepyfile(
+        test_old="import warnings\n\nwarnings.warn('use new_api() instead', DeprecationWarning)\n\n\n"
+        "def test_x():\n    pass\n"
+    )
+    failure = _failures(pytester)["test_old.py"]
+    got = TestingAnalyzer(root=pytester.path).explain(failure)
+    assert got.category == "collection-error"
+    assert "a warning was raised as an error, DeprecationWarning: use new_api() instead" in got.explanation
+    assert "`filterwarnings`" in got.explanation
+    assert got.fix == (
+        "Do what the warning asks in test_old.py; until then, `ignore::DeprecationWarning` in `filterwarnings` "
+        "lets the file be collected."
+    )
+
+
 def test_order_dependent_state_is_called_flaky(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         test_reg="""
