@@ -25,14 +25,13 @@ The assistant never changes an outcome or the exit status: every fault becomes o
 
 from __future__ import annotations
 
-import argparse
 import os
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .usd import parse_usd
+from .amounts import argument, parse_usd, whole_number
 
 if TYPE_CHECKING:
     from .explain.requests import Explained
@@ -46,21 +45,8 @@ _STATE = pytest.StashKey["AssistPlugin"]()
 
 
 # ------------------------------------------------------------------------------------------ options
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return value
-
-
-def _usd(text: str) -> float:
-    try:
-        return parse_usd(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected {exc}, got {text!r}") from None
+_positive_int = argument(whole_number(0))
+_usd = argument(parse_usd)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

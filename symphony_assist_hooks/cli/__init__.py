@@ -26,15 +26,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import math
 import os
 import sys
 from collections.abc import Sequence
 
 from .. import __version__
+from ..amounts import argument, non_negative, parse_usd, whole_number
 from ..errors import EXIT_INTERRUPTED, EXIT_USAGE, ConfigError, SymphonyError
 from ..terminal.console import Console
-from ..usd import parse_usd
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: --help never needs it (terminal/console.py)
 if TYPE_CHECKING:
@@ -46,31 +45,9 @@ _EPILOG = """exit codes: 0 ok, 1 findings at or above --fail-on, 2 usage or conf
 3 no API key configured, 4 service error, 5 budget cap reached, 6 secret scan failed, 130 interrupted"""
 
 
-def _usd(text: str) -> float:
-    try:
-        return parse_usd(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected {exc}, got {text!r}") from None
-
-
-def _nonneg_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 <= value < math.inf:  # also NaN, inf and 1e400
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
-    return value
-
-
-def _pos_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return value
+_usd = argument(parse_usd)
+_nonneg_float = argument(non_negative)
+_pos_int = argument(whole_number(1))
 
 
 def _columns() -> int:

@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..amounts import USD_ALLOWED, parse_usd
 from ..errors import ConfigError
-from ..usd import ALLOWED as USD_ALLOWED
-from ..usd import parse_usd
 from .keys import Secret, mask_url
 
 __all__ = ["REPO_IGNORED_WHY", "SEVERITIES", "SPECS", "Parser", "Spec", "parse_secret"]
@@ -60,7 +59,7 @@ def _number(kind: type, lo: float, hi: float) -> Parser:
 
 
 def _usd_cap(name: str, raw: str, source: str) -> float | None:
-    """A spending cap: an amount in USD (`usd.parse_usd`, like --max-cost), or empty/none/off for no cap."""
+    """A spending cap: an amount in USD (`amounts.parse_usd`, like --max-cost), or empty/none/off for no cap."""
     if raw.strip().lower() in ("", "none", "off"):
         return None
     try:

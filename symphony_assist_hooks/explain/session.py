@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ..amounts import ini_value, parse_usd, whole_number
 from ..annotators import emit, parse_format_args
 from ..annotators.base import RenderContext
 from ..annotators.jsonfmt import to_document
@@ -31,7 +32,6 @@ from ..logsafe import clean, inert_line, inert_lines
 from ..plugins import annotators
 from ..terminal.console import Console
 from ..terminal.progressline import Progress, stderr_progress
-from ..usd import parse_usd
 from .blame import feeding_lines, function_suspect
 from .requests import explain_failures
 
@@ -521,23 +521,6 @@ def _option(config: pytest.Config, name: str) -> Any:
     return value if value is not None else config.getini(name)
 
 
-def _positive_int(text: str, name: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise ValueError(f"ini {name} = {text!r}: expected a whole number >= 0")
-    return value
-
-
-def _usd(text: str, name: str) -> float:
-    try:
-        return parse_usd(text)
-    except ValueError as exc:
-        raise ValueError(f"ini {name} = {text!r}: expected {exc}") from None
-
-
 def _scrubber(failures: list[dict[str, Any]], key: bytes) -> Any:
     """One `FragmentScrubber` for the session: the pieces of every failure's secrets, from every text sent
     (a token shown whole in one test is cut in another's output, or its prefix is in another test's name)."""
@@ -561,12 +544,14 @@ def explain_session(config: pytest.Config, failures: list[dict[str, Any]], warn:
     root = config.rootpath
     max_failures = _option(config, "assist_max_failures")
     if isinstance(max_failures, str):
-        max_failures = _positive_int(max_failures.strip() or "5", "assist_max_failures")
+        max_failures = ini_value(whole_number(0), max_failures.strip() or "5", "assist_max_failures")
     cli: dict[str, Any] = {}
     cost = config.getoption("assist_max_cost", None)
     ini_cost = str(config.getini("assist_max_cost")).strip()
     if cost is None and ini_cost and "SYMPHONY_ASSIST_BUDGET_RUN" not in os.environ:
-        cost = _usd(ini_cost, "assist_max_cost")  # the ini file ranks with pyproject: below the environment
+        cost = ini_value(
+            parse_usd, ini_cost, "assist_max_cost"
+        )  # the ini file ranks with pyproject: below the environment
     if cost is not None:
         cli["budget_run"] = cost
     basetemp = config.getoption("basetemp", None)
