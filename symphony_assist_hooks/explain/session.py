@@ -249,7 +249,7 @@ def _never_returns(func: Any) -> bool:
     return isinstance(node.body[-1], ast.Raise) and not any(isinstance(n, ast.Return) for n in ast.walk(node))
 
 
-def _raising_calls(func: Any) -> Any:
+def _raising_calls(func: Any) -> Callable[[Any], bool]:
     """For `blame.guard_lines`: whether a call in `func` names a function that always raises."""
     scope = _scope_of(func)
 
