@@ -254,3 +254,15 @@ def test_a_swallowed_error_in_del_is_the_idiom_not_a_finding() -> None:
     )
     findings = CodeReviewAnalyzer().review([Target.whole_file("pkg/streams.py", text)])
     assert [(f.line, f.rule) for f in findings] == [(11, "swallowed-exception")]
+
+
+def test_a_class_level_table_only_read_is_configuration_a_mutated_one_a_shared_bug() -> None:
+    """djangorestframework: `fields = [...]` in every serializer's Meta (358 RUF012 of 446 findings)."""
+    text = (
+        "class Meta:\n    fields = ['id', 'name']\n    styles = {\n        'k': 1,\n    }\n\n\n"
+        "class Registry:\n    handlers = []\n    counts = {}\n\n"
+        "    def add(self, handler):\n        self.handlers.append(handler)\n"
+        "        self.counts[handler] = 1\n        return self.handlers\n"
+    )
+    findings = CodeReviewAnalyzer().review([Target.whole_file("app/serializers.py", text)])
+    assert [(f.line, f.rule) for f in findings] == [(9, "ruff/RUF012"), (10, "ruff/RUF012")]
