@@ -446,14 +446,20 @@ class _Analysis:
             self._handlers[key] = self._is_handler(fn)
         return self._handlers[key]
 
-    def _is_handler(self, fn: _Function) -> bool:
+    def routed(self, fn: _Function) -> bool:
+        """A route handler (`@app.route`, `@router.get`, …): what it returns is the response body."""
         for deco in fn.node.decorator_list:
             target = deco.func if isinstance(deco, ast.Call) else deco
             name = self.qualname(target)
             if name.rsplit(".", 1)[-1] in _ROUTE_DECORATORS and "." in name:
                 return True
-        # a Django-style view: a module-level function taking `request` first, in a file of a web framework
-        return self.web and bool(fn.params) and fn.params[0] in {"request", "req"} and not fn.owner
+        return False
+
+    def _is_handler(self, fn: _Function) -> bool:
+        # or a Django-style view: a module-level function taking `request` first, in a file of a web framework
+        # (its parameters are request data; what it returns is not a body: Django wants an HttpResponse, and
+        # such a function is as often a helper, djangorestframework's get_authorization_header(request))
+        return self.routed(fn) or (self.web and bool(fn.params) and fn.params[0] in {"request", "req"} and not fn.owner)
 
     def _route_ints(self, fn: _Function) -> set[str]:
         out: set[str] = set()
@@ -545,6 +551,7 @@ class _Frame:
         self.summary = summary
         self.returned = UNKNOWN
         self.handler = fn is not None and analysis.is_handler(fn)
+        self.body_returned = self.handler and fn is not None and analysis.routed(fn)
         self.normalised: set[str] = set()  # names assigned a realpath/abspath/resolve() result
         self.generators: set[str] = set()  # names assigned a random.Random(...) instance
         self.json_returns = analysis.fastapi and not self._html_response()
@@ -623,7 +630,7 @@ class _Frame:
         elif isinstance(node, ast.Return):
             value = self.ev(node.value) if node.value is not None else V(const=None)
             self.returned = join(self.returned, value) if self.returned is not UNKNOWN else value
-            if self.handler and self.fn is not None:
+            if self.body_returned:
                 self._handler_return(node, value)
             raise _Stop
         elif isinstance(node, ast.Raise):

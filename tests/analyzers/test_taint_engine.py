@@ -756,3 +756,19 @@ def test_a_cookie_jar_s_set_cookie_is_no_response_cookie() -> None:
             return resp
     """
     assert _found(body) == [("securecookie", 10)]
+
+
+def test_a_django_style_function_returning_request_data_is_no_response_body() -> None:
+    """djangorestframework's get_authorization_header(request) returns a header to its caller: a Django view
+    answers with an HttpResponse, so only that is a body; a route handler's return value is one."""
+    body = """
+        def get_authorization_header(request):
+            auth = request.META.get("HTTP_AUTHORIZATION", b"")
+            return auth
+
+        def search(request):
+            return HttpResponse("<p>" + request.GET["q"])
+    """
+    head = "from django.http import HttpResponse\n"
+    assert _found(body, head) == [("xss", 6)]
+    assert _found('@app.route("/")\ndef echo():\n    return request.args["q"]\n') == [("xss", 3)]
