@@ -14,7 +14,16 @@ import math
 import re
 from collections.abc import Iterator
 
-__all__ = ["SECRET_NAME", "SECRET_TAIL", "assignments", "high_entropy", "is_template", "looks_secret", "url_userinfo"]
+__all__ = [
+    "EXAMPLE_PASSWORDS",
+    "SECRET_NAME",
+    "SECRET_TAIL",
+    "assignments",
+    "high_entropy",
+    "is_template",
+    "looks_secret",
+    "url_userinfo",
+]
 
 
 # ------------------------------------------------------------------------------------------ values
@@ -324,6 +333,9 @@ def _bare_value(text: str, name_start: int, name_end: int, sep_start: int, m: re
         return start, end
     if word.lower() in _CONSTANTS:
         return None
+    key = text[name_start:name_end].strip("\"'").lower()
+    if "." in word and word.rsplit(".", 1)[1].lower() == key:
+        return None  # the same-named field of something else: `password: window.auth.password` (a JS object)
     rest = text[m.end("bare") : end].strip()
     tail = rest.lstrip(",)]}")
     closer = after in ",)]}" and (tail in _CODE_ENDS or tail[0] in " \t#." or tail[:2] in ("; ", ": "))
@@ -412,13 +424,14 @@ def high_entropy(text: str, lower: str) -> Iterator[tuple[int, int]]:
 _URL_USERINFO = re.compile(r"://([^\s/@:'\"`\[\]]*:[^\s/'\"`]+)@")
 
 
-# The password of a URL written as an example (`# Handle http://username:password@hostname/`, docs' DSNs).
-_EXAMPLE_PASSWORDS = frozenset({"password", "passwd", "pass", "pwd", "pw", "secret", "changeme", "mypassword"})
+# The password of a URL or `curl -u` written as an example (`# Handle http://username:password@hostname/`,
+# docs' DSNs, `curl -u admin:password`).
+EXAMPLE_PASSWORDS = frozenset({"password", "passwd", "pass", "pwd", "pw", "secret", "changeme", "mypassword"})
 
 
 def url_userinfo(text: str, lower: str) -> Iterator[tuple[int, int]]:
     for m in _URL_USERINFO.finditer(text):
         password = m.group(1).partition(":")[2]
-        if is_template(m.group(1)) or password.lower() in _EXAMPLE_PASSWORDS or _PLACEHOLDER.fullmatch(password):
+        if is_template(m.group(1)) or password.lower() in EXAMPLE_PASSWORDS or _PLACEHOLDER.fullmatch(password):
             continue
         yield m.span(1)

@@ -13,9 +13,9 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from .heuristics import EXAMPLE_PASSWORDS, assignments, high_entropy, is_template, looks_secret, url_userinfo
 from .heuristics import SECRET_NAME as _SECRET_NAME
 from .heuristics import SECRET_TAIL as _SECRET_TAIL
-from .heuristics import assignments, high_entropy, is_template, looks_secret, url_userinfo
 
 __all__ = ["RULES", "Finder", "Rule", "Span"]
 
@@ -147,7 +147,9 @@ def _cli_user(text: str, lower: str) -> Iterator[Span]:
         if m.start() > 0 and text[m.start() - 1] not in " \t":
             continue  # an option starts a word
         password = m.group(2).partition(":")[2]
-        if not password.isdigit() and not is_template(m.group(2)) and not password.startswith("$"):
+        if password.isdigit() or is_template(m.group(2)) or password.startswith("$"):
+            continue
+        if password.rstrip("`'\".,;:)").lower() not in EXAMPLE_PASSWORDS:  # `curl -u admin:password`: an example
             yield m.span(2)
 
 

@@ -408,6 +408,8 @@ FALSE_POSITIVES = [
     "# Handle http://username:password@hostname/",  # httpie 3.2.3
     "DATABASE_URL = 'postgresql://user:PASSWORD@localhost:5432/app'",
     "broker = 'amqp://guest:***@rabbit//'",
+    "    $ curl -H 'Accept: application/json' -u admin:password http://127.0.0.1:8000/users/",  # DRF's README
+    "        password: window.auth.password",  # DRF's api.js: the same-named field of another object
 ]
 
 
