@@ -303,6 +303,7 @@ class SecurityAnalyzer:
             issues = list(manager.get_issue_list())
         owners: dict[str, dict[int, str]] = {}
         taken = {(f.path, f.line, f.rule) for f in result.findings}
+        said: set[tuple[str, int, str]] = set()
         for issue in issues:
             target = by_file[str(issue.fname)]
             if target.path not in owners:
@@ -311,7 +312,8 @@ class SecurityAnalyzer:
             if flow is not None and _disproved(issue, flow, target, taken):
                 continue
             finding = _bandit_finding(issue, target, owners[target.path], secret_lines)
-            if finding:
+            if finding and (finding.path, finding.line, finding.title) not in said:
+                said.add((finding.path, finding.line, finding.title))  # B308 and B703 are one mark_safe
                 result.findings.append(finding)
 
     # -- patterns --------------------------------------------------------------------------------------

@@ -239,3 +239,10 @@ def test_a_data_flow_failure_is_a_notice_and_the_other_files_are_still_checked()
     result = SecurityAnalyzer(find_secrets=lambda _: []).analyze([chain, Target.whole_file("app/run.py", RISKY)])
     assert "security: data-flow check failed on gen/t.py: RecursionError" in result.notices
     assert {f.rule for f in result.findings} >= {"bandit/B602", "bandit/B301", "bandit/B324"}
+
+
+def test_two_bandit_checks_of_one_call_are_one_finding() -> None:
+    """bandit reports Django's mark_safe twice (B308 and B703): djangorestframework's template tags."""
+    text = "from django.utils.safestring import mark_safe\n\n\ndef badge(label):\n    return mark_safe(label)\n"
+    findings = SecurityAnalyzer(find_secrets=lambda _: []).review([Target.whole_file("app/tags.py", text)])
+    assert [(f.line, f.title) for f in findings] == [(5, "mark_safe on dynamic content (XSS)")]
