@@ -69,6 +69,7 @@ RUFF_IGNORE = (
     "B028",
     "B904",
     "B905",
+    "PLW0108",  # "lambda may be unnecessary": style, and wrong where the lambda defers a name (marshmallow)
     "PLW0603",
     "PLW1510",
     "PLW1641",

@@ -426,7 +426,10 @@ _URL_USERINFO = re.compile(r"://([^\s/@:'\"`\[\]]*:[^\s/'\"`]+)@")
 
 # The password of a URL or `curl -u` written as an example (`# Handle http://username:password@hostname/`,
 # docs' DSNs, `curl -u admin:password`).
-EXAMPLE_PASSWORDS = frozenset({"password", "passwd", "pass", "pwd", "pw", "secret", "changeme", "mypassword"})
+EXAMPLE_PASSWORDS = frozenset({
+    "password", "passwd", "pass", "pwd", "pw", "secret", "changeme", "mypassword",
+    "foo", "bar", "baz", "qux", "foobar", "example", "dummy", "placeholder",  # marshmallow: 'ftp://foo:bar@…'
+})  # fmt: skip
 
 
 def url_userinfo(text: str, lower: str) -> Iterator[tuple[int, int]]:

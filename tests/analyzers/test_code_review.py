@@ -266,3 +266,12 @@ def test_a_class_level_table_only_read_is_configuration_a_mutated_one_a_shared_b
     )
     findings = CodeReviewAnalyzer().review([Target.whole_file("app/serializers.py", text)])
     assert [(f.line, f.rule) for f in findings] == [(9, "ruff/RUF012"), (10, "ruff/RUF012")]
+
+
+def test_a_lambda_that_defers_a_name_is_no_finding() -> None:
+    """marshmallow's self-referencing schema: `lambda: MultipleSelfSchema()` names a class not yet defined."""
+    text = (
+        "def make(factory, name):\n    return factory\n\n\n"
+        "def test_self_reference():\n    class Node:\n        child = make(lambda: Node(), 'name')\n\n    return Node\n"
+    )
+    assert CodeReviewAnalyzer().review([Target.whole_file("app/schema.py", text)]) == []

@@ -410,6 +410,7 @@ FALSE_POSITIVES = [
     "broker = 'amqp://guest:***@rabbit//'",
     "    $ curl -H 'Accept: application/json' -u admin:password http://127.0.0.1:8000/users/",  # DRF's README
     "        password: window.auth.password",  # DRF's api.js: the same-named field of another object
+    "    # e.g. 'ftp://foo:bar@ftp.example.org/'",  # marshmallow 3.22.0's URL validator
 ]
 
 
