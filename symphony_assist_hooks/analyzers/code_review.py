@@ -69,6 +69,7 @@ RUFF_IGNORE = (
     "B028",
     "B904",
     "B905",
+    "ASYNC109",  # an async function taking `timeout`: an API style (trio's cancel scopes), httpx's 9 findings
     "PLW0108",  # "lambda may be unnecessary": style, and wrong where the lambda defers a name (marshmallow)
     "PLW0603",
     "PLW1510",

@@ -275,3 +275,14 @@ def test_a_lambda_that_defers_a_name_is_no_finding() -> None:
         "def test_self_reference():\n    class Node:\n        child = make(lambda: Node(), 'name')\n\n    return Node\n"
     )
     assert CodeReviewAnalyzer().review([Target.whole_file("app/schema.py", text)]) == []
+
+
+def test_an_async_api_taking_a_timeout_is_a_design_not_a_bug() -> None:
+    """httpx's `async def request(..., timeout=...)`: ASYNC109 prefers cancel scopes; a blocking call in an
+    async function (ASYNC2xx) is still reported."""
+    text = (
+        "import time\n\n\nasync def request(url, timeout=5.0):\n    return url\n\n\n"
+        "async def poll(url):\n    time.sleep(1)\n    return url\n"
+    )
+    findings = CodeReviewAnalyzer().review([Target.whole_file("pkg/client.py", text)])
+    assert [(f.line, f.rule) for f in findings] == [(9, "ruff/ASYNC251")]
