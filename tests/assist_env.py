@@ -31,3 +31,12 @@ def point_at(
     monkeypatch.setenv("SYMPHONY_ASSIST_DEADLINE", "20")
     monkeypatch.setenv("LLM_MODEL_FALLBACK", "gpt-4o-mini")  # one model: a 500 is not retried on a second
     return fake
+
+
+def assist_section(result: pytest.RunResult) -> str:
+    """The `symphony-assist` section an inner session printed (up to pytest's short summary)."""
+    text = result.stdout.str()
+    start = text.find("= symphony-assist =")
+    assert start >= 0, text
+    end = text.find("short test summary info", start)
+    return text[start : end if end > 0 else None]

@@ -15,7 +15,7 @@ import sys
 from typing import Any
 
 import pytest
-from assist_env import point_at, private_cache  # noqa: F401  (private_cache: autouse)
+from assist_env import assist_section, point_at, private_cache  # noqa: F401  (private_cache: autouse)
 from fakeserver import FakeOpenAI
 
 _ITEM = re.compile(r"^## (\S+)", re.MULTILINE)
@@ -128,21 +128,13 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
     return pytester
 
 
-def _section(result: pytest.RunResult) -> str:
-    text = result.stdout.str()
-    start = text.find("= symphony-assist =")
-    assert start >= 0, text
-    end = text.find("short test summary info", start)
-    return text[start : end if end > 0 else None]
-
-
 # ------------------------------------------------------------------------------------------ basics
 def test_failures_are_explained_by_the_api_in_one_request(project: pytest.Pytester, env: FakeOpenAI) -> None:
     result = project.runpytest("--assist")
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.assert_outcomes(passed=1, failed=3, errors=1, xfailed=1, skipped=1)
-    section = _section(result)
+    section = assist_section(result)
     for test_id in FAILING_IDS:
         assert f"{test_id} [assertion-mismatch] (from the API)" in section
     assert "fix: fix for f" in section
@@ -175,7 +167,7 @@ def test_collection_errors_are_explained(pytester: pytest.Pytester, env: FakeOpe
     result = pytester.runpytest("--assist")
 
     assert result.ret == pytest.ExitCode.INTERRUPTED  # pytest's own status for collection errors
-    section = _section(result)
+    section = assist_section(result)
     assert "test_imports.py [assertion-mismatch] (from the API)" in section
     assert "test_syntax.py [assertion-mismatch] (from the API)" in section
     body = _bodies(env)
@@ -216,7 +208,7 @@ def test_xpass():
     result = pytester.runpytest("--assist")
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    section = _section(result)
+    section = assist_section(result)
     assert "test_phases.py::test_uses (teardown) [assertion-mismatch] (from the API)" in section
     assert "test_xpass" not in section
     assert "phase: teardown" in _bodies(env) and "could not release the resource" in _bodies(env)
@@ -236,7 +228,7 @@ def test_stop():
     result = pytester.runpytest("--assist", no_reraise_ctrlc=True)
 
     assert result.ret == pytest.ExitCode.INTERRUPTED
-    assert "session interrupted: nothing explained" in _section(result)
+    assert "session interrupted: nothing explained" in assist_section(result)
     assert env.requests == []
 
 
@@ -254,7 +246,7 @@ def double(x):
     result = pytester.runpytest("--assist", "--doctest-modules", "mathutil.py")
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    assert "mathutil.py::mathutil.double [assertion-mismatch] (from the API)" in _section(result)
+    assert "mathutil.py::mathutil.double [assertion-mismatch] (from the API)" in assist_section(result)
     body = _bodies(env)
     assert "Expected:" in body and "Got:" in body
 
@@ -286,14 +278,14 @@ def test_the_same_failure_again_costs_nothing(
 
     first = pytester.runpytest_subprocess(*lean, "--assist")
     assert first.ret == pytest.ExitCode.TESTS_FAILED
-    assert "test_volatile.py::test_volatile [assertion-mismatch] (from the API)" in _section(first)
+    assert "test_volatile.py::test_volatile [assertion-mismatch] (from the API)" in assist_section(first)
     sent = _bodies(env)
     assert "pid=…" in sent and "0x…" in sent and "<duration>" in sent and "<tmp>" in sent
     assert len(env.chat_requests) == 1
 
     second = pytester.runpytest_subprocess(*lean, "--assist")
     assert second.ret == pytest.ExitCode.TESTS_FAILED
-    section = _section(second)
+    section = assist_section(second)
     assert "test_volatile.py::test_volatile [assertion-mismatch] (from the cache)" in section
     assert "0 request(s) · 1 cache hit(s)" in section
     assert len(env.chat_requests) == 1  # nothing new reached the server
@@ -304,7 +296,7 @@ def test_changed_code_misses_the_cache(project: pytest.Pytester, env: FakeOpenAI
     project.makepyfile(calc=CALC.replace("total = a - b", "total = a * b"))
     result = project.runpytest("--assist", "-k", "test_add")
 
-    assert "(from the API)" in _section(result)
+    assert "(from the API)" in assist_section(result)
     assert len(env.chat_requests) == 2
 
 
@@ -315,7 +307,7 @@ def test_under_xdist_each_failure_is_sent_once(
     result = project.runpytest_subprocess(*lean, "--assist", "-n", "2")
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    section = _section(result)
+    section = assist_section(result)
     for test_id in FAILING_IDS:
         assert section.count(f"{test_id} [") == 1
     assert len(env.chat_requests) == 1
@@ -327,7 +319,7 @@ def test_under_xdist_each_failure_is_sent_once(
 def test_max_failures_lists_the_rest(project: pytest.Pytester, env: FakeOpenAI) -> None:
     result = project.runpytest("--assist", "--assist-max-failures", "2")
 
-    section = _section(result)
+    section = assist_section(result)
     assert section.count("(from the API)") == 2
     assert "2 failure(s) not explained, in 2 more group(s) (--assist-max-failures 2 counts groups): " in section
     assert "test_import" not in section.split("not explained")[1]  # one short line, ids in the report only
@@ -338,7 +330,7 @@ def test_max_failures_from_the_ini_file(project: pytest.Pytester, env: FakeOpenA
     project.makeini("[pytest]\nassist = true\nassist_max_failures = 1\n")
     result = project.runpytest()
 
-    assert _section(result).count("(from the API)") == 1
+    assert assist_section(result).count("(from the API)") == 1
     assert "3 failure(s) not explained, in 3 more group(s) (--assist-max-failures 1" in result.stdout.str()
 
 
@@ -349,7 +341,7 @@ def test_no_key_gives_local_answers_and_one_line_why(
     result = project.runpytest("--assist")
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    section = _section(result)
+    section = assist_section(result)
     assert section.count("(local fallback)") == 4
     assert section.count("local fallback: ") == 1
     assert "local fallback: offline: no API key configured" in section
@@ -362,7 +354,7 @@ def test_a_server_fault_falls_back_and_keeps_the_exit_status(project: pytest.Pyt
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.assert_outcomes(passed=1, failed=3, errors=1, xfailed=1, skipped=1)
-    section = _section(result)
+    section = assist_section(result)
     assert section.count("(local fallback)") == 4
     assert len(re.findall(r"^local fallback: .+", section, re.MULTILINE)) == 1
     assert env.chat_requests  # it did try
@@ -372,7 +364,7 @@ def test_a_spent_budget_falls_back(project: pytest.Pytester, env: FakeOpenAI) ->
     result = project.runpytest("--assist", "--assist-max-cost", "0")
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    assert _section(result).count("(local fallback)") == 4
+    assert assist_section(result).count("(local fallback)") == 4
     assert env.chat_requests == []
 
 
@@ -380,7 +372,7 @@ def test_an_internal_fault_is_one_line(project: pytest.Pytester, env: FakeOpenAI
     result = project.runpytest("--assist", "--assist-template", "no_such_template")
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    section = _section(result)
+    section = assist_section(result)
     assert "unknown template 'no_such_template'" in section
     assert env.chat_requests == []
 
@@ -406,7 +398,7 @@ def test_an_unwritable_report_is_one_line(project: pytest.Pytester, env: FakeOpe
     result = project.runpytest("--assist", "--assist-report", "taken/assist.json", "-k", "test_add")
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    section = _section(result)
+    section = assist_section(result)
     assert "(from the API)" in section
     assert "--assist-report not written: " in section
 
@@ -430,7 +422,7 @@ def test_a_bad_format_is_one_line_after_the_explanations(
     result = project.runpytest("--assist", "--assist-format", fmt, "-k", "test_add")
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    section = _section(result)
+    section = assist_section(result)
     assert "test_failing.py::test_add [assertion-mismatch] (from the API)" in section
     (line,) = [ln for ln in section.splitlines() if ln.startswith("symphony-assist: not available: ")]
     assert message in line
@@ -461,7 +453,7 @@ def test_literal():
     result = pytester.runpytest("--assist")
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    assert _section(result).count("(from the API)") == 2
+    assert assist_section(result).count("(from the API)") == 2
     sent = "\n".join(r.text for r in env.requests)
     assert env.requests and env_secret not in sent and token not in sent
     assert "[REDACTED:env-value]" in sent
@@ -632,7 +624,7 @@ def test_a_fault_while_capturing_still_explains_the_failure_from_pytest_s_report
     result = project.runpytest("--assist", "-k", "test_add")
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    assert "test_failing.py::test_add [assertion-mismatch] (from the API)" in _section(result)
+    assert "test_failing.py::test_add [assertion-mismatch] (from the API)" in assist_section(result)
     body = _bodies(env)
     assert "assert -1 == 5" in body  # pytest's own text of the failure
     assert "--- test source ---" not in body and "total = a - b" not in body  # no context beyond it
@@ -684,7 +676,7 @@ def test_150_failures_from_one_bug_are_one_blamed_group(pytester: pytest.Pyteste
     result = pytester.runpytest("--assist", f"--assist-report={report}")
 
     result.assert_outcomes(failed=150)
-    section = _section(result)
+    section = assist_section(result)
     assert section.count("(from the API)") == 1  # one group, explained once
     assert "× 150 in 3 tests: test_net, test_net_whole, test_net_zero (full list in --assist-report)" in section
     assert "code: prices.py:3 in net (changed since HEAD)" in section
@@ -709,7 +701,7 @@ def test_offline_blame_points_at_the_code_not_the_test(
     pytester.syspathinsert()
     result = pytester.runpytest("--assist", "-k", "test_net and not whole and not zero")
 
-    section = _section(result)
+    section = assist_section(result)
     assert "× 100 in 1 test: test_net" in section
     assert "Prime suspect: `net` at prices.py:3" in section
     assert "Fix the code, not the test" in section
@@ -741,7 +733,7 @@ def test_different_bugs_stay_in_different_groups(pytester: pytest.Pytester, env:
     pytester.syspathinsert()
     result = pytester.runpytest("--assist", "--assist-max-failures", "1")
 
-    section = _section(result)
+    section = assist_section(result)
     assert section.count("(from the API)") == 1
     assert "× 3 in 1 test: test_total" in section
     assert "1 failure(s) not explained, in 1 more group(s) (--assist-max-failures 1 counts groups)" in section

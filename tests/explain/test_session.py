@@ -12,7 +12,7 @@ import string
 from typing import Any
 
 import pytest
-from assist_env import point_at, private_cache  # noqa: F401  (private_cache: autouse)
+from assist_env import assist_section, point_at, private_cache  # noqa: F401  (private_cache: autouse)
 from fakeserver import FakeOpenAI
 
 _ITEM = re.compile(r"^## (\S+)", re.MULTILINE)
@@ -35,14 +35,6 @@ def env(monkeypatch: pytest.MonkeyPatch, fake_openai: FakeOpenAI) -> FakeOpenAI:
 
 def _bodies(fake: FakeOpenAI) -> str:
     return "\n".join(r.body["messages"][-1]["content"] for r in fake.chat_requests)
-
-
-def _section(result: pytest.RunResult) -> str:
-    text = result.stdout.str()
-    start = text.find("= symphony-assist =")
-    assert start >= 0, text
-    end = text.find("short test summary info", start)
-    return text[start : end if end > 0 else None]
 
 
 def _module(name: str) -> Any:
@@ -73,7 +65,7 @@ def test_an_error_raised_in_the_standard_library_is_blamed_on_the_project_code_c
     (suspect,) = groups[0]["suspects"]
     assert (suspect["path"], suspect["func"], suspect["line"]) == ("conf.py", "parse_config", 6)
     assert suspect["why"] == "raised here" and suspect["lines"] == [5, 6]  # the call, and what fed it
-    assert "code: conf.py:6 in parse_config (raised here)" in _section(result)
+    assert "code: conf.py:6 in parse_config (raised here)" in assist_section(result)
     assert "json/decoder.py" not in _bodies(env).split("--- suspect code")[1]  # the stdlib is not a suspect
 
 
@@ -103,7 +95,7 @@ def test_a_generated_test_without_source_is_still_explained(pytester: pytest.Pyt
     result = pytester.runpytest("--assist")
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    assert "test_gen.py::test_generated [assertion-mismatch] (from the API)" in _section(result)
+    assert "test_gen.py::test_generated [assertion-mismatch] (from the API)" in assist_section(result)
     body = _bodies(env)
     assert "AssertionError: 5" in body  # what pytest knows: the message, no rewritten introspection
     assert "--- test source ---" not in body  # nothing made up for a test whose source is not on disk
@@ -301,7 +293,7 @@ def test_a_name_the_test_calls_that_does_not_exist_is_no_suspect(pytester: pytes
     pytester.syspathinsert()
     result, groups = _groups(pytester)
 
-    assert "test_cart.py::test_it [assertion-mismatch] (from the API)" in _section(result)
+    assert "test_cart.py::test_it [assertion-mismatch] (from the API)" in assist_section(result)
     assert groups[0]["suspects"] == []
     assert "has no attribute 'checkout'" in _bodies(env)
 
@@ -340,7 +332,7 @@ class Invoice:
     ]
     line = (pytester.path / "invoice.py").read_text().splitlines().index("        return sum(self.lines) * 2") + 1
     assert suspects[0]["changed"] == [line]
-    assert f"code: invoice.py:{line} in Invoice._net (changed since HEAD)" in _section(result)
+    assert f"code: invoice.py:{line} in Invoice._net (changed since HEAD)" in assist_section(result)
     assert "+        return sum(self.lines) * 2" in _bodies(env)
 
 
@@ -354,7 +346,7 @@ def test_an_error_in_a_conftest_fixture_points_at_the_test_and_shows_the_fixture
     pytester.makepyfile(test_db="import os\n\n\ndef test_query(db):\n    assert os.environ\n")
     result, groups = _groups(pytester)
 
-    assert "test_db.py::test_query (setup) [assertion-mismatch] (from the API)" in _section(result)
+    assert "test_db.py::test_query (setup) [assertion-mismatch] (from the API)" in assist_section(result)
     doc = json.loads((pytester.path / "assist.json").read_text(encoding="utf-8"))
     assert (doc["explanations"][0]["path"], doc["explanations"][0]["line"]) == ("test_db.py", 4)  # the test's def
     assert "# conftest.py (db)" in _bodies(env)
@@ -369,7 +361,7 @@ def test_a_test_outside_the_rootdir_is_explained_without_code_under_test(
     result = pytester.runpytest("--assist", "--rootdir=sub", "test_out.py")
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    assert "::test_out [assertion-mismatch] (from the API)" in _section(result)  # pytest's id outside the rootdir
+    assert "::test_out [assertion-mismatch] (from the API)" in assist_section(result)  # pytest's id outside the rootdir
     body = _bodies(env)
     assert "def test_out():" in body and "--- code under test ---" not in body
 
@@ -401,7 +393,7 @@ def test_a_bad_ini_value_is_one_line_and_keeps_the_exit_status(
     result = pytester.runpytest()
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    assert f"not available: ValueError: {message}" in _section(result)
+    assert f"not available: ValueError: {message}" in assist_section(result)
     assert env.requests == []
 
 
@@ -412,12 +404,12 @@ def test_the_ini_budget_ranks_below_the_environment(
     pytester.makepyfile(test_one=FAILING)
 
     spent = pytester.runpytest()
-    assert "test_one.py::test_one [" in _section(spent) and "(local fallback)" in _section(spent)
+    assert "test_one.py::test_one [" in assist_section(spent) and "(local fallback)" in assist_section(spent)
     assert env.chat_requests == []
 
     monkeypatch.setenv("SYMPHONY_ASSIST_BUDGET_RUN", "0.5")
     allowed = pytester.runpytest()
-    assert "test_one.py::test_one [assertion-mismatch] (from the API)" in _section(allowed)
+    assert "test_one.py::test_one [assertion-mismatch] (from the API)" in assist_section(allowed)
     assert len(env.chat_requests) == 1
 
 
@@ -433,7 +425,7 @@ def test_a_crashing_classifier_is_noticed_in_the_section(
     pytester.makepyfile(test_one=FAILING)
     result = pytester.runpytest("--assist")
 
-    section = _section(result)
+    section = assist_section(result)
     assert "test_one.py::test_one [other] (local fallback)" in section
     assert "local classifier failed (RuntimeError): minimal answers given" in section
 
@@ -466,7 +458,7 @@ def test_header():
     )
     result = pytester.runpytest("--assist")
 
-    assert "test_payload.py::test_header [assertion-mismatch] (from the API)" in _section(result)
+    assert "test_payload.py::test_header [assertion-mismatch] (from the API)" in assist_section(result)
     assert token[:14] in result.stdout.str()  # pytest itself shows the piece
     assert env.chat_requests and _pieces_sent(token, env) == []
 
@@ -494,7 +486,7 @@ def check(cred):
     pytester.syspathinsert()
     result = pytester.runpytest("--assist")
 
-    assert "test_auth.py::test_check [assertion-mismatch] (from the API)" in _section(result)
+    assert "test_auth.py::test_check [assertion-mismatch] (from the API)" in assist_section(result)
     assert "unexpected prefix " + token[:14] in result.stdout.str()
     assert env.chat_requests and _pieces_sent(token, env) == []
 
@@ -512,7 +504,7 @@ def test_a_fault_in_the_blame_walk_still_explains_the_failure(
     pytester.syspathinsert()
     result, groups = _groups(pytester)
 
-    assert "test_calc.py::test_double [assertion-mismatch] (from the API)" in _section(result)
+    assert "test_calc.py::test_double [assertion-mismatch] (from the API)" in assist_section(result)
     assert groups[0]["suspects"] == []
     body = _bodies(env)
     assert "assert 6 == 4" in body and "def test_double():" in body  # what was captured before the fault
@@ -533,7 +525,7 @@ def test_a_fault_in_the_secret_scan_sends_no_captured_text(
     pytester.syspathinsert()
     result, groups = _groups(pytester, "--doctest-modules")
 
-    section = _section(result)
+    section = assist_section(result)
     assert "test_calc.py::test_double [assertion-mismatch] (from the API)" in section
     assert "mathutil.py::mathutil.half [assertion-mismatch] (from the API)" in section
     assert [g["suspects"] for g in groups] == [[], []]
