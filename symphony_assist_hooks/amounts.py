@@ -82,7 +82,6 @@ def argument(parse: Callable[[str], T]) -> Callable[[str], T]:
         except ValueError as exc:
             raise argparse.ArgumentTypeError(f"expected {exc}, got {text!r}") from None
 
-    convert.__name__ = getattr(parse, "__name__", "value")  # argparse names the type in some messages
     return convert
 
 

@@ -102,8 +102,7 @@ class Recorder:
         if (
             files_written
             or report.api_requests
-            or (report.local_answers and not standing)
-            or (report.fallback_reason and not standing)
+            or ((report.local_answers or report.fallback_reason) and not standing)
             or report.notices  # e.g. a local analyzer that failed this time
             or assistant.warnings
             or replay.stamp(generation_path(self.settings), "content") != self.generation  # the cache changed
